@@ -16,6 +16,11 @@ from .errors import InputError
 # Modules that contribute commands, in the order `--help` lists them.
 COMMAND_MODULES = (
     "oncoweave.reference",
+    "oncoweave.identity",
+    "oncoweave.inputs",
+    "oncoweave.benchmark",
+    "oncoweave.transcripts",
+    "oncoweave.toy",
 )
 
 

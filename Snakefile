@@ -1,0 +1,22 @@
+# oncoweave: a precision-oncology cohort from reads to annotated variants (see README.md).
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/reference.smk"
+include: "workflow/rules/reads.smk"
+include: "workflow/rules/align.smk"
+include: "workflow/rules/call.smk"
+include: "workflow/rules/annotate.smk"
+include: "workflow/rules/qc.smk"
+
+
+rule all:
+    input:
+        all_outputs(),
+    default_target: True

@@ -1,0 +1,102 @@
+"""Bad input stops the workflow with one clear line naming the file and row, and no partial output."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+import pytest
+from helpers import REPO, make_workdir, run_snakemake
+
+pytestmark = pytest.mark.workflow
+
+READS = REPO / "tests/data/1000g_tp53_reads"
+HEADER = "patient\tsample\ttype\tfastq1\tfastq2\tbam\tvcf\tpurity\n"
+
+
+def fastq_row(patient, sample, kind, r1="reads/R1.fastq.gz", r2="reads/R2.fastq.gz"):
+    return f"{patient}\t{sample}\t{kind}\t{r1}\t{r2}\t\t\t\n"
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    (tmp_path / "reads").mkdir()
+    shutil.copy(READS / "NA06984_T_1.fastq.gz", tmp_path / "reads/R1.fastq.gz")
+    shutil.copy(READS / "NA06984_T_2.fastq.gz", tmp_path / "reads/R2.fastq.gz")
+    return tmp_path
+
+
+def error_lines(result) -> str:
+    return "\n".join(line for line in (result.stdout + result.stderr).splitlines()
+                     if "error" in line.lower() or "Error" in line)
+
+
+@pytest.mark.parametrize("sheet, expected", [
+    (HEADER.replace("purity", "purity\tbatch").replace("\n", "", 1) + "\n"
+     + fastq_row("P1", "P1-T", "tumour").rstrip("\n") + "\tb1\n",
+     ["samples.tsv", "batch"]),
+    (HEADER + fastq_row("P1", "P1-T", "tumour") + fastq_row("P2", "P1-T", "tumour"),
+     ["samples.tsv", "row 2", "P1-T"]),
+    (HEADER + fastq_row("P1", "P1-T", "tumour") + fastq_row("P1", "P1-N", "normal")
+     + fastq_row("P1", "P1-N2", "normal"), ["samples.tsv", "row 3", "normal"]),
+    (HEADER + fastq_row("P1", "P1-T", "tumour", r1="reads/missing.fastq.gz"),
+     ["samples.tsv", "row 1", "fastq1", "missing.fastq.gz"]),
+], ids=["unknown-column", "duplicate-sample", "two-normals", "missing-file"])
+def test_bad_sheet_stops_before_any_job(workdir, sheet, expected):
+    make_workdir(workdir, sheet)
+    result = run_snakemake(workdir, "--cores", "1", check=False)
+    assert result.returncode != 0
+    message = error_lines(result)
+    for word in expected:
+        assert word in message, f"{word!r} not in:\n{message}"
+    assert not (workdir / "results").exists(), "a job ran although the sheet was bad"
+
+
+def test_truncated_fastq_is_named_and_leaves_nothing(workdir):
+    data = (workdir / "reads/R1.fastq.gz").read_bytes()
+    (workdir / "reads/R1.fastq.gz").write_bytes(data[: len(data) // 2])
+    make_workdir(workdir, HEADER + fastq_row("P1", "P1-T", "tumour"))
+    result = run_snakemake(workdir, "--cores", "1", "results/checks/P1-T.fastq.ok", check=False)
+    assert result.returncode != 0
+    message = error_lines(result)
+    assert "reads/R1.fastq.gz" in message and "row 1" in message, message
+    assert not (workdir / "results/checks/P1-T.fastq.ok").exists()
+
+
+def test_file_that_is_not_a_bam(workdir):
+    (workdir / "reads/fake.bam").write_bytes(gzip.compress(b"not a bam at all\n"))
+    make_workdir(workdir, HEADER + "P1\tP1-T\ttumour\t\t\treads/fake.bam\t\t\n")
+    result = run_snakemake(workdir, "--cores", "1", "results/checks/P1-T.bam.ok", check=False)
+    assert result.returncode != 0
+    message = error_lines(result)
+    assert "reads/fake.bam" in message and "not a BAM" in message, message
+    assert not (workdir / "results/checks/P1-T.bam.ok").exists()
+
+
+def test_vcf_on_wrong_contig_names(workdir):
+    vcf = workdir / "reads/calls.vcf"
+    vcf.write_text(
+        "##fileformat=VCFv4.2\n##contig=<ID=17>\n"
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tP1-T\n"
+        "17\t7578406\t.\tC\tT\t50\tPASS\t.\tGT\t0/1\n")
+    make_workdir(workdir, HEADER + "P1\tP1-T\ttumour\t\t\t\treads/calls.vcf\t\n")
+    result = run_snakemake(workdir, "--cores", "1", "results/calls/P1/imported.vcf.gz", check=False)
+    assert result.returncode != 0
+    message = error_lines(result)
+    assert "reads/calls.vcf" in message and "17" in message, message
+    assert not (workdir / "results/calls/P1/imported.vcf.gz").exists()
+
+
+def test_hg19_bam_contigs_are_refused(workdir):
+    hg19_bam = REPO / "tests/data/bad_inputs"
+    bams = sorted(hg19_bam.glob("*.bam")) if hg19_bam.exists() else []
+    if not bams:
+        pytest.skip("no hg19 BAM fixture in tests/data/bad_inputs")
+    shutil.copy(bams[0], workdir / "reads/hg19.bam")
+    make_workdir(workdir, HEADER + "P1\tP1-T\ttumour\t\t\treads/hg19.bam\t\t\n")
+    result = run_snakemake(workdir, "--cores", "1", "results/checks/P1-T.bam.ok", check=False)
+    assert result.returncode != 0
+    message = error_lines(result)
+    assert "reads/hg19.bam" in message and "chr17" in message, message

@@ -1,0 +1,185 @@
+# Sheets, validation, reference paths and named input functions shared by every rule file.
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+
+from snakemake.utils import validate
+
+WORKFLOW_ROOT = Path(workflow.basedir)
+# Rules run package code through workflow/scripts; make the checkout's package importable there too
+# (for --sdm conda envs and cluster jobs that did not `pip install -e .`).
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (str(WORKFLOW_ROOT / "src"), os.environ.get("PYTHONPATH", "")) if p
+)
+
+from oncoweave import sheets, toy  # noqa: E402  (after the path set-up above)
+
+validate(config, "../schemas/config.schema.yaml")
+
+# A hash of the effective configuration, written into every Parquet file's metadata.
+CONFIG_HASH = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------------------------------------
+# Reference: user paths, or the GRCh38 gene-region mini-reference bundled with the workflow.
+BUNDLED_REFERENCE = WORKFLOW_ROOT / "resources" / "reference"
+_reference = config["reference"]
+USING_BUNDLED_REFERENCE = not _reference["fasta"]
+
+
+def _reference_path(key, bundled_name):
+    if _reference[key]:
+        return os.path.abspath(_reference[key])
+    if USING_BUNDLED_REFERENCE or key == "canonical_transcripts":
+        return str(BUNDLED_REFERENCE / bundled_name)
+    raise ValueError(
+        f"config reference.{key} must be set when reference.fasta points at your own FASTA"
+    )
+
+
+REFERENCE = {
+    "fasta_source": _reference_path("fasta", "grch38_gene_regions.fa"),
+    "gff3": _reference_path("gff3", "gene_models.regions.gff3"),
+    "targets": _reference_path("targets", "targets.bed"),
+    "canonical_transcripts": _reference_path("canonical_transcripts", "canonical_transcripts.tsv"),
+    # Contigs of a full GRCh38 FASTA are chromosomes already: no map needed.
+    "contig_map": (
+        os.path.abspath(_reference["contig_map"])
+        if _reference["contig_map"]
+        else (str(BUNDLED_REFERENCE / "regions.tsv") if USING_BUNDLED_REFERENCE else "")
+    ),
+    "fasta": "results/reference/genome.fa",
+}
+BWA_INDEX = multiext(REFERENCE["fasta"], ".amb", ".ann", ".bwt", ".pac", ".sa")
+
+
+# ---------------------------------------------------------------------------------------------
+# The bundled toy cohort: its reads are simulated on first run by `simulate_toy_cohort`.
+TOY_DIR = "results/toy_cohort"
+TOY_SAMPLES = [s for _, s, _ in toy.toy_samples(config["toy_cohort"]["patients"])]
+TOY_READS = expand(f"{TOY_DIR}/reads/{{sample}}_R{{read}}.fastq.gz", sample=TOY_SAMPLES, read=[1, 2])
+
+
+# ---------------------------------------------------------------------------------------------
+# Sheets: validated at parse time, so a bad sheet stops the run before any job.
+SAMPLES = sheets.load_samples(
+    config["samples"],
+    WORKFLOW_ROOT / "workflow/schemas/samples.schema.yaml",
+    generated=set(TOY_READS),
+).set_index("sample", drop=False)
+IMAGES = sheets.load_images(config.get("images"), WORKFLOW_ROOT / "workflow/schemas/images.schema.yaml")
+CLINICAL = sheets.load_clinical(
+    config.get("clinical"), WORKFLOW_ROOT / "workflow/schemas/clinical.schema.yaml"
+)
+
+
+def _samples_with(column):
+    return sorted(SAMPLES.loc[SAMPLES[column] != "", "sample"])
+
+
+FASTQ_SAMPLES = _samples_with("fastq1")
+BAM_SAMPLES = _samples_with("bam")
+READ_SAMPLES = FASTQ_SAMPLES + BAM_SAMPLES
+PATIENTS = sorted(SAMPLES["patient"].unique())
+TUMOUR_OF = SAMPLES[SAMPLES["type"] == "tumour"].set_index("patient")["sample"].to_dict()
+NORMAL_OF = SAMPLES[SAMPLES["type"] == "normal"].set_index("patient")["sample"].to_dict()
+VCF_PATIENTS = sorted(SAMPLES.loc[SAMPLES["vcf"] != "", "patient"].unique())
+
+
+def _one_of(names):
+    """A wildcard constraint matching exactly these names (and nothing when there are none)."""
+    return "|".join(map(re.escape, names)) if names else "(?!x)x"
+
+
+wildcard_constraints:
+    patient=_one_of(PATIENTS),
+    fastq_sample=_one_of(FASTQ_SAMPLES),
+    bam_sample=_one_of(BAM_SAMPLES),
+    sample=_one_of(READ_SAMPLES),
+    read="1|2",
+
+
+# ---------------------------------------------------------------------------------------------
+# Named input functions.
+def fastq_pair(wildcards):
+    row = SAMPLES.loc[wildcards.fastq_sample]
+    return {"r1": row["fastq1"], "r2": row["fastq2"]}
+
+
+def input_bam(wildcards):
+    return SAMPLES.loc[wildcards.bam_sample, "bam"]
+
+
+def input_vcf(wildcards):
+    return SAMPLES.loc[TUMOUR_OF[wildcards.patient], "vcf"]
+
+
+def patient_bams(wildcards):
+    """The patient's tumour BAM first, then its normal when there is one."""
+    samples = [TUMOUR_OF[wildcards.patient]]
+    if wildcards.patient in NORMAL_OF:
+        samples.append(NORMAL_OF[wildcards.patient])
+    return {
+        "bams": [f"results/mapped/{s}.bam" for s in samples],
+        "bais": [f"results/mapped/{s}.bam.bai" for s in samples],
+    }
+
+
+def candidate_calls(wildcards):
+    """Calls from our own pileup, or the patient's imported VCF (the 'published cohort' path)."""
+    if wildcards.patient in VCF_PATIENTS:
+        return f"results/calls/{wildcards.patient}/imported.vcf.gz"
+    return f"results/calls/{wildcards.patient}/candidates.vcf.gz"
+
+
+def patient_samples(patient):
+    return {"tumour": TUMOUR_OF[patient], "normal": NORMAL_OF.get(patient)}
+
+
+def tumour_purity(wildcards):
+    value = SAMPLES.loc[TUMOUR_OF[wildcards.patient], "purity"]
+    return float(value) if value != "" else None
+
+
+def all_outputs():
+    outputs = [
+        "results/cohort/variants.parquet",
+        "results/cohort/variants.maf",
+        "results/qc/identity.tsv",
+    ]
+    if READ_SAMPLES:
+        outputs.append("results/qc/multiqc.html")
+    return outputs
+
+
+SHEET_ROW = {sample: row for row, sample in enumerate(SAMPLES["sample"], start=1)}
+
+
+def sheet_row_label(wildcards):
+    """Where a sample came from, for error messages: '<sheet>, row N (sample S)'."""
+    sample = next(v for k, v in wildcards.items() if k.endswith("sample"))
+    return f"{config['samples']}, row {SHEET_ROW[sample]} (sample {sample})"
+
+
+def read_group(wildcards):
+    sample = wildcards.fastq_sample
+    return f"@RG\\tID:{sample}\\tSM:{sample}\\tPL:ILLUMINA\\tLB:{sample}"
+
+
+def patient_sample_names(wildcards):
+    return patient_samples(wildcards.patient)
+
+
+def bam_sample_names(wildcards):
+    """bcftools mpileup -G lines ('* <bam> <sample>') naming each BAM's reads after its sheet sample."""
+    names = patient_samples(wildcards.patient)
+    bams = patient_bams(wildcards)["bams"]
+    samples = [names["tumour"]] + ([names["normal"]] if names["normal"] else [])
+    return "".join(f"* {bam} {sample}\n" for bam, sample in zip(bams, samples))
+
+
+def vcf_row_label(wildcards):
+    sample = TUMOUR_OF[wildcards.patient]
+    return f"{config['samples']}, row {SHEET_ROW[sample]} (sample {sample})"

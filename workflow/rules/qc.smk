@@ -1,0 +1,50 @@
+# Cohort QC: the sample-identity table and one MultiQC report over fastp, samtools and mosdepth.
+
+
+rule summarize_identity:
+    input:
+        expand("results/qc/identity/{patient}.tsv", patient=PATIENTS),
+    output:
+        table="results/qc/identity.tsv",
+        multiqc="results/qc/identity_mqc.tsv",
+    log:
+        "logs/summarize_identity/cohort.log",
+    benchmark:
+        "benchmarks/summarize_identity/cohort.tsv"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=10,
+    conda:
+        "../../envs/python.yaml"
+    script:
+        "../scripts/summarize_identity.py"
+
+
+rule report_qc:
+    input:
+        fastp=expand("results/qc/fastp/{sample}.fastp.json", sample=FASTQ_SAMPLES),
+        markdup=expand("results/qc/markdup/{sample}.markdup.txt", sample=FASTQ_SAMPLES),
+        stats=expand("results/qc/samtools/{sample}.stats.txt", sample=READ_SAMPLES),
+        coverage=expand(
+            "results/qc/mosdepth/{sample}.mosdepth.summary.txt", sample=READ_SAMPLES
+        ),
+        coverage_dist=expand(
+            "results/qc/mosdepth/{sample}.mosdepth.region.dist.txt", sample=READ_SAMPLES
+        ),
+        identity="results/qc/identity_mqc.tsv",
+    output:
+        report="results/qc/multiqc.html",
+        data=directory("results/qc/multiqc_data"),
+    log:
+        "logs/report_qc/multiqc.log",
+    benchmark:
+        "benchmarks/report_qc/multiqc.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        "../../envs/multiqc.yaml"
+    shell:
+        "multiqc --force --no-ansi -o results/qc -n multiqc.html {input:q} > {log} 2>&1"
