@@ -77,7 +77,8 @@ def test_toy_run_times_a_fresh_workflow_run(tmp_path, monkeypatch, capsys):
     (repo / "config" / "samples.tsv").write_text("sample\nA\nB\n")
     (repo / "Snakefile").write_text(
         'import csv\n'
-        'SAMPLES = [r["sample"] for r in csv.DictReader(open("config/samples.tsv"), delimiter="\\t")]\n'
+        'SHEET = csv.DictReader(open("config/samples.tsv"), delimiter="\\t")\n'
+        'SAMPLES = [row["sample"] for row in SHEET]\n'
         'rule all:\n'
         '    input: expand("results/{s}.txt", s=SAMPLES)\n'
         'rule touch_sample:\n'

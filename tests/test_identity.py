@@ -1,4 +1,4 @@
-"""Tumour/normal identity QC on synthetic joint VCFs (and real 1000 Genomes genotypes if present)."""
+"""Tumour/normal identity QC on synthetic joint VCFs (and real 1000 Genomes genotypes)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ IARC_VCF = Path("/work/shared/data/iarc_data_test_tp53_hg19/VCF/1000G_CEU_TP53_n
 GT_BY_DOSAGE = {0: (0, 0), 1: (0, 1), 2: (1, 1)}
 
 
-def write_vcf(path: Path, sites: list[dict], samples=("TUMOUR", "NORMAL")) -> Path:
+def write_vcf(path: Path, sites: list[dict], samples=("TUMOUR", "NORMAL"),
+              with_depth: bool = True) -> Path:
     """Joint VCF like bcftools call -m -A after norm: one biallelic record per site.
 
     Each site: {"TUMOUR": (gt, (ref_reads, alt_reads)), "NORMAL": (...)}; DP = sum of AD.
@@ -27,7 +28,8 @@ def write_vcf(path: Path, sites: list[dict], samples=("TUMOUR", "NORMAL")) -> Pa
     header.contigs.add("chr17", length=10_000_000)
     header.formats.add("GT", 1, "String", "Genotype")
     header.formats.add("AD", "R", "Integer", "Allelic depths")
-    header.formats.add("DP", 1, "Integer", "Read depth")
+    if with_depth:
+        header.formats.add("DP", 1, "Integer", "Read depth")
     for sample in samples:
         header.add_sample(sample)
     with pysam.VariantFile(str(path), "wz", header=header) as vcf:
@@ -38,7 +40,8 @@ def write_vcf(path: Path, sites: list[dict], samples=("TUMOUR", "NORMAL")) -> Pa
                 gt, ad = site[sample]
                 record.samples[sample]["GT"] = gt
                 record.samples[sample]["AD"] = ad
-                record.samples[sample]["DP"] = sum(ad)
+                if with_depth:
+                    record.samples[sample]["DP"] = sum(ad)
             vcf.write(record)
     return path
 
@@ -56,7 +59,7 @@ def reads(rng, depth: int, alt_fraction: float) -> tuple[int, int]:
 def simulate_pair(path: Path, tumour_person: np.ndarray, normal_person: np.ndarray, *,
                   purity: float = 0.7, loh_sites: int = 0, depth: int = 100,
                   seed: int = 7) -> Path:
-    """Tumour (with copy-neutral LOH to the alt allele at its first `loh_sites` het sites) + normal."""
+    """Tumour + normal; copy-neutral LOH to ALT at the tumour's first ``loh_sites`` het sites."""
     rng = np.random.default_rng(seed)
     het_sites = np.flatnonzero(tumour_person == 1)[:loh_sites]
     sites = []
@@ -111,6 +114,9 @@ def test_concordance_counts_only_deep_non_reference_normal_sites(tmp_path):
     assert (result.n_sites, result.concordance, result.status) == (4, 0.75, "fail")
     assert check_pair_identity(vcf, "TUMOUR", "NORMAL", min_sites=4,
                                min_concordance=0.7).status == "pass"
+    # Without FORMAT/DP the depth is the sum of AD, as in the classification.
+    no_dp = write_vcf(tmp_path / "no_dp.vcf.gz", sites, with_depth=False)
+    assert check_pair_identity(no_dp, "TUMOUR", "NORMAL", min_sites=4) == result
 
 
 def test_too_few_sites_is_insufficient_data(tmp_path):
@@ -132,6 +138,17 @@ def test_sample_missing_from_vcf_names_the_file(tmp_path):
     vcf = write_vcf(tmp_path / "pair.vcf.gz", [])
     with pytest.raises(InputError, match=r"pair\.vcf\.gz.*'NORMAL2' not in the VCF"):
         check_pair_identity(vcf, "TUMOUR", "NORMAL2")
+
+
+def test_vcf_without_allele_depths_is_refused(tmp_path):
+    vcf = tmp_path / "no_ad.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\n##contig=<ID=chr17>\n"
+                   '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+                   '##FORMAT=<ID=DP,Number=1,Type=Integer,Description="Depth">\n'
+                   "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tTUMOUR\tNORMAL\n"
+                   "chr17\t100\t.\tA\tG\t50\t.\t.\tGT:DP\t0/1:40\t0/1:40\n")
+    with pytest.raises(InputError, match=r"no_ad\.vcf: FORMAT field\(s\) AD missing"):
+        check_pair_identity(vcf, "TUMOUR", "NORMAL")
 
 
 def test_header_only_vcf_is_insufficient_data(tmp_path):

@@ -21,6 +21,9 @@ COMMAND_MODULES = (
     "oncoweave.benchmark",
     "oncoweave.transcripts",
     "oncoweave.toy",
+    "oncoweave.classify",
+    "oncoweave.variants",
+    "oncoweave.cohort",
 )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,10 +49,10 @@ def check_pair_identity(vcf_path: str | Path, tumour_sample: str, normal_sample:
                         min_concordance: float = 0.9) -> IdentityResult:
     """Allele-fraction-class concordance of tumour and normal at the normal's germline sites.
 
-    A site counts when the normal's genotype is non-reference and both samples have
-    FORMAT/DP >= ``min_depth``; ``concordance`` is the fraction of counted sites where both samples
-    fall in the same class (hom-ref / het / hom-alt, from AD). Fewer than ``min_sites`` sites gives
-    ``insufficient_data``; no normal gives ``no_normal``.
+    A site counts when the normal's genotype is non-reference and both samples have a depth
+    (FORMAT/DP, else the sum of AD) >= ``min_depth``; ``concordance`` is the fraction of counted
+    sites where both samples fall in the same class (hom-ref / het / hom-alt, from AD). Fewer
+    than ``min_sites`` sites gives ``insufficient_data``; no normal gives ``no_normal``.
     """
     if normal_sample is None:
         return IdentityResult(tumour_sample, None, 0, None, "no_normal")
@@ -90,31 +91,45 @@ def allele_fraction_class(allele_depths: np.ndarray) -> np.ndarray:
 
 
 def _read_pair(vcf_path: Path, tumour_sample: str, normal_sample: str):
-    """GenotypeArray, DP and AD of (tumour, normal), each with the sample axis in that order."""
+    """GenotypeArray, depth and AD of (tumour, normal), each with the sample axis in that order."""
     if not vcf_path.exists():
         raise InputError("VCF not found", path=vcf_path)
-    fields = ["samples", "calldata/GT", "calldata/AD", "calldata/DP"]
-    try:
-        # int32: allel's default int16 overflows at the depths of targeted panels.
-        callset = allel.read_vcf(str(vcf_path), fields=fields,
-                                 types={"calldata/AD": "i4", "calldata/DP": "i4"})
-        samples = list(allel.read_vcf_headers(str(vcf_path)).samples)
-    except (OSError, RuntimeError, ValueError) as err:
-        raise InputError(f"cannot read VCF ({err})", path=vcf_path) from None
+    headers = _read_with_allel(allel.read_vcf_headers, vcf_path)
+    missing = [field for field in ("GT", "AD") if field not in headers.formats]
+    if missing:
+        raise InputError(f"FORMAT field(s) {', '.join(missing)} missing (the identity check "
+                         "needs bcftools mpileup -a AD,DP | bcftools call output)", path=vcf_path)
+    samples = list(headers.samples)
     for sample in (tumour_sample, normal_sample):
         if sample not in samples:
             raise InputError(f"sample {sample!r} not in the VCF (samples: {', '.join(samples)})",
                              path=vcf_path)
+    has_depth = "DP" in headers.formats
+    fields = ["calldata/GT", "calldata/AD"] + (["calldata/DP"] if has_depth else [])
+    # int32: allel's default int16 overflows at the depths of targeted panels.
+    callset = _read_with_allel(allel.read_vcf, vcf_path, fields=fields,
+                               types={"calldata/AD": "i4", "calldata/DP": "i4"})
     if callset is None:  # a header-only VCF: no site to compare
-        empty = np.zeros((0, 2), dtype=np.int32)
-        return allel.GenotypeArray(np.zeros((0, 2, 2), dtype=np.int8)), empty, np.zeros((0, 2, 2))
-    missing = [f for f in fields if f not in callset]
-    if missing:
-        raise InputError(f"FORMAT field(s) {', '.join(f.split('/')[-1] for f in missing)} missing",
-                         path=vcf_path)
+        return (allel.GenotypeArray(np.zeros((0, 2, 2), dtype=np.int8)),
+                np.zeros((0, 2), dtype=np.int32), np.zeros((0, 2, 2), dtype=np.int32))
     order = [samples.index(tumour_sample), samples.index(normal_sample)]
-    genotypes = allel.GenotypeArray(callset["calldata/GT"][:, order])
-    return genotypes, callset["calldata/DP"][:, order], callset["calldata/AD"][:, order]
+    allele_depths = callset["calldata/AD"][:, order]
+    # Like the classification: FORMAT/DP, else the sum of the allele depths.
+    depths = (callset["calldata/DP"][:, order] if has_depth
+              else np.clip(allele_depths, 0, None).sum(axis=2))
+    return allel.GenotypeArray(callset["calldata/GT"][:, order]), depths, allele_depths
+
+
+def _read_with_allel(reader, vcf_path: Path, **options):
+    """Call an allel reader; unreadable files become an InputError naming the file."""
+    try:
+        with warnings.catch_warnings():
+            # bcftools' INFO/VDB header carries Version="3", which allel cannot parse; no INFO
+            # field is read here.
+            warnings.filterwarnings("ignore", message="invalid INFO header", category=UserWarning)
+            return reader(str(vcf_path), **options)
+    except (OSError, RuntimeError, ValueError) as err:
+        raise InputError(f"cannot read VCF ({err})", path=vcf_path) from None
 
 
 def write_identity_tsv(result: IdentityResult, patient: str, path: str | Path) -> None:
@@ -160,3 +175,22 @@ def _cmd_check_identity(args) -> int:
     print(f"{args.patient}\t{result.status}\tsites={result.n_sites}\t"
           f"concordance={'NA' if result.concordance is None else f'{result.concordance:.3f}'}")
     return 0
+
+
+MULTIQC_HEADER = """\
+# id: 'oncoweave_identity'
+# section_name: 'Tumour/normal identity'
+# description: 'Allele-fraction-class concordance of each tumour with its normal at the normal's
+#   germline sites (oncoweave.identity). A failed pair is analysed as tumour-only.'
+# plot_type: 'table'
+"""
+
+
+def summarize_identity(tsv_paths, table_path: str | Path, multiqc_path: str | Path) -> pd.DataFrame:
+    """Cohort identity table (one row per patient) and the same as MultiQC custom content."""
+    table = pd.concat([pd.read_csv(p, sep="\t") for p in tsv_paths], ignore_index=True)
+    table = table[IDENTITY_COLUMNS].sort_values("patient", kind="stable")
+    write_tsv_atomically(table, table_path, na_rep="NA", float_format="%.4f")
+    body = table.to_csv(sep="\t", index=False, na_rep="NA", float_format="%.4f")
+    Path(multiqc_path).write_text(MULTIQC_HEADER + body)
+    return table

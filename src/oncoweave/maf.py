@@ -27,6 +27,7 @@ MAF_COLUMNS = [
 
 ENTREZ_GENE_IDS = {"TP53": 7157, "BRCA1": 672, "BRCA2": 675, "EGFR": 1956}
 
+VARIANT_STATUSES = ("somatic", "germline", "loh", "tumour_only")
 # cBioPortal drops germline rows; loh and tumour_only calls are tumour alterations it shows.
 DEFAULT_MAF_STATUSES = ("somatic", "loh", "tumour_only")
 
@@ -57,8 +58,8 @@ CSQ_TO_MAF_CLASS = {
     "intergenic": "IGR",
 }
 CSQ_SEVERITY = {term: rank for rank, term in enumerate(CSQ_TO_MAF_CLASS)}
-# Outside every gene model (no consequence): vcf2maf's class for "in the targets, no effect".
-NO_CONSEQUENCE_CLASS = "Targeted_Region"
+# The variants table leaves the consequence null only outside every gene: intergenic.
+NO_CONSEQUENCE_CLASS = "IGR"
 
 
 def variants_to_maf(variants: pd.DataFrame, *, statuses=DEFAULT_MAF_STATUSES,
@@ -68,6 +69,9 @@ def variants_to_maf(variants: pd.DataFrame, *, statuses=DEFAULT_MAF_STATUSES,
     ``t_ref_count`` is ``t_depth - t_alt`` (reads supporting neither allele, if any, count as
     reference); tumour-only rows leave the normal columns empty.
     """
+    unknown = sorted(set(statuses) - set(VARIANT_STATUSES))
+    if unknown:
+        raise InputError(f"unknown status(es) {unknown}; choose from {', '.join(VARIANT_STATUSES)}")
     keep = variants["status"].isin(statuses)
     if pass_only:
         keep &= variants["filter"] == "PASS"
@@ -75,7 +79,8 @@ def variants_to_maf(variants: pd.DataFrame, *, statuses=DEFAULT_MAF_STATUSES,
     alleles = pd.DataFrame([maf_alleles(int(pos), ref, alt) for pos, ref, alt in
                             zip(selected["pos"], selected["ref"], selected["alt"])],
                            columns=["Start_Position", "End_Position", "Reference_Allele",
-                                    "Tumor_Seq_Allele2", "Variant_Type"])
+                                    "Tumor_Seq_Allele2", "Variant_Type"]
+                           ).astype({"Start_Position": "int64", "End_Position": "int64"})
     classes = [_classify_row(row, variant_type)
                for row, variant_type in zip(selected.itertuples(), alleles["Variant_Type"])]
     maf = pd.DataFrame({
@@ -140,7 +145,9 @@ def variant_classification(consequence: str | None, variant_type: str) -> str:
     """
     if consequence is None or pd.isna(consequence) or consequence == "":
         return NO_CONSEQUENCE_CLASS
-    terms = [term.lstrip("*@") for term in consequence.split("&")]
+    # csq marks a consequence downstream of a stop on the same haplotype with '*'; with
+    # unphased calls that link is a guess, so the term itself decides the class.
+    terms = [term.lstrip("*") for term in consequence.split("&")]
     unknown = [term for term in terms if term not in CSQ_SEVERITY]
     if unknown:
         raise ValueError(f"unknown consequence term(s) {unknown} in {consequence!r}")

@@ -37,7 +37,7 @@ import pysam
 from . import __version__
 from .errors import InputError
 from .reference import BUNDLED_REFERENCE_DIR
-from .transcripts import Transcript, canonical_models, left_normalise, translate
+from .transcripts import Transcript, canonical_models, complement, left_normalise, translate
 
 TUMOUR_COMPONENTS = 20
 HAPLOTYPE_A_COMPONENTS = TUMOUR_COMPONENTS // 2
@@ -50,6 +50,7 @@ HOMOZYGOUS_FRACTION = 0.15
 INSERT_SIZE, INSERT_SD = 300, 30
 BASE_ERROR_RATE = 0.002
 BASES = "ACGT"
+MAX_DRAWS = 10_000  # random sites tried per variant before the targets count as full
 
 
 @dataclass(frozen=True)
@@ -227,7 +228,7 @@ class TruthPlanter:
 
     def random_variant(self, status: str, indel: bool) -> Variant:
         """A random SNV or 1-6 bp indel in the targets, left-normalised, on free ground."""
-        while True:
+        for _ in range(MAX_DRAWS):
             contig, pos, gene = self._random_site()
             ref_base = self.fasta.fetch(contig, pos - 1, pos).upper()
             if ref_base not in BASES:
@@ -247,6 +248,8 @@ class TruthPlanter:
                 pos, ref, alt = left_normalise(self.fasta, contig, pos, ref, alt)
             if self.is_free(contig, pos, pos + len(ref) - 1):
                 return self.claim(Variant(contig, pos, ref, alt, status, gene))
+        raise InputError(f"targets too small to plant {len(self.occupied) + 1} variants "
+                         f"{MIN_SPACING} bp apart")
 
     def coding_variant(self, planted: PlantedCoding, transcript: Transcript,
                        status: str) -> Variant:
@@ -274,12 +277,10 @@ def coding_alleles(planted: PlantedCoding, transcript: Transcript,
         ref = fasta.fetch(contig, pos - 1, pos).upper()
         alt = match[4] if transcript.strand == "+" else complement(match[4])
     else:
-        pos = positions[0] - 1  # anchor base
-        ref = fasta.fetch(contig, pos - 1, positions[1]).upper()
-        alt = ref[0] if match[5] else ref
-        if match[6]:
-            ref = ref[0]
-        pos, ref, alt = left_normalise(fasta, contig, pos, ref, alt)
+        anchor = positions[0] - 1
+        span = fasta.fetch(contig, anchor - 1, positions[1]).upper()  # anchor + affected bases
+        ref, alt = (span, span[0]) if match[5] else (span[0], span)
+        pos, ref, alt = left_normalise(fasta, contig, anchor, ref, alt)
     residue, protein_pos = _HGVS_P_START.match(planted.hgvs_p).groups()
     protein_pos = int(protein_pos)
     codon = "".join(fasta.fetch(contig, p - 1, p).upper()
@@ -294,11 +295,6 @@ def coding_alleles(planted: PlantedCoding, transcript: Transcript,
     return pos, ref, alt
 
 
-def complement(bases: str) -> str:
-    """Base-by-base complement (codon positions already come in transcript order)."""
-    return bases.translate(str.maketrans("ACGT", "TGCA"))
-
-
 def somatic_components(vaf: float) -> int:
     return int(round(vaf * TUMOUR_COMPONENTS))
 
@@ -307,8 +303,8 @@ def loh_components(purity: float) -> int:
     return HAPLOTYPE_A_COMPONENTS + int(round(purity * HAPLOTYPE_A_COMPONENTS))
 
 
-def plan_cohort(n_patients: int, fasta: pysam.FastaFile, targets, models: dict[str, Transcript],
-                seed: int) -> list[Patient]:
+def plan_cohort(n_patients: int, fasta: pysam.FastaFile, targets: list[tuple[str, int, int, str]],
+                models: dict[str, Transcript], seed: int) -> list[Patient]:
     """Every patient's planted variants, drawn deterministically from `seed`."""
     rng = np.random.default_rng(seed)
     planter = TruthPlanter(fasta, targets, rng)
@@ -453,7 +449,8 @@ def truth_header(fasta: pysam.FastaFile, patients: list[Patient], settings: Simu
     header.add_meta("INFO", items=[
         ("ID", "STATUS"), ("Number", 1), ("Type", "String"),
         ("Description", "How it was planted: somatic (tumour only), germline (normal and "
-                        "tumour), loh (germline het whose reference allele the tumour cells lost)")])
+                        "tumour), loh (germline het whose reference allele the tumour cells "
+                        "lost)")])
     header.add_meta("INFO", items=[("ID", "GENE"), ("Number", 1), ("Type", "String"),
                                    ("Description", "Gene of the target interval holding it")])
     header.add_meta("INFO", items=[
@@ -598,7 +595,8 @@ def register(subparsers) -> None:
     parser.add_argument("outdir", metavar="OUTDIR")
     parser.add_argument("--patients", type=int, default=8)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--reference", default=str(BUNDLED_REFERENCE_DIR / "grch38_gene_regions.fa"))
+    parser.add_argument("--reference",
+                        default=str(BUNDLED_REFERENCE_DIR / "grch38_gene_regions.fa"))
     parser.add_argument("--gff3", default=str(BUNDLED_REFERENCE_DIR / "gene_models.regions.gff3"))
     parser.add_argument("--canonical",
                         default=str(BUNDLED_REFERENCE_DIR / "canonical_transcripts.tsv"))

@@ -43,8 +43,12 @@ def strip_version(identifier: str) -> str:
     return _VERSION_SUFFIX.sub("", identifier)
 
 
+def complement(sequence: str) -> str:
+    return sequence.translate(_COMPLEMENT)
+
+
 def reverse_complement(sequence: str) -> str:
-    return sequence.translate(_COMPLEMENT)[::-1]
+    return complement(sequence)[::-1]
 
 
 def translate(sequence: str) -> str:
@@ -74,13 +78,7 @@ def shift_indel(fasta: SequenceSource, contig: str, pos: int, ref: str, alt: str
                 rightward: bool) -> tuple[int, str, str]:
     """Slide a trimmed indel (one allele empty) as far as the sequence allows in one direction."""
     contig_length = fasta.get_reference_length(contig)
-    if ref:
-        deleted = True
-        bases = ref
-    else:
-        deleted = False
-        bases = alt
-    span = len(ref)
+    deleted, bases, span = bool(ref), ref or alt, len(ref)
     if rightward:
         while pos + span <= contig_length and _base(fasta, contig, pos + span) == bases[0]:
             bases = bases[1:] + bases[0]
@@ -94,7 +92,7 @@ def shift_indel(fasta: SequenceSource, contig: str, pos: int, ref: str, alt: str
 
 def left_normalise(fasta: SequenceSource, contig: str, pos: int, ref: str,
                    alt: str) -> tuple[int, str, str]:
-    """VCF allele pair -> left-aligned, parsimonious, anchored form (what `bcftools norm -f` gives)."""
+    """VCF alleles -> left-aligned, parsimonious, anchored form (what `bcftools norm -f` gives)."""
     pos, ref, alt = trim_alleles(pos, ref.upper(), alt.upper())
     if ref and alt:
         return pos, ref, alt
@@ -176,7 +174,8 @@ class Transcript:
     def cds_sequence(self, fasta: SequenceSource) -> str:
         """The spliced CDS in transcript orientation (stop codon included)."""
         self._require_coding()
-        sequence = "".join(fasta.fetch(self.contig, start - 1, end).upper() for start, end in self.cds)
+        sequence = "".join(fasta.fetch(self.contig, start - 1, end).upper()
+                           for start, end in self.cds)
         return sequence if self.strand == "+" else reverse_complement(sequence)
 
     def _exonic_c(self, pos: int) -> str:
@@ -240,7 +239,7 @@ class Transcript:
         return bases if self.strand == "+" else reverse_complement(bases)
 
     def hgvs_c(self, pos: int, ref: str, alt: str, fasta: SequenceSource) -> str | None:
-        """HGVS c. of a VCF-style variant (pos, ref, alt on the contig), or None outside the transcript.
+        """HGVS c. of a VCF-style contig variant (pos, ref, alt); None outside the transcript.
 
         Indels are shifted 3' in transcript orientation (HGVS 3' rule); an insertion that repeats
         the bases 5' of it is written as a dup.
@@ -344,7 +343,8 @@ def load_transcripts(gff3_path: str | Path,
             raise InputError(f"transcript {transcript_id} has no exon features",
                              path=gff3_path, row=line_number)
         transcripts[transcript_id] = Transcript(
-            transcript_id=transcript_id, gene=gene_names.get(gene_id, gene_id.removeprefix("gene:")),
+            transcript_id=transcript_id,
+            gene=gene_names.get(gene_id, gene_id.removeprefix("gene:")),
             contig=contig, strand=strand, exons=tuple(sorted(parts["exon"])),
             cds=tuple(sorted(parts["CDS"])))
     if wanted is not None and wanted - transcripts.keys():
@@ -409,7 +409,7 @@ def write_targets_bed(intervals: list[tuple[str, int, int, str]], output: str | 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "make-targets", help="BED of the canonical transcripts' coding exons +- a flank")
+        "make-targets", help="BED of the canonical transcripts' CDS segments +- a flank")
     parser.add_argument("--gff3", default=str(BUNDLED_REFERENCE_DIR / "gene_models.regions.gff3"))
     parser.add_argument("--canonical",
                         default=str(BUNDLED_REFERENCE_DIR / "canonical_transcripts.tsv"))

@@ -20,8 +20,11 @@ rule annotate_consequences:
     conda:
         "../../envs/bcftools.yaml"
     shell:
-        # -p a: calls are unphased; the default -p r stops on unphased heterozygous genotypes.
-        "bcftools csq -p a -f {input.fasta:q} -g {input.gff3:q} -Ob -o {output:q} {input.vcf:q} 2> {log}"
+        # -l -s -: annotate each variant on its own, whatever its genotype. Genotype-aware modes drop
+        # low-VAF tumour alleles (called 0/0) and merge unrelated hets into false compound changes;
+        # -p a: calls are unphased (the default -p r stops on unphased heterozygous genotypes).
+        "bcftools csq -l -s - -p a -f {input.fasta:q} -g {input.gff3:q} -Ob -o {output:q} {input.vcf:q}"
+        " 2> {log}"
 
 
 rule export_variants:

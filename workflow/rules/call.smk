@@ -55,7 +55,7 @@ rule normalize_variants:
     shell:
         # Left-align and split multiallelic sites; keep only sites where a real allele was seen.
         "(bcftools norm -f {input.fasta:q} -m -any -Ou {input.bcf:q}"
-        " | bcftools view -e 'ALT=\"<*>\"' -Oz -o {output.vcf:q}"
+        " | bcftools view -e 'ALT=\"<*>\" || ALT=\".\"' -Oz -o {output.vcf:q}"
         " && bcftools index -t {output.vcf:q}) 2> {log}"
 
 

@@ -3,6 +3,7 @@ import hashlib
 import json
 import os
 import re
+import sys
 from pathlib import Path
 
 from snakemake.utils import validate
@@ -13,6 +14,8 @@ WORKFLOW_ROOT = Path(workflow.basedir)
 os.environ["PYTHONPATH"] = os.pathsep.join(
     p for p in (str(WORKFLOW_ROOT / "src"), os.environ.get("PYTHONPATH", "")) if p
 )
+# Tools installed beside snakemake (multiqc in .venv/bin) are found even when the venv is not activated.
+os.environ["PATH"] = os.pathsep.join((os.path.dirname(sys.executable), os.environ["PATH"]))
 
 from oncoweave import sheets, toy  # noqa: E402  (after the path set-up above)
 

@@ -1,0 +1,20 @@
+"""The bundled toy cohort: tumour/normal reads simulated from the real reference (dwgsim)."""
+from pathlib import Path
+
+from oncoweave.glue import run_step
+from oncoweave.toy import SimulationSettings, make_toy_cohort
+
+
+def main():
+    settings = snakemake.params.settings
+    make_toy_cohort(
+        snakemake.params.outdir, settings["patients"],
+        reference=Path(snakemake.input.fasta), gff3=Path(snakemake.input.gff3),
+        canonical=Path(snakemake.input.canonical), targets_bed=Path(snakemake.input.targets),
+        settings=SimulationSettings(
+            tumour_depth=settings["tumour_depth"], normal_depth=settings["normal_depth"],
+            read_length=150, threads=snakemake.threads, seed=settings["seed"]),
+    )
+
+
+run_step(snakemake, main)

@@ -1,0 +1,11 @@
+"""The cohort's tumour/normal identity table, also as a MultiQC section."""
+from oncoweave.glue import run_step
+from oncoweave.identity import summarize_identity
+
+
+def main():
+    table = summarize_identity(snakemake.input, snakemake.output.table, snakemake.output.multiqc)
+    print(table.to_string(index=False))
+
+
+run_step(snakemake, main)
