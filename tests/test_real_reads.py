@@ -29,7 +29,8 @@ def test_real_reads_map_to_tp53_on_grch38(tmp_path):
     with pysam.AlignmentFile(str(tmp_path / "results/mapped/NA06984-T.bam")) as bam:
         reads = [r for r in bam.fetch(until_eof=True) if not r.is_secondary and not r.is_supplementary]
     mapped = [r for r in reads if not r.is_unmapped]
-    assert len(reads) == 2 * 2475
+    # fastp drops a few low-quality pairs of these old 34-38 bp reads; most must reach the BAM.
+    assert 0.9 * 2 * 2475 <= len(reads) <= 2 * 2475
     assert len(mapped) / len(reads) >= 0.9
     # The reads were aligned to hg19 (GRCh38 = hg19 + 96,682 here); re-aligned they must pile up over
     # the canonical TP53 transcript of the GRCh38 contig.

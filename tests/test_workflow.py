@@ -149,3 +149,34 @@ def test_maf_and_qc_reports_exist(cohort):
     # every rule wrote a benchmark and a log
     assert list((workdir / "benchmarks/map_reads").glob("*.tsv"))
     assert list((workdir / "logs/call_variants").glob("*.log"))
+
+
+def test_bundled_sheet_is_what_the_generator_writes(toy_run):
+    workdir, _ = toy_run
+    generated = (workdir / "results/toy_cohort/samples.tsv").read_text()
+    assert generated == (workdir / "config/samples.tsv").read_text()
+
+
+def test_swapped_pair_is_flagged_and_not_analysed_as_a_pair(toy_run, tmp_path):
+    """P01's tumour with P02's normal: the identity check fails and the calls are tumour-only."""
+    from helpers import make_workdir, run_snakemake
+
+    toy_dir, _ = toy_run
+    mapped = toy_dir / "results/mapped"
+    sheet = ("patient\tsample\ttype\tfastq1\tfastq2\tbam\tvcf\tpurity\n"
+             f"SWAP\tSWAP-T\ttumour\t\t\t{mapped / 'P01-T.bam'}\t\t\n"
+             f"SWAP\tSWAP-N\tnormal\t\t\t{mapped / 'P02-N.bam'}\t\t\n"
+             f"SAME\tSAME-T\ttumour\t\t\t{mapped / 'P03-T.bam'}\t\t\n"
+             f"SAME\tSAME-N\tnormal\t\t\t{mapped / 'P03-N.bam'}\t\t\n")
+    workdir = make_workdir(tmp_path, sheet)
+    run_snakemake(workdir, "--cores", "2", "results/cohort/variants.parquet", "results/qc/identity.tsv")
+    identity = pd.read_csv(workdir / "results/qc/identity.tsv", sep="\t").set_index("patient")
+    assert identity.loc["SWAP", "status"] == "fail"
+    assert identity.loc["SAME", "status"] == "pass"
+    variants = pd.read_parquet(workdir / "results/cohort/variants.parquet")
+    swapped = variants[variants.patient == "SWAP"]
+    assert len(swapped) and set(swapped.status) == {"tumour_only"}
+    assert set(swapped.pair_identity) == {"fail"}
+    assert swapped.n_depth.isna().all(), "a failed pair must not report the other person's counts"
+    same = variants[variants.patient == "SAME"]
+    assert {"somatic", "germline"} <= set(same.status)

@@ -45,7 +45,11 @@ WINDOW_FLANK = 350  # read pairs are ~300 bp: full depth reaches this far into t
 MIN_SPACING = 15  # bases between planted variants, so truth matching stays unambiguous
 PASSENGER_VAFS = (0.05, 0.10, 0.15, 0.20, 0.30, 0.40, 0.50, 0.60)
 PURITIES = (0.6, 0.7, 0.8, 0.9)
-GERMLINE_POOL_SIZE = 30
+GERMLINE_POOL_SIZE = 40
+# Per patient, inclusive ranges: enough germline SNPs for the tumour/normal identity check.
+GERMLINE_SNPS_PER_PATIENT = (14, 22)
+PASSENGER_SNVS_PER_PATIENT = (4, 6)
+PASSENGER_INDELS_PER_PATIENT = (2, 3)
 HOMOZYGOUS_FRACTION = 0.15
 INSERT_SIZE, INSERT_SD = 300, 30
 BASE_ERROR_RATE = 0.002
@@ -324,14 +328,21 @@ def plan_cohort(n_patients: int, fasta: pysam.FastaFile, targets: list[tuple[str
     return patients
 
 
+def _count_in(bounds: tuple[int, int], rng: np.random.Generator) -> int:
+    """A random count within inclusive bounds."""
+    return int(rng.integers(bounds[0], bounds[1] + 1))
+
+
 def _plant_patient(patient: Patient, number: int, planter: TruthPlanter, pool: list[Variant],
                    rng: np.random.Generator) -> None:
     vafs = [v for v in PASSENGER_VAFS if v <= patient.purity]
-    n_snvs, n_indels = int(rng.integers(3, 6)), int(rng.integers(1, 3))
+    n_snvs = _count_in(PASSENGER_SNVS_PER_PATIENT, rng)
+    n_indels = _count_in(PASSENGER_INDELS_PER_PATIENT, rng)
     for indel in [False] * n_snvs + [True] * n_indels:
         variant = planter.random_variant("somatic", indel)
         patient.tumour_components[variant] = somatic_components(float(rng.choice(vafs)))
-    for index in sorted(rng.choice(len(pool), size=int(rng.integers(8, 16)), replace=False)):
+    n_germline = _count_in(GERMLINE_SNPS_PER_PATIENT, rng)
+    for index in sorted(rng.choice(len(pool), size=n_germline, replace=False)):
         homozygous = rng.random() < HOMOZYGOUS_FRACTION
         patient.add_germline(pool[index], 2 if homozygous else 1,
                              TUMOUR_COMPONENTS if homozygous else HAPLOTYPE_A_COMPONENTS)

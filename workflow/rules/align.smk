@@ -6,11 +6,11 @@ rule map_reads:
     input:
         r1="results/trimmed/{fastq_sample}_R1.fastq.gz",
         r2="results/trimmed/{fastq_sample}_R2.fastq.gz",
+        fasta=REFERENCE["fasta"],
         index=BWA_INDEX,
     output:
         temp("results/mapped/{fastq_sample}.sorted.bam"),
     params:
-        fasta=REFERENCE["fasta"],
         read_group=read_group,
     log:
         "logs/map_reads/{fastq_sample}.log",
@@ -24,7 +24,7 @@ rule map_reads:
         "../../envs/align.yaml"
     shell:
         # fixmate -m adds the mate scores that markdup needs; sort by coordinate afterwards.
-        "(bwa mem -t {threads} -R {params.read_group:q} {params.fasta:q} {input.r1:q} {input.r2:q}"
+        "(bwa mem -t {threads} -R {params.read_group:q} {input.fasta:q} {input.r1:q} {input.r2:q}"
         " | samtools fixmate -m -u - -"
         " | samtools sort -@ {threads} -m 500M -T {output}.tmp -o {output:q} -) 2> {log}"
 

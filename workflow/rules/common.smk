@@ -11,13 +11,14 @@ from snakemake.utils import validate
 WORKFLOW_ROOT = Path(workflow.basedir)
 # Rules run package code through workflow/scripts; make the checkout's package importable there too
 # (for --sdm conda envs and cluster jobs that did not `pip install -e .`).
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (str(WORKFLOW_ROOT / "src"), os.environ.get("PYTHONPATH", "")) if p
-)
 # Tools installed beside snakemake (multiqc in .venv/bin) are found even when the venv is not activated.
-os.environ["PATH"] = os.pathsep.join((os.path.dirname(sys.executable), os.environ["PATH"]))
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(filter(None, [str(WORKFLOW_ROOT / "src"), os.getenv("PYTHONPATH")])),
+    PATH=os.pathsep.join([os.path.dirname(sys.executable), os.getenv("PATH", "")]),
+)
 
 from oncoweave import sheets, toy  # noqa: E402  (after the path set-up above)
+from oncoweave.errors import InputError  # noqa: E402
 
 validate(config, "../schemas/config.schema.yaml")
 
@@ -67,15 +68,16 @@ TOY_READS = expand(f"{TOY_DIR}/reads/{{sample}}_R{{read}}.fastq.gz", sample=TOY_
 
 # ---------------------------------------------------------------------------------------------
 # Sheets: validated at parse time, so a bad sheet stops the run before any job.
-SAMPLES = sheets.load_samples(
-    config["samples"],
-    WORKFLOW_ROOT / "workflow/schemas/samples.schema.yaml",
-    generated=set(TOY_READS),
-).set_index("sample", drop=False)
-IMAGES = sheets.load_images(config.get("images"), WORKFLOW_ROOT / "workflow/schemas/images.schema.yaml")
-CLINICAL = sheets.load_clinical(
-    config.get("clinical"), WORKFLOW_ROOT / "workflow/schemas/clinical.schema.yaml"
-)
+SCHEMAS = WORKFLOW_ROOT / "workflow" / "schemas"
+try:
+    SAMPLES = sheets.load_samples(
+        config["samples"], SCHEMAS / "samples.schema.yaml", generated=set(TOY_READS)
+    ).set_index("sample", drop=False)
+    IMAGES = sheets.load_images(config.get("images"), SCHEMAS / "images.schema.yaml")
+    CLINICAL = sheets.load_clinical(config.get("clinical"), SCHEMAS / "clinical.schema.yaml")
+except InputError as err:
+    # One line naming the file, row and column; no traceback for a user's typo.
+    sys.exit(f"oncoweave: error: {err}")
 
 
 def _samples_with(column):

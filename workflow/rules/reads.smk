@@ -13,7 +13,6 @@ rule simulate_toy_cohort:
         truth_index=f"{TOY_DIR}/truth.vcf.gz.tbi",
         sheet=f"{TOY_DIR}/samples.tsv",
     params:
-        outdir=TOY_DIR,
         settings=config["toy_cohort"],
     log:
         "logs/simulate_toy_cohort/toy_cohort.log",

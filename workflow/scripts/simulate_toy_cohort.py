@@ -8,7 +8,7 @@ from oncoweave.toy import SimulationSettings, make_toy_cohort
 def main():
     settings = snakemake.params.settings
     make_toy_cohort(
-        snakemake.params.outdir, settings["patients"],
+        str(Path(snakemake.output.sheet).parent), settings["patients"],
         reference=Path(snakemake.input.fasta), gff3=Path(snakemake.input.gff3),
         canonical=Path(snakemake.input.canonical), targets_bed=Path(snakemake.input.targets),
         settings=SimulationSettings(
