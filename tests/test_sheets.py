@@ -130,6 +130,14 @@ def test_patient_with_two_normals(cohort_dir):
     assert "patient 'P1' has a second normal (the first is row 2)" in message
 
 
+def test_patient_with_two_tumours(cohort_dir):
+    rows = good_sample_rows() + [["P1", "P1-T2", "tumour", "", "", "bams/P1-N.bam", "", ""]]
+    sheet = write_tsv(cohort_dir / "samples.tsv", SAMPLE_HEADER, rows)
+    message = samples_error(sheet)
+    assert message.startswith(f"{sheet}: row 5 (line 6): column 'type': ")
+    assert "patient 'P1' has a second tumour (the first is row 1)" in message
+
+
 def test_patient_with_only_a_normal(cohort_dir):
     rows = good_sample_rows() + [["P3", "P3-N", "normal", "", "", "bams/P1-N.bam", "", ""]]
     sheet = write_tsv(cohort_dir / "samples.tsv", SAMPLE_HEADER, rows)
