@@ -13,17 +13,16 @@ the sum of AD; the ALT count is AD[1].
 from __future__ import annotations
 
 import dataclasses
-import os
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Mapping
 
 import pysam
 from scipy.stats import fisher_exact
 
 from . import __version__
 from .errors import InputError
+from .io import indexed_vcf_on_success, open_vcf
 
 SOMATIC, GERMLINE, LOH, TUMOUR_ONLY = "somatic", "germline", "loh", "tumour_only"
 STATUSES = (SOMATIC, GERMLINE, LOH, TUMOUR_ONLY)
@@ -256,10 +255,10 @@ def classify_vcf(input_vcf: str | Path, output_vcf: str | Path, tumour_sample: s
     use_normal = normal_sample is not None and pair_ok
     summary = dict.fromkeys(["records_in", "records_out", "dropped_noise"]
                             + [key for status in STATUSES for key in (status, f"{status}_pass")], 0)
-    with _open_vcf(input_vcf) as vcf_in:
+    with open_vcf(input_vcf) as vcf_in:
         _check_input(vcf_in, input_vcf, tumour_sample, normal_sample)
         header = _output_header(vcf_in.header, thresholds)
-        with _atomic_vcf(output_vcf) as temporary:
+        with indexed_vcf_on_success(output_vcf) as temporary:
             with pysam.VariantFile(str(temporary), "wz", header=header) as vcf_out:
                 for record in vcf_in:
                     summary["records_in"] += 1
@@ -278,18 +277,6 @@ def classify_vcf(input_vcf: str | Path, output_vcf: str | Path, tumour_sample: s
                     summary[status] += 1
                     summary[f"{status}_pass"] += int("PASS" in annotated.filter)
     return summary
-
-
-@contextmanager
-def _open_vcf(path: Path) -> Iterator[pysam.VariantFile]:
-    if not path.exists():
-        raise InputError("VCF not found", path=path)
-    try:
-        vcf = pysam.VariantFile(str(path))
-    except (OSError, ValueError) as err:
-        raise InputError(f"cannot read VCF ({err})", path=path) from None
-    with vcf:
-        yield vcf
 
 
 def _check_input(vcf: pysam.VariantFile, path: Path, tumour_sample: str,
@@ -366,22 +353,6 @@ def _strand_counts(record: pysam.VariantRecord, sample: str) -> StrandCounts | N
     if not forward or not reverse or None in forward[:2] or None in reverse[:2]:
         return None
     return StrandCounts(forward[0], reverse[0], forward[1], reverse[1])
-
-
-@contextmanager
-def _atomic_vcf(output: Path) -> Iterator[Path]:
-    """A temporary .vcf.gz beside ``output``; on success it and its .tbi replace the outputs."""
-    output.parent.mkdir(parents=True, exist_ok=True)
-    temporary = output.with_name(f".{output.name}.{os.getpid()}.tmp.vcf.gz")
-    index = Path(f"{temporary}.tbi")
-    try:
-        yield temporary
-        pysam.tabix_index(str(temporary), preset="vcf", force=True, keep_original=True)
-        os.replace(index, f"{output}.tbi")
-        os.replace(temporary, output)
-    finally:
-        for leftover in (temporary, index):
-            leftover.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,8 +9,6 @@ individual shows the same allele-fraction class; another individual's tumour agr
 
 from __future__ import annotations
 
-import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
+from .io import replaced_on_success, write_tsv
 
 # Allele-fraction classes from read counts (AD). Why classes and not the caller's GT: bcftools
 # call genotypes the tumour with a diploid model, so purity, subclones and allelic imbalance flip
@@ -137,21 +136,7 @@ def write_identity_tsv(result: IdentityResult, patient: str, path: str | Path) -
     row = {"patient": patient, "tumour": result.tumour, "normal": result.normal,
            "n_sites": result.n_sites, "concordance": result.concordance, "status": result.status}
     table = pd.DataFrame([row], columns=IDENTITY_COLUMNS)
-    write_tsv_atomically(table, path, na_rep="NA", float_format="%.4f")
-
-
-def write_tsv_atomically(table: pd.DataFrame, path: str | Path, **to_csv_options) -> None:
-    """Write a TSV under a temporary name beside ``path``, then rename: never a partial file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", newline="") as out:
-            table.to_csv(out, sep="\t", index=False, **to_csv_options)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    write_tsv(table, path, na_rep="NA", float_format="%.4f")
 
 
 def register(subparsers) -> None:
@@ -190,7 +175,8 @@ def summarize_identity(tsv_paths, table_path: str | Path, multiqc_path: str | Pa
     """Cohort identity table (one row per patient) and the same as MultiQC custom content."""
     table = pd.concat([pd.read_csv(p, sep="\t") for p in tsv_paths], ignore_index=True)
     table = table[IDENTITY_COLUMNS].sort_values("patient", kind="stable")
-    write_tsv_atomically(table, table_path, na_rep="NA", float_format="%.4f")
-    body = table.to_csv(sep="\t", index=False, na_rep="NA", float_format="%.4f")
-    Path(multiqc_path).write_text(MULTIQC_HEADER + body)
+    write_tsv(table, table_path, na_rep="NA", float_format="%.4f")
+    with replaced_on_success(multiqc_path) as temporary, temporary.open("w") as handle:
+        handle.write(MULTIQC_HEADER)
+        table.to_csv(handle, sep="\t", index=False, na_rep="NA", float_format="%.4f")
     return table

@@ -7,11 +7,9 @@ run in a rule. Each failure is one InputError naming the file and what to do abo
 from __future__ import annotations
 
 import gzip
-import os
 import zlib
 from collections import Counter
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from operator import methodcaller
 from pathlib import Path
@@ -19,6 +17,7 @@ from pathlib import Path
 import pysam
 
 from .errors import InputError
+from .io import indexed_vcf_on_success
 from .reference import ContigMap
 
 # Chromosome lengths of the two builds, to recognise a file made on GRCh37/hg19.
@@ -284,12 +283,10 @@ def import_vcf(input_vcf: str | Path, output_vcf: str | Path, *, reference_fasta
         with pysam.VariantFile(str(input_vcf)) as source:
             columns = _sample_columns(source.header, input_vcf, wanted_columns[:len(names)])
             header = _output_header(source.header, reference_contigs, names, reference_fasta)
-            with _replaced_on_success(Path(output_vcf)) as temporary:
+            with indexed_vcf_on_success(output_vcf) as temporary:
                 with pysam.VariantFile(str(temporary), "wz", header=header) as sink:
                     summary = _copy_records(source, sink, fasta, contig_map, columns, names,
                                             input_vcf)
-                pysam.tabix_index(str(temporary), preset="vcf", force=True,
-                                  index=f"{temporary}.tbi")
     return summary
 
 
@@ -405,20 +402,6 @@ def _converted_record(record: pysam.VariantRecord, sink: pysam.VariantFile, cont
 def _is_missing(value) -> bool:
     values = value if isinstance(value, tuple) else (value,)
     return all(item is None for item in values)
-
-
-@contextmanager
-def _replaced_on_success(output: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``output``; move it (and its .tbi) into place on success."""
-    temporary = output.with_name(f".{output.name}.{os.getpid()}.tmp.gz")
-    index = Path(f"{temporary}.tbi")
-    try:
-        yield temporary
-        os.replace(index, f"{output}.tbi")
-        os.replace(temporary, output)
-    finally:
-        for leftover in (temporary, index):
-            leftover.unlink(missing_ok=True)
 
 
 # --- command line ----------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import InputError
-from .identity import write_tsv_atomically
+from .io import write_tsv
 from .transcripts import trim_alleles
 
 MAF_COLUMNS = [
@@ -163,4 +163,4 @@ def variant_classification(consequence: str | None, variant_type: str) -> str:
 
 def write_maf(maf: pd.DataFrame, path: str | Path) -> None:
     """Tab-separated MAF, empty cells for missing values (what maftools and cBioPortal read)."""
-    write_tsv_atomically(maf, path, na_rep="")
+    write_tsv(maf, path, na_rep="")

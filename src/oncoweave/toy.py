@@ -18,16 +18,13 @@ derived from it, so the same seed gives byte-identical FASTQ and truth.
 from __future__ import annotations
 
 import csv
-import os
 import posixpath
 import re
 import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +33,7 @@ import pysam
 
 from . import __version__
 from .errors import InputError
+from .io import indexed_vcf_on_success, replaced_on_success
 from .reference import BUNDLED_REFERENCE_DIR
 from .transcripts import Transcript, canonical_models, complement, left_normalise, translate
 
@@ -422,17 +420,6 @@ def run_dwgsim(job: ComponentJob, read_length: int) -> tuple[Path, Path]:
     return (Path(f"{out_prefix}.bwa.read1.fastq.gz"), Path(f"{out_prefix}.bwa.read2.fastq.gz"))
 
 
-@contextmanager
-def replaced_on_success(output: Path) -> Iterator[Path]:
-    """A temporary path beside `output` (same extension), renamed onto it if the block succeeds."""
-    temporary = output.with_name(f".tmp{os.getpid()}.{output.name}")
-    try:
-        yield temporary
-        os.replace(temporary, output)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
 def concatenate_gzip(parts: list[Path], output: Path) -> None:
     """Join gzip files member by member (valid gzip; dwgsim writes mtime 0, so bytes are stable)."""
     with replaced_on_success(output) as temporary, temporary.open("wb") as handle:
@@ -495,13 +482,10 @@ def write_truth(path: Path, fasta: pysam.FastaFile, patients: list[Patient],
     contig_order = {contig: i for i, contig in enumerate(fasta.references)}
     variants = sorted({v for p in patients for v in p.tumour_components},
                       key=lambda v: (contig_order[v.contig], v.pos, v.ref, v.alt))
-    index = Path(f"{path}.tbi")
-    with replaced_on_success(path) as temporary, replaced_on_success(index) as temporary_index:
+    with indexed_vcf_on_success(path) as temporary:
         with pysam.VariantFile(str(temporary), "wz", header=header) as vcf:
             for variant in variants:
                 vcf.write(_truth_record(vcf, variant, patients))
-        pysam.tabix_index(str(temporary), preset="vcf", force=True)
-        os.replace(f"{temporary}.tbi", temporary_index)
 
 
 def _truth_record(vcf: pysam.VariantFile, variant: Variant, patients: list[Patient]):

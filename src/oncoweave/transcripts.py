@@ -9,7 +9,6 @@ CDS features are expected to include the stop codon (the Ensembl GFF3 convention
 from __future__ import annotations
 
 import csv
-import os
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Protocol
 from urllib.parse import unquote
 
 from .errors import InputError
+from .io import replaced_on_success
 from .reference import BUNDLED_REFERENCE_DIR
 
 _VERSION_SUFFIX = re.compile(r"\.\d+$")
@@ -398,13 +398,9 @@ def target_intervals(transcripts: list[Transcript], flank: int) -> list[tuple[st
 
 
 def write_targets_bed(intervals: list[tuple[str, int, int, str]], output: str | Path) -> None:
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    temporary = output.with_name(f".tmp{os.getpid()}.{output.name}")
-    with temporary.open("w") as handle:
+    with replaced_on_success(output) as temporary, temporary.open("w") as handle:
         handle.writelines(f"{contig}\t{start}\t{end}\t{gene}\n"
                           for contig, start, end, gene in intervals)
-    os.replace(temporary, output)
 
 
 def register(subparsers) -> None:

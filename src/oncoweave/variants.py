@@ -9,7 +9,6 @@ key-value metadata. Later stages reuse them for their own tables.
 
 from __future__ import annotations
 
-import os
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ import pysam
 from . import __version__
 from .classify import allele_fraction
 from .errors import InputError
+from .io import open_vcf, replaced_on_success
 from .reference import BUNDLED_REFERENCE_DIR, ContigMap
 from .transcripts import Transcript, canonical_models, strip_version, translate
 
@@ -84,13 +84,8 @@ def write_parquet(df: pd.DataFrame, path: str | Path, schema: pa.Schema,
     table = _to_table(df, schema, path)
     provenance = {"oncoweave_version": __version__, **(metadata or {})}
     table = table.replace_schema_metadata({str(k): str(v) for k, v in provenance.items()})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with replaced_on_success(path) as temporary:
         pq.write_table(table, temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
     return table
 
 
@@ -343,13 +338,7 @@ def export_variants(annotated_vcf: str | Path, output_parquet: str | Path, *, pa
 
 
 def _read_sites(path: Path, tumour_sample: str) -> list[_Site]:
-    if not path.exists():
-        raise InputError("VCF not found", path=path)
-    try:
-        vcf = pysam.VariantFile(str(path))
-    except (OSError, ValueError) as err:
-        raise InputError(f"cannot read VCF ({err})", path=path) from None
-    with vcf:
+    with open_vcf(path) as vcf:
         if tumour_sample not in vcf.header.samples:
             raise InputError(f"sample {tumour_sample!r} not in the VCF (samples: "
                              f"{', '.join(vcf.header.samples)})", path=path)
