@@ -4,32 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 import pyarrow.parquet as pq
-import pysam
 import pytest
 
+from oncoweave.evaluation import KEY, recall_precision_table, truth_table
+
 pytestmark = pytest.mark.workflow
-
-# Tumour-VAF bands of the recall/precision table; the issue's bar applies from 10 % up.
-VAF_BANDS = [(0.0, 0.10), (0.10, 0.20), (0.20, 0.40), (0.40, 1.01)]
-KEY = ["patient", "contig", "contig_pos", "ref", "alt"]
-
-
-def truth_table(truth_vcf) -> pd.DataFrame:
-    """One row per planted variant per patient (the truth VCF holds a sample column per patient)."""
-    rows = []
-    with pysam.VariantFile(str(truth_vcf)) as vcf:
-        for record in vcf:
-            for patient, call in record.samples.items():
-                if not any(allele for allele in (call.get("GT") or ()) if allele):
-                    continue
-                rows.append({
-                    "patient": patient, "contig": record.chrom, "contig_pos": record.pos,
-                    "ref": record.ref, "alt": record.alts[0], "truth_status": record.info["STATUS"],
-                    "truth_vaf": float(call["VAF"]), "hgvs_p_truth": record.info.get("HGVSP"),
-                })
-    truth = pd.DataFrame(rows)
-    truth["kind"] = ["SNV" if len(r) == len(a) == 1 else "indel" for r, a in zip(truth.ref, truth.alt)]
-    return truth
 
 
 @pytest.fixture(scope="module")
@@ -40,38 +19,6 @@ def cohort(toy_run):
     samples = pd.read_csv(workdir / "config/samples.tsv", sep="\t", dtype=str).fillna("")
     paired = set(samples.loc[samples.type == "normal", "patient"])
     return workdir, variants, truth, paired
-
-
-def somatic_calls(variants: pd.DataFrame, paired: set[str]) -> pd.DataFrame:
-    """PASS calls that the workflow says are somatic (tumour_only for a patient without normal)."""
-    expected = variants.patient.map(lambda p: "somatic" if p in paired else "tumour_only")
-    calls = variants[(variants["filter"] == "PASS") & (variants.status == expected)].copy()
-    calls["kind"] = ["SNV" if len(r) == len(a) == 1 else "indel" for r, a in zip(calls.ref, calls.alt)]
-    return calls
-
-
-def recall_precision_table(variants, truth, paired) -> pd.DataFrame:
-    somatic_truth = truth[truth.truth_status == "somatic"]
-    calls = somatic_calls(variants, paired)
-    truth_keys = set(map(tuple, somatic_truth[KEY].values))
-    called_keys = set(map(tuple, calls[KEY].values))
-    # In a tumour-only patient a germline SNP cannot be told from a clonal somatic one: only paired
-    # patients count for precision (the issue's tumour-only caveat).
-    rows = []
-    for kind in ("SNV", "indel"):
-        for low, high in VAF_BANDS:
-            band_truth = somatic_truth[(somatic_truth.kind == kind) & (somatic_truth.truth_vaf >= low)
-                                       & (somatic_truth.truth_vaf < high)]
-            band_calls = calls[(calls.kind == kind) & (calls.t_vaf >= low) & (calls.t_vaf < high)
-                               & calls.patient.isin(paired)]
-            found = sum(tuple(k) in called_keys for k in band_truth[KEY].values)
-            true_calls = sum(tuple(k) in truth_keys for k in band_calls[KEY].values)
-            rows.append({"kind": kind, "vaf_band": f"{low:.2f}-{min(high, 1):.2f}",
-                         "truth": len(band_truth), "found": found,
-                         "recall": found / len(band_truth) if len(band_truth) else float("nan"),
-                         "calls": len(band_calls), "true_calls": true_calls,
-                         "precision": true_calls / len(band_calls) if len(band_calls) else float("nan")})
-    return pd.DataFrame(rows)
 
 
 def test_somatic_recall_and_precision_per_vaf_band(cohort):
