@@ -80,11 +80,19 @@ def test_same_seed_gives_identical_bytes(runs):
     assert sorted(first) == sorted([
         "reads/P01-N_R1.fastq.gz", "reads/P01-N_R2.fastq.gz", "reads/P01-T_R1.fastq.gz",
         "reads/P01-T_R2.fastq.gz", "reads/P02-T_R1.fastq.gz", "reads/P02-T_R2.fastq.gz",
-        "samples.tsv", "truth.vcf.gz", "truth.vcf.gz.tbi"])
+        "samples.tsv", "clinical.tsv", "truth.vcf.gz", "truth.vcf.gz.tbi"])
     assert first == again
     other = file_bytes(runs["other_seed"])
     assert other["reads/P01-T_R1.fastq.gz"] != first["reads/P01-T_R1.fastq.gz"]
     assert other["truth.vcf.gz"] != first["truth.vcf.gz"]
+
+
+def test_clinical_sheet_follows_the_drivers(runs):
+    clinical = pd.read_csv(runs["first"] / "clinical.tsv", sep="\t", dtype=str)
+    assert list(clinical.columns) == toy.CLINICAL_COLUMNS
+    # P01 carries the germline BRCA1 frameshift; P02's first driver is EGFR L858R.
+    assert list(clinical.cancer_type) == ["Breast Cancer", "Lung Adenocarcinoma"]
+    assert clinical.os_months.isna().all(), "outcomes are not simulated"
 
 
 def test_sheet_rows_and_relative_paths(sheet):

@@ -98,10 +98,11 @@ def test_maf_and_qc_reports_exist(cohort):
     assert list((workdir / "logs/call_variants").glob("*.log"))
 
 
-def test_bundled_sheet_is_what_the_generator_writes(toy_run):
+def test_bundled_sheets_are_what_the_generator_writes(toy_run):
     workdir, _ = toy_run
-    generated = (workdir / "results/toy_cohort/samples.tsv").read_text()
-    assert generated == (workdir / "config/samples.tsv").read_text()
+    for sheet in ("samples.tsv", "clinical.tsv"):
+        generated = (workdir / "results/toy_cohort" / sheet).read_text()
+        assert generated == (workdir / "config" / sheet).read_text(), sheet
 
 
 def test_swapped_pair_is_flagged_and_not_analysed_as_a_pair(toy_run, tmp_path):

@@ -525,6 +525,34 @@ def write_sheet(path: Path, outdir_as_given: str, patients: list[Patient]) -> No
                              f"{purity[patient]:g}" if sample_type == "tumour" else ""])
 
 
+# The tumour type of a toy patient follows its planted driver, so therapy matching has a disease to
+# match against; a germline BRCA1/2 carrier is a breast cancer patient.
+CANCER_TYPE_OF_DRIVER_GENE = {"EGFR": "Lung Adenocarcinoma", "TP53": "Colorectal Adenocarcinoma",
+                              "BRCA1": "Breast Cancer", "BRCA2": "Ovarian Cancer"}
+CLINICAL_COLUMNS = ["patient", "age", "sex", "stage", "cancer_type", "treatment", "os_months",
+                    "os_event", "response"]
+
+
+def cancer_type(patient_number: int) -> str:
+    """The cancer type of patient number ``patient_number`` (1-based): that of its first driver."""
+    if patient_number == 1:  # carries GERMLINE_PATHOGENIC
+        return CANCER_TYPE_OF_DRIVER_GENE[GERMLINE_PATHOGENIC.gene]
+    return CANCER_TYPE_OF_DRIVER_GENE[DRIVERS[(patient_number - 1) % len(DRIVERS)].gene]
+
+
+def write_clinical(path: Path, n_patients: int, seed: int) -> None:
+    """Age, sex, stage and cancer type per patient; outcome columns stay empty (not simulated)."""
+    rng = np.random.default_rng([seed, n_patients])
+    with replaced_on_success(path) as temporary, temporary.open("w", newline="") as handle:
+        writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
+        writer.writerow(CLINICAL_COLUMNS)
+        for number in range(1, n_patients + 1):
+            kind = cancer_type(number)
+            sex = "F" if kind in ("Breast Cancer", "Ovarian Cancer") else str(rng.choice(["F", "M"]))
+            writer.writerow([f"P{number:02d}", int(rng.integers(38, 80)), sex,
+                             str(rng.choice(["I", "II", "III", "IV"])), kind, "", "", "", ""])
+
+
 def simulate_reads(jobs: dict[str, list[ComponentJob]], settings: SimulationSettings,
                    reads_dir: Path) -> None:
     all_jobs = [job for sample_jobs_ in jobs.values() for job in sample_jobs_]
@@ -564,6 +592,7 @@ def make_toy_cohort(outdir: str, n_patients: int, reference: Path, gff3: Path,
             simulate_reads(jobs, settings, reads_dir)
             write_truth(Path(outdir) / "truth.vcf.gz", fasta, patients, settings, reference)
     write_sheet(Path(outdir) / "samples.tsv", outdir, patients)
+    write_clinical(Path(outdir) / "clinical.tsv", n_patients, settings.seed)
 
 
 def _check_inside_windows(patients: list[Patient], windows: list[Window]) -> None:

@@ -12,6 +12,7 @@ rule simulate_toy_cohort:
         truth=f"{TOY_DIR}/truth.vcf.gz",
         truth_index=f"{TOY_DIR}/truth.vcf.gz.tbi",
         sheet=f"{TOY_DIR}/samples.tsv",
+        clinical=f"{TOY_DIR}/clinical.tsv",
     params:
         settings=config["toy_cohort"],
     log:
