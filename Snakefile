@@ -14,6 +14,8 @@ include: "workflow/rules/align.smk"
 include: "workflow/rules/call.smk"
 include: "workflow/rules/annotate.smk"
 include: "workflow/rules/qc.smk"
+include: "workflow/rules/drivers.smk"
+include: "workflow/rules/therapies.smk"
 
 
 rule all:

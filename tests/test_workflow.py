@@ -128,3 +128,56 @@ def test_swapped_pair_is_flagged_and_not_analysed_as_a_pair(toy_run, tmp_path):
     assert swapped.n_depth.isna().all(), "a failed pair must not report the other person's counts"
     same = variants[variants.patient == "SAME"]
     assert {"somatic", "germline"} <= set(same.status)
+
+
+def test_planted_drivers_score_above_germline_snps(toy_run):
+    workdir, _ = toy_run
+    drivers = pd.read_parquet(workdir / "results/cohort/drivers.parquet")
+    planted = drivers[drivers.hgvs_p.isin(["p.R175H", "p.R248Q", "p.R273H", "p.L858R", "p.T790M",
+                                           "p.E746_A750del", "p.E23Vfs*17", "p.S1982Rfs*22"])]
+    assert len(planted) == 8
+    benign = drivers[(drivers.status == "germline") & drivers.driver_score.notna()
+                     & drivers.consequence.isin(["missense", "synonymous", "intron"])]
+    assert len(benign) >= 10
+    assert planted.driver_score.min() > benign.driver_score.max()
+    assert planted.driver_reasons.str.len().min() > 0
+
+
+def test_therapies_tmb_and_icb_for_the_toy_patients(toy_run):
+    workdir, _ = toy_run
+
+    def therapies(patient):
+        return pd.read_parquet(workdir / f"results/therapies/{patient}.parquet")
+
+    # P02: EGFR L858R in a lung adenocarcinoma -> EGFR TKIs at tier I.
+    p02 = therapies("P02")
+    l858r = p02[(p02.hgvs_p == "p.L858R") & (p02.direction == "sensitivity")]
+    assert {"Osimertinib", "Erlotinib"} <= set(l858r.loc[l858r.amp_tier.str.startswith("I") &
+                                                         ~l858r.amp_tier.str.startswith("II"),
+                                                         "drug"])
+    # P08: T790M -> osimertinib, and resistance to first-generation TKIs.
+    p08 = therapies("P08")
+    t790m = p08[p08.hgvs_p == "p.T790M"]
+    assert "Osimertinib" in set(t790m.loc[t790m.direction == "sensitivity", "drug"])
+    assert "resistance" in set(t790m.direction)
+    # P01's germline BRCA1 founder frameshift -> PARP inhibitor, flagged as germline.
+    p01 = therapies("P01")
+    germline = p01[p01.hgvs_p == "p.Q1756Pfs*74"]
+    assert "Olaparib" in set(germline.drug) and set(germline.variant_status) == {"germline"}
+    # A four-gene panel is far too small for TMB: never reported, and said why.
+    tmb = pd.concat(pd.read_parquet(p) for p in sorted((workdir / "results/tmb").glob("*.parquet")))
+    assert not tmb.reportable.any() and tmb.reason.str.contains("callable territory").all()
+    # The toy clinical sheet lacks the model's features: no prediction, and a reason for each.
+    icb = pd.read_parquet(workdir / "results/icb/predictions.parquet")
+    assert icb.response_probability.isna().all() and icb.reason.str.startswith("not available").all()
+
+
+def test_saturation_table_covers_every_coding_snv(toy_run):
+    workdir, _ = toy_run
+    saturation = pd.read_parquet(workdir / "results/saturation.parquet")
+    assert set(saturation.gene) == {"TP53", "BRCA1", "BRCA2", "EGFR"}
+    # Three possible SNVs at each base of the four canonical CDS (393, 1863, 3418 and 1210 codons
+    # plus a stop codon each), and more at the splice sites.
+    coding_bases = 3 * (393 + 1863 + 3418 + 1210 + 4)
+    assert len(saturation) >= 3 * coding_bases
+    assert list((workdir / "results/drivers/plots").glob("*_lollipop.png"))

@@ -24,6 +24,13 @@ COMMAND_MODULES = (
     "oncoweave.classify",
     "oncoweave.variants",
     "oncoweave.cohort",
+    "oncoweave.evaluation",
+    "oncoweave.driver_labels",
+    "oncoweave.driver_model",
+    "oncoweave.icb",
+    "oncoweave.evidence",
+    "oncoweave.tmb",
+    "oncoweave.therapies",
 )
 
 

@@ -90,20 +90,28 @@ def count_coding_mutations(variants_df: pd.DataFrame, status: str) -> int:
     return len(kept.drop_duplicates(["chrom", "pos", "ref", "alt"]))
 
 
-def compute_tmb(variants_df: pd.DataFrame, tumour_thresholds_bed: str | Path,
+def compute_tmb(variants_df: pd.DataFrame, tumour_thresholds_bed: str | Path | None,
                 normal_thresholds_bed: str | Path | None, *, patient: str,
                 min_depth: int = DEFAULT_MIN_DEPTH, min_callable_mb: float = 1.0,
                 clinical_tmb: float | None = None) -> dict:
-    """One TMB_SCHEMA row for ``patient`` (``variants_df`` may hold other patients' rows too)."""
+    """One TMB_SCHEMA row for ``patient`` (``variants_df`` may hold other patients' rows too).
+
+    No tumour coverage (``tumour_thresholds_bed`` None: calls imported from a VCF) means no
+    callable territory: only a TMB from the clinical sheet can be reported then.
+    """
     require_columns(variants_df, VARIANT_COLUMNS)
     calls = variants_df[variants_df["patient"] == patient]
     paired = normal_thresholds_bed is not None
-    callable_mb = callable_bases(tumour_thresholds_bed, normal_thresholds_bed, min_depth) / 1e6
-    mutations = count_coding_mutations(calls, "somatic" if paired else "tumour_only")
     problems = []
+    if tumour_thresholds_bed is None:
+        callable_mb = 0.0
+        problems.append("no read coverage (calls imported from a VCF)")
+    else:
+        callable_mb = callable_bases(tumour_thresholds_bed, normal_thresholds_bed, min_depth) / 1e6
+    mutations = count_coding_mutations(calls, "somatic" if paired else "tumour_only")
     if callable_mb < min_callable_mb:
         problems.append(f"callable territory {callable_mb:.3f} Mb < {min_callable_mb} Mb")
-    if not paired:
+    if not paired and tumour_thresholds_bed is not None:
         problems.append("tumour-only: germline variants are not removed")
     estimate = (f"panel estimate {mutations} mutations / {callable_mb:.3f} Mb = "
                 f"{mutations / callable_mb:.1f} mut/Mb" if callable_mb > 0

@@ -18,6 +18,7 @@ os.environ.update(
 )
 
 from oncoweave import sheets, toy  # noqa: E402  (after the path set-up above)
+from oncoweave.driver_features import DRIVER_GENES  # noqa: E402
 from oncoweave.errors import InputError  # noqa: E402
 
 validate(config, "../schemas/config.schema.yaml")
@@ -152,7 +153,11 @@ def all_outputs():
     outputs = [
         "results/cohort/variants.parquet",
         "results/cohort/variants.maf",
+        "results/cohort/drivers.parquet",
         "results/qc/identity.tsv",
+        "results/saturation.parquet",
+        "results/icb/predictions.parquet",
+        *expand("results/therapies/{patient}.parquet", patient=PATIENTS),
     ]
     if READ_SAMPLES:
         outputs.append("results/qc/multiqc.html")
@@ -188,3 +193,40 @@ def bam_sample_names(wildcards):
 def vcf_row_label(wildcards):
     sample = TUMOUR_OF[wildcards.patient]
     return f"{config['samples']}, row {SHEET_ROW[sample]} (sample {sample})"
+
+
+def tmb_inputs(wildcards):
+    """mosdepth thresholds of the patient's tumour (and normal); none for a patient given as a VCF."""
+    if wildcards.patient in VCF_PATIENTS:
+        return {}
+    samples = patient_samples(wildcards.patient)
+    inputs = {"tumour": f"results/qc/mosdepth/{samples['tumour']}.thresholds.bed.gz"}
+    if samples["normal"]:
+        inputs["normal"] = f"results/qc/mosdepth/{samples['normal']}.thresholds.bed.gz"
+    return inputs
+
+
+def clinical_value(column):
+    """An input function giving the patient's cell of the clinical sheet ('' when absent)."""
+    by_patient = (
+        CLINICAL.set_index("patient")[column].to_dict() if column in CLINICAL.columns else {}
+    )
+
+    def value(wildcards):
+        return by_patient.get(wildcards.patient, "")
+
+    value.__name__ = f"clinical_{column}"
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Driver model: the shipped one, or (drivers.retrain) the one this run trains from the labels.
+DRIVER_MODEL_DIR = (
+    "results/drivers/model"
+    if config["drivers"]["retrain"]
+    else str(WORKFLOW_ROOT / "resources/models/driver")
+)
+DRIVER_MODEL_FILES = [f"{DRIVER_MODEL_DIR}/driver_model.json", f"{DRIVER_MODEL_DIR}/calibration.json"]
+DRIVER_LABEL_FILES = sorted(
+    str(p) for p in (WORKFLOW_ROOT / "resources/drivers").iterdir() if p.suffix != ".md"
+)

@@ -1,0 +1,113 @@
+# Driver-mutation scoring for TP53, BRCA1, BRCA2 and EGFR: the training set and model can be rebuilt
+# by rules; by default the model shipped in resources/models/driver scores the cohort.
+
+
+rule build_driver_training_set:
+    input:
+        DRIVER_LABEL_FILES,
+    output:
+        "results/drivers/training.parquet",
+    log:
+        "logs/build_driver_training_set/training.log",
+    benchmark:
+        "benchmarks/build_driver_training_set/training.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        "../../envs/python.yaml"
+    script:
+        "../scripts/build_driver_training_set.py"
+
+
+rule train_driver_model:
+    input:
+        "results/drivers/training.parquet",
+    output:
+        model="results/drivers/model/driver_model.json",
+        calibration="results/drivers/model/calibration.json",
+        card="results/drivers/model/model_card.json",
+        card_text="results/drivers/model/model_card.md",
+        reliability=report(
+            "results/drivers/model/reliability.png",
+            caption="../report/driver_reliability.rst",
+            category="Driver scoring",
+        ),
+    params:
+        seed=config["drivers"]["seed"],
+    log:
+        "logs/train_driver_model/model.log",
+    benchmark:
+        "benchmarks/train_driver_model/model.tsv"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        "../../envs/python.yaml"
+    script:
+        "../scripts/train_driver_model.py"
+
+
+rule score_drivers:
+    input:
+        variants="results/variants/{patient}.parquet",
+        model=DRIVER_MODEL_FILES,
+    output:
+        "results/drivers/{patient}.parquet",
+    log:
+        "logs/score_drivers/{patient}.log",
+    benchmark:
+        "benchmarks/score_drivers/{patient}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/python.yaml"
+    script:
+        "../scripts/score_drivers.py"
+
+
+rule merge_drivers:
+    input:
+        expand("results/drivers/{patient}.parquet", patient=PATIENTS),
+    output:
+        "results/cohort/drivers.parquet",
+    log:
+        "logs/merge_drivers/cohort.log",
+    benchmark:
+        "benchmarks/merge_drivers/cohort.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/python.yaml"
+    script:
+        "../scripts/merge_drivers.py"
+
+
+rule score_saturation:
+    input:
+        model=DRIVER_MODEL_FILES,
+    output:
+        table="results/saturation.parquet",
+        plots=report(
+            expand("results/drivers/plots/{gene}_saturation_lollipop.png", gene=DRIVER_GENES),
+            caption="../report/saturation.rst",
+            category="Driver scoring",
+        ),
+    log:
+        "logs/score_saturation/saturation.log",
+    benchmark:
+        "benchmarks/score_saturation/saturation.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../../envs/python.yaml"
+    script:
+        "../scripts/score_saturation.py"

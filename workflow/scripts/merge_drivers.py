@@ -1,0 +1,14 @@
+"""The cohort's scored variants in one table."""
+import pandas as pd
+
+from oncoweave.driver_model import DRIVERS_SCHEMA
+from oncoweave.glue import run_step
+from oncoweave.variants import read_parquet, write_parquet
+
+
+def main():
+    tables = [read_parquet(path, DRIVERS_SCHEMA)[0] for path in snakemake.input]
+    write_parquet(pd.concat(tables, ignore_index=True), snakemake.output[0], DRIVERS_SCHEMA)
+
+
+run_step(snakemake, main)

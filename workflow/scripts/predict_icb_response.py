@@ -1,0 +1,27 @@
+"""Immune-checkpoint-blockade response per patient, from clinical features named as in training."""
+from pathlib import Path
+
+import pandas as pd
+
+from oncoweave.glue import run_step
+from oncoweave.icb import predict_response, write_predictions
+from oncoweave.therapies import reportable_tmb
+
+
+def main():
+    clinical = pd.DataFrame(snakemake.params.clinical)
+    features = pd.DataFrame({"patient": snakemake.params.patients})
+    if not clinical.empty:
+        features = features.merge(clinical.replace("", None), on="patient", how="left")
+    # A reportable TMB of this run stands in where the sheet gives none (never a 4-gene panel's).
+    computed = [reportable_tmb(path, patient)
+                for path, patient in zip(snakemake.input.tmb, snakemake.params.patients)]
+    if "TMB" not in features:
+        features["TMB"] = computed
+    model_dir = Path(snakemake.input.model).parent
+    predictions = predict_response(features, model_dir)
+    write_predictions(predictions, snakemake.output[0], model_dir)
+    print(predictions.to_string(index=False))
+
+
+run_step(snakemake, main)

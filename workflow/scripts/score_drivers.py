@@ -1,0 +1,17 @@
+"""driver_score, its top contributions in words, and clonality for the patient's variants."""
+from pathlib import Path
+
+from oncoweave.driver_model import DRIVERS_SCHEMA, DriverModel, score_drivers
+from oncoweave.glue import run_step
+from oncoweave.variants import read_parquet, write_parquet
+
+
+def main():
+    variants, metadata = read_parquet(snakemake.input.variants)
+    model_dir = Path(snakemake.input.model[0]).parent
+    drivers = score_drivers(variants, DriverModel.load(model_dir))
+    write_parquet(drivers, snakemake.output[0], DRIVERS_SCHEMA,
+                  {**metadata, "driver_model_dir": str(model_dir)})
+
+
+run_step(snakemake, main)
