@@ -26,4 +26,6 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 echo "setup: installing oncoweave and its Python dependencies into .venv"
 .venv/bin/python -m pip install -q -e ".[qc,reports,slurm,test]"
+# `snakemake --profile slurm` from anywhere: Snakemake looks bare profile names up in ~/.config/snakemake.
+mkdir -p ~/.config/snakemake && ln -sfn "$PWD/profiles/slurm" ~/.config/snakemake/slurm
 echo "setup: done ($(.venv/bin/snakemake --version | sed 's/^/snakemake /'), $(bcftools --version | head -1))"

@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "oncoweave.evidence",
     "oncoweave.tmb",
     "oncoweave.therapies",
+    "oncoweave.scale",
 )
 
 

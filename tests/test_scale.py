@@ -1,0 +1,41 @@
+"""Cohort-scale planning (oncoweave.scale): synthetic sheets and the dry-run timing they report."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from oncoweave import scale
+
+PATIENTS = 20
+
+
+def test_synthetic_cohort_is_paired_fastq_rows_with_existing_files(tmp_path):
+    config_file = scale.write_cohort(tmp_path, 3)
+    sheet = pd.read_csv(config_file.parent / "samples.tsv", sep="\t", dtype=str).fillna("")
+    assert len(sheet) == 6
+    assert sheet.groupby("patient")["type"].apply(sorted).map(tuple).unique().tolist() == [
+        ("normal", "tumour")]
+    paths = pd.concat([sheet.fastq1, sheet.fastq2])
+    assert paths.map(lambda p: (tmp_path / p).exists()).all()
+    assert (sheet.bam == "").all() and (sheet.vcf == "").all()
+
+
+@pytest.mark.workflow
+def test_benchmark_reports_the_jobs_the_dag_holds(tmp_path):
+    [timing] = scale.benchmark_scale([PATIENTS], tmp_path)
+    output = (tmp_path / f"patients_{PATIENTS}" / "dry_run.log").read_text()
+    counts = scale.job_stats(output)
+    # The reported total is the DAG's: the sum over its rules...
+    assert timing.patients == PATIENTS
+    assert timing.jobs == sum(counts.values())
+    # ...and the spine has every per-sample and per-patient job for the 20 paired patients.
+    expected = scale.expected_spine_jobs(PATIENTS)
+    assert {rule: counts.get(rule, 0) for rule in expected} == expected
+    assert timing.jobs >= sum(expected.values())
+    assert timing.wall_s > 0 and timing.peak_mb > 50  # a Python process with snakemake loaded
+
+
+def test_table_lists_each_size():
+    table = scale.format_table([scale.PlanTiming(100, 2111, 4.84, 230.4)])
+    assert table.splitlines()[1].split() == ["100", "2111", "4.8", "230"]
