@@ -19,26 +19,26 @@ import pyarrow as pa
 from .driver_features import (DRIVERS_RESOURCE_DIR, DriverKnowledge, annotate_genomic,
                               annotate_protein_change)
 from .io import open_vcf
-from .variants import _field, write_parquet
+from .variants import schema_field, write_parquet
 
 CLINVAR_SOURCES = ("clinvar_calhoun2025", "clinvar_findlay2018", "clinvar_vcf_egfr")
 TRAINING_SCHEMA = pa.schema([
-    _field("gene", pa.string(), "TP53, BRCA1, BRCA2 or EGFR"),
-    _field("consequence", pa.string(), "bcftools csq term on the canonical transcript"),
-    _field("protein_position", pa.int64(), "first residue affected", True),
-    _field("protein_end", pa.int64(), "last residue of a multi-residue change", True),
-    _field("ref_aa", pa.string(), "reference residue (one letter)", True),
-    _field("alt_aa", pa.string(), "new residue of a single-residue change", True),
-    _field("splice_distance", pa.int64(), "nt to the nearest exon-intron junction", True),
-    _field("hgvs_p", pa.string(), "one-letter HGVS p.", True),
-    _field("chrom", pa.string(), "GRCh38 chromosome of genomic labels", True),
-    _field("pos", pa.int64(), "GRCh38 position of genomic labels", True),
-    _field("ref", pa.string(), "VCF REF of genomic labels", True),
-    _field("alt", pa.string(), "VCF ALT of genomic labels", True),
-    _field("label", pa.int64(), "1 pathogenic/oncogenic, 0 benign"),
-    _field("label_source", pa.string(), "clinvar_calhoun2025, clinvar_findlay2018, "
+    schema_field("gene", pa.string(), "TP53, BRCA1, BRCA2 or EGFR"),
+    schema_field("consequence", pa.string(), "bcftools csq term on the canonical transcript"),
+    schema_field("protein_position", pa.int64(), "first residue affected", True),
+    schema_field("protein_end", pa.int64(), "last residue of a multi-residue change", True),
+    schema_field("ref_aa", pa.string(), "reference residue (one letter)", True),
+    schema_field("alt_aa", pa.string(), "new residue of a single-residue change", True),
+    schema_field("splice_distance", pa.int64(), "nt to the nearest exon-intron junction", True),
+    schema_field("hgvs_p", pa.string(), "one-letter HGVS p.", True),
+    schema_field("chrom", pa.string(), "GRCh38 chromosome of genomic labels", True),
+    schema_field("pos", pa.int64(), "GRCh38 position of genomic labels", True),
+    schema_field("ref", pa.string(), "VCF REF of genomic labels", True),
+    schema_field("alt", pa.string(), "VCF ALT of genomic labels", True),
+    schema_field("label", pa.int64(), "1 pathogenic/oncogenic, 0 benign"),
+    schema_field("label_source", pa.string(), "clinvar_calhoun2025, clinvar_findlay2018, "
            "clinvar_vcf_egfr, cancerhotspots_v2 or civic_2018"),
-    _field("residue_group", pa.string(), "gene:residue (or gene:chrom:pos off the CDS); "
+    schema_field("residue_group", pa.string(), "gene:residue (or gene:chrom:pos off the CDS); "
            "cross-validation keeps each group in one fold"),
 ])
 _CLINVAR_PATHOGENIC = {"Pathogenic", "Likely pathogenic", "Pathogenic/Likely pathogenic"}

@@ -30,7 +30,7 @@ from .driver_labels import CLINVAR_SOURCES, TRAINING_SCHEMA
 from .errors import InputError
 from .reference import REPO_ROOT
 from .io import open_vcf
-from .variants import VARIANTS_SCHEMA, _field, read_parquet, write_parquet
+from .variants import VARIANTS_SCHEMA, read_parquet, schema_field, write_parquet
 
 MODEL_FILE = "driver_model.json"
 CALIBRATION_FILE = "calibration.json"
@@ -411,32 +411,32 @@ def _json_number(value: float) -> float | None:
 
 
 SCORE_FIELDS = [
-    _field("gene", pa.string(), "Gene scored (TP53, BRCA1, BRCA2, EGFR)", True),
-    _field("consequence", pa.string(), "Consequence on the canonical transcript", True),
-    _field("hgvs_p", pa.string(), "One-letter HGVS p. (normalised)", True),
-    _field("driver_score", pa.float64(), "Calibrated probability of a damaging driver", True),
-    _field("top_features", pa.string(), "JSON list of the top contributions: feature, value, "
+    schema_field("gene", pa.string(), "Gene scored (TP53, BRCA1, BRCA2, EGFR)", True),
+    schema_field("consequence", pa.string(), "Consequence on the canonical transcript", True),
+    schema_field("hgvs_p", pa.string(), "One-letter HGVS p. (normalised)", True),
+    schema_field("driver_score", pa.float64(), "Calibrated probability of a damaging driver", True),
+    schema_field("top_features", pa.string(), "JSON list of the top contributions: feature, value, "
            "contribution (calibrated log-odds, SHAP), reason", True),
-    _field("driver_reasons", pa.string(), "The top contributions in words, (+) raising and "
+    schema_field("driver_reasons", pa.string(), "The top contributions in words, (+) raising and "
            "(-) lowering the score", True),
 ]
 DRIVERS_SCHEMA = pa.schema(list(VARIANTS_SCHEMA) + SCORE_FIELDS[3:] + [
-    _field("cancer_cell_fraction", pa.float64(), "min(1, 2 * t_vaf / purity) for somatic and "
+    schema_field("cancer_cell_fraction", pa.float64(), "min(1, 2 * t_vaf / purity) for somatic and "
            "tumour-only variants (heterozygous, diploid assumption); null otherwise", True),
-    _field("clonality", pa.string(), "clonal (CCF >= 0.8), subclonal, germline, germline_loh "
+    schema_field("clonality", pa.string(), "clonal (CCF >= 0.8), subclonal, germline, germline_loh "
            "or unknown (no purity)", True),
 ])
 SATURATION_SCHEMA = pa.schema([
-    _field("gene", pa.string(), "Gene"),
-    _field("chrom", pa.string(), "GRCh38 chromosome"),
-    _field("pos", pa.int64(), "GRCh38 position"),
-    _field("ref", pa.string(), "Reference base"),
-    _field("alt", pa.string(), "Alternate base"),
-    _field("consequence", pa.string(), "Consequence on the canonical transcript"),
-    _field("hgvs_p", pa.string(), "One-letter HGVS p.", True),
-    _field("protein_position", pa.int64(), "Residue", True),
-    _field("driver_score", pa.float64(), "Calibrated driver probability"),
-    _field("driver_reasons", pa.string(), "Top contributions in words"),
+    schema_field("gene", pa.string(), "Gene"),
+    schema_field("chrom", pa.string(), "GRCh38 chromosome"),
+    schema_field("pos", pa.int64(), "GRCh38 position"),
+    schema_field("ref", pa.string(), "Reference base"),
+    schema_field("alt", pa.string(), "Alternate base"),
+    schema_field("consequence", pa.string(), "Consequence on the canonical transcript"),
+    schema_field("hgvs_p", pa.string(), "One-letter HGVS p.", True),
+    schema_field("protein_position", pa.int64(), "Residue", True),
+    schema_field("driver_score", pa.float64(), "Calibrated driver probability"),
+    schema_field("driver_reasons", pa.string(), "Top contributions in words"),
 ])
 
 
@@ -502,10 +502,10 @@ def score_variants(table: pd.DataFrame, kind: str, model: DriverModel,
 
 
 def score_variants_schema(table: pd.DataFrame) -> pa.Schema:
-    inputs = [_field(name, pa.string(), "input column") for name in table.columns
+    inputs = [schema_field(name, pa.string(), "input column") for name in table.columns
               if name not in {f.name for f in SCORE_FIELDS} | {"reason"}]
     return pa.schema(inputs + SCORE_FIELDS + [
-        _field("reason", pa.string(), "why the row was not scored; null when scored", True)])
+        schema_field("reason", pa.string(), "why the row was not scored; null when scored", True)])
 
 
 def clonality(status: str, t_vaf: float, purity: float | None) -> tuple[float | None, str]:

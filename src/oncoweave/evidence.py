@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .errors import InputError
-from .variants import write_parquet
+from .variants import schema_field, write_parquet
 
 MATCHERS = ("protein", "codon", "exon_deletion", "exon_insertion", "truncating_or_pathogenic",
             "pathogenic", "protein_altering", "tmb_high")
@@ -49,32 +49,28 @@ EXON_CODONS = {("EGFR", 19): (729, 761), ("EGFR", 20): (762, 823)}
 LOSS_OF_FUNCTION_GENES = frozenset({"TP53", "BRCA1", "BRCA2"})
 
 
-def _field(name: str, kind: pa.DataType, description: str, nullable: bool = False) -> pa.Field:
-    return pa.field(name, kind, nullable=nullable, metadata={"description": description})
-
-
 EVIDENCE_SCHEMA = pa.schema([
-    _field("evidence_id", pa.string(), "CIViC evidence id (EID123) or curated id (CUR01)"),
-    _field("source", pa.string(), "civic or curated"),
-    _field("gene", pa.string(), "Gene symbol; null for gene-independent biomarkers (TMB)", True),
-    _field("variant", pa.string(), "Variant as the source names it (L858R, EXON 19 DELETION ...)"),
-    _field("matcher", pa.string(), "How calls are matched: " + ", ".join(MATCHERS)),
-    _field("matcher_value", pa.string(), "p.L858R (protein), G719 (codon), exon number (exon_*), "
+    schema_field("evidence_id", pa.string(), "CIViC evidence id (EID123) or curated id (CUR01)"),
+    schema_field("source", pa.string(), "civic or curated"),
+    schema_field("gene", pa.string(), "Gene symbol; null for gene-independent biomarkers (TMB)", True),
+    schema_field("variant", pa.string(), "Variant as the source names it (L858R, EXON 19 DELETION ...)"),
+    schema_field("matcher", pa.string(), "How calls are matched: " + ", ".join(MATCHERS)),
+    schema_field("matcher_value", pa.string(), "p.L858R (protein), G719 (codon), exon number (exon_*), "
            "mut/Mb threshold (tmb_high); null for class matchers", True),
-    _field("drug", pa.string(), "Drug(s), ', '-joined as the source lists them; null when "
+    schema_field("drug", pa.string(), "Drug(s), ', '-joined as the source lists them; null when "
            "direction is no_approved_therapy", True),
-    _field("evidence_level", pa.string(), "CIViC evidence level A-E; null for no_approved_therapy",
+    schema_field("evidence_level", pa.string(), "CIViC evidence level A-E; null for no_approved_therapy",
            True),
-    _field("amp_tier_same_disease", pa.string(),
+    schema_field("amp_tier_same_disease", pa.string(),
            "AMP/ASCO/CAP tier when the patient has this disease (Li et al. 2017)", True),
-    _field("amp_tier_other_disease", pa.string(),
+    schema_field("amp_tier_other_disease", pa.string(),
            "AMP/ASCO/CAP tier in another or an unknown tumour type", True),
-    _field("direction", pa.string(), "One of " + ", ".join(DIRECTIONS)),
-    _field("disease", pa.string(), "Disease the evidence was gathered in ('Solid Tumor': any)"),
-    _field("variant_origin", pa.string(), "somatic, germline or any"),
-    _field("source_ids", pa.string(), "'; '-joined ids: CIViC:EID/VID, PMID:, FDA: label"),
-    _field("citation", pa.string(), "Short citation of the supporting publication", True),
-    _field("rating", pa.int64(), "CIViC trust rating (1-5 stars); null when curated", True),
+    schema_field("direction", pa.string(), "One of " + ", ".join(DIRECTIONS)),
+    schema_field("disease", pa.string(), "Disease the evidence was gathered in ('Solid Tumor': any)"),
+    schema_field("variant_origin", pa.string(), "somatic, germline or any"),
+    schema_field("source_ids", pa.string(), "'; '-joined ids: CIViC:EID/VID, PMID:, FDA: label"),
+    schema_field("citation", pa.string(), "Short citation of the supporting publication", True),
+    schema_field("rating", pa.int64(), "CIViC trust rating (1-5 stars); null when curated", True),
 ])
 
 

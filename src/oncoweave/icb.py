@@ -47,7 +47,7 @@ from . import __version__
 from .errors import InputError
 from .io import replaced_on_success
 from .reference import REPO_ROOT
-from .variants import _field, write_parquet
+from .variants import schema_field, write_parquet
 
 BUNDLED_TRAINING_TABLE = REPO_ROOT / "resources" / "icb" / "chowell_train.csv"
 BUNDLED_MODEL_DIR = REPO_ROOT / "resources" / "models" / "icb"
@@ -84,15 +84,15 @@ EXCLUDED_COLUMNS = {
 }
 
 ICB_SCHEMA = pa.schema([
-    _field("patient", pa.string(), "Patient id (patient, else SAMPLE_ID, of the input)"),
-    _field("response_probability", pa.float64(),
+    schema_field("patient", pa.string(), "Patient id (patient, else SAMPLE_ID, of the input)"),
+    schema_field("response_probability", pa.float64(),
            "Calibrated probability of response to ICB; null when not available", True),
-    _field("low", pa.float64(), "Lower end of the bootstrap interval (model card: uncertainty)",
+    schema_field("low", pa.float64(), "Lower end of the bootstrap interval (model card: uncertainty)",
            True),
-    _field("high", pa.float64(), "Upper end of the bootstrap interval", True),
-    _field("model", pa.string(), "Model name and oncoweave version that scored the patient"),
-    _field("missing_features", pa.string(), "Comma-separated model features missing; '' if none"),
-    _field("reason", pa.string(), "Why no probability was given; null when one was", True),
+    schema_field("high", pa.float64(), "Upper end of the bootstrap interval", True),
+    schema_field("model", pa.string(), "Model name and oncoweave version that scored the patient"),
+    schema_field("missing_features", pa.string(), "Comma-separated model features missing; '' if none"),
+    schema_field("reason", pa.string(), "Why no probability was given; null when one was", True),
 ])
 
 

@@ -18,7 +18,7 @@ import pyarrow as pa
 from .evidence import (DISEASE_MATCHES, EVIDENCE_SCHEMA, EXON_CODONS, LOSS_OF_FUNCTION_GENES,
                        disease_match, require_columns)
 from .tmb import TMB_SCHEMA
-from .variants import read_parquet, write_parquet
+from .variants import read_parquet, schema_field, write_parquet
 
 GERMLINE_ACTIONABLE_GENES = frozenset({"BRCA1", "BRCA2"})
 MATCHED_STATUSES = frozenset({"somatic", "tumour_only", "loh"})
@@ -33,29 +33,25 @@ _TIER_ORDER = {"IA": 0, "IB": 1, "IIC": 2, "IID": 3, "III": 4}
 _RESIDUES = re.compile(r"^p\.[A-Z*](\d+)(?:_[A-Z*](\d+))?")
 
 
-def _field(name: str, kind: pa.DataType, description: str, nullable: bool = False) -> pa.Field:
-    return pa.field(name, kind, nullable=nullable, metadata={"description": description})
-
-
 THERAPIES_SCHEMA = pa.schema([
-    _field("patient", pa.string(), "Patient id"),
-    _field("biomarker", pa.string(), "What matched: 'EGFR p.L858R', 'TMB 12.0 mut/Mb'"),
-    _field("gene", pa.string(), "Gene of the call; null for TMB", True),
-    _field("hgvs_p", pa.string(), "Protein change of the call", True),
-    _field("hgvs_c", pa.string(), "Coding DNA change of the call", True),
-    _field("variant_status", pa.string(), "Call status (somatic, germline, loh, tumour_only); "
+    schema_field("patient", pa.string(), "Patient id"),
+    schema_field("biomarker", pa.string(), "What matched: 'EGFR p.L858R', 'TMB 12.0 mut/Mb'"),
+    schema_field("gene", pa.string(), "Gene of the call; null for TMB", True),
+    schema_field("hgvs_p", pa.string(), "Protein change of the call", True),
+    schema_field("hgvs_c", pa.string(), "Coding DNA change of the call", True),
+    schema_field("variant_status", pa.string(), "Call status (somatic, germline, loh, tumour_only); "
            "null for TMB", True),
-    _field("drug", pa.string(), "Drug(s); null when no therapy is approved", True),
-    _field("evidence_level", pa.string(), "CIViC evidence level A-E", True),
-    _field("amp_tier", pa.string(), "AMP/ASCO/CAP tier (IA, IB, IIC, IID, III) given the "
+    schema_field("drug", pa.string(), "Drug(s); null when no therapy is approved", True),
+    schema_field("evidence_level", pa.string(), "CIViC evidence level A-E", True),
+    schema_field("amp_tier", pa.string(), "AMP/ASCO/CAP tier (IA, IB, IIC, IID, III) given the "
            "disease match; null for no_approved_therapy", True),
-    _field("direction", pa.string(), "sensitivity, resistance, reduced_sensitivity or "
+    schema_field("direction", pa.string(), "sensitivity, resistance, reduced_sensitivity or "
            "no_approved_therapy"),
-    _field("disease", pa.string(), "Disease of the evidence"),
-    _field("disease_match", pa.string(), "Evidence disease vs the patient's cancer type: " +
+    schema_field("disease", pa.string(), "Disease of the evidence"),
+    schema_field("disease_match", pa.string(), "Evidence disease vs the patient's cancer type: " +
            ", ".join(DISEASE_MATCHES)),
-    _field("source_ids", pa.string(), "Evidence ids: CIViC:EID, PMID:, FDA: label"),
-    _field("match_reason", pa.string(), "Why the call matched, and flags (germline ...)"),
+    schema_field("source_ids", pa.string(), "Evidence ids: CIViC:EID, PMID:, FDA: label"),
+    schema_field("match_reason", pa.string(), "Why the call matched, and flags (germline ...)"),
 ])
 
 

@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from .errors import InputError
 from .evidence import require_columns
-from .variants import read_parquet, write_parquet
+from .variants import read_parquet, schema_field, write_parquet
 
 CODING_TERMS = frozenset({"missense", "synonymous", "stop_gained", "stop_lost", "start_lost",
                           "stop_retained", "frameshift", "inframe_deletion", "inframe_insertion",
@@ -29,19 +29,15 @@ VARIANT_COLUMNS = ("patient", "sample", "chrom", "pos", "ref", "alt", "consequen
 DEFAULT_MIN_DEPTH = 20
 
 
-def _field(name: str, kind: pa.DataType, description: str, nullable: bool = False) -> pa.Field:
-    return pa.field(name, kind, nullable=nullable, metadata={"description": description})
-
-
 TMB_SCHEMA = pa.schema([
-    _field("patient", pa.string(), "Patient id"),
-    _field("callable_mb", pa.float64(), "Megabases at >= min depth in tumour (and normal)"),
-    _field("somatic_coding_mutations", pa.int64(), "PASS somatic (tumour_only without a normal) "
+    schema_field("patient", pa.string(), "Patient id"),
+    schema_field("callable_mb", pa.float64(), "Megabases at >= min depth in tumour (and normal)"),
+    schema_field("somatic_coding_mutations", pa.int64(), "PASS somatic (tumour_only without a normal) "
            "coding SNVs/indels, synonymous included"),
-    _field("tmb", pa.float64(), "Mutations per Mb; null when not reportable", True),
-    _field("tmb_source", pa.string(), "computed or clinical"),
-    _field("reportable", pa.bool_(), "Whether tmb may be reported and acted on"),
-    _field("reason", pa.string(), "Why not reportable, or where the value came from", True),
+    schema_field("tmb", pa.float64(), "Mutations per Mb; null when not reportable", True),
+    schema_field("tmb_source", pa.string(), "computed or clinical"),
+    schema_field("reportable", pa.bool_(), "Whether tmb may be reported and acted on"),
+    schema_field("reason", pa.string(), "Why not reportable, or where the value came from", True),
 ])
 
 

@@ -30,42 +30,43 @@ from .transcripts import Transcript, canonical_models, strip_version, translate
 PAIR_IDENTITY_VALUES = ("pass", "fail", "no_normal", "insufficient_data")
 
 
-def _field(name: str, kind: pa.DataType, description: str, nullable: bool = False) -> pa.Field:
+def schema_field(name: str, kind: pa.DataType, description: str, nullable: bool = False) -> pa.Field:
+    """A schema column with its description in the field metadata (every table schema uses it)."""
     return pa.field(name, kind, nullable=nullable, metadata={"description": description})
 
 
 VARIANTS_SCHEMA = pa.schema([
-    _field("patient", pa.string(), "Patient id from the sample sheet"),
-    _field("sample", pa.string(), "Tumour sample id"),
-    _field("normal_sample", pa.string(), "Matched normal sample id; null without one", True),
-    _field("chrom", pa.string(), "GRCh38 chromosome, e.g. chr17"),
-    _field("pos", pa.int64(), "GRCh38 1-based position (VCF convention, anchor base of indels)"),
-    _field("ref", pa.string(), "Reference allele (VCF, left-normalised)"),
-    _field("alt", pa.string(), "Alternate allele (VCF, left-normalised)"),
-    _field("contig", pa.string(), "Contig of the reference that ran"),
-    _field("contig_pos", pa.int64(), "1-based position on that contig"),
-    _field("variant_type", pa.string(), "SNV, MNV, INS or DEL"),
-    _field("gene", pa.string(), "Gene of the canonical transcript hit; null outside genes", True),
-    _field("transcript", pa.string(), "Canonical transcript id (no version)", True),
-    _field("consequence", pa.string(),
+    schema_field("patient", pa.string(), "Patient id from the sample sheet"),
+    schema_field("sample", pa.string(), "Tumour sample id"),
+    schema_field("normal_sample", pa.string(), "Matched normal sample id; null without one", True),
+    schema_field("chrom", pa.string(), "GRCh38 chromosome, e.g. chr17"),
+    schema_field("pos", pa.int64(), "GRCh38 1-based position (VCF convention, anchor base of indels)"),
+    schema_field("ref", pa.string(), "Reference allele (VCF, left-normalised)"),
+    schema_field("alt", pa.string(), "Alternate allele (VCF, left-normalised)"),
+    schema_field("contig", pa.string(), "Contig of the reference that ran"),
+    schema_field("contig_pos", pa.int64(), "1-based position on that contig"),
+    schema_field("variant_type", pa.string(), "SNV, MNV, INS or DEL"),
+    schema_field("gene", pa.string(), "Gene of the canonical transcript hit; null outside genes", True),
+    schema_field("transcript", pa.string(), "Canonical transcript id (no version)", True),
+    schema_field("consequence", pa.string(),
            "bcftools csq term(s) on the canonical transcript ('&'-joined when several); "
            "'intron' inside it without a csq entry; null outside genes", True),
-    _field("hgvs_p", pa.string(), "HGVS protein change, one-letter (p.R175H, p.E746_A750del, "
+    schema_field("hgvs_p", pa.string(), "HGVS protein change, one-letter (p.R175H, p.E746_A750del, "
            "p.L22Yfs*22, p.R196*, p.R175=)", True),
-    _field("hgvs_c", pa.string(), "HGVS coding DNA change on the canonical transcript", True),
-    _field("t_depth", pa.int64(), "Tumour depth"),
-    _field("t_alt", pa.int64(), "Tumour ALT reads"),
-    _field("t_vaf", pa.float64(), "Tumour ALT fraction"),
-    _field("n_depth", pa.int64(), "Normal depth; null when no normal was analysed", True),
-    _field("n_alt", pa.int64(), "Normal ALT reads; null when no normal was analysed", True),
-    _field("n_vaf", pa.float64(), "Normal ALT fraction; null when no normal was analysed", True),
-    _field("status", pa.string(), "somatic, germline, loh or tumour_only"),
-    _field("filter", pa.string(), "PASS or ';'-joined failed filters"),
-    _field("quality", pa.float64(), "VCF QUAL", True),
-    _field("fisher_p", pa.float64(), "Fisher exact p of tumour vs normal counts", True),
-    _field("pair_identity", pa.string(), "Tumour/normal identity check: " +
+    schema_field("hgvs_c", pa.string(), "HGVS coding DNA change on the canonical transcript", True),
+    schema_field("t_depth", pa.int64(), "Tumour depth"),
+    schema_field("t_alt", pa.int64(), "Tumour ALT reads"),
+    schema_field("t_vaf", pa.float64(), "Tumour ALT fraction"),
+    schema_field("n_depth", pa.int64(), "Normal depth; null when no normal was analysed", True),
+    schema_field("n_alt", pa.int64(), "Normal ALT reads; null when no normal was analysed", True),
+    schema_field("n_vaf", pa.float64(), "Normal ALT fraction; null when no normal was analysed", True),
+    schema_field("status", pa.string(), "somatic, germline, loh or tumour_only"),
+    schema_field("filter", pa.string(), "PASS or ';'-joined failed filters"),
+    schema_field("quality", pa.float64(), "VCF QUAL", True),
+    schema_field("fisher_p", pa.float64(), "Fisher exact p of tumour vs normal counts", True),
+    schema_field("pair_identity", pa.string(), "Tumour/normal identity check: " +
            ", ".join(PAIR_IDENTITY_VALUES)),
-    _field("purity", pa.float64(), "Tumour purity from the sample sheet", True),
+    schema_field("purity", pa.float64(), "Tumour purity from the sample sheet", True),
 ])
 
 
