@@ -16,6 +16,7 @@ include: "workflow/rules/annotate.smk"
 include: "workflow/rules/qc.smk"
 include: "workflow/rules/drivers.smk"
 include: "workflow/rules/therapies.smk"
+include: "workflow/rules/imaging.smk"
 
 
 rule all:

@@ -25,7 +25,11 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 echo "setup: installing oncoweave and its Python dependencies into .venv"
-.venv/bin/python -m pip install -q -e ".[qc,reports,slurm,test]"
+# pyradiomics 3.0.1 has no wheel and its build needs numpy and versioneer from this venv (3.1.0's sdist
+# does not build); torch is pinned in the same command as monai, else pip takes a multi-GB CUDA build.
+.venv/bin/python -m pip install -q numpy versioneer
+.venv/bin/python -m pip install -q --no-build-isolation "pyradiomics==3.0.1"
+.venv/bin/python -m pip install -q -e ".[qc,reports,slurm,test]" "torch==2.13.0"
 # `snakemake --profile slurm` from anywhere: Snakemake looks bare profile names up in ~/.config/snakemake.
 mkdir -p ~/.config/snakemake && ln -sfn "$PWD/profiles/slurm" ~/.config/snakemake/slurm
 echo "setup: done ($(.venv/bin/snakemake --version | sed 's/^/snakemake /'), $(bcftools --version | head -1))"

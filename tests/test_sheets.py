@@ -203,7 +203,7 @@ IMAGE_HEADER = ["patient", "image", "mask", "modality", "label"]
 @pytest.mark.parametrize("path", [None, ""])
 def test_no_image_sheet_gives_empty_frame(path):
     images = load_images(path, IMAGES_SCHEMA)
-    assert images.empty and list(images.columns) == IMAGE_HEADER
+    assert images.empty and list(images.columns) == ["patient", "lesion", *IMAGE_HEADER[1:]]
 
 
 def test_header_only_image_sheet_is_empty(cohort_dir):
@@ -216,6 +216,27 @@ def test_image_label_defaults_to_one(cohort_dir):
             ["P1", "img/P1.nii.gz", "img/P1_mask.nii.gz", "PT", "2"]]
     images = load_images(write_tsv(cohort_dir / "images.tsv", IMAGE_HEADER, rows), IMAGES_SCHEMA)
     assert list(images["label"]) == ["1", "2"]
+    assert list(images["lesion"]) == ["L1", "L2"]  # the default lesion id follows the label
+
+
+def test_repeated_lesion_is_refused(cohort_dir):
+    rows = [["P1", "img/P1.nii.gz", "img/P1_mask.nii.gz", "CT", "1"],
+            ["P1", "img/P1.nii.gz", "img/P1_mask.nii.gz", "CT", "1"]]
+    sheet = write_tsv(cohort_dir / "images.tsv", IMAGE_HEADER, rows)
+    with pytest.raises(InputError) as caught:
+        load_images(sheet, IMAGES_SCHEMA)
+    assert str(caught.value) == (
+        f"{sheet}: row 2 (line 3): column 'lesion': patient 'P1' lesion 'L1' repeats row 1 (line 2); "
+        "give each lesion of a patient its own id in the 'lesion' column")
+
+
+def test_image_that_is_not_an_image_file_is_refused(cohort_dir):
+    (cohort_dir / "img" / "P1.png").write_bytes(b"\x89PNG")
+    sheet = write_tsv(cohort_dir / "images.tsv", IMAGE_HEADER,
+                      [["P1", "img/P1.png", "img/P1_mask.nii.gz", "CT", "1"]])
+    with pytest.raises(InputError, match=r"row 1 \(line 2\): column 'image': 'img/P1.png' is "
+                       r"neither a DICOM series folder nor a \.nii, \.nii\.gz, \.nrrd file"):
+        load_images(sheet, IMAGES_SCHEMA)
 
 
 @pytest.mark.parametrize("row, expected", [

@@ -32,6 +32,9 @@ COMMAND_MODULES = (
     "oncoweave.tmb",
     "oncoweave.therapies",
     "oncoweave.scale",
+    "oncoweave.imaging",
+    "oncoweave.radiomics",
+    "oncoweave.deep_features",
 )
 
 

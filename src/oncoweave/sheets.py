@@ -25,6 +25,7 @@ from .errors import InputError
 
 READ_INPUT_COLUMNS = ("fastq1", "fastq2", "bam", "vcf")
 IMAGE_FILE_COLUMNS = ("image", "mask")
+IMAGE_FILE_SUFFIXES = (".nii", ".nii.gz", ".nrrd")
 
 
 def sheet_error(sheet_path: str | Path, row: int, message: str,
@@ -195,10 +196,40 @@ def load_samples(path: str | Path, schema_path: str | Path,
 
 def load_images(path: str | Path | None, schema_path: str | Path,
                 generated: Collection[str] = frozenset()) -> pd.DataFrame:
-    """Load and check the image sheet; no path (config key empty/missing) gives an empty sheet."""
+    """Load and check the image sheet; no path (config key empty/missing) gives an empty sheet.
+
+    An empty ``lesion`` becomes "L<label>"; (patient, lesion) must be unique, and each image and
+    mask must be a NIfTI/NRRD file or a (DICOM series) folder.
+    """
     df = _load_optional_sheet(path, schema_path)
+    df["lesion"] = [lesion or f"L{label}" for lesion, label in zip(df["lesion"], df["label"])]
+    _check_unique_lesions(df, path)
     _check_files_exist(df, IMAGE_FILE_COLUMNS, path, generated)
+    _check_image_forms(df, path, generated)
     return df
+
+
+def _check_unique_lesions(df: pd.DataFrame, path: str | Path | None) -> None:
+    first_row: dict[tuple[str, str], int] = {}
+    for row, key in enumerate(zip(df["patient"], df["lesion"]), start=1):
+        if key in first_row:
+            raise sheet_error(path, row, f"patient '{key[0]}' lesion '{key[1]}' repeats row "
+                              f"{first_row[key]} (line {first_row[key] + 1}); give each lesion "
+                              "of a patient its own id in the 'lesion' column", column="lesion")
+        first_row[key] = row
+
+
+def _check_image_forms(df: pd.DataFrame, path: str | Path | None,
+                       generated: Collection[str]) -> None:
+    will_exist = {os.path.normpath(p) for p in generated}
+    for row, record in enumerate(df.to_dict("records"), start=1):
+        for column in IMAGE_FILE_COLUMNS:
+            file_path = record[column]
+            if os.path.isdir(file_path) or os.path.normpath(file_path) in will_exist:
+                continue
+            if not file_path.lower().endswith(IMAGE_FILE_SUFFIXES):
+                raise sheet_error(path, row, f"'{file_path}' is neither a DICOM series folder nor "
+                                  f"a {', '.join(IMAGE_FILE_SUFFIXES)} file", column=column)
 
 
 def load_clinical(path: str | Path | None, schema_path: str | Path) -> pd.DataFrame:

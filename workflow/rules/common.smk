@@ -17,7 +17,7 @@ os.environ.update(
     PATH=os.pathsep.join([os.path.dirname(sys.executable), os.getenv("PATH", "")]),
 )
 
-from oncoweave import sheets, toy  # noqa: E402  (after the path set-up above)
+from oncoweave import sheets, toy, toy_images  # noqa: E402  (after the path set-up above)
 from oncoweave.driver_features import DRIVER_GENES  # noqa: E402
 from oncoweave.errors import InputError  # noqa: E402
 
@@ -65,6 +65,11 @@ BWA_INDEX = multiext(REFERENCE["fasta"], ".amb", ".ann", ".bwt", ".pac", ".sa")
 TOY_DIR = "results/toy_cohort"
 TOY_SAMPLES = [s for _, s, _ in toy.toy_samples(config["toy_cohort"]["patients"])]
 TOY_READS = expand(f"{TOY_DIR}/reads/{{sample}}_R{{read}}.fastq.gz", sample=TOY_SAMPLES, read=[1, 2])
+# The toy patients' images: real pyradiomics test cases and synthetic lesion phantoms (one of them a
+# DICOM series with planted PHI), written by `simulate_toy_images`. They stand for a hospital's
+# export, outside results/: no PHI may ever reach results/, logs/ or reports.
+TOY_IMAGE_ROWS = toy_images.toy_image_rows("toy_cohort/images", config["toy_cohort"]["patients"])
+TOY_IMAGE_FILES = toy_images.toy_image_files(TOY_IMAGE_ROWS)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -74,7 +79,9 @@ try:
     SAMPLES = sheets.load_samples(
         config["samples"], SCHEMAS / "samples.schema.yaml", generated=set(TOY_READS)
     ).set_index("sample", drop=False)
-    IMAGES = sheets.load_images(config.get("images"), SCHEMAS / "images.schema.yaml")
+    IMAGES = sheets.load_images(
+        config.get("images"), SCHEMAS / "images.schema.yaml", generated=set(TOY_IMAGE_FILES)
+    )
     CLINICAL = sheets.load_clinical(config.get("clinical"), SCHEMAS / "clinical.schema.yaml")
 except InputError as err:
     # One line naming the file, row and column; no traceback for a user's typo.
@@ -93,6 +100,25 @@ TUMOUR_OF = SAMPLES[SAMPLES["type"] == "tumour"].set_index("patient")["sample"].
 NORMAL_OF = SAMPLES[SAMPLES["type"] == "normal"].set_index("patient")["sample"].to_dict()
 VCF_PATIENTS = sorted(SAMPLES.loc[SAMPLES["vcf"] != "", "patient"].unique())
 
+# Imaging: one ingest job per lesion row of the image sheet, keyed "<patient>/<lesion>".
+IMAGES = IMAGES.assign(key=IMAGES["patient"] + "/" + IMAGES["lesion"]).set_index("key", drop=False)
+IMAGE_ROW = {key: row for row, key in enumerate(IMAGES.index, start=1)}
+IMAGE_PATIENTS = sorted(IMAGES["patient"].unique())
+for _key, _patient in IMAGES["patient"].items():
+    if _patient not in PATIENTS:
+        sys.exit(
+            f"oncoweave: error: {config['images']}: row {IMAGE_ROW[_key]} (line "
+            f"{IMAGE_ROW[_key] + 1}): column 'patient': '{_patient}' is not in the sample sheet "
+            f"{config['samples']}"
+        )
+# The encoder learns from the cohort's lesions: it needs at least two.
+TRAIN_ENCODER = len(IMAGES) >= 2
+RADIOMICS_PARAMS = (
+    os.path.abspath(config["imaging"]["radiomics_params"])
+    if config["imaging"]["radiomics_params"]
+    else str(WORKFLOW_ROOT / "config" / "radiomics.yaml")
+)
+
 
 def _one_of(names):
     """A wildcard constraint matching exactly these names (and nothing when there are none)."""
@@ -104,6 +130,7 @@ wildcard_constraints:
     fastq_sample=_one_of(FASTQ_SAMPLES),
     bam_sample=_one_of(BAM_SAMPLES),
     sample=_one_of(READ_SAMPLES),
+    lesion="[A-Za-z0-9._-]+",
     read="1|2",
 
 
@@ -161,6 +188,10 @@ def all_outputs():
     ]
     if READ_SAMPLES:
         outputs.append("results/qc/multiqc.html")
+    if IMAGE_PATIENTS:
+        outputs.append("results/cohort/radiomics.parquet")
+    if TRAIN_ENCODER:
+        outputs.append("results/cohort/deep_features.parquet")
     return outputs
 
 
@@ -217,6 +248,45 @@ def clinical_value(column):
 
     value.__name__ = f"clinical_{column}"
     return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Imaging input functions.
+def image_files(wildcards):
+    row = IMAGES.loc[f"{wildcards.patient}/{wildcards.lesion}"]
+    return {"image": row["image"], "mask": row["mask"]}
+
+
+def image_row(wildcards):
+    """The lesion's modality and mask label from the image sheet."""
+    row = IMAGES.loc[f"{wildcards.patient}/{wildcards.lesion}"]
+    return {"modality": row["modality"], "label": int(row["label"])}
+
+
+def image_row_label(wildcards):
+    """Where a lesion came from, for error messages: '<sheet>, row N (patient P, lesion L)'."""
+    key = f"{wildcards.patient}/{wildcards.lesion}"
+    return (
+        f"{config['images']}, row {IMAGE_ROW[key]} "
+        f"(patient {wildcards.patient}, lesion {wildcards.lesion})"
+    )
+
+
+def _ingested(keys):
+    """Working-copy images, masks and ingest records of these '<patient>/<lesion>' keys."""
+    return {
+        kind: [f"results/imaging/{key}/{name}" for key in keys]
+        for kind, name in (("images", "image.nii.gz"), ("masks", "mask.nii.gz"),
+                           ("records", "ingest.parquet"))
+    }
+
+
+def patient_lesions(wildcards):
+    return _ingested(IMAGES.index[IMAGES["patient"] == wildcards.patient])
+
+
+def cohort_lesions(wildcards):
+    return _ingested(IMAGES.index)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,15 @@
+"""Embed each ingested lesion with the cohort's trained encoder."""
+from pathlib import Path
+
+from oncoweave.deep_features import embed_cases, write_deep_features
+from oncoweave.glue import run_step
+from oncoweave.imaging import ingested_cases
+
+
+def main():
+    cases = ingested_cases(snakemake.input.records, snakemake.input.images, snakemake.input.masks)
+    bundle = Path(snakemake.input.model).parent.parent
+    write_deep_features(embed_cases(cases, bundle), snakemake.output[0], bundle)
+
+
+run_step(snakemake, main)

@@ -1,0 +1,10 @@
+"""The cohort's radiomic features in one table (every patient extracted with the same settings)."""
+from oncoweave.glue import run_step
+from oncoweave.radiomics import merge_radiomics
+
+
+def main():
+    merge_radiomics(snakemake.input, snakemake.output[0])
+
+
+run_step(snakemake, main)

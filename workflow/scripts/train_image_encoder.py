@@ -1,0 +1,15 @@
+"""Self-supervised MONAI encoder on the cohort's lesion crops (CUDA when the job has a GPU)."""
+from pathlib import Path
+
+from oncoweave.deep_features import EncoderSettings, train_encoder
+from oncoweave.glue import run_step
+from oncoweave.imaging import ingested_cases
+
+
+def main():
+    cases = ingested_cases(snakemake.input.records, snakemake.input.images, snakemake.input.masks)
+    bundle = Path(snakemake.output.model).parent.parent
+    train_encoder(cases, bundle, EncoderSettings.from_config(snakemake.params.settings))
+
+
+run_step(snakemake, main)
