@@ -111,6 +111,13 @@ def register(subparsers) -> None:
     toy_run.add_argument("--cores", type=int, default=2)
     toy_run.add_argument("--workdir", help="new or empty folder (default: a new temporary one)")
     toy_run.set_defaults(func=_cmd_toy_run)
+    imaging = commands.add_parser(
+        "imaging", help="seconds per lesion of a finished run: radiomics (ours and pyradiomics "
+        "called directly) and embedding")
+    imaging.add_argument("--run-dir", default=".", help="the run's working directory")
+    imaging.add_argument("--params", help="pyradiomics params (default: config/radiomics.yaml)")
+    imaging.add_argument("--repeats", type=int, default=3)
+    imaging.set_defaults(func=_cmd_imaging)
 
 
 def _cmd_summarize(args) -> int:
@@ -135,4 +142,35 @@ def _cmd_toy_run(args) -> int:
     print(f"end-to-end wall: {wall_s:.1f} s on {args.cores} cores; rule CPU: {total_cpu_s:.1f} s")
     print(f"orchestration overhead (wall / (rule CPU / cores)): "
           f"{orchestration_overhead(wall_s, total_cpu_s, args.cores):.2f}")
+    return 0
+
+
+def ingested_run_cases(run_dir: Path) -> list[dict]:
+    """The lesions a finished run ingested (results/imaging/<patient>/<lesion>/)."""
+    from .imaging import ingested_cases
+
+    records = sorted((run_dir / "results/imaging").glob("*/*/ingest.parquet"))
+    if not records:
+        raise InputError("no ingested lesions (results/imaging/*/*/ingest.parquet); run the "
+                         "workflow first", path=run_dir)
+    return ingested_cases(records, [r.with_name("image.nii.gz") for r in records],
+                          [r.with_name("mask.nii.gz") for r in records])
+
+
+def _cmd_imaging(args) -> int:
+    from .deep_features import benchmark_embedding
+    from .radiomics import DEFAULT_PARAMS, benchmark_radiomics
+
+    run_dir = Path(args.run_dir).resolve()
+    cases = ingested_run_cases(run_dir)
+    radiomics = benchmark_radiomics(cases, args.params or DEFAULT_PARAMS, args.repeats)
+    print(pd.DataFrame(radiomics["cases"]).to_string(index=False, float_format="%.3f"))
+    print(f"radiomics: {radiomics['ours_s_per_case']:.3f} s per lesion "
+          f"(pyradiomics directly: {radiomics['direct_s_per_case']:.3f} s)")
+    encoder = run_dir / "results/imaging/encoder"
+    if encoder.exists():
+        embedding = benchmark_embedding(cases, encoder)
+        print(f"embedding: {embedding['embedding_seconds_per_case']:.3f} s per lesion on "
+              f"{embedding['embedding_device']}; training {embedding['training_seconds_per_epoch']:.2f}"
+              f" s per epoch ({embedding['training_n_cases']} lesions, {embedding['training_device']})")
     return 0

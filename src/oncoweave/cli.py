@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "oncoweave.tmb",
     "oncoweave.therapies",
     "oncoweave.scale",
+    "oncoweave.toy_images",
     "oncoweave.imaging",
     "oncoweave.radiomics",
     "oncoweave.deep_features",

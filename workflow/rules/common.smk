@@ -101,7 +101,9 @@ NORMAL_OF = SAMPLES[SAMPLES["type"] == "normal"].set_index("patient")["sample"].
 VCF_PATIENTS = sorted(SAMPLES.loc[SAMPLES["vcf"] != "", "patient"].unique())
 
 # Imaging: one ingest job per lesion row of the image sheet, keyed "<patient>/<lesion>".
-IMAGES = IMAGES.assign(key=IMAGES["patient"] + "/" + IMAGES["lesion"]).set_index("key", drop=False)
+IMAGES = IMAGES.assign(
+    key=[f"{patient}/{lesion}" for patient, lesion in zip(IMAGES["patient"], IMAGES["lesion"])]
+).set_index("key", drop=False)
 IMAGE_ROW = {key: row for row, key in enumerate(IMAGES.index, start=1)}
 IMAGE_PATIENTS = sorted(IMAGES["patient"].unique())
 for _key, _patient in IMAGES["patient"].items():

@@ -7,7 +7,7 @@ rule simulate_toy_images:
     input:
         testcases=toy_images.bundled_testcase_files(WORKFLOW_ROOT / "resources/imaging"),
     output:
-        TOY_IMAGE_FILES,
+        toy_images.toy_image_files(TOY_IMAGE_ROWS, directory=directory),
     params:
         rows=TOY_IMAGE_ROWS,
         seed=config["toy_cohort"]["seed"],

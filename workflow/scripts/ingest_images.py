@@ -1,15 +1,15 @@
 """One lesion row of the image sheet: read (DICOM de-identified), check geometry, write NIfTI copies."""
 from oncoweave.glue import run_step
-from oncoweave.imaging import ingest_case, write_ingest
+from oncoweave.imaging import ingest_case
 
 
 def main():
     row = snakemake.params.row
-    record = ingest_case(
+    # All three outputs are written together or not at all.
+    ingest_case(
         snakemake.wildcards.patient, snakemake.wildcards.lesion, snakemake.input.image,
         snakemake.input.mask, row["modality"], row["label"], snakemake.output.image,
-        snakemake.output.mask, salt=snakemake.params.salt)
-    write_ingest(record, snakemake.output.record)
+        snakemake.output.mask, salt=snakemake.params.salt, out_ingest=snakemake.output.record)
 
 
 run_step(snakemake, main)
