@@ -92,7 +92,21 @@ def test_clinical_sheet_follows_the_drivers(runs):
     assert list(clinical.columns) == toy.CLINICAL_COLUMNS
     # P01 carries the germline BRCA1 frameshift; P02's first driver is EGFR L858R.
     assert list(clinical.cancer_type) == ["Breast Cancer", "Lung Adenocarcinoma"]
-    assert clinical.os_months.isna().all(), "outcomes are not simulated"
+    assert clinical.os_months.astype(float).gt(0).all()
+    assert set(clinical.os_event) <= {"0", "1"} and set(clinical.response) <= {"PR", "PD"}
+
+
+def test_outcomes_follow_the_hidden_risk():
+    """Across many toy patients, higher hidden risk means shorter survival (the signal fusion finds)."""
+    from scipy.stats import spearmanr
+
+    from oncoweave.toy_images import hidden_risk
+
+    outcomes = [toy.simulate_outcome(n, 200, "II", seed=1) for n in range(1, 201)]
+    risk = [hidden_risk(n, 1) for n in range(1, 201)]
+    months = [months for months, _, _ in outcomes]
+    assert spearmanr(risk, months).statistic < -0.3
+    assert 0.3 < sum(event for _, event, _ in outcomes) / 200 < 0.95
 
 
 def test_sheet_rows_and_relative_paths(sheet):

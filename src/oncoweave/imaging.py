@@ -256,14 +256,8 @@ def _salted_rules(salt: str) -> dict:
 
     def delete_or_empty_or_replace_uid(dataset, tag):
         element = dataset.get(tag)
-        if element is None:
-            return
-        if element.VR == "UI":
-            _salt_uids(element, salt)
-        elif element.VR == "SQ":
-            _salt_sequence(element, salt)
-        else:
-            anonymizer.empty_element(element)
+        if element is not None:
+            _salt_or_empty(element, salt)
 
     rules = {}
     for tag, action in _base_rules().items():
@@ -295,16 +289,16 @@ def _replace_salted(element: pydicom.DataElement, salt: str) -> None:
         anonymizer.replace_element(element)
 
 
-def _salt_sequence(element: pydicom.DataElement, salt: str) -> None:
-    """U*: keep the sequence's references with salted UIDs; blank everything else in it."""
-    for item in element.value:
-        for sub_element in item:
-            if sub_element.VR == "UI":
-                _salt_uids(sub_element, salt)
-            elif sub_element.VR == "SQ":
-                _salt_sequence(sub_element, salt)
-            else:
-                anonymizer.empty_element(sub_element)
+def _salt_or_empty(element: pydicom.DataElement, salt: str) -> None:
+    """U*: keep UID references (salted, in sequences at any depth); blank everything else."""
+    if element.VR == "UI":
+        _salt_uids(element, salt)
+    elif element.VR == "SQ":
+        for item in element.value:
+            for sub_element in item:  # iterating a Dataset converts raw elements
+                _salt_or_empty(sub_element, salt)
+    else:
+        anonymizer.empty_element(element)
 
 
 def deidentified_header(folder: str | Path, salt: str = DEFAULT_SALT) -> dict:

@@ -540,8 +540,43 @@ def cancer_type(patient_number: int) -> str:
     return CANCER_TYPE_OF_DRIVER_GENE[DRIVERS[(patient_number - 1) % len(DRIVERS)].gene]
 
 
+STAGES = ("I", "II", "III", "IV")
+# The toy outcome model (log hazard per month, documented in README "The toy cohort"): the hidden
+# risk that the synthetic lesion phantoms show (oncoweave.toy_images.hidden_risk), a TP53 driver,
+# and stage each raise the hazard, so imaging, genomics and clinical data each carry part of it.
+BASELINE_HAZARD_PER_MONTH = 1 / 36
+LOG_HAZARD_PER_UNIT_RISK = 2.5
+LOG_HAZARD_TP53_DRIVER = 1.0
+LOG_HAZARD_PER_STAGE = 0.5
+CENSORING_MONTHS = (24.0, 96.0)  # administrative censoring, uniform over this follow-up
+
+
+def driver_genes(patient_number: int, n_patients: int) -> set[str]:
+    """Genes of the somatic drivers planted in patient ``patient_number`` (1-based)."""
+    return {d.gene for index, d in enumerate(DRIVERS) if index % n_patients == patient_number - 1}
+
+
+def simulate_outcome(patient_number: int, n_patients: int, stage: str,
+                     seed: int) -> tuple[float, int, str]:
+    """(os_months, os_event, RECIST response) of a toy patient, from its hidden risk, TP53 and
+    stage; responders are PR, the others PD."""
+    from .toy_images import hidden_risk  # toy_images needs SimpleITK; import only here
+
+    rng = np.random.default_rng([seed, n_patients, patient_number, 7])  # apart from the sheet's
+    risk = hidden_risk(patient_number, seed)
+    tp53 = "TP53" in driver_genes(patient_number, n_patients)
+    log_hazard = (LOG_HAZARD_PER_UNIT_RISK * (risk - 0.5) + LOG_HAZARD_TP53_DRIVER * tp53
+                  + LOG_HAZARD_PER_STAGE * (STAGES.index(stage) - 1.5))
+    event_time = rng.exponential(1 / (BASELINE_HAZARD_PER_MONTH * np.exp(log_hazard)))
+    censor_time = rng.uniform(*CENSORING_MONTHS)
+    # Response to first-line treatment falls with the same hidden risk.
+    responds = rng.random() < 1 / (1 + np.exp(3.0 * (risk - 0.5) + 0.5 * tp53))
+    return (round(float(min(event_time, censor_time)), 1), int(event_time <= censor_time),
+            "PR" if responds else "PD")
+
+
 def write_clinical(path: Path, n_patients: int, seed: int) -> None:
-    """Age, sex, stage and cancer type per patient; outcome columns stay empty (not simulated)."""
+    """Age, sex, stage, cancer type and simulated outcomes (simulate_outcome) per patient."""
     rng = np.random.default_rng([seed, n_patients])
     with replaced_on_success(path) as temporary, temporary.open("w", newline="") as handle:
         writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
@@ -549,8 +584,11 @@ def write_clinical(path: Path, n_patients: int, seed: int) -> None:
         for number in range(1, n_patients + 1):
             kind = cancer_type(number)
             sex = "F" if kind in ("Breast Cancer", "Ovarian Cancer") else str(rng.choice(["F", "M"]))
-            writer.writerow([f"P{number:02d}", int(rng.integers(38, 80)), sex,
-                             str(rng.choice(["I", "II", "III", "IV"])), kind, "", "", "", ""])
+            age = int(rng.integers(38, 80))
+            stage = str(rng.choice(STAGES))
+            os_months, os_event, response = simulate_outcome(number, n_patients, stage, seed)
+            writer.writerow([f"P{number:02d}", age, sex, stage, kind, "", os_months, os_event,
+                             response])
 
 
 def simulate_reads(jobs: dict[str, list[ComponentJob]], settings: SimulationSettings,
