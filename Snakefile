@@ -22,4 +22,5 @@ include: "workflow/rules/imaging.smk"
 rule all:
     input:
         all_outputs(),
+        "results/benchmarks.parquet",
     default_target: True

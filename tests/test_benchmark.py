@@ -44,6 +44,20 @@ def test_per_rule_totals_means_and_maxima(benchmarks):
     assert summary.loc["mosdepth"].tolist() == pytest.approx([2, 1.0, 0.5, 0.7, 0.5, 40.0])
 
 
+def test_job_table_has_one_row_per_benchmark_file_and_a_plot(benchmarks, tmp_path):
+    from oncoweave.variants import read_parquet, write_parquet
+
+    jobs = benchmark.benchmark_jobs(benchmarks)
+    assert list(zip(jobs.rule, jobs.job)) == [
+        ("call_somatic", "P1"), ("map_reads", "P1_N"), ("map_reads", "P1_T"), ("map_reads", "P2_T"),
+        ("mosdepth", "P1/N"), ("mosdepth", "P1/T")]
+    assert jobs.cpu_s.isna().tolist() == [False] * 5 + [True]  # unsampled stays missing
+    write_parquet(jobs, tmp_path / "benchmarks.parquet", benchmark.BENCHMARKS_SCHEMA)
+    assert read_parquet(tmp_path / "benchmarks.parquet", benchmark.BENCHMARKS_SCHEMA)[0].shape == (6, 5)
+    benchmark.plot_benchmarks(summarize_benchmarks(benchmarks), tmp_path / "plot.png")
+    assert (tmp_path / "plot.png").read_bytes()[:4] == b"\x89PNG"
+
+
 def test_overhead_is_wall_over_ideal_parallel_wall():
     # 60 s of rule CPU on 2 cores could take 30 s; 45 s of wall is 1.5x that.
     assert orchestration_overhead(45.0, 60.0, 2) == pytest.approx(1.5)

@@ -181,3 +181,13 @@ def test_saturation_table_covers_every_coding_snv(toy_run):
     coding_bases = 3 * (393 + 1863 + 3418 + 1210 + 4)
     assert len(saturation) >= 3 * coding_bases
     assert list((workdir / "results/drivers/plots").glob("*_lollipop.png"))
+
+
+def test_benchmarks_of_every_job_are_gathered(cohort):
+    workdir = cohort[0]
+    jobs = pd.read_parquet(workdir / "results/benchmarks.parquet")
+    files = sorted((workdir / "benchmarks").rglob("*.tsv"))
+    # Every job but gather_benchmarks itself (whose benchmark is written after it ran).
+    assert len(jobs) == len(files) - 1
+    assert (jobs.groupby("rule").size()["map_reads"] == 15) and jobs.wall_s.gt(0).all()
+    assert (workdir / "results/benchmarks.png").stat().st_size > 1000

@@ -15,9 +15,12 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from .errors import InputError
+from .io import replaced_on_success
 from .reference import REPO_ROOT
+from .variants import schema_field
 
 BENCHMARK_COLUMNS = ["s", "h:m:s", "max_rss", "max_vms", "max_uss", "max_pss", "io_in", "io_out",
                      "mean_load", "cpu_time"]
@@ -31,12 +34,7 @@ def summarize_benchmarks(benchmark_dir: str | Path) -> pd.DataFrame:
     A job is one benchmark file (repeats inside it are averaged); unsampled CPU/RSS values are
     left out of the sums and maxima rather than counted as zero.
     """
-    benchmark_dir = Path(benchmark_dir)
-    files = sorted(benchmark_dir.rglob("*.tsv"))
-    if not files:
-        raise InputError("no benchmark files (*.tsv) found", path=benchmark_dir)
-    jobs = pd.DataFrame([_read_job(path, benchmark_dir) for path in files])
-    summary = jobs.groupby("rule", sort=True).agg(
+    summary = benchmark_jobs(benchmark_dir).groupby("rule", sort=True).agg(
         jobs=("wall_s", "size"),
         total_wall_s=("wall_s", "sum"),
         mean_wall_s=("wall_s", "mean"),
@@ -45,6 +43,45 @@ def summarize_benchmarks(benchmark_dir: str | Path) -> pd.DataFrame:
         max_rss_mb=("max_rss_mb", "max"),
     ).reset_index()
     return summary[SUMMARY_COLUMNS]
+
+
+BENCHMARKS_SCHEMA = pa.schema([
+    schema_field("rule", pa.string(), "Rule name (first folder below benchmarks/)"),
+    schema_field("job", pa.string(), "The job's wildcards: the benchmark file's path below the rule"),
+    schema_field("wall_s", pa.float64(), "Wall-clock seconds (mean over repeats)"),
+    schema_field("cpu_s", pa.float64(), "CPU seconds; null when the job was too short to sample", True),
+    schema_field("max_rss_mb", pa.float64(), "Peak resident memory (MB); null when unsampled", True),
+])
+
+
+def benchmark_jobs(benchmark_dir: str | Path) -> pd.DataFrame:
+    """One row per job (benchmark file), in BENCHMARKS_SCHEMA's columns, sorted by rule and job."""
+    benchmark_dir = Path(benchmark_dir)
+    files = sorted(benchmark_dir.rglob("*.tsv"))
+    if not files:
+        raise InputError("no benchmark files (*.tsv) found", path=benchmark_dir)
+    return pd.DataFrame([_read_job(path, benchmark_dir) for path in files],
+                        columns=BENCHMARKS_SCHEMA.names)
+
+
+def plot_benchmarks(summary: pd.DataFrame, path: str | Path) -> None:
+    """Total wall seconds and peak memory per rule, side by side (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    summary = summary.sort_values("total_wall_s")
+    figure, (wall, memory) = plt.subplots(1, 2, sharey=True,
+                                          figsize=(10, 0.28 * len(summary) + 1.5))
+    wall.barh(summary["rule"], summary["total_wall_s"], color="tab:blue")
+    wall.set_xlabel("wall seconds, all jobs of the rule")
+    memory.barh(summary["rule"], summary["max_rss_mb"].fillna(0), color="tab:orange")
+    memory.set_xlabel("peak memory of one job (MB)")
+    figure.tight_layout()
+    with replaced_on_success(path) as temporary:
+        figure.savefig(temporary, dpi=100, format="png")
+    plt.close(figure)
 
 
 def _read_job(path: Path, benchmark_dir: Path) -> dict:
@@ -67,8 +104,9 @@ def _read_job(path: Path, benchmark_dir: Path) -> dict:
         table[column] = values
     relative = path.relative_to(benchmark_dir)
     rule = relative.parts[0] if len(relative.parts) > 1 else relative.stem
-    return {"rule": rule, "wall_s": table["s"].mean(), "cpu_s": table["cpu_time"].mean(),
-            "max_rss_mb": table["max_rss"].max()}
+    job = str(Path(*relative.parts[1:]).with_suffix("")) if len(relative.parts) > 1 else ""
+    return {"rule": rule, "job": job, "wall_s": table["s"].mean(),
+            "cpu_s": table["cpu_time"].mean(), "max_rss_mb": table["max_rss"].max()}
 
 
 def format_summary(summary: pd.DataFrame) -> str:

@@ -48,3 +48,31 @@ rule report_qc:
         "../../envs/multiqc.yaml"
     shell:
         "multiqc --force --no-ansi -o results/qc -n multiqc.html {input:q} > {log} 2>&1"
+
+
+rule gather_benchmarks:
+    # Runs after every other job (its input is everything `all` asks for), then reads their
+    # benchmarks/<rule>/<wildcards>.tsv files.
+    input:
+        all_outputs(),
+    output:
+        table="results/benchmarks.parquet",
+        plot=report(
+            "results/benchmarks.png",
+            caption="../report/benchmarks.rst",
+            category="Runtime",
+        ),
+    params:
+        benchmarks="benchmarks",
+    log:
+        "logs/gather_benchmarks/benchmarks.log",
+    benchmark:
+        "benchmarks/gather_benchmarks/benchmarks.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../../envs/python.yaml"
+    script:
+        "../scripts/gather_benchmarks.py"
