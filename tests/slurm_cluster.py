@@ -143,7 +143,7 @@ class SlurmCluster:
             "SelectTypeParameters=CR_CPU",
             "SlurmdParameters=config_overrides",
             "ReturnToService=2",
-            "MinJobAge=600",            # finished jobs stay visible to squeue (status polling)
+            "MinJobAge=3600",           # finished jobs stay visible to squeue for the whole run
             "MailProg=/bin/true",
             "GresTypes=gpu",
             f"NodeName={self.node} CPUs={NODE_CPUS} RealMemory={NODE_MEMORY_MB}"

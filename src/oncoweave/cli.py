@@ -36,6 +36,9 @@ COMMAND_MODULES = (
     "oncoweave.imaging",
     "oncoweave.radiomics",
     "oncoweave.deep_features",
+    "oncoweave.patient_features",
+    "oncoweave.retrieval",
+    "oncoweave.fusion",
 )
 
 
