@@ -17,6 +17,7 @@ include: "workflow/rules/qc.smk"
 include: "workflow/rules/drivers.smk"
 include: "workflow/rules/therapies.smk"
 include: "workflow/rules/imaging.smk"
+include: "workflow/rules/fusion.smk"
 
 
 rule all:

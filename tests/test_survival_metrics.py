@@ -38,6 +38,8 @@ def test_harrell_c_hand_examples():
     assert harrell_c(time, event, [1, 1, 1, 1]) == 0.5  # risk ties count one half
     # Events only: 6 pairs, 5 concordant (the last two swapped).
     assert harrell_c([1, 2, 3, 4], [1, 1, 1, 1], [4, 3, 1, 2]) == pytest.approx(5 / 6)
+    assert np.isnan(harrell_c([1, 2], [0, 0], [1, 2]))  # no comparable pair
+    assert np.isnan(harrell_c([1, 1], [1, 1], [1, 2]))  # tied event times are not comparable
 
 
 @pytest.mark.parametrize("cancer", sorted(MCAT_DIRS))

@@ -36,6 +36,7 @@ import platform
 import re
 import sys
 import time as clock
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -192,6 +193,10 @@ def split_folds(ids: Sequence[str], splits_dir: str | Path | None = None, n_fold
         return read_splits(splits_dir, ids)
     ids = np.asarray([str(i) for i in ids])
     labels = np.zeros(len(ids)) if stratify is None else np.asarray(stratify)
+    smallest = pd.Series(labels).value_counts().min()
+    if smallest < n_folds:
+        raise InputError(f"{n_folds} stratified folds need >= {n_folds} patients of each outcome "
+                         f"class; the smallest has {smallest} (use fewer --n-folds)")
     splitter = StratifiedKFold(n_folds, shuffle=True, random_state=seed)
     return [Fold(k, tuple(ids[train]), tuple(ids[val]))
             for k, (train, val) in enumerate(splitter.split(ids, labels))]
@@ -315,7 +320,14 @@ class PenalisedCox(BaseEstimator):
             SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler(),
             CoxnetSurvivalAnalysis(l1_ratio=self.l1_ratio, n_alphas=self.n_alphas,
                                    alpha_min_ratio=self.alpha_ratio, max_iter=100000))
-        self.model_.fit(_as_float(X), survival_array(time, event))
+        with warnings.catch_warnings(record=True) as caught:
+            # Early stops and an all-zero fit are legitimate outcomes of a strong penalty on a
+            # small fold (the inner CV scores them); record them instead of flooding stderr.
+            warnings.simplefilter("always")
+            self.model_.fit(_as_float(X), survival_array(time, event))
+        self.fit_warnings_ = sorted({str(w.message).split(",")[0] for w in caught})
+        if self.fit_warnings_:
+            log.debug("penalised Cox: %s", "; ".join(self.fit_warnings_))
         return self
 
     def predict_risk(self, X: pd.DataFrame) -> np.ndarray:

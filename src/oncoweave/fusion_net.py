@@ -66,6 +66,7 @@ import numpy as np
 import pandas as pd
 import sklearn
 import torch
+from scipy.special import expit
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
 from torch import nn
@@ -568,7 +569,7 @@ class FusionSurvivalModel(BaseEstimator):
         """Probability of response per patient."""
         if not getattr(self, "has_response_", False):
             raise InputError("the fusion model was fitted without response labels")
-        return 1.0 / (1.0 + np.exp(-self._outputs(X)[1]))
+        return expit(self._outputs(X)[1])
 
     def embed(self, X: pd.DataFrame) -> np.ndarray:
         """(n_patients, embedding_dim): the fused representation (for similar-patient search)."""

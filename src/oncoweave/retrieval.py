@@ -515,23 +515,38 @@ def register(subparsers) -> None:
     parser.set_defaults(func=_cmd_find)
 
 
-def _cmd_find(args) -> int:
-    features, groups, _ = read_patient_features(args.features)
+def find_similar_patients(features_path: str | Path, output: str | Path, *,
+                          representation_path: str | Path | None = None,
+                          drivers_path: str | Path | None = None,
+                          therapy_paths: Sequence[str | Path] | None = None, k: int = 3,
+                          driver_threshold: float = 0.5) -> pd.DataFrame:
+    """Each patient's k most similar patients (from the Parquet files named), written to output."""
+    features, groups, _ = read_patient_features(features_path)
     patients = [str(p) for p in features[ID_COLUMN]]
     representation = None
-    if args.representation:
-        table, _ = read_parquet(args.representation)
-        representation = align_representation(table, patients, args.representation)
-    drivers = _checked_table(read_parquet(args.drivers, DRIVERS_SCHEMA)[0], patients,
-                             "drivers", ["patient"], args.drivers) if args.drivers else None
-    therapies = read_therapies(args.therapies, patients) if args.therapies else None
-    model = SimilarPatients(driver_threshold=args.driver_threshold).fit(
+    if representation_path:
+        table, _ = read_parquet(representation_path)
+        representation = align_representation(table, patients, representation_path)
+    drivers = _checked_table(read_parquet(drivers_path, DRIVERS_SCHEMA)[0], patients,
+                             "drivers", ["patient"], drivers_path) if drivers_path else None
+    therapies = read_therapies(therapy_paths, patients) if therapy_paths else None
+    model = SimilarPatients(driver_threshold=driver_threshold).fit(
         features, groups, representation, drivers=drivers, therapies=therapies)
-    table = similar_patients_table(model, args.k)
-    write_similar_patients(table, args.output, {
-        "k": str(args.k), "features": Path(args.features).name,
-        "representation": Path(args.representation).name if args.representation else "",
-        "modality_map": json.dumps(groups), "driver_threshold": str(args.driver_threshold)})
+    table = similar_patients_table(model, k)
+    write_similar_patients(table, output, {
+        "k": str(k), "features": Path(features_path).name,
+        "representation": Path(representation_path).name if representation_path else "",
+        "modality_map": json.dumps(groups), "driver_threshold": str(driver_threshold)})
+    log.info("%s: %d neighbour rows for %d patients (k = %d, compared on %s)", output, len(table),
+             table["patient"].nunique(), k, ", ".join(model.blocks_))
+    return table
+
+
+def _cmd_find(args) -> int:
+    table = find_similar_patients(
+        args.features, args.output, representation_path=args.representation,
+        drivers_path=args.drivers, therapy_paths=args.therapies, k=args.k,
+        driver_threshold=args.driver_threshold)
     print(f"{args.output}: {len(table)} neighbour rows for {table['patient'].nunique()} "
-          f"patients (k = {args.k}, compared on {', '.join(model.blocks_)})")
+          f"patients (k = {args.k})")
     return 0

@@ -49,10 +49,14 @@ def survival_array(time, event) -> np.ndarray:
 
 def harrell_c(time, event, risk) -> float:
     """Harrell's C: the fraction of comparable pairs whose earlier event has the higher risk
-    (risk ties count 1/2). Comparable: the shorter time is an observed event."""
-    return float(concordance_index_censored(np.asarray(event).astype(bool),
-                                            np.asarray(time, dtype=float),
-                                            np.asarray(risk, dtype=float))[0])
+    (risk ties count 1/2). Comparable: the shorter time is an observed event. NaN without a
+    comparable pair (no events, say)."""
+    event = np.asarray(event).astype(bool)
+    if not event.any():
+        return float("nan")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return float(concordance_index_censored(event, np.asarray(time, dtype=float),
+                                                np.asarray(risk, dtype=float))[0])
 
 
 def censor_at_train_followup(train_time, train_event, test_time, test_event

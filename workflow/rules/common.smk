@@ -194,6 +194,7 @@ def all_outputs():
         outputs.append("results/cohort/radiomics.parquet")
     if TRAIN_ENCODER:
         outputs.append("results/cohort/deep_features.parquet")
+    outputs.append("results/fusion/similar_patients.parquet")
     return outputs
 
 
@@ -289,6 +290,22 @@ def patient_lesions(wildcards):
 
 def cohort_lesions(wildcards):
     return _ingested(IMAGES.index)
+
+
+def patient_feature_inputs(wildcards):
+    """The cohort tables the patient feature table joins (imaging ones only when they exist)."""
+    inputs = {
+        "samples": config["samples"],
+        "drivers": "results/cohort/drivers.parquet",
+        "tmb": expand("results/tmb/{patient}.parquet", patient=PATIENTS),
+    }
+    if IMAGE_PATIENTS:
+        inputs["radiomics"] = "results/cohort/radiomics.parquet"
+    if TRAIN_ENCODER:
+        inputs["deep"] = "results/cohort/deep_features.parquet"
+    if config.get("clinical"):
+        inputs["clinical"] = config["clinical"]
+    return inputs
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,52 @@
+"""The fusion stage's tables on the toy cohort: one feature row per patient, similar patients."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from oncoweave.patient_features import read_patient_features
+
+pytestmark = pytest.mark.workflow
+
+
+@pytest.fixture(scope="module")
+def features(toy_run):
+    workdir, _ = toy_run
+    table, modalities, metadata = read_patient_features(
+        workdir / "results/cohort/patient_features.parquet")
+    return workdir, table.set_index("patient"), modalities
+
+
+def test_one_row_per_patient_and_missing_stays_missing(features):
+    _, table, modalities = features
+    assert list(table.index) == [f"P{n:02d}" for n in range(1, 9)]
+    assert set(modalities) == {"genomic", "radiomics", "deep", "clinical"}
+    imaging = modalities["radiomics"] + modalities["deep"]
+    assert table.loc["P07", imaging].isna().all(), "P07 has no image: imaging must stay missing"
+    assert table.loc[["P01", "P05"], imaging].notna().all().all()
+    # P08 has no normal: germline and LOH are unknown, not 0.
+    assert table.loc["P08", ["gen_BRCA1_germline_pathogenic", "gen_TP53_loh"]].isna().all()
+    # The planted drivers: P01 TP53 p.R175H with the germline BRCA1 frameshift, P02 EGFR L858R.
+    assert table.loc["P01", "gen_TP53_driver"] == 1 and table.loc["P02", "gen_EGFR_driver"] == 1
+    assert table.loc["P01", "gen_BRCA1_germline_pathogenic"] == 1
+    assert table.os_months.notna().all() and set(table.os_event) <= {0, 1}
+
+
+def test_similar_patients_are_others_with_what_they_share(features):
+    workdir, table, _ = features
+    similar = pd.read_parquet(workdir / "results/fusion/similar_patients.parquet")
+    assert (similar.patient != similar.neighbour).all()
+    assert similar.groupby("patient").size().max() == 3
+    assert set(similar.patient) == set(table.index)
+    for row in similar.itertuples():
+        genes = [] if pd.isna(row.shared_drivers) else [
+            item.split(" ")[0] for item in row.shared_drivers.split("; ")]
+        for gene in genes:  # a shared driver gene is a driver gene of both patients
+            assert table.loc[row.patient, f"gen_{gene}_driver"] == 1, (row.patient, gene)
+            assert table.loc[row.neighbour, f"gen_{gene}_driver"] == 1, (row.neighbour, gene)
+        if "EGFR" in genes:
+            assert "Erlotinib" in row.shared_therapies or "Osimertinib" in row.shared_therapies
+        assert row.neighbour_os_months == pytest.approx(table.loc[row.neighbour, "os_months"])
+    p02 = similar[similar.patient == "P02"]
+    assert p02.shared_drivers.fillna("").str.contains("EGFR").any()

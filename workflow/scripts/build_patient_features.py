@@ -1,0 +1,17 @@
+"""One row per patient: genomic, imaging and clinical features and the outcomes."""
+from oncoweave.glue import run_step
+from oncoweave.patient_features import build_patient_features, write_patient_features
+
+
+def main():
+    inputs = snakemake.input
+    table = build_patient_features(
+        inputs.samples, drivers=inputs.drivers, tmb_tables=list(inputs.tmb),
+        radiomics=inputs.get("radiomics"), deep=inputs.get("deep"),
+        clinical=inputs.get("clinical"), driver_threshold=snakemake.params.driver_threshold,
+        lesion_aggregation=snakemake.params.lesion_aggregation)
+    write_patient_features(table, snakemake.output[0],
+                           {"config_hash": snakemake.params.config_hash})
+
+
+run_step(snakemake, main)

@@ -1,0 +1,13 @@
+"""Each patient's most similar patients, with what they share and the neighbours' outcomes."""
+from oncoweave.glue import run_step
+from oncoweave.retrieval import find_similar_patients
+
+
+def main():
+    find_similar_patients(
+        snakemake.input.features, snakemake.output[0], drivers_path=snakemake.input.drivers,
+        therapy_paths=list(snakemake.input.therapies), k=snakemake.params.k,
+        driver_threshold=snakemake.params.driver_threshold)
+
+
+run_step(snakemake, main)
