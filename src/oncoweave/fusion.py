@@ -61,7 +61,7 @@ from . import __version__
 from .errors import InputError
 from .io import replaced_on_success
 from .survival_metrics import (BOOTSTRAP_RESAMPLES, bootstrap_ci, breslow_survival,
-                               calibration_bins, evaluation_times, harrell_c, integrated_brier,
+                               calibration_bins, harrell_c, integrated_brier,
                                response_metrics, survival_array, time_dependent_auc)
 from .variants import read_parquet, schema_field, write_parquet
 
@@ -503,8 +503,8 @@ def default_candidates(modality_map: ModalityMap, task: str = "survival", seed: 
     ``model``: "xgb" (boosting only), "cox" (penalised Cox only, survival) or "auto" (both).
     Boosting: 300 depth-2 trees at learning rate 0.03 on ``screen`` 16 / 64 columns per wide
     modality or 8 principal components. Penalised Cox: elastic net (l1_ratio 0.5) at 0.1 and 0.3
-    times the all-zero alpha, on 16 screened columns or 8 components. Candidates that would reduce nothing (every
-    modality narrower than the reduction) collapse to one.
+    times the all-zero alpha, on 16 screened columns or 8 components. Candidates that would
+    reduce nothing (every modality narrower than the reduction) collapse to one per learner.
     """
     learners: dict[str, BaseEstimator] = {}
     if model in ("xgb", "auto"):
@@ -959,7 +959,14 @@ def prepare_table(df: pd.DataFrame, path: str | Path, id_column: str, *,
         raise InputError("no observed event", path=path, column=event or censorship)
     outcome_names = {"response": "response"} if response is not None else {"time": "time",
                                                                           "event": "event"}
-    modality_map = ModalityMap.from_affixes(feature_columns, affixes or DEFAULT_AFFIXES)
+    affixes = affixes or DEFAULT_AFFIXES
+    modality_map = ModalityMap.from_affixes(feature_columns, affixes)
+    unmatched = [c for c in modality_map.get(REST_MODALITY, ())
+                 if not c.startswith(affixes.get(REST_MODALITY, "\0"))]
+    if unmatched:
+        # An outcome left in the table (a response column in a survival run) would leak here.
+        log.info("features matching no modality affix, in '%s': %s", REST_MODALITY,
+                 ", ".join(unmatched[:20]) + (" ..." if len(unmatched) > 20 else ""))
     return PreparedTable(table, modality_map.expanded(encoded), encoded, outcome_names,
                          int((~has_outcome).sum()))
 
@@ -1043,6 +1050,8 @@ def _cmd_fusion(args: argparse.Namespace) -> int:
     started = clock.perf_counter()
     if args.response is None and args.time is None:
         raise InputError("survival needs --time (or give --response)")
+    if args.response is not None and args.model == "cox":
+        raise InputError("--model cox is a survival model; use xgb or auto with --response")
     path = Path(args.table)
     prepared = prepare_table(read_table(path), path, args.id_column, time=args.time,
                              event=args.event, censorship=args.censorship,
