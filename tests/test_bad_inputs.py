@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import shutil
-from pathlib import Path
 
 import pytest
 from helpers import REPO, make_workdir, run_snakemake

@@ -63,6 +63,7 @@ import yaml
 
 from . import __version__
 from .errors import InputError
+from .settings import settings_from_config
 from .variants import schema_field, write_parquet
 
 if TYPE_CHECKING:  # torch and MONAI are imported where used: the CLI starts without them
@@ -106,18 +107,8 @@ class EncoderSettings:
     def from_config(cls, config: Mapping[str, Any] | None,
                     source: str | Path | None = None) -> EncoderSettings:
         """Settings from a dict (e.g. a YAML section); unknown keys and bad values are refused."""
-        config = dict(config or {})
-        known = [field.name for field in dataclasses.fields(cls)]
-        unknown = sorted(str(key) for key in config if key not in known)
-        if unknown:
-            raise InputError(f"unknown encoder setting(s) {', '.join(unknown)} "
-                             f"(known: {', '.join(known)})", path=source)
-        values = {}
-        for field in dataclasses.fields(cls):
-            if field.name in config:
-                values[field.name] = _coerce(field.name, config[field.name],
-                                             getattr(cls, field.name), source)
-        settings = cls(**values)
+        settings = settings_from_config(cls, config, "encoder", source,
+                                        repeated_scalars=("spacing_mm", "crop_size"))
         settings.validate(source)
         return settings
 
@@ -154,34 +145,6 @@ class EncoderSettings:
     def to_dict(self) -> dict[str, Any]:
         return {name: list(value) if isinstance(value, tuple) else value
                 for name, value in dataclasses.asdict(self).items()}
-
-
-def _coerce(name: str, value: Any, default: Any, source: str | Path | None) -> Any:
-    """``value`` in the type of the setting's default (a single number for a 3-vector repeats)."""
-    try:
-        if isinstance(default, bool):
-            if not isinstance(value, bool):
-                raise TypeError("expected true or false")
-            return value
-        if isinstance(default, tuple):
-            kind = type(default[0])
-            if isinstance(value, (int, float)) and name in ("spacing_mm", "crop_size"):
-                value = [value] * 3
-            if not isinstance(value, (list, tuple)):
-                raise TypeError("expected a list")
-            return tuple(_number(item, kind) for item in value)
-        return _number(value, type(default))
-    except (TypeError, ValueError) as err:
-        raise InputError(f"encoder setting {name}: bad value {value!r} ({err})",
-                         path=source) from None
-
-
-def _number(value: Any, kind: type) -> int | float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"expected a number, got {type(value).__name__}")
-    if kind is int and float(value) != int(value):
-        raise ValueError("expected a whole number")
-    return kind(value)
 
 
 def read_settings(path: str | Path | None) -> EncoderSettings:

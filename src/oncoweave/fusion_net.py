@@ -74,6 +74,7 @@ from torch import nn
 from . import __version__
 from .deep_features import directory_replaced_on_success, select_device
 from .errors import InputError
+from .settings import settings_from_config
 
 log = logging.getLogger(__name__)
 
@@ -116,15 +117,7 @@ class FusionNetSettings:
     def from_config(cls, config: Mapping[str, Any] | None,
                     source: str | Path | None = None) -> FusionNetSettings:
         """Settings from a dict (e.g. a YAML section); unknown keys and bad values are refused."""
-        config = dict(config or {})
-        known = [field.name for field in dataclasses.fields(cls)]
-        unknown = sorted(str(key) for key in config if key not in known)
-        if unknown:
-            raise InputError(f"unknown fusion network setting(s) {', '.join(unknown)} "
-                             f"(known: {', '.join(known)})", path=source)
-        values = {name: _coerce(name, config[name], getattr(cls, name), source)
-                  for name in known if name in config}
-        settings = cls(**values)
+        settings = settings_from_config(cls, config, "fusion network", source)
         settings.validate(source)
         return settings
 
@@ -154,20 +147,6 @@ class FusionNetSettings:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-
-def _coerce(name: str, value: Any, default: Any, source: str | Path | None) -> Any:
-    """``value`` in the type of the setting's default (an int is accepted for a float)."""
-    kind = type(default)
-    if kind is str and isinstance(value, str):
-        return value
-    numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if kind is float and numeric:
-        return float(value)
-    if kind is int and numeric and float(value) == int(value):
-        return int(value)
-    raise InputError(f"fusion network setting {name}: bad value {value!r} (expected "
-                     f"{'a whole number' if kind is int else kind.__name__})", path=source)
 
 
 # ---------------------------------------------------------------------------------------------
