@@ -40,6 +40,8 @@ def test_harrell_c_hand_examples():
     assert harrell_c([1, 2, 3, 4], [1, 1, 1, 1], [4, 3, 1, 2]) == pytest.approx(5 / 6)
     assert np.isnan(harrell_c([1, 2], [0, 0], [1, 2]))  # no comparable pair
     assert np.isnan(harrell_c([1, 1], [1, 1], [1, 2]))  # tied event times are not comparable
+    assert np.isnan(harrell_c([5.0], [1], [0.3]))  # one patient: nothing to compare
+    assert np.isnan(harrell_c([1, 2, 3], [0, 0, 1], [3, 2, 1]))  # the event is the last time
 
 
 @pytest.mark.parametrize("cancer", sorted(MCAT_DIRS))

@@ -28,6 +28,7 @@ from typing import Callable, Sequence
 import numpy as np
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+from sksurv.exceptions import NoComparablePairException
 from sksurv.linear_model.coxph import BreslowEstimator
 from sksurv.metrics import (concordance_index_censored, cumulative_dynamic_auc,
                             integrated_brier_score)
@@ -52,11 +53,14 @@ def harrell_c(time, event, risk) -> float:
     (risk ties count 1/2). Comparable: the shorter time is an observed event. NaN without a
     comparable pair (no events, say)."""
     event = np.asarray(event).astype(bool)
-    if not event.any():
+    if len(event) < 2 or not event.any():
         return float("nan")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return float(concordance_index_censored(event, np.asarray(time, dtype=float),
-                                                np.asarray(risk, dtype=float))[0])
+    try:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return float(concordance_index_censored(event, np.asarray(time, dtype=float),
+                                                    np.asarray(risk, dtype=float))[0])
+    except NoComparablePairException:  # e.g. the only event is the longest time of a tiny fold
+        return float("nan")
 
 
 def censor_at_train_followup(train_time, train_event, test_time, test_event
