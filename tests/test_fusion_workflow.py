@@ -50,3 +50,15 @@ def test_similar_patients_are_others_with_what_they_share(features):
         assert row.neighbour_os_months == pytest.approx(table.loc[row.neighbour, "os_months"])
     p02 = similar[similar.patient == "P02"]
     assert p02.shared_drivers.fillna("").str.contains("EGFR").any()
+
+
+def test_fusion_network_bundle_and_fused_representation(features):
+    import json
+
+    workdir, table, _ = features
+    metadata = json.loads((workdir / "results/fusion/model/configs/metadata.json").read_text())
+    assert metadata["seed"] == 20241201 and len(metadata["loss_curve"]) >= 2
+    assert "epoch" in (workdir / "logs/train_fusion/model.log").read_text()
+    embedding = pd.read_parquet(workdir / "results/fusion/embedding.parquet")
+    assert list(embedding.patient) == list(table.index)
+    assert embedding.filter(like="fused_").notna().all().all()

@@ -1,5 +1,5 @@
-# Fusion: one feature row per patient from every stage's cohort tables, and similar-patient
-# retrieval over it. Reads only the Parquet tables of the stages before it and the sheets.
+# Fusion: one feature row per patient from every stage's cohort tables, the torch fusion network
+# (GPU rule) and similar-patient retrieval in its fused representation. Reads only the Parquet tables of the stages before it and the sheets.
 
 
 rule build_patient_features:
@@ -25,9 +25,35 @@ rule build_patient_features:
         "../scripts/build_patient_features.py"
 
 
+rule train_fusion:
+    input:
+        "results/cohort/patient_features.parquet",
+    output:
+        model="results/fusion/model/models/model.pt",
+        metadata="results/fusion/model/configs/metadata.json",
+        embedding="results/fusion/embedding.parquet",
+    params:
+        seed=config["fusion"]["seed"],
+        settings=config["fusion"]["network"],
+    log:
+        "logs/train_fusion/model.log",
+    benchmark:
+        "benchmarks/train_fusion/model.tsv"
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=120,
+        gpu=1,
+    conda:
+        "../../envs/imaging.yaml"
+    script:
+        "../scripts/train_fusion.py"
+
+
 rule find_similar_patients:
     input:
         features="results/cohort/patient_features.parquet",
+        representation="results/fusion/embedding.parquet",
         drivers="results/cohort/drivers.parquet",
         therapies=expand("results/therapies/{patient}.parquet", patient=PATIENTS),
     output:

@@ -5,7 +5,8 @@ from oncoweave.retrieval import find_similar_patients
 
 def main():
     find_similar_patients(
-        snakemake.input.features, snakemake.output[0], drivers_path=snakemake.input.drivers,
+        snakemake.input.features, snakemake.output[0],
+        representation_path=snakemake.input.representation, drivers_path=snakemake.input.drivers,
         therapy_paths=list(snakemake.input.therapies), k=snakemake.params.k,
         driver_threshold=snakemake.params.driver_threshold)
 
