@@ -189,5 +189,6 @@ def test_benchmarks_of_every_job_are_gathered(cohort):
     files = sorted((workdir / "benchmarks").rglob("*.tsv"))
     # Every job but gather_benchmarks itself (whose benchmark is written after it ran).
     assert len(jobs) == len(files) - 1
-    assert (jobs.groupby("rule").size()["map_reads"] == 15) and jobs.wall_s.gt(0).all()
+    assert jobs.groupby("rule").size()["map_reads"] == 15
+    assert jobs.wall_s.ge(0).all() and jobs.wall_s.sum() > 60  # fast jobs read 0.00 s
     assert (workdir / "results/benchmarks.png").stat().st_size > 1000
