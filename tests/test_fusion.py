@@ -253,6 +253,18 @@ def test_cli_round_trip_with_censorship(tmp_path, capsys):
     pd.testing.assert_frame_equal(again, predictions)
 
 
+def test_cli_evaluates_the_torch_fusion_network(tmp_path, capsys):
+    write_slide_table(tmp_path / "cohort.csv")
+    out = tmp_path / "out"
+    assert main(["fusion", "--table", str(tmp_path / "cohort.csv"), *FUSION_ARGS, "--model", "net",
+                 "--no-ablation", "--output", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    fused = {row["model"]: row for row in metrics["ablation"]}[ALL]
+    assert fused["cindex_mean"] > 0.65  # the signal modality is found through the network too
+    assert metrics["settings"]["candidates"] == ["FusionNetSurvival"]
+    assert "FusionNetSurvival" in capsys.readouterr().out
+
+
 def test_cli_response(tmp_path, capsys):
     rng = np.random.default_rng(2)
     n = 300

@@ -526,9 +526,36 @@ def default_candidates(modality_map: ModalityMap, task: str = "survival", seed: 
     return candidates
 
 
+class FusionNetSurvival(BaseEstimator):
+    """The torch fusion network (:class:`oncoweave.fusion_net.FusionSurvivalModel`: an encoder per
+    modality, modality dropout, Cox head) behind the ``fit(X, time, event)`` / ``predict_risk(X)``
+    interface of the cross-validation. torch is imported only when it is used."""
+
+    def __init__(self, modality_map: Mapping[str, Sequence[str]] | None = None, seed: int = 0,
+                 settings: Mapping | None = None):
+        self.modality_map = modality_map
+        self.seed = seed
+        self.settings = settings
+
+    def fit(self, X: pd.DataFrame, time, event) -> FusionNetSurvival:
+        from .fusion_net import FusionNetSettings, FusionSurvivalModel
+
+        settings = FusionNetSettings.from_config({"seed": self.seed, **(self.settings or {})})
+        groups = {name: list(columns) for name, columns in self.modality_map.items()}
+        self.model_ = FusionSurvivalModel(settings).fit(X, groups, time, event)
+        return self
+
+    def predict_risk(self, X: pd.DataFrame) -> np.ndarray:
+        return self.model_.predict_risk(X)
+
+
 def default_model_factory(task: str = "survival", seed: int = 0, model: str = "auto",
                           inner_folds: int = 3) -> Callable[[ModalityMap], BaseEstimator]:
-    """modality map -> the inner-CV-tuned model :func:`cross_validate_survival` fits per fold."""
+    """modality map -> the inner-CV-tuned model :func:`cross_validate_survival` fits per fold
+    ("net": the torch fusion network with its default settings, no inner CV)."""
+    if model == "net":
+        return lambda modality_map: FusionNetSurvival(modality_map, seed)
+
     def factory(modality_map: ModalityMap) -> BaseEstimator:
         candidates = default_candidates(modality_map, task, seed, model)
         if len(candidates) == 1:
@@ -1032,8 +1059,9 @@ def register(subparsers) -> None:
                         help="columns that are not features (ids per row, flags)")
     parser.add_argument("--one-row-per-id", choices=["first"],
                         help="collapse repeated ids (their values must agree)")
-    parser.add_argument("--model", choices=["auto", "xgb", "cox"], default="auto",
-                        help="candidates the inner CV chooses from (default %(default)s)")
+    parser.add_argument("--model", choices=["auto", "xgb", "cox", "net"], default="auto",
+                        help="candidates the inner CV chooses from, or net: the torch fusion "
+                        "network (default %(default)s)")
     parser.add_argument("--inner-folds", type=int, default=3,
                         help="inner CV folds on each training fold (default %(default)s)")
     parser.add_argument("--no-ablation", action="store_true",
@@ -1050,8 +1078,9 @@ def _cmd_fusion(args: argparse.Namespace) -> int:
     started = clock.perf_counter()
     if args.response is None and args.time is None:
         raise InputError("survival needs --time (or give --response)")
-    if args.response is not None and args.model == "cox":
-        raise InputError("--model cox is a survival model; use xgb or auto with --response")
+    if args.response is not None and args.model in ("cox", "net"):
+        raise InputError(f"--model {args.model} is a survival model here; use xgb or auto with "
+                         "--response")
     path = Path(args.table)
     prepared = prepare_table(read_table(path), path, args.id_column, time=args.time,
                              event=args.event, censorship=args.censorship,
@@ -1078,7 +1107,8 @@ def _cmd_fusion(args: argparse.Namespace) -> int:
                 "folds": [{"index": f.index, "n_train": len(f.train), "n_val": len(f.val),
                            "source": f.source} for f in folds],
                 "table_sha256": _sha256(path), "seconds": round(clock.perf_counter() - started, 1),
-                "candidates": list(default_candidates(modality_map, task, args.seed, args.model))}
+                "candidates": (["FusionNetSurvival"] if args.model == "net" else
+                               list(default_candidates(modality_map, task, args.seed, args.model)))}
     write_outputs(result, args.output, settings, {"table": path.name, "seed": str(args.seed)})
     print(format_report(result, args.output))
     return 0
