@@ -9,6 +9,10 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+# The project's shared data: beside the checkout (as CI lays it out), else the developers' copy.
+# Tests that need it skip with a reason when it is absent.
+SHARED_DATA = next((path for path in (REPO.parent / "shared" / "data", Path("/work/shared/data"))
+                    if path.is_dir()), REPO.parent / "shared" / "data")
 SNAKEFILE = REPO / "Snakefile"
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 

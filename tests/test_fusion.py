@@ -22,8 +22,9 @@ from oncoweave.fusion import (ALL, PREDICTIONS_SCHEMA, RESPONSE_PREDICTIONS_SCHE
                               read_table, split_folds, univariate_cox_z)
 from oncoweave.survival_metrics import harrell_c, survival_array
 from oncoweave.variants import read_parquet
+from helpers import SHARED_DATA
 
-MCAT_BLCA = Path("/work/shared/data/tcga_blca_mcat")
+MCAT_BLCA = SHARED_DATA / "tcga_blca_mcat"
 BETA = np.array([1.0, -0.8, 0.6, 0.0, 0.0])
 
 
@@ -377,9 +378,9 @@ def test_metabric_matches_the_deepsurv_papers_range():
     """METABRIC with DeepSurv's train/test split: xgboost Cox on the 9 covariates (what the
     inner CV of `oncoweave fusion` chose) gave test C 0.639; DeepSurv reports ~0.63 (CPH) to
     ~0.65 (DeepSurv)."""
-    h5_path = Path("/work/shared/data/metabric_deepsurv/metabric_IHC4_clinical_train_test.h5")
+    h5_path = SHARED_DATA / "metabric_deepsurv/metabric_IHC4_clinical_train_test.h5"
     if not h5_path.exists():
-        pytest.skip(f"{h5_path} is absent (DeepSurv METABRIC file, /work/shared only)")
+        pytest.skip(f"{h5_path} is absent (DeepSurv METABRIC file, the shared data only)")
     h5py = pytest.importorskip("h5py", reason="h5py reads the DeepSurv HDF5 file")
     with h5py.File(h5_path, "r") as handle:
         train, test = ({key: handle[split][key][:] for key in ("x", "t", "e")}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,11 +15,13 @@ from sksurv.linear_model import CoxPHSurvivalAnalysis
 from sksurv.metrics import concordance_index_censored
 from sksurv.util import Surv
 
+from helpers import SHARED_DATA
+
 from oncoweave.errors import InputError
 from oncoweave.fusion_net import (FusionNetSettings, FusionSurvivalModel, ModalityStats,
                                   cox_loss, drop_modalities)
 
-MCAT_BLCA = Path("/work/shared/data/tcga_blca_mcat")
+MCAT_BLCA = SHARED_DATA / "tcga_blca_mcat"
 
 
 def synthetic_cohort(n: int, seed: int, n_columns: int = 20, missing: float = 0.05):
@@ -343,9 +344,9 @@ def test_bad_features_are_named(train, fused):
 
 
 # ---------------------------------------------------------------------------------------------
-# Real data (TCGA-BLCA, MCAT folds; GPL-3.0-derived, so used only from /work/shared)
+# Real data (TCGA-BLCA, MCAT folds; GPL-3.0-derived, so used only from the shared data)
 
-@pytest.mark.skipif(not MCAT_BLCA.is_dir(), reason="TCGA-BLCA MCAT table not in /work/shared")
+@pytest.mark.skipif(not MCAT_BLCA.is_dir(), reason="TCGA-BLCA MCAT table not in the shared data")
 def test_tcga_blca_fold_beats_the_genomic_only_baseline():
     table = pd.read_csv(MCAT_BLCA / "tcga_blca_all_clean_sig.csv.gz")
     table = table.drop_duplicates("case_id").set_index("case_id")

@@ -12,8 +12,9 @@ import pytest
 from oncoweave.cli import main
 from oncoweave.errors import InputError
 from oncoweave.identity import check_pair_identity
+from helpers import SHARED_DATA
 
-IARC_VCF = Path("/work/shared/data/iarc_data_test_tp53_hg19/VCF/1000G_CEU_TP53_needlestack.vcf.gz")
+IARC_VCF = SHARED_DATA / "iarc_data_test_tp53_hg19/VCF/1000G_CEU_TP53_needlestack.vcf.gz"
 
 GT_BY_DOSAGE = {0: (0, 0), 1: (0, 1), 2: (1, 1)}
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -11,8 +10,9 @@ import pytest
 from oncoweave.errors import InputError
 from oncoweave.maf import MAF_COLUMNS, maf_alleles, variants_to_maf, write_maf
 from oncoweave.variants import VARIANTS_SCHEMA
+from helpers import SHARED_DATA
 
-LAML_MAF = Path("/work/shared/data/tcga_laml_maftools/tcga_laml.maf.gz")
+LAML_MAF = SHARED_DATA / "tcga_laml_maftools/tcga_laml.maf.gz"
 
 
 def variant(pos: int, ref: str, alt: str, consequence: str | None = "missense", *,

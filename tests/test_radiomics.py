@@ -24,12 +24,13 @@ from oncoweave.radiomics import (DEFAULT_PARAMS, IBSI_FEATURE_MAP, IBSI_PARAMS, 
                                  radiomics_schema, radiomics_table, read_case_sheet,
                                  read_outcome_labels, read_radiomics, write_radiomics)
 from oncoweave.variants import read_parquet
+from helpers import SHARED_DATA
 
 BASELINE_DIR = Path(__file__).parent / "data" / "pyradiomics_baseline"
 FEATURE_CLASSES = ("firstorder", "glcm", "gldm", "glrlm", "glszm", "ngtdm", "shape")
 PHANTOM = IBSI_PHANTOM_DIR / "phantom.nii.gz"
 PHANTOM_MASK = IBSI_PHANTOM_DIR / "mask.nii.gz"
-STS_DIR = Path("/work/shared/data/sts_pet_lung_metastasis")
+STS_DIR = SHARED_DATA / "sts_pet_lung_metastasis"
 PET_PARAMS = DEFAULT_PARAMS.with_name("radiomics_pet.yaml")
 
 # Measured with pyradiomics 3.0.1 and config/radiomics_ibsi.yaml (resources/imaging/IBSI.md).
