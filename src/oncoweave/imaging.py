@@ -244,20 +244,19 @@ def _salted_rules(salt: str) -> dict:
     replacing = (anonymizer.replace, anonymizer.empty_or_replace, anonymizer.delete_or_replace,
                  anonymizer.delete_or_empty_or_replace)
 
-    def replace_uid(dataset, tag):
-        element = dataset.get(tag)
-        if element is not None:
-            _salt_uids(element, salt)
+    def on_element(handle: Callable[[pydicom.DataElement], None]):
+        def action(dataset, tag):
+            element = dataset.get(tag)
+            if element is not None:
+                handle(element)
+        return action
 
-    def replace_salted(dataset, tag):
-        element = dataset.get(tag)
-        if element is not None:
-            _replace_salted(element, salt)
-
-    def delete_or_empty_or_replace_uid(dataset, tag):
-        element = dataset.get(tag)
-        if element is not None:
-            _salt_or_empty(element, salt)
+    replace_uid = on_element(lambda element: _salt_uids(element, salt))
+    # D: the package's dummy of the VR; U*: blank. Both keep (salted) UIDs at any depth.
+    replace_salted = on_element(
+        lambda element: _salt_nested(element, salt, anonymizer.replace_element))
+    delete_or_empty_or_replace_uid = on_element(
+        lambda element: _salt_nested(element, salt, anonymizer.empty_element))
 
     rules = {}
     for tag, action in _base_rules().items():
@@ -277,28 +276,18 @@ def _salt_uids(element: pydicom.DataElement, salt: str) -> None:
         element.value = deidentified_uid(element.value, salt)
 
 
-def _replace_salted(element: pydicom.DataElement, salt: str) -> None:
-    """The package's D action (a dummy of the VR), with salted UIDs at any depth."""
+def _salt_nested(element: pydicom.DataElement, salt: str,
+                 other: Callable[[pydicom.DataElement], None]) -> None:
+    """Salt the UIDs of ``element`` and of sequences in it at any depth; ``other`` gets every
+    other element."""
     if element.VR == "UI":
         _salt_uids(element, salt)
     elif element.VR == "SQ":
         for item in element.value:
             for sub_element in item:  # iterating a Dataset converts raw elements
-                _replace_salted(sub_element, salt)
+                _salt_nested(sub_element, salt, other)
     else:
-        anonymizer.replace_element(element)
-
-
-def _salt_or_empty(element: pydicom.DataElement, salt: str) -> None:
-    """U*: keep UID references (salted, in sequences at any depth); blank everything else."""
-    if element.VR == "UI":
-        _salt_uids(element, salt)
-    elif element.VR == "SQ":
-        for item in element.value:
-            for sub_element in item:  # iterating a Dataset converts raw elements
-                _salt_or_empty(sub_element, salt)
-    else:
-        anonymizer.empty_element(element)
+        other(element)
 
 
 def deidentified_header(folder: str | Path, salt: str = DEFAULT_SALT) -> dict:
