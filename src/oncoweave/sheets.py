@@ -12,7 +12,7 @@ import csv
 import math
 import os
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Hashable, Iterable
 from pathlib import Path
 
 import jsonschema
@@ -210,13 +210,12 @@ def load_images(path: str | Path | None, schema_path: str | Path,
 
 
 def _check_unique_lesions(df: pd.DataFrame, path: str | Path | None) -> None:
-    first_row: dict[tuple[str, str], int] = {}
-    for row, key in enumerate(zip(df["patient"], df["lesion"]), start=1):
-        if key in first_row:
-            raise sheet_error(path, row, f"patient '{key[0]}' lesion '{key[1]}' repeats row "
-                              f"{first_row[key]} (line {first_row[key] + 1}); give each lesion "
-                              "of a patient its own id in the 'lesion' column", column="lesion")
-        first_row[key] = row
+    repeat = _first_repeat(zip(df["patient"], df["lesion"]))
+    if repeat:
+        row, first, (patient, lesion) = repeat
+        raise sheet_error(path, row, f"patient '{patient}' lesion '{lesion}' repeats row {first} "
+                          f"(line {first + 1}); give each lesion of a patient its own id in the "
+                          "'lesion' column", column="lesion")
 
 
 def _check_image_forms(df: pd.DataFrame, path: str | Path | None,
@@ -261,14 +260,22 @@ def _check_one_read_input(record: dict[str, str], row: int, path: str | Path) ->
                           "one of fastq1+fastq2, bam or vcf")
 
 
+def _first_repeat(keys: Iterable[Hashable]) -> tuple[int, int, Hashable] | None:
+    """(row, row it repeats, key) of the first key seen before (rows count from 1), or None."""
+    first_row: dict[Hashable, int] = {}
+    for row, key in enumerate(keys, start=1):
+        if key in first_row:
+            return row, first_row[key], key
+        first_row[key] = row
+    return None
+
+
 def _check_unique(df: pd.DataFrame, column: str, path: str | Path) -> None:
-    first_row: dict[str, int] = {}
-    for row, value in enumerate(df[column], start=1):
-        if value in first_row:
-            raise sheet_error(path, row, f"'{value}' repeats row {first_row[value]} "
-                              f"(line {first_row[value] + 1}); {column} ids must be unique",
-                              column=column)
-        first_row[value] = row
+    repeat = _first_repeat(df[column])
+    if repeat:
+        row, first, value = repeat
+        raise sheet_error(path, row, f"'{value}' repeats row {first} (line {first + 1}); "
+                          f"{column} ids must be unique", column=column)
 
 
 def _check_patients(df: pd.DataFrame, path: str | Path) -> None:

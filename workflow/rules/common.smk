@@ -108,11 +108,11 @@ IMAGE_ROW = {key: row for row, key in enumerate(IMAGES.index, start=1)}
 IMAGE_PATIENTS = sorted(IMAGES["patient"].unique())
 for _key, _patient in IMAGES["patient"].items():
     if _patient not in PATIENTS:
-        sys.exit(
-            f"oncoweave: error: {config['images']}: row {IMAGE_ROW[_key]} (line "
-            f"{IMAGE_ROW[_key] + 1}): column 'patient': '{_patient}' is not in the sample sheet "
-            f"{config['samples']}"
+        _error = sheets.sheet_error(
+            config["images"], IMAGE_ROW[_key],
+            f"'{_patient}' is not in the sample sheet {config['samples']}", column="patient",
         )
+        sys.exit(f"oncoweave: error: {_error}")
 # The encoder learns from the cohort's lesions: it needs at least two.
 TRAIN_ENCODER = len(IMAGES) >= 2
 RADIOMICS_PARAMS = (
