@@ -13,7 +13,7 @@ import pytest
 import SimpleITK as sitk
 from scipy.stats import spearmanr
 
-from oncoweave import toy_images
+from oncoweave import toy, toy_images
 from oncoweave.errors import InputError
 from oncoweave.imaging import ingest_case
 from oncoweave.toy_images import (PLANTED_PHI, PRIVATE_CREATOR, hidden_risk, lesion_phantom,
@@ -128,18 +128,18 @@ def test_unknown_dicom_patient_is_refused(tmp_path):
 
 def test_toy_plan_writes_rows_that_ingest(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    rows = toy_images.toy_image_rows("toy_cohort/images", 8)
+    rows = toy.toy_image_rows("toy_cohort/images", 8)
     assert [row["patient"] for row in rows] == ["P01", "P02", "P03", "P04", "P05", "P06", "P08"]
     by_patient = {row["patient"]: row for row in rows}
     assert by_patient["P05"]["image"] == "toy_cohort/images/P05/dicom"
     assert by_patient["P02"]["modality"] == "CT" and by_patient["P01"]["modality"] == "MR"
-    files = toy_images.toy_image_files(rows, directory=lambda path: f"directory({path})")
+    files = toy.toy_image_files(rows, directory=lambda path: f"directory({path})")
     assert "directory(toy_cohort/images/P05/dicom)" in files and len(files) == 14
-    testcases = toy_images.bundled_testcase_files(REPO / "resources" / "imaging")
+    testcases = toy.bundled_testcase_files(REPO / "resources" / "imaging")
     if not all(Path(path).exists() for path in testcases):
         pytest.skip("pyradiomics test cases not in resources/imaging")
     toy_images.write_toy_images(rows, testcases, SEED)
-    assert all(Path(path).exists() for path in toy_images.toy_image_files(rows))
+    assert all(Path(path).exists() for path in toy.toy_image_files(rows))
     assert (Path(by_patient["P02"]["image"]).read_bytes()
             == Path(testcases[testcases.index(str(REPO / "resources/imaging/pyradiomics_testcases"
                                                       "/lung1_image.nrrd"))]).read_bytes())

@@ -11,8 +11,9 @@ headers (names, IDs, dates, institution, free text, a private tag) so tests can 
 of it reaches any output of the imaging stage. Everything is seeded: the same inputs give
 byte-identical files.
 
-The workflow's toy cohort (TOY_IMAGE_PLAN) mixes real pyradiomics test cases with phantoms:
-``toy_image_rows`` plans it, ``toy_image_files`` names its files, ``write_toy_images`` writes it.
+The workflow's toy cohort (toy.TOY_IMAGE_PLAN) mixes real pyradiomics test cases with phantoms:
+``toy.toy_image_rows`` plans it, ``toy.toy_image_files`` names its files, ``write_toy_images``
+writes it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import logging
 import os
 import shutil
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -35,6 +36,9 @@ from scipy import ndimage
 
 from .errors import InputError
 from .io import replaced_on_success, write_tsv
+# The plan of the toy cohort's images (toy.toy_image_rows) is path logic only: it lives in toy,
+# which the Snakefile imports at parse time, without SimpleITK, pydicom or scipy.
+from .toy import DICOM_PHANTOM, phantom_row
 
 logger = logging.getLogger(__name__)
 
@@ -277,17 +281,10 @@ def make_toy_images(outdir: str | Path, patients: Iterable[tuple[int, str]], see
         raise InputError(f"DICOM patient(s) {', '.join(sorted(unknown))} are not toy patients")
     rows = []
     for number, patient in patients:
-        row = _phantom_row(Path(outdir), patient, dicom=patient in dicom_patients)
+        row = phantom_row(Path(outdir), patient, dicom=patient in dicom_patients)
         write_phantom(row, number, seed)
         rows.append({column: row[column] for column in IMAGE_SHEET_COLUMNS})
     return rows
-
-
-def _phantom_row(outdir: Path, patient: str, dicom: bool) -> dict:
-    image = outdir / patient / ("dicom" if dicom else "image.nii.gz")
-    return {"patient": patient, "lesion": "L1", "image": str(image),
-            "mask": str(outdir / patient / "mask.nii.gz"), "modality": "CT", "label": 1,
-            "source": DICOM_PHANTOM if dicom else PHANTOM}
 
 
 def write_phantom(row: dict, patient_number: int, seed: int) -> None:
@@ -299,61 +296,6 @@ def write_phantom(row: dict, patient_number: int, seed: int) -> None:
     else:
         _write_nifti(image, Path(row["image"]))
     _write_nifti(mask, Path(row["mask"]))
-
-
-# The workflow's toy cohort: patient number -> what its image is. Real pyradiomics test cases
-# (NRRD, copied unchanged) for P01-P03, matched to the cancer type where one fits (P01 breast,
-# P02 lung); phantoms for P04-P06 and P08, P05 as DICOM with planted PHI; P07 has no image, so
-# later stages meet a patient without imaging. Patients after P08 get NIfTI phantoms.
-PHANTOM, DICOM_PHANTOM = "phantom", "dicom_phantom"
-TOY_IMAGE_PLAN = {1: "testcase:breast1", 2: "testcase:lung1", 3: "testcase:brain1",
-                  4: PHANTOM, 5: DICOM_PHANTOM, 6: PHANTOM, 7: None, 8: PHANTOM}
-TESTCASE_MODALITY = {"brain1": "MR", "breast1": "MR", "lung1": "CT"}
-TESTCASE_FOLDER = "pyradiomics_testcases"
-
-
-def toy_image_rows(outdir: str | Path, n_patients: int) -> list[dict]:
-    """Image-sheet rows of the toy cohort's first ``n_patients`` (TOY_IMAGE_PLAN), plus 'source'.
-
-    Paths are ``outdir``-joined strings; 'source' tells write_toy_images what to write
-    (testcase:<name>, PHANTOM or DICOM_PHANTOM) and is not an image-sheet column.
-    """
-    rows = []
-    for number in range(1, n_patients + 1):
-        patient = f"P{number:02d}"
-        source = TOY_IMAGE_PLAN.get(number, PHANTOM)
-        if source is None:
-            continue
-        if source.startswith("testcase:"):
-            folder = Path(outdir) / patient
-            name = source.partition(":")[2]
-            rows.append({"patient": patient, "lesion": "L1", "image": str(folder / "image.nrrd"),
-                         "mask": str(folder / "mask.nrrd"), "modality": TESTCASE_MODALITY[name],
-                         "label": 1, "source": source})
-        else:
-            rows.append(_phantom_row(Path(outdir), patient, dicom=source == DICOM_PHANTOM))
-    return rows
-
-
-def toy_image_files(rows: list[dict], directory: Callable[[str], str] = str) -> list[str]:
-    """Every path ``rows`` name (images and masks); a DICOM folder passed through ``directory``.
-
-    In a rule's output give ``directory=directory`` (Snakemake's flag) so the series folder is a
-    directory output; the plain strings serve as the image sheet's ``generated`` set.
-    """
-    files = []
-    for row in rows:
-        files.append(directory(row["image"]) if row["source"] == DICOM_PHANTOM else row["image"])
-        files.append(row["mask"])
-    return files
-
-
-def bundled_testcase_files(resources_imaging: str | Path) -> list[str]:
-    """The pyradiomics test-case NRRDs under ``resources_imaging`` that TOY_IMAGE_PLAN uses."""
-    names = sorted({source.partition(":")[2] for source in TOY_IMAGE_PLAN.values()
-                    if source and source.startswith("testcase:")})
-    folder = Path(resources_imaging) / TESTCASE_FOLDER
-    return [str(folder / f"{name}_{kind}.nrrd") for name in names for kind in ("image", "label")]
 
 
 def write_toy_images(rows: list[dict], testcases: Iterable[str | Path], seed: int) -> None:

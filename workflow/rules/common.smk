@@ -17,7 +17,7 @@ os.environ.update(
     PATH=os.pathsep.join([os.path.dirname(sys.executable), os.getenv("PATH", "")]),
 )
 
-from oncoweave import sheets, toy, toy_images  # noqa: E402  (after the path set-up above)
+from oncoweave import sheets, toy  # noqa: E402  (after the path set-up above)
 from oncoweave.driver_features import DRIVER_GENES  # noqa: E402
 from oncoweave.errors import InputError  # noqa: E402
 
@@ -68,8 +68,8 @@ TOY_READS = expand(f"{TOY_DIR}/reads/{{sample}}_R{{read}}.fastq.gz", sample=TOY_
 # The toy patients' images: real pyradiomics test cases and synthetic lesion phantoms (one of them a
 # DICOM series with planted PHI), written by `simulate_toy_images`. They stand for a hospital's
 # export, outside results/: no PHI may ever reach results/, logs/ or reports.
-TOY_IMAGE_ROWS = toy_images.toy_image_rows("toy_cohort/images", config["toy_cohort"]["patients"])
-TOY_IMAGE_FILES = toy_images.toy_image_files(TOY_IMAGE_ROWS)
+TOY_IMAGE_ROWS = toy.toy_image_rows("toy_cohort/images", config["toy_cohort"]["patients"])
+TOY_IMAGE_FILES = toy.toy_image_files(TOY_IMAGE_ROWS)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -5,9 +5,9 @@
 
 rule simulate_toy_images:
     input:
-        testcases=toy_images.bundled_testcase_files(WORKFLOW_ROOT / "resources/imaging"),
+        testcases=toy.bundled_testcase_files(WORKFLOW_ROOT / "resources/imaging"),
     output:
-        toy_images.toy_image_files(TOY_IMAGE_ROWS, directory=directory),
+        toy.toy_image_files(TOY_IMAGE_ROWS, directory=directory),
     params:
         rows=TOY_IMAGE_ROWS,
         seed=config["toy_cohort"]["seed"],
