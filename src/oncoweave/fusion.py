@@ -82,6 +82,8 @@ PREDICTIONS_SCHEMA = pa.schema([
                  "the fold's model; scales differ between folds"),
     schema_field("risk_group", pa.string(), "high or low: above or below the median risk the "
                  "fold's model gives its own training patients"),
+    schema_field("risk_percentile", pa.float64(), "Percent of the fold's training patients the "
+                 "fold's model gives a lower risk (ties half): comparable across folds"),
     schema_field("time", pa.float64(), "Observed follow-up (event or censoring time)"),
     schema_field("event", pa.int64(), "1 = event observed, 0 = censored"),
 ])
@@ -580,7 +582,8 @@ def cross_validate_survival(table: pd.DataFrame, modality_map: ModalityMap, time
     """Out-of-fold predictions and per-fold metrics of ``model_factory(modality_map)``.
 
     ``table`` is indexed by patient id and holds the features and the ``time`` / ``event``
-    columns. Returns (predictions [id, fold, risk, risk_group, time, event], per-fold metrics
+    columns. Returns (predictions [id, fold, risk, risk_group, risk_percentile, time, event],
+    per-fold metrics
     [fold, n_train, n_val, events_val, cindex, td_auc, ibs, td_auc_times, td_auc_values,
     chosen, inner_scores, fit_seconds]).
     """
@@ -607,6 +610,7 @@ def cross_validate_survival(table: pd.DataFrame, modality_map: ModalityMap, time
         predictions.append(pd.DataFrame({
             "id": val, "fold": fold.index, "risk": risk_val,
             "risk_group": np.where(risk_val > np.median(risk_train), "high", "low"),
+            "risk_percentile": percentile_among(risk_train, risk_val),
             "time": t_val, "event": e_val}))
         log.info("fold %d: C-index %.3f (%s, %.1f s)", fold.index, per_fold[-1]["cindex"],
                  per_fold[-1]["chosen"], per_fold[-1]["fit_seconds"])
@@ -639,6 +643,14 @@ def cross_validate_response(table: pd.DataFrame, modality_map: ModalityMap, resp
                                          "probability": probability, "response": y_val}))
         log.info("fold %d: AUROC %.3f (%s)", fold.index, metrics["auroc"], per_fold[-1]["chosen"])
     return pd.concat(predictions, ignore_index=True), pd.DataFrame(per_fold)
+
+
+def percentile_among(reference, values) -> np.ndarray:
+    """Percent of ``reference`` below each of ``values``, ties counted half."""
+    reference = np.sort(np.asarray(reference, dtype=float))
+    below = np.searchsorted(reference, values, side="left")
+    at_or_below = np.searchsorted(reference, values, side="right")
+    return 100.0 * (below + at_or_below) / (2 * len(reference))
 
 
 def _selection(model) -> dict:

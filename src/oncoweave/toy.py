@@ -113,6 +113,10 @@ class Patient:
         self.normal_haplotypes[variant] = haplotypes
         self.tumour_components[variant] = tumour_components
 
+    def driver_genes(self) -> set[str]:
+        """Genes of the planted somatic drivers (the named coding variants)."""
+        return {v.gene for v in self.tumour_components if v.status == "somatic" and v.hgvs_p}
+
 
 @dataclass(frozen=True)
 class Window:
@@ -327,6 +331,44 @@ def plan_cohort(n_patients: int, fasta: pysam.FastaFile, targets: list[tuple[str
     return patients
 
 
+# Tumour-only patients handed over as VCFs (no reads) after the read patients: they cost a few
+# cheap jobs each, so the toy cohort is large enough to cross-validate the fusion models. Each
+# draws its drivers: a TP53 hotspot (as common as in carcinomas) and EGFR L858R.
+VCF_TP53_RATE = 0.45
+VCF_TP53_DRIVERS = (DRIVERS[0], DRIVERS[2], DRIVERS[4])
+VCF_EGFR_RATE = 0.2
+VCF_EGFR_DRIVER = DRIVERS[1]
+VCF_DEPTH = 200  # mean tumour depth of the VCF's FORMAT/DP
+
+
+def plan_vcf_patients(first_number: int, count: int, fasta: pysam.FastaFile,
+                      targets: list[tuple[str, int, int, str]], models: dict[str, Transcript],
+                      seed: int) -> list[Patient]:
+    """Tumour-only patients ``first_number``.. with drivers, passengers and germline SNPs, drawn
+    from their own stream so that adding them leaves the read patients unchanged."""
+    rng = np.random.default_rng([seed, 97])
+    shared = TruthPlanter(fasta, targets, rng)
+    drivers = {planted: shared.coding_variant(planted, models[planted.gene], "somatic")
+               for planted in (*VCF_TP53_DRIVERS, VCF_EGFR_DRIVER)}
+    pool = [shared.random_variant("germline", indel=False) for _ in range(GERMLINE_POOL_SIZE)]
+    patients = []
+    for number in range(first_number, first_number + count):
+        patient = Patient(f"P{number:02d}", has_normal=False, purity=float(rng.choice(PURITIES)))
+        chosen = []
+        if rng.random() < VCF_TP53_RATE:
+            chosen.append(VCF_TP53_DRIVERS[int(rng.integers(len(VCF_TP53_DRIVERS)))])
+        if rng.random() < VCF_EGFR_RATE:
+            chosen.append(VCF_EGFR_DRIVER)
+        for planted in chosen:
+            patient.tumour_components[drivers[planted]] = somatic_components(patient.purity / 2)
+        # Passengers keep clear of the drivers and the germline pool, within this patient only.
+        planter = TruthPlanter(fasta, targets, rng)
+        planter.occupied = list(shared.occupied)
+        _plant_patient(patient, number, planter, pool, rng)
+        patients.append(patient)
+    return patients
+
+
 def _count_in(bounds: tuple[int, int], rng: np.random.Generator) -> int:
     """A random count within inclusive bounds."""
     return int(rng.integers(bounds[0], bounds[1] + 1))
@@ -514,8 +556,50 @@ def _fill_sample(call, patient: Patient, variant: Variant) -> None:
         call["NVAF"] = haplotypes / 2
 
 
-def write_sheet(path: Path, outdir_as_given: str, patients: list[Patient]) -> None:
-    purity = {p.name: p.purity for p in patients}
+def vcf_sample(patient: Patient) -> str:
+    return f"{patient.name}-T"
+
+
+def write_patient_vcf(path: Path, fasta: pysam.FastaFile, patient: Patient,
+                      rng: np.random.Generator) -> None:
+    """The tumour-only VCF a caller would hand over for ``patient``: its planted variants with
+    GT and read counts (AD, ADF, ADR, DP) drawn around VCF_DEPTH at their expected VAF."""
+    header = pysam.VariantHeader()
+    header.add_line(f"##source=oncoweave toy-cohort {__version__} (tumour-only VCF patient)")
+    for contig, length in zip(fasta.references, fasta.lengths):
+        header.contigs.add(contig, length=length)
+    header.add_meta("FORMAT", items=[("ID", "GT"), ("Number", 1), ("Type", "String"),
+                                     ("Description", "Genotype")])
+    header.add_meta("FORMAT", items=[("ID", "DP"), ("Number", 1), ("Type", "Integer"),
+                                     ("Description", "Read depth")])
+    for key, what in (("AD", "Allelic depths"), ("ADF", "Allelic depths, forward strand"),
+                      ("ADR", "Allelic depths, reverse strand")):
+        header.add_meta("FORMAT", items=[("ID", key), ("Number", "R"), ("Type", "Integer"),
+                                         ("Description", f"{what} (REF, ALT)")])
+    header.add_sample(vcf_sample(patient))
+    order = {contig: i for i, contig in enumerate(fasta.references)}
+    variants = sorted(patient.tumour_components,
+                      key=lambda v: (order[v.contig], v.pos, v.ref, v.alt))
+    with indexed_vcf_on_success(path) as temporary:
+        with pysam.VariantFile(str(temporary), "wz", header=header) as vcf:
+            for variant in variants:
+                vaf = patient.tumour_components[variant] / TUMOUR_COMPONENTS
+                depth = int(rng.poisson(VCF_DEPTH))
+                alt = int(rng.binomial(depth, vaf))
+                forward = (int(rng.binomial(depth - alt, 0.5)), int(rng.binomial(alt, 0.5)))
+                record = vcf.new_record(contig=variant.contig, start=variant.pos - 1,
+                                        alleles=(variant.ref, variant.alt), filter="PASS")
+                call = record.samples[vcf_sample(patient)]
+                call["GT"] = (1, 1) if vaf >= 1 else (0, 1)
+                call["DP"], call["AD"] = depth, (depth - alt, alt)
+                call["ADF"] = forward
+                call["ADR"] = (depth - alt - forward[0], alt - forward[1])
+                vcf.write(record)
+
+
+def write_sheet(path: Path, outdir_as_given: str, patients: list[Patient],
+                vcf_patients: list[Patient] = ()) -> None:
+    purity = {p.name: p.purity for p in (*patients, *vcf_patients)}
     with replaced_on_success(path) as temporary, temporary.open("w", newline="") as handle:
         writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
         writer.writerow(["patient", "sample", "type", "fastq1", "fastq2", "bam", "vcf", "purity"])
@@ -524,6 +608,15 @@ def write_sheet(path: Path, outdir_as_given: str, patients: list[Patient]) -> No
             writer.writerow([patient, sample, sample_type, f"{reads}_R1.fastq.gz",
                              f"{reads}_R2.fastq.gz", "", "",
                              f"{purity[patient]:g}" if sample_type == "tumour" else ""])
+        for patient in vcf_patients:
+            vcf = posixpath.join(outdir_as_given, "vcf", f"{vcf_sample(patient)}.vcf.gz")
+            writer.writerow([patient.name, vcf_sample(patient), "tumour", "", "", "", vcf,
+                             f"{patient.purity:g}"])
+
+
+def toy_vcf_samples(n_patients: int, n_vcf_patients: int) -> list[str]:
+    """Tumour sample names of the VCF patients that follow ``n_patients`` read patients."""
+    return [f"P{number:02d}-T" for number in range(n_patients + 1, n_patients + n_vcf_patients + 1)]
 
 
 # The tumour type of a toy patient follows its planted driver, so therapy matching has a disease to
@@ -534,11 +627,16 @@ CLINICAL_COLUMNS = ["patient", "age", "sex", "stage", "cancer_type", "treatment"
                     "os_event", "response"]
 
 
-def cancer_type(patient_number: int) -> str:
-    """The cancer type of patient number ``patient_number`` (1-based): that of its first driver."""
+def cancer_type(patient_number: int, genes: set[str]) -> str:
+    """The cancer type of patient number ``patient_number`` (1-based) with somatic drivers in
+    ``genes``: that of its first driver (DRIVERS order), else one by patient number."""
     if patient_number == 1:  # carries GERMLINE_PATHOGENIC
         return CANCER_TYPE_OF_DRIVER_GENE[GERMLINE_PATHOGENIC.gene]
-    return CANCER_TYPE_OF_DRIVER_GENE[DRIVERS[(patient_number - 1) % len(DRIVERS)].gene]
+    for planted in DRIVERS:
+        if planted.gene in genes:
+            return CANCER_TYPE_OF_DRIVER_GENE[planted.gene]
+    kinds = sorted(set(CANCER_TYPE_OF_DRIVER_GENE.values()))
+    return kinds[patient_number % len(kinds)]
 
 
 STAGES = ("I", "II", "III", "IV")
@@ -546,29 +644,33 @@ STAGES = ("I", "II", "III", "IV")
 # risk that the synthetic lesion phantoms show (oncoweave.toy_images.hidden_risk), a TP53 driver,
 # and stage each raise the hazard, so imaging, genomics and clinical data each carry part of it.
 BASELINE_HAZARD_PER_MONTH = 1 / 36
-LOG_HAZARD_PER_UNIT_RISK = 2.5
-LOG_HAZARD_TP53_DRIVER = 1.0
-LOG_HAZARD_PER_STAGE = 0.5
-CENSORING_MONTHS = (24.0, 96.0)  # administrative censoring, uniform over this follow-up
+WEIBULL_SHAPE = 2.0  # > 1: event times less dispersed than exponential ones
+# Each part spreads the log hazard about equally (sd 0.7-0.9), so no modality alone explains it.
+LOG_HAZARD_PER_UNIT_RISK = 3.0
+LOG_HAZARD_TP53_DRIVER = 1.5
+LOG_HAZARD_PER_STAGE = 0.7
+CENSORING_MONTHS = (6.0, 60.0)  # administrative censoring, uniform over this follow-up
 
 
 def driver_genes(patient_number: int, n_patients: int) -> set[str]:
-    """Genes of the somatic drivers planted in patient ``patient_number`` (1-based)."""
+    """Genes of the somatic drivers planted in read patient ``patient_number`` (1-based) of a
+    cohort of ``n_patients`` read patients."""
     return {d.gene for index, d in enumerate(DRIVERS) if index % n_patients == patient_number - 1}
 
 
-def simulate_outcome(patient_number: int, n_patients: int, stage: str,
+def simulate_outcome(patient_number: int, tp53: bool, stage: str,
                      seed: int) -> tuple[float, int, str]:
-    """(os_months, os_event, RECIST response) of a toy patient, from its hidden risk, TP53 and
-    stage; responders are PR, the others PD."""
+    """(os_months, os_event, RECIST response) of a toy patient, from its hidden risk, a TP53 driver
+    and stage (Weibull proportional hazards); responders are PR, the others PD."""
     from .toy_images import hidden_risk  # toy_images needs SimpleITK; import only here
 
-    rng = np.random.default_rng([seed, n_patients, patient_number, 7])  # apart from the sheet's
+    rng = np.random.default_rng([seed, patient_number, 7])  # apart from the sheet's
     risk = hidden_risk(patient_number, seed)
-    tp53 = "TP53" in driver_genes(patient_number, n_patients)
     log_hazard = (LOG_HAZARD_PER_UNIT_RISK * (risk - 0.5) + LOG_HAZARD_TP53_DRIVER * tp53
                   + LOG_HAZARD_PER_STAGE * (STAGES.index(stage) - 1.5))
-    event_time = rng.exponential(1 / (BASELINE_HAZARD_PER_MONTH * np.exp(log_hazard)))
+    # Cumulative hazard (t / scale)^k x exp(log_hazard) with scale = 1 / baseline hazard.
+    event_time = ((rng.exponential() / np.exp(log_hazard)) ** (1 / WEIBULL_SHAPE)
+                  / BASELINE_HAZARD_PER_MONTH)
     censor_time = rng.uniform(*CENSORING_MONTHS)
     # Response to first-line treatment falls with the same hidden risk.
     responds = rng.random() < 1 / (1 + np.exp(3.0 * (risk - 0.5) + 0.5 * tp53))
@@ -576,19 +678,20 @@ def simulate_outcome(patient_number: int, n_patients: int, stage: str,
             "PR" if responds else "PD")
 
 
-def write_clinical(path: Path, n_patients: int, seed: int) -> None:
+def write_clinical(path: Path, patients: list[Patient], seed: int) -> None:
     """Age, sex, stage, cancer type and simulated outcomes (simulate_outcome) per patient."""
-    rng = np.random.default_rng([seed, n_patients])
+    rng = np.random.default_rng([seed, len(patients)])
     with replaced_on_success(path) as temporary, temporary.open("w", newline="") as handle:
         writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
         writer.writerow(CLINICAL_COLUMNS)
-        for number in range(1, n_patients + 1):
-            kind = cancer_type(number)
+        for number, patient in enumerate(patients, start=1):
+            genes = patient.driver_genes()
+            kind = cancer_type(number, genes)
             sex = "F" if kind in ("Breast Cancer", "Ovarian Cancer") else str(rng.choice(["F", "M"]))
             age = int(rng.integers(38, 80))
             stage = str(rng.choice(STAGES))
-            os_months, os_event, response = simulate_outcome(number, n_patients, stage, seed)
-            writer.writerow([f"P{number:02d}", age, sex, stage, kind, "", os_months, os_event,
+            os_months, os_event, response = simulate_outcome(number, "TP53" in genes, stage, seed)
+            writer.writerow([patient.name, age, sex, stage, kind, "", os_months, os_event,
                              response])
 
 
@@ -669,9 +772,12 @@ def simulate_reads(jobs: dict[str, list[ComponentJob]], settings: SimulationSett
 
 
 def make_toy_cohort(outdir: str, n_patients: int, reference: Path, gff3: Path,
-                    canonical: Path, targets_bed: Path, settings: SimulationSettings) -> None:
-    """Simulate the cohort into `outdir` (reads/, truth.vcf.gz, samples.tsv)."""
-    _check_settings(n_patients, settings)
+                    canonical: Path, targets_bed: Path, settings: SimulationSettings,
+                    n_vcf_patients: int = 0) -> None:
+    """Simulate the cohort into `outdir`: reads/ of ``n_patients`` read patients (truth.vcf.gz
+    holds their planted variants), vcf/ of ``n_vcf_patients`` tumour-only VCF patients after
+    them, samples.tsv and clinical.tsv of all."""
+    _check_settings(n_patients, settings, n_vcf_patients)
     if shutil.which("dwgsim") is None:
         raise InputError("dwgsim is not on PATH (Debian package dwgsim)")
     models = canonical_models(gff3, canonical)
@@ -694,8 +800,16 @@ def make_toy_cohort(outdir: str, n_patients: int, reference: Path, gff3: Path,
             reads_dir.mkdir(parents=True, exist_ok=True)
             simulate_reads(jobs, settings, reads_dir)
             write_truth(Path(outdir) / "truth.vcf.gz", fasta, patients, settings, reference)
-    write_sheet(Path(outdir) / "samples.tsv", outdir, patients)
-    write_clinical(Path(outdir) / "clinical.tsv", n_patients, settings.seed)
+            vcf_patients = plan_vcf_patients(n_patients + 1, n_vcf_patients, fasta, targets,
+                                             models, settings.seed)
+            _check_inside_windows(vcf_patients, windows)
+            (Path(outdir) / "vcf").mkdir(parents=True, exist_ok=True)
+            counts_rng = np.random.default_rng([settings.seed, 98])
+            for patient in vcf_patients:
+                write_patient_vcf(Path(outdir) / "vcf" / f"{vcf_sample(patient)}.vcf.gz", fasta,
+                                  patient, counts_rng)
+    write_sheet(Path(outdir) / "samples.tsv", outdir, patients, vcf_patients)
+    write_clinical(Path(outdir) / "clinical.tsv", [*patients, *vcf_patients], settings.seed)
 
 
 def _check_inside_windows(patients: list[Patient], windows: list[Window]) -> None:
@@ -705,9 +819,11 @@ def _check_inside_windows(patients: list[Patient], windows: list[Window]) -> Non
             raise ValueError(f"planted {variant} lies outside the simulated windows")
 
 
-def _check_settings(n_patients: int, settings: SimulationSettings) -> None:
+def _check_settings(n_patients: int, settings: SimulationSettings, n_vcf_patients: int = 0) -> None:
     if n_patients < 1:
         raise InputError(f"--patients must be >= 1, got {n_patients}")
+    if n_patients + n_vcf_patients > 99:
+        raise InputError("toy patient ids have two digits: at most 99 patients in all")
     if settings.tumour_depth <= 0 or settings.normal_depth <= 0:
         raise InputError("--tumour-depth and --normal-depth must be > 0")
     if not 30 <= settings.read_length <= INSERT_SIZE - 50:
@@ -721,6 +837,8 @@ def register(subparsers) -> None:
         "toy-cohort", help="simulate a tumour/normal cohort (reads, truth VCF, sample sheet)")
     parser.add_argument("outdir", metavar="OUTDIR")
     parser.add_argument("--patients", type=int, default=8)
+    parser.add_argument("--vcf-patients", type=int, default=0,
+                        help="tumour-only patients given as VCFs, after the read patients")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--reference",
                         default=str(BUNDLED_REFERENCE_DIR / "grch38_gene_regions.fa"))
@@ -741,7 +859,7 @@ def _cmd_toy_cohort(args) -> int:
                                   seed=args.seed)
     started = time.perf_counter()
     make_toy_cohort(args.outdir, args.patients, Path(args.reference), Path(args.gff3),
-                    Path(args.canonical), Path(args.targets), settings)
-    print(f"toy cohort of {args.patients} patients in {args.outdir} "
+                    Path(args.canonical), Path(args.targets), settings, args.vcf_patients)
+    print(f"toy cohort of {args.patients} read + {args.vcf_patients} VCF patients in {args.outdir} "
           f"({time.perf_counter() - started:.1f} s)")
     return 0

@@ -65,10 +65,17 @@ BWA_INDEX = multiext(REFERENCE["fasta"], ".amb", ".ann", ".bwt", ".pac", ".sa")
 TOY_DIR = "results/toy_cohort"
 TOY_SAMPLES = [s for _, s, _ in toy.toy_samples(config["toy_cohort"]["patients"])]
 TOY_READS = expand(f"{TOY_DIR}/reads/{{sample}}_R{{read}}.fastq.gz", sample=TOY_SAMPLES, read=[1, 2])
+# Tumour-only patients after the read patients, handed over as VCFs: enough patients to
+# cross-validate fusion at a few jobs each.
+TOY_VCFS = expand(
+    f"{TOY_DIR}/vcf/{{sample}}.vcf.gz",
+    sample=toy.toy_vcf_samples(config["toy_cohort"]["patients"], config["toy_cohort"]["vcf_patients"]),
+)
+TOY_PATIENTS = config["toy_cohort"]["patients"] + config["toy_cohort"]["vcf_patients"]
 # The toy patients' images: real pyradiomics test cases and synthetic lesion phantoms (one of them a
 # DICOM series with planted PHI), written by `simulate_toy_images`. They stand for a hospital's
 # export, outside results/: no PHI may ever reach results/, logs/ or reports.
-TOY_IMAGE_ROWS = toy.toy_image_rows("toy_cohort/images", config["toy_cohort"]["patients"])
+TOY_IMAGE_ROWS = toy.toy_image_rows("toy_cohort/images", TOY_PATIENTS)
 TOY_IMAGE_FILES = toy.toy_image_files(TOY_IMAGE_ROWS)
 
 
@@ -77,7 +84,7 @@ TOY_IMAGE_FILES = toy.toy_image_files(TOY_IMAGE_ROWS)
 SCHEMAS = WORKFLOW_ROOT / "workflow" / "schemas"
 try:
     SAMPLES = sheets.load_samples(
-        config["samples"], SCHEMAS / "samples.schema.yaml", generated=set(TOY_READS)
+        config["samples"], SCHEMAS / "samples.schema.yaml", generated=set(TOY_READS) | set(TOY_VCFS)
     ).set_index("sample", drop=False)
     IMAGES = sheets.load_images(
         config.get("images"), SCHEMAS / "images.schema.yaml", generated=set(TOY_IMAGE_FILES)
@@ -194,7 +201,7 @@ def all_outputs():
         outputs.append("results/cohort/radiomics.parquet")
     if TRAIN_ENCODER:
         outputs.append("results/cohort/deep_features.parquet")
-    outputs.append("results/fusion/similar_patients.parquet")
+    outputs += ["results/fusion/similar_patients.parquet", "results/fusion/patient_predictions.parquet"]
     return outputs
 
 

@@ -73,3 +73,81 @@ rule find_similar_patients:
         "../../envs/imaging.yaml"
     script:
         "../scripts/find_similar_patients.py"
+
+
+rule evaluate_fusion:
+    input:
+        "results/cohort/patient_features.parquet",
+    output:
+        predictions="results/fusion/patient_predictions.parquet",
+        survival=multiext(
+            "results/fusion/evaluation/survival/", "predictions.parquet", "metrics.json"
+        ),
+        response=multiext(
+            "results/fusion/evaluation/response/", "predictions.parquet", "metrics.json"
+        ),
+        shap="results/fusion/evaluation/shap.parquet",
+        # The plots oncoweave.fusion_evaluation.PLOTS lists, for `snakemake --report`.
+        survival_ablation=report(
+            "results/fusion/evaluation/survival/ablation.png",
+            caption="../report/fusion_ablation_plot.rst",
+            category="Fusion",
+            subcategory="Survival",
+        ),
+        km=report(
+            "results/fusion/evaluation/survival/km_risk_groups.png",
+            caption="../report/fusion_km.rst",
+            category="Fusion",
+            subcategory="Survival",
+        ),
+        td_auc=report(
+            "results/fusion/evaluation/survival/td_auc.png",
+            caption="../report/fusion_td_auc.rst",
+            category="Fusion",
+            subcategory="Survival",
+        ),
+        response_ablation=report(
+            "results/fusion/evaluation/response/ablation.png",
+            caption="../report/fusion_ablation_plot.rst",
+            category="Fusion",
+            subcategory="Response",
+        ),
+        roc=report(
+            "results/fusion/evaluation/response/roc.png",
+            caption="../report/fusion_roc.rst",
+            category="Fusion",
+            subcategory="Response",
+        ),
+        calibration=report(
+            "results/fusion/evaluation/response/calibration.png",
+            caption="../report/fusion_calibration.rst",
+            category="Fusion",
+            subcategory="Response",
+        ),
+        shap_plot=report(
+            "results/fusion/evaluation/shap_summary.png",
+            caption="../report/fusion_shap.rst",
+            category="Fusion",
+            subcategory="Feature importance",
+        ),
+        ablation=report(
+            "results/fusion/evaluation/ablation.tsv",
+            caption="../report/fusion_ablation.rst",
+            category="Fusion",
+            subcategory="Ablation",
+        ),
+    params:
+        settings=config["fusion"]["evaluation"],
+        seed=config["fusion"]["seed"],
+    log:
+        "logs/evaluate_fusion/cohort.log",
+    benchmark:
+        "benchmarks/evaluate_fusion/cohort.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        "../../envs/imaging.yaml"
+    script:
+        "../scripts/evaluate_fusion.py"

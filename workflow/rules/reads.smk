@@ -9,6 +9,8 @@ rule simulate_toy_cohort:
         canonical=REFERENCE["canonical_transcripts"],
     output:
         reads=TOY_READS,
+        vcfs=TOY_VCFS,
+        vcf_indexes=[f"{vcf}.tbi" for vcf in TOY_VCFS],
         truth=f"{TOY_DIR}/truth.vcf.gz",
         truth_index=f"{TOY_DIR}/truth.vcf.gz.tbi",
         sheet=f"{TOY_DIR}/samples.tsv",

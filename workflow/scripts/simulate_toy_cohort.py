@@ -14,6 +14,7 @@ def main():
         settings=SimulationSettings(
             tumour_depth=settings["tumour_depth"], normal_depth=settings["normal_depth"],
             read_length=150, threads=snakemake.threads, seed=settings["seed"]),
+        n_vcf_patients=settings["vcf_patients"],
     )
 
 
