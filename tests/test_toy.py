@@ -102,7 +102,7 @@ def test_outcomes_follow_the_hidden_risk():
 
     from oncoweave.toy_images import hidden_risk
 
-    outcomes = [toy.simulate_outcome(n, 200, "II", seed=1) for n in range(1, 201)]
+    outcomes = [toy.simulate_outcome(n, False, "II", seed=1) for n in range(1, 201)]
     risk = [hidden_risk(n, 1) for n in range(1, 201)]
     months = [months for months, _, _ in outcomes]
     assert spearmanr(risk, months).statistic < -0.3
@@ -270,3 +270,55 @@ def test_bad_input_names_the_file_and_writes_nothing(tmp_path, capsys):
     assert main(["toy-cohort", str(outdir), "--patients", "0"]) == 2
     assert "--patients must be >= 1" in capsys.readouterr().err
     assert not outdir.exists()
+
+
+@pytest.fixture(scope="module")
+def with_vcf_patients(tmp_path_factory):
+    base = tmp_path_factory.mktemp("vcf_patients")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(base)
+        assert main(["toy-cohort", "cohort", "--seed", "7", *SMALL_RUN, "--vcf-patients", "6"]) == 0
+    return base / "cohort"
+
+
+def test_vcf_patients_leave_the_read_patients_unchanged(runs, with_vcf_patients):
+    first, extended = file_bytes(runs["first"]), file_bytes(with_vcf_patients)
+    for name in first:
+        if name.startswith("reads/") or name.startswith("truth"):
+            assert extended[name] == first[name], name
+    assert sorted(n for n in extended if n.startswith("vcf/")) == sorted(
+        f"vcf/P{k:02d}-T.vcf.gz{suffix}" for k in range(3, 9) for suffix in ("", ".tbi"))
+
+
+def test_vcf_patients_are_tumour_only_rows_with_their_vcf(with_vcf_patients):
+    sheet = pd.read_csv(with_vcf_patients / "samples.tsv", sep="\t", dtype=str,
+                        keep_default_na=False)
+    rows = sheet[sheet.vcf != ""]
+    assert list(rows.patient) == [f"P{k:02d}" for k in range(3, 9)]
+    assert set(rows.type) == {"tumour"} and set(rows.fastq1) == {""}
+    assert list(rows.vcf) == [f"cohort/vcf/{p}-T.vcf.gz" for p in rows.patient]
+    clinical = pd.read_csv(with_vcf_patients / "clinical.tsv", sep="\t")
+    assert list(clinical.patient) == [f"P{k:02d}" for k in range(1, 9)]
+
+
+def test_vcf_patient_calls_match_the_reference_and_their_planted_vaf(with_vcf_patients,
+                                                                      reference):
+    sheet = pd.read_csv(with_vcf_patients / "samples.tsv", sep="\t", dtype=str,
+                        keep_default_na=False).set_index("sample")
+    fasta = pysam.FastaFile(str(reference))
+    drivers = 0
+    for vcf_path in sorted((with_vcf_patients / "vcf").glob("*.vcf.gz")):
+        sample = vcf_path.name.removesuffix(".vcf.gz")
+        purity = float(sheet.loc[sample, "purity"])
+        with pysam.VariantFile(str(vcf_path)) as vcf:
+            assert list(vcf.header.samples) == [sample]
+            for record in vcf:
+                assert fasta.fetch(record.chrom, record.start, record.stop).upper() == record.ref
+                call = record.samples[sample]
+                assert sum(call["AD"]) == call["DP"]
+                assert tuple(a + b for a, b in zip(call["ADF"], call["ADR"])) == call["AD"]
+                site = CONTIGS.to_genomic(record.chrom, record.pos)
+                if (*site, record.ref, record.alts[0]) in KNOWN_DRIVERS.values():
+                    drivers += 1  # clonal heterozygous: VAF purity / 2
+                    assert abs(call["AD"][1] / call["DP"] - purity / 2) < 0.12
+    assert drivers >= 2  # at rates 0.45 (TP53) and 0.2 (EGFR) over 6 patients, at this seed
