@@ -29,6 +29,25 @@ def make_workdir(path: Path, samples_tsv: str | None = None) -> Path:
     return path
 
 
+def make_read_patients_workdir(path: Path) -> Path:
+    """A working directory of the toy cohort's read patients only (no tumour-only VCF patients):
+    the DAG of every tool, at a fifth of the jobs, for the slow Slurm runs."""
+    import pandas as pd  # only here: helpers is imported by every test module
+    import yaml
+
+    make_workdir(path)
+    config_path = path / "config" / "config.yaml"
+    config = yaml.safe_load(config_path.read_text())
+    config["toy_cohort"]["vcf_patients"] = 0
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    patients = {f"P{k:02d}" for k in range(1, config["toy_cohort"]["patients"] + 1)}
+    for sheet in ("samples.tsv", "images.tsv", "clinical.tsv"):
+        table = pd.read_csv(path / "config" / sheet, sep="\t", dtype=str, keep_default_na=False)
+        table[table["patient"].isin(patients)].to_csv(path / "config" / sheet, sep="\t",
+                                                      index=False)
+    return path
+
+
 def run_snakemake(workdir: Path, *args: str, check: bool = True,
                   timeout: int = 1800) -> subprocess.CompletedProcess:
     """`snakemake --snakefile <repo>/Snakefile --directory <workdir> ...` with output captured."""
