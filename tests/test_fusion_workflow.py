@@ -20,7 +20,7 @@ def features(toy_run):
 
 def test_one_row_per_patient_and_missing_stays_missing(features):
     _, table, modalities = features
-    assert list(table.index) == [f"P{n:02d}" for n in range(1, 9)]
+    assert list(table.index) == [f"P{n:02d}" for n in range(1, 41)]
     assert set(modalities) == {"genomic", "radiomics", "deep", "clinical"}
     imaging = modalities["radiomics"] + modalities["deep"]
     assert table.loc["P07", imaging].isna().all(), "P07 has no image: imaging must stay missing"
@@ -62,3 +62,39 @@ def test_fusion_network_bundle_and_fused_representation(features):
     embedding = pd.read_parquet(workdir / "results/fusion/embedding.parquet")
     assert list(embedding.patient) == list(table.index)
     assert embedding.filter(like="fused_").notna().all().all()
+
+
+def test_fused_model_recovers_the_toy_hidden_risk(features):
+    """The toy outcome follows the phantoms' hidden risk, a TP53 driver and stage: the fused
+    model must beat every modality alone, out of fold."""
+    import json
+
+    from oncoweave.fusion_evaluation import survival_cindex_by_model
+
+    workdir, table, _ = features
+    evaluation = workdir / "results/fusion/evaluation"
+    cindex = survival_cindex_by_model(evaluation / "survival/metrics.json")
+    singles = {m: cindex[m] for m in ("genomic", "radiomics", "deep", "clinical")}
+    assert cindex["all"] > max(singles.values()), cindex
+    metrics = json.loads((evaluation / "survival/metrics.json").read_text())
+    assert metrics["settings"]["n_patients"] == 40
+    response = json.loads((evaluation / "response/metrics.json").read_text())
+    assert "skipped" not in response and {r["model"] for r in response["ablation"]} >= {"all"}
+
+
+def test_patient_predictions_cover_every_patient(features):
+    workdir, table, _ = features
+    predictions = pd.read_parquet(workdir / "results/fusion/patient_predictions.parquet")
+    assert set(predictions.patient) == set(table.index)
+    assert predictions.risk.between(0, 100).all()
+    assert predictions.response_probability.between(0, 1).all()
+    p07 = predictions.set_index("patient").loc["P07"]
+    assert p07.modalities_missing == "radiomics, deep"  # no image, still a prediction
+    # Out of fold, the fused risk follows the planted hidden risk of the phantom patients.
+    from scipy.stats import spearmanr
+
+    from oncoweave.toy_images import hidden_risk
+
+    phantoms = predictions[predictions.patient.str[1:].astype(int) >= 9]
+    planted = [hidden_risk(int(p[1:]), 1) for p in phantoms.patient]
+    assert spearmanr(planted, phantoms.risk).statistic > 0.3

@@ -105,6 +105,7 @@ class Patient:
     name: str
     has_normal: bool
     purity: float
+    from_vcf: bool = False  # a tumour-only VCF patient (plan_vcf_patients), not a read patient
     # variant -> how many of the 20 tumour components / of the 2 normal haplotypes carry it
     tumour_components: dict[Variant, int] = field(default_factory=dict)
     normal_haplotypes: dict[Variant, int] = field(default_factory=dict)
@@ -353,7 +354,8 @@ def plan_vcf_patients(first_number: int, count: int, fasta: pysam.FastaFile,
     pool = [shared.random_variant("germline", indel=False) for _ in range(GERMLINE_POOL_SIZE)]
     patients = []
     for number in range(first_number, first_number + count):
-        patient = Patient(f"P{number:02d}", has_normal=False, purity=float(rng.choice(PURITIES)))
+        patient = Patient(f"P{number:02d}", has_normal=False, purity=float(rng.choice(PURITIES)),
+                          from_vcf=True)
         chosen = []
         if rng.random() < VCF_TP53_RATE:
             chosen.append(VCF_TP53_DRIVERS[int(rng.integers(len(VCF_TP53_DRIVERS)))])
@@ -686,7 +688,10 @@ def write_clinical(path: Path, patients: list[Patient], seed: int) -> None:
         writer.writerow(CLINICAL_COLUMNS)
         for number, patient in enumerate(patients, start=1):
             genes = patient.driver_genes()
-            kind = cancer_type(number, genes)
+            # A VCF patient's cancer type is drawn apart from its drivers, so the clinical table
+            # carries no proxy of the genomic part of the outcome.
+            kind = (str(rng.choice(sorted(set(CANCER_TYPE_OF_DRIVER_GENE.values()))))
+                    if patient.from_vcf else cancer_type(number, genes))
             sex = "F" if kind in ("Breast Cancer", "Ovarian Cancer") else str(rng.choice(["F", "M"]))
             age = int(rng.integers(38, 80))
             stage = str(rng.choice(STAGES))
