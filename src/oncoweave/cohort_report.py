@@ -440,6 +440,9 @@ def check_maf(maf: pd.DataFrame) -> list[str]:
     coordinates that agree with the alleles (SNP/DNP/...: End - Start + 1 = allele length;
     INS: Reference_Allele '-', End = Start + 1; DEL: Tumor_Seq_Allele2 '-').
     """
+    # maftools matches column names regardless of case (TCGA MAFs spell 'End_position').
+    canonical = {name.lower(): name for name in MAF_REQUIRED}
+    maf = maf.rename(columns={c: canonical.get(str(c).lower(), c) for c in maf.columns})
     missing = [c for c in MAF_REQUIRED if c not in maf.columns]
     if missing:
         return [f"missing required column(s) {missing}"]
@@ -587,7 +590,8 @@ def html_page(title: str, sections: Sequence[tuple[str, str, pd.DataFrame | None
         if text:
             body.append(f"<p>{html.escape(text)}</p>")
         if table is not None:
-            body.append(table.to_html(index=False, na_rep="", border=0, escape=True)
+            body.append(table.to_html(index=False, na_rep="", border=0, escape=True,
+                                      float_format=lambda value: f"{value:.4g}")
                         if len(table) else "<p><em>none</em></p>")
     return _PAGE.format(title=html.escape(title), body="\n".join(body))
 
