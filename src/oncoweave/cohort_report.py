@@ -131,11 +131,12 @@ def oncoprint_matrix(alterations: pd.DataFrame, patients: Sequence[str],
                      genes: Sequence[str] = DRIVER_GENES) -> pd.DataFrame:
     """Genes x patients: the tumour's mutation class in that gene, ``Multi_Hit`` for two or more,
     '' for none. Every patient of the cohort is a column, mutated or not."""
-    matrix = pd.DataFrame("", index=list(genes), columns=list(patients))
-    for (gene, patient), rows in alterations.groupby(["gene", "patient"]):
-        if gene in matrix.index and patient in matrix.columns:
-            matrix.loc[gene, patient] = (rows["variant_classification"].iloc[0] if len(rows) == 1
-                                         else MULTI_HIT)
+    cells = alterations[alterations["gene"].isin(genes) & alterations["patient"].isin(patients)]
+    labels = cells.groupby(["gene", "patient"])["variant_classification"].agg(
+        lambda classes: classes.iloc[0] if len(classes) == 1 else MULTI_HIT)
+    matrix = labels.unstack("patient") if len(labels) else pd.DataFrame()
+    matrix = matrix.reindex(index=list(genes), columns=list(patients)).astype(object).fillna("")
+    matrix.columns.name = matrix.index.name = None
     return matrix
 
 
@@ -143,13 +144,12 @@ def oncoprint_order(matrix: pd.DataFrame) -> tuple[list[str], list[str]]:
     """Genes by the number of patients altered (most first), patients sorted so that those altered
     in the first gene come first, then the second, ... (the 'memo sort' of cBioPortal/maftools)."""
     altered = matrix != ""
-    genes = sorted(matrix.index, key=lambda gene: (-int(altered.loc[gene].sum()),
-                                                   list(matrix.index).index(gene)))
-    keys = {patient: tuple(not altered.loc[gene, patient] for gene in genes)
-            for patient in matrix.columns}
-    patients = sorted(matrix.columns, key=lambda patient: (keys[patient],
-                                                           list(matrix.columns).index(patient)))
-    return genes, patients
+    counts = altered.sum(axis=1)
+    genes = sorted(matrix.index, key=lambda gene: -int(counts[gene]))  # stable: ties keep order
+    unaltered = ~altered.loc[genes].to_numpy()  # genes x patients, True = not altered
+    keys = {patient: tuple(unaltered[:, column]) for column, patient in enumerate(matrix.columns)}
+    patients = sorted(matrix.columns, key=keys.__getitem__)  # stable: ties keep sheet order
+    return genes, [str(patient) for patient in patients]
 
 
 def plot_oncoprint(alterations: pd.DataFrame, germline: pd.DataFrame, patients: Sequence[str],
@@ -162,6 +162,8 @@ def plot_oncoprint(alterations: pd.DataFrame, germline: pd.DataFrame, patients: 
     non-silent mutations per tumour; right: the share of patients altered per gene.
     """
     plt = _pyplot()
+    from matplotlib.colors import ListedColormap
+
     if not len(patients):
         raise InputError("the cohort has no patients to draw")
     matrix = oncoprint_matrix(alterations, patients, genes)
@@ -179,24 +181,42 @@ def plot_oncoprint(alterations: pd.DataFrame, germline: pd.DataFrame, patients: 
                                hspace=0.05, wspace=0.03)
     top, cells, side = (figure.add_subplot(grid[0, 0]), figure.add_subplot(grid[1, 0]),
                         figure.add_subplot(grid[1, 1]))
-    top.bar(range(len(patient_order)), counts.to_numpy(), color="tab:grey", width=0.8)
+    if len(patient_order) <= 200:
+        top.bar(range(len(patient_order)), counts.to_numpy(), color="tab:grey", width=0.8)
+    else:  # one polygon instead of thousands of bars
+        top.fill_between(range(len(patient_order)), counts.to_numpy(), step="mid",
+                         color="tab:grey")
     top.set_xlim(-0.5, len(patient_order) - 0.5)
     top.set_ylabel("mutations", fontsize=8)
     top.set_xticks([])
     top.spines[["top", "right"]].set_visible(False)
-    for y, gene in enumerate(gene_order):
-        for x, patient in enumerate(patient_order):
-            label = matrix.loc[gene, patient]
-            cells.add_patch(plt.Rectangle((x - 0.45, y - 0.42), 0.9, 0.84,
-                                          color=CLASS_COLOURS.get(label, "#e6e6e6")))
-            if (gene, patient) in likely:
-                cells.plot(x, y, "o", color="white", markersize=4, markeredgecolor="black",
-                           markeredgewidth=0.5)
-            if (gene, patient) in carriers:
-                cells.plot(x - 0.3, y - 0.27, "v", color="black", markersize=4)
+    names = list(CLASS_COLOURS)
+    codes = matrix.apply(lambda column: column.map(
+        lambda label: names.index(label) + 1 if label in CLASS_COLOURS else 0)).to_numpy(int)
+    palette = ListedColormap(["#e6e6e6"] + [CLASS_COLOURS[name] for name in names])
+    cells.imshow(codes, cmap=palette, vmin=-0.5, vmax=len(names) + 0.5, aspect="auto",
+                 interpolation="nearest")
+    if len(patient_order) <= 200:  # white gaps between cells while they are wide enough
+        cells.vlines(np.arange(-0.5, len(patient_order)), -0.5, len(gene_order) - 0.5,
+                     color="white", linewidth=2)
+        cells.hlines(np.arange(-0.5, len(gene_order)), -0.5, len(patient_order) - 0.5,
+                     color="white", linewidth=3)
+    column_of = {patient: x for x, patient in enumerate(patient_order)}
+    row_of = {gene: y for y, gene in enumerate(gene_order)}
+    for marks, offset, style in ((likely, (0, 0), dict(marker="o", color="white", s=16,
+                                                        edgecolors="black", linewidths=0.5)),
+                                 (carriers, (-0.3, -0.27), dict(marker="v", color="black", s=16))):
+        shown = [(column_of[p] + offset[0], row_of[g] + offset[1]) for g, p in marks
+                 if p in column_of and g in row_of]
+        if shown:
+            cells.scatter(*zip(*shown), zorder=3, **style)
     cells.set_xlim(-0.5, len(patient_order) - 0.5)
     cells.set_ylim(len(gene_order) - 0.5, -0.5)
-    cells.set_xticks(range(len(patient_order)), patient_order, rotation=90, fontsize=7)
+    if len(patient_order) <= 200:  # beyond that the ids are unreadable
+        cells.set_xticks(range(len(patient_order)), patient_order, rotation=90, fontsize=7)
+    else:
+        cells.set_xticks([])
+        cells.set_xlabel(f"{len(patient_order)} patients", fontsize=8)
     cells.set_yticks(range(len(gene_order)), gene_order, fontsize=9, fontstyle="italic")
     cells.tick_params(length=0)
     for spine in cells.spines.values():
@@ -207,10 +227,11 @@ def plot_oncoprint(alterations: pd.DataFrame, germline: pd.DataFrame, patients: 
     side.set_yticks([])
     side.set_xlabel("% patients", fontsize=8)
     side.spines[["top", "right"]].set_visible(False)
-    for y, value in enumerate(share):
+    for y, value in enumerate(share.to_numpy()):
         side.text(value + 1, y, f"{value:.0f}%", va="center", fontsize=7)
     side.set_xlim(0, 130)
-    shown = [name for name in CLASS_COLOURS if (matrix == name).any().any()]
+    drawn = set(np.unique(matrix.to_numpy()))
+    shown = [name for name in CLASS_COLOURS if name in drawn]
     handles = [plt.Rectangle((0, 0), 1, 1, color=CLASS_COLOURS[name]) for name in shown]
     handles += [plt.Line2D([], [], marker="o", color="white", markeredgecolor="black",
                            linestyle="", markersize=5),
@@ -233,9 +254,9 @@ def protein_lengths(fasta: str | Path) -> dict[str, int]:
     """Gene -> residues of the canonical protein (records named '<GENE>_<transcript>')."""
     from Bio import SeqIO
 
-    lengths = {}
-    for record in SeqIO.parse(str(fasta), "fasta"):
-        lengths[record.id.split("_")[0]] = len(str(record.seq).rstrip("*"))
+    with open(fasta) as handle:
+        lengths = {record.id.split("_")[0]: len(str(record.seq).rstrip("*"))
+                   for record in SeqIO.parse(handle, "fasta")}
     if not lengths:
         raise InputError("no protein sequences", path=fasta)
     return lengths
