@@ -21,7 +21,8 @@ from oncoweave.cohort_report import (MULTI_HIT, THERAPY_TIERS_SCHEMA, check_maf,
                                      oncoprint_matrix, oncoprint_order, patient_tier_summary,
                                      plot_lollipop, plot_oncoprint, plot_vaf_distribution,
                                      protein_lengths, radiomics_summary, read_maf,
-                                     therapy_tiers, tumour_alterations, validated_maf, write_html)
+                                     therapy_tiers, therapy_tiers_page, tumour_alterations,
+                                     validated_maf, write_html)
 from oncoweave.errors import InputError
 from oncoweave.maf import variants_to_maf, write_maf
 from oncoweave.protein import Domain
@@ -136,6 +137,24 @@ def test_vaf_distribution_draws_pass_calls_only(drivers, tmp_path):
     assert len(calls) == len(drivers) - 1 and "P3" in set(calls.patient)
     assert set(calls.status) == {"somatic", "tumour_only", "germline"}
     assert (tmp_path / "vaf.png").read_bytes()[:8] == PNG
+
+
+def test_a_cohort_without_tumour_mutations_or_matches_still_gets_its_figures(tmp_path):
+    quiet = pd.DataFrame([call(filter="low_vaf"), call(status="germline", gene="EGFR")])
+    alterations = tumour_alterations(quiet)
+    assert alterations.empty
+    drawn = plot_oncoprint(alterations, germline_pathogenic(quiet, 0.5), ["P1", "P2"],
+                           tmp_path / "oncoprint.png", threshold=0.5)
+    assert drawn.eq("").all().all() and list(drawn.columns) == ["P1", "P2"]
+    assert plot_lollipop(alterations, "TP53", 393, [], tmp_path / "TP53.png", threshold=0.5,
+                         n_patients=2).empty
+    assert len(plot_vaf_distribution(quiet.iloc[:1], tmp_path / "vaf.png")) == 0
+    tiers = therapy_tiers(pd.DataFrame(columns=THERAPIES_SCHEMA.names))
+    assert tiers.empty and list(tiers.columns) == THERAPY_TIERS_SCHEMA.names
+    page = therapy_tiers_page(tiers, ["P1"])
+    assert "<td>P1</td>" in page and "<em>none</em>" in page
+    for name in ("oncoprint.png", "TP53.png", "vaf.png"):
+        assert (tmp_path / name).read_bytes()[:8] == PNG
 
 
 def therapy(patient, biomarker, drug, tier, level, direction="sensitivity", source="PMID:1",

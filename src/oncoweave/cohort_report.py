@@ -349,13 +349,16 @@ def plot_vaf_distribution(variants: pd.DataFrame, path: str | Path) -> pd.DataFr
         1, 2, figsize=(12, 4.2), gridspec_kw={"width_ratios": [1, max(1.2, len(patients) / 6)]})
     bins = np.linspace(0, 1, 41)
     statuses = [s for s in STATUS_COLOURS if (calls["status"] == s).any()]
-    histogram.hist([calls.loc[calls["status"] == s, "t_vaf"] for s in statuses], bins=bins,
-                   stacked=True, color=[STATUS_COLOURS[s] for s in statuses],
-                   label=[f"{s} ({int((calls['status'] == s).sum())})" for s in statuses])
+    if statuses:
+        histogram.hist([calls.loc[calls["status"] == s, "t_vaf"] for s in statuses], bins=bins,
+                       stacked=True, color=[STATUS_COLOURS[s] for s in statuses],
+                       label=[f"{s} ({int((calls['status'] == s).sum())})" for s in statuses])
+        histogram.legend(fontsize=8)
+    else:
+        histogram.text(0.5, 0.5, "no PASS call", ha="center", transform=histogram.transAxes)
     histogram.set_xlabel("tumour VAF")
     histogram.set_ylabel("PASS calls")
     histogram.set_title("Cohort, by call status")
-    histogram.legend(fontsize=8)
     rng = np.random.default_rng(0)  # jitter only; seeded so the figure is reproducible
     tumour = calls[calls["status"] != "germline"]
     for x, patient in enumerate(patients):
