@@ -550,9 +550,11 @@ def table_index(tables: Mapping[str, str | Path]) -> pd.DataFrame:
 
 def therapy_tiers_page(tiers: pd.DataFrame, patients: Sequence[str]) -> str:
     summary = patient_tier_summary(tiers, patients)
-    counts = pd.crosstab(tiers["amp_tier"], tiers["direction"]).reindex(
-        [t for t in TIER_ORDER if t in set(tiers["amp_tier"])]).reset_index() \
-        if len(tiers) else pd.DataFrame()
+    counts = pd.DataFrame()
+    if len(tiers):
+        counts = pd.crosstab(tiers["amp_tier"], tiers["direction"]).reindex(
+            [t for t in TIER_ORDER if t in set(tiers["amp_tier"])]).rename_axis(
+            index="AMP tier", columns=None).reset_index()
     return html_page("Therapy matches by AMP/ASCO/CAP tier", [
         ("Best tier per patient",
          "The best sensitivity tier of each patient, the biomarkers and drugs at that tier, and "
