@@ -11,7 +11,6 @@ only the pseudonymous patient ids and lesion ids the tables already hold.
 from __future__ import annotations
 
 import html
-import re
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
@@ -541,7 +540,8 @@ def table_index(tables: Mapping[str, str | Path]) -> pd.DataFrame:
             frame = read_maf(path)
             columns, n_rows = list(frame.columns), len(frame)
         rows.append({"table": name, "path": str(path), "rows": n_rows, "columns": len(columns),
-                     "first columns": ", ".join(columns[:8]) + (" …" if len(columns) > 8 else "")})
+                     "first columns": ", ".join(columns[:8])
+                     + (" …" if len(columns) > 8 else "")})
     return pd.DataFrame(rows)
 
 

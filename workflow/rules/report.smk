@@ -1,7 +1,8 @@
 # The cohort report (`snakemake --report report.zip`, or report.html for a small cohort): figures
 # and tables over the cohort's Parquet tables, each wrapped in report() under its stage's category
 # (the categories are described in workflow/report/workflow.rst). Other stages wrap their own
-# outputs: MultiQC (report_qc), saturation lollipops (score_saturation), run time (gather_benchmarks).
+# outputs: MultiQC (report_qc), saturation lollipops (score_saturation), run time
+# (gather_benchmarks).
 
 
 rule plot_oncoprint:

@@ -9,7 +9,8 @@ from oncoweave.variants import read_parquet
 def main():
     gene = snakemake.wildcards.gene
     drivers = read_parquet(snakemake.input.drivers, DRIVERS_SCHEMA)[0]
-    plot_lollipop(tumour_alterations(drivers), gene, protein_lengths(snakemake.input.proteins)[gene],
+    length = protein_lengths(snakemake.input.proteins)[gene]
+    plot_lollipop(tumour_alterations(drivers), gene, length,
                   load_domains(snakemake.input.domains).get(gene, []), snakemake.output[0],
                   threshold=snakemake.params.driver_threshold,
                   n_patients=len(snakemake.params.patients))
