@@ -7,6 +7,9 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/reference.smk"
 include: "workflow/rules/reads.smk"
@@ -18,6 +21,7 @@ include: "workflow/rules/drivers.smk"
 include: "workflow/rules/therapies.smk"
 include: "workflow/rules/imaging.smk"
 include: "workflow/rules/fusion.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

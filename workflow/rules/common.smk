@@ -202,7 +202,33 @@ def all_outputs():
     if TRAIN_ENCODER:
         outputs.append("results/cohort/deep_features.parquet")
     outputs += ["results/fusion/similar_patients.parquet", "results/fusion/patient_predictions.parquet"]
+    # The cohort report's figures and tables (workflow/rules/report.smk).
+    outputs += [
+        "results/report/oncoprint.png",
+        *expand("results/report/lollipops/{gene}.png", gene=DRIVER_GENES),
+        "results/report/vaf_distribution.png",
+        "results/report/therapy_tiers.html",
+        "results/report/cohort_tables.html",
+    ]
+    if IMAGE_PATIENTS:
+        outputs.append("results/report/radiomics_summary.html")
     return outputs
+
+
+def cohort_tables(wildcards):
+    """The cohort tables a core reads in pandas or R (imaging ones only when they exist)."""
+    tables = {
+        "variants": "results/cohort/variants.parquet",
+        "drivers": "results/cohort/drivers.parquet",
+        "therapy_tiers": "results/cohort/therapy_tiers.parquet",
+        "icb_predictions": "results/icb/predictions.parquet",
+        "patient_features": "results/cohort/patient_features.parquet",
+    }
+    if IMAGE_PATIENTS:
+        tables["radiomics"] = "results/cohort/radiomics.parquet"
+    if TRAIN_ENCODER:
+        tables["deep_features"] = "results/cohort/deep_features.parquet"
+    return tables
 
 
 SHEET_ROW = {sample: row for row, sample in enumerate(SAMPLES["sample"], start=1)}

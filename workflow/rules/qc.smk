@@ -34,7 +34,11 @@ rule report_qc:
         ),
         identity="results/qc/identity_mqc.tsv",
     output:
-        report="results/qc/multiqc.html",
+        report=report(
+            "results/qc/multiqc.html",
+            caption="../report/multiqc.rst",
+            category="QC",
+        ),
         data=directory("results/qc/multiqc_data"),
     log:
         "logs/report_qc/multiqc.log",

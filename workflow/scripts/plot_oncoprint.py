@@ -1,0 +1,15 @@
+"""The cohort's oncoprint of the four driver genes."""
+from oncoweave.cohort_report import germline_pathogenic, plot_oncoprint, tumour_alterations
+from oncoweave.driver_model import DRIVERS_SCHEMA
+from oncoweave.glue import run_step
+from oncoweave.variants import read_parquet
+
+
+def main():
+    drivers = read_parquet(snakemake.input.drivers, DRIVERS_SCHEMA)[0]
+    threshold = snakemake.params.driver_threshold
+    plot_oncoprint(tumour_alterations(drivers), germline_pathogenic(drivers, threshold),
+                   snakemake.params.patients, snakemake.output[0], threshold=threshold)
+
+
+run_step(snakemake, main)

@@ -1,0 +1,19 @@
+"""Every patient's therapy matches at their best AMP/ASCO/CAP tier: one Parquet, one report page."""
+import pandas as pd
+
+from oncoweave.cohort_report import (THERAPY_TIERS_SCHEMA, therapy_tiers, therapy_tiers_page,
+                                     write_html)
+from oncoweave.glue import run_step
+from oncoweave.therapies import THERAPIES_SCHEMA
+from oncoweave.variants import read_parquet, write_parquet
+
+
+def main():
+    therapies = pd.concat([read_parquet(path, THERAPIES_SCHEMA)[0] for path in snakemake.input],
+                          ignore_index=True)
+    tiers = therapy_tiers(therapies)
+    write_parquet(tiers, snakemake.output.table, THERAPY_TIERS_SCHEMA)
+    write_html(therapy_tiers_page(tiers, snakemake.params.patients), snakemake.output.page)
+
+
+run_step(snakemake, main)
