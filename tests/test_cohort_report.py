@@ -404,7 +404,7 @@ def test_no_planted_phi_in_either_report(reports):
 def test_cohort_tables_for_pandas_r_and_maftools(toy_run):
     workdir, _ = toy_run
     maf = validated_maf(workdir / "results/cohort/variants.maf")
-    assert set(maf.Tumor_Sample_Barcode) == {f"P0{n}-T" for n in range(1, 9)}
+    assert set(maf.Tumor_Sample_Barcode) == {f"P{n:02d}-T" for n in range(1, 65)}
     tiers = read_parquet(workdir / "results/cohort/therapy_tiers.parquet", THERAPY_TIERS_SCHEMA)[0]
     p02 = tiers[(tiers.patient == "P02") & (tiers.biomarker == "EGFR p.L858R")]
     assert p02.set_index("drug").loc["Osimertinib", "amp_tier"] == "IA"

@@ -20,7 +20,7 @@ def features(toy_run):
 
 def test_one_row_per_patient_and_missing_stays_missing(features):
     _, table, modalities = features
-    assert list(table.index) == [f"P{n:02d}" for n in range(1, 41)]
+    assert list(table.index) == [f"P{n:02d}" for n in range(1, 65)]
     assert set(modalities) == {"genomic", "radiomics", "deep", "clinical"}
     imaging = modalities["radiomics"] + modalities["deep"]
     assert table.loc["P07", imaging].isna().all(), "P07 has no image: imaging must stay missing"
@@ -77,7 +77,7 @@ def test_fused_model_recovers_the_toy_hidden_risk(features):
     singles = {m: cindex[m] for m in ("genomic", "radiomics", "deep", "clinical")}
     assert cindex["all"] > max(singles.values()), cindex
     metrics = json.loads((evaluation / "survival/metrics.json").read_text())
-    assert metrics["settings"]["n_patients"] == 40
+    assert metrics["settings"]["n_patients"] == 64
     response = json.loads((evaluation / "response/metrics.json").read_text())
     assert "skipped" not in response and {r["model"] for r in response["ablation"]} >= {"all"}
 
