@@ -18,6 +18,7 @@ include: "workflow/rules/drivers.smk"
 include: "workflow/rules/therapies.smk"
 include: "workflow/rules/imaging.smk"
 include: "workflow/rules/fusion.smk"
+include: "workflow/rules/patient_report.smk"
 
 
 rule all:

@@ -195,6 +195,7 @@ def all_outputs():
     if TRAIN_ENCODER:
         outputs.append("results/cohort/deep_features.parquet")
     outputs.append("results/fusion/similar_patients.parquet")
+    outputs.extend(expand("results/report/{patient}.html", patient=PATIENTS))  # patient_report.smk
     return outputs
 
 
