@@ -82,27 +82,25 @@ COVERAGE_SCHEMA = pa.schema([
 # ---------------------------------------------------------------------------------------------
 # Coverage summary (mosdepth -> Parquet).
 
-def _read_bed(path: str | Path, what: str) -> pd.DataFrame:
+def _read_bed(path: str | Path, what: str, columns: int) -> pd.DataFrame:
     path = Path(path)
     try:
         with gzip.open(path, "rt") as handle:
             table = pd.read_csv(handle, sep="\t", header=None, comment=None, dtype=str)
     except (OSError, EOFError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
         raise InputError(f"cannot read mosdepth {what} bed ({err})", path=path) from None
-    if table.shape[1] < 4:
-        raise InputError(f"mosdepth {what} bed has {table.shape[1]} columns; the targets BED "
-                         "needs a name column (the gene)", path=path)
+    if table.shape[1] < columns:
+        raise InputError(f"mosdepth {what} bed has {table.shape[1]} columns, not {columns}: "
+                         "the targets BED needs a name column (the gene)", path=path)
     return table
 
 
 def coverage_rows(patient: str, sample: str, sample_type: str, regions: str | Path,
                   thresholds: str | Path, genes: Sequence[str] = DRIVER_GENES) -> pd.DataFrame:
     """Rows of COVERAGE_SCHEMA for one sample from its mosdepth regions and thresholds beds."""
-    region_table = _read_bed(regions, "regions")
-    if region_table.shape[1] != 5:
-        raise InputError("expected chrom, start, end, name, mean depth", path=regions)
+    region_table = _read_bed(regions, "regions", 5).iloc[:, :5]
     region_table.columns = ["chrom", "start", "end", "gene", "mean"]
-    threshold_table = _read_bed(thresholds, "thresholds")
+    threshold_table = _read_bed(thresholds, "thresholds", 5)
     header = list(threshold_table.iloc[0])
     if not str(header[0]).startswith("#") or not all(
             re.fullmatch(r"\d+X", str(name)) for name in header[4:]):
@@ -528,7 +526,8 @@ def imaging_section(patient: str, lesions: Sequence[Lesion], radiomics: pd.DataF
         return section
     for lesion in lesions:
         record, _ = read_parquet(lesion.record)
-        require_columns(record, ["lesion", "modality", "lesion_volume_ml"], lesion.record)
+        require_columns(record, ["lesion", "modality", "lesion_volume_ml", "source_format"],
+                        lesion.record)
         info = record.iloc[0]
         modality = str(info["modality"])
         uri, z = lesion_figure(lesion.image, lesion.mask, modality)
