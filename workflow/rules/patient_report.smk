@@ -3,44 +3,7 @@
 # coverage summary per driver gene it shows. Reads no sheet and no image header.
 
 
-def fusion_predictions_input(wildcards):
-    """The fused predictions of rule evaluate_fusion (results/fusion/patient_predictions.parquet)
-    once that rule is in the workflow; until then none, and the report says the stage did not run."""
-    if workflow.is_rule("evaluate_fusion"):
-        return {"fusion": "results/fusion/patient_predictions.parquet"}
-    return {}
-
-
-def patient_coverage_beds(wildcards):
-    """mosdepth region and threshold beds of the patient's tumour (and normal)."""
-    samples = patient_samples(wildcards.patient)
-    inputs = {}
-    for kind in ("tumour", "normal"):
-        if samples[kind]:
-            inputs[f"{kind}_regions"] = f"results/qc/mosdepth/{samples[kind]}.regions.bed.gz"
-            inputs[f"{kind}_thresholds"] = f"results/qc/mosdepth/{samples[kind]}.thresholds.bed.gz"
-    return inputs
-
-
-def patient_report_inputs(wildcards):
-    """The patient's stage tables; optional ones only where their stage runs for the patient."""
-    patient = wildcards.patient
-    inputs = {
-        "drivers": f"results/drivers/{patient}.parquet",
-        "therapies": f"results/therapies/{patient}.parquet",
-        "tmb": f"results/tmb/{patient}.parquet",
-        "icb": "results/icb/predictions.parquet",
-        "identity": f"results/qc/identity/{patient}.tsv",
-        "similar": "results/fusion/similar_patients.parquet",
-    }
-    if patient not in VCF_PATIENTS:
-        inputs["coverage"] = f"results/qc/coverage/{patient}.parquet"
-    if patient in IMAGE_PATIENTS:
-        inputs.update(patient_lesions(wildcards))
-    if IMAGE_PATIENTS:
-        inputs["radiomics"] = "results/cohort/radiomics.parquet"
-    inputs.update(fusion_predictions_input(wildcards))
-    return inputs
+include: "patient_report_inputs.smk"
 
 
 rule summarize_coverage:
