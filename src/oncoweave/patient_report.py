@@ -701,7 +701,8 @@ def render_patient_report(patient: str, output: str | Path, *, drivers: str | Pa
                                     "tmb": Path(tmb), "icb": Path(icb),
                                     "radiomics": Path(radiomics) if radiomics else None,
                                     "similar patients": Path(similar) if similar else None,
-                                    "fusion": Path(fusion) if fusion else None}),
+                                    "fusion": Path(fusion) if fusion else None,
+                                    "coverage": Path(coverage) if coverage else None}),
                    config_hash),
     ]
     html = _render_html(patient, sections)
