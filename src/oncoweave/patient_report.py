@@ -547,10 +547,11 @@ def imaging_section(patient: str, lesions: Sequence[Lesion], radiomics: pd.DataF
             if name not in radiomics.columns:
                 continue
             pool = radiomics[radiomics["modality"] == modality] if same_modality else radiomics
-            cohort = pool[name].dropna().to_numpy(dtype=float)
-            value = float(this.iloc[0][name])
-            if not len(cohort) or math.isnan(value):
+            cohort = pd.to_numeric(pool[name], errors="coerce").dropna().to_numpy(dtype=float)
+            value = pd.to_numeric(pd.Series([this.iloc[0][name]]), errors="coerce").iloc[0]
+            if not len(cohort) or _is_missing(value):
                 continue
+            value = float(value)
             scope = f"{len(cohort)} {modality} lesions" if same_modality else \
                 f"{len(cohort)} lesions"
             table_rows.append([label, f"{value:.4g}", f"{np.median(cohort):.4g}",
