@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import REPO, run_snakemake
+from helpers import run_snakemake
 
 from oncoweave.cli import main as cli
 from oncoweave.driver_model import DRIVERS_SCHEMA
