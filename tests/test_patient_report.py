@@ -190,14 +190,19 @@ def test_tumour_only_patient_without_image_or_fusion_says_why(tables, tmp_path):
 def test_germline_brca_is_flagged_for_counselling(tables, tmp_path):
     drivers = pd.DataFrame([driver_row(), driver_row(
         gene="BRCA1", hgvs_p="p.Q1756Pfs*74", status="germline", n_vaf=0.47, t_vaf=0.54,
-        consequence="frameshift")])
+        consequence="frameshift"), driver_row(
+        gene="EGFR", hgvs_p="p.R776H", status="germline", n_vaf=0.5, driver_score=0.7)])
     write_parquet(drivers, tables["drivers"], DRIVERS_SCHEMA)
     output = tmp_path / "X1.html"
-    render_patient_report("X1", output, **tables)
+    sections = render_patient_report("X1", output, **tables)
     html = output.read_text()
     germline = section_text(html, "germline")
     assert "BRCA1" in germline and "p.Q1756Pfs*74" in germline and "47.0 %" in germline
     assert "genetic counselling" in germline
+    alerts = next(s.alerts for s in sections if s.key == "germline")
+    assert alerts == ["Germline BRCA1 p.Q1756Pfs*74: refer for genetic counselling."]
+    egfr = germline[germline.index("p.R776H"):]
+    assert "confirm in a certified germline test" in egfr and "counselling" not in egfr
     assert "p.Q1756Pfs*74" not in section_text(html, "drivers"), "germline is reported apart"
 
 

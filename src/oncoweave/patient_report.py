@@ -46,6 +46,9 @@ from .variants import read_parquet, schema_field, write_parquet
 log = logging.getLogger(__name__)
 
 TEMPLATE = "patient_report.html"
+# Hereditary cancer genes of the panel (ACMG secondary-findings list: hereditary breast/ovarian
+# cancer, Li-Fraumeni): a damaging germline variant there means referral for genetic counselling.
+COUNSELLING_GENES = frozenset({*GERMLINE_GENES, "TP53"})
 TIER_ORDER = {"IA": 0, "IB": 1, "IIC": 2, "IID": 3, "III": 4}
 
 # The fused-prediction contract of rule evaluate_fusion (results/fusion/patient_predictions.parquet).
@@ -265,13 +268,13 @@ def germline_section(drivers: pd.DataFrame, threshold: float) -> Section:
     for _, row in germline.sort_values("driver_score", ascending=False).iterrows():
         action = ("pathogenic-looking germline variant in a hereditary cancer gene: confirm in a "
                   "certified germline test and refer for genetic counselling"
-                  if row.gene in GERMLINE_GENES else
+                  if row.gene in COUNSELLING_GENES else
                   "germline variant scored as damaging: confirm in a certified germline test")
         rows.append([row.gene, _protein_change(row), _percent(row.n_vaf, 1),
                      _percent(row.t_vaf, 1), "with LOH in the tumour" if row.status == "loh"
                      else "heterozygous", _number(row.driver_score),
                      feature_reasons(row.top_features), action])
-        if row.gene in GERMLINE_GENES:
+        if row.gene in COUNSELLING_GENES:
             section.alerts.append(f"Germline {row.gene} {_protein_change(row)}: refer for "
                                   "genetic counselling.")
     section.tables.append(Table(["gene", "protein change", "normal VAF", "tumour VAF", "zygosity",
