@@ -22,6 +22,7 @@ include: "workflow/rules/therapies.smk"
 include: "workflow/rules/imaging.smk"
 include: "workflow/rules/fusion.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/patient_report.smk"
 
 
 rule all:

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-DEBIAN_PACKAGES=(bwa samtools bcftools tabix fastp mosdepth libhts-dev dwgsim freebayes)
+DEBIAN_PACKAGES=(bwa samtools bcftools tabix fastp mosdepth libhts-dev dwgsim freebayes chromium)
 
 missing=()
 for package in "${DEBIAN_PACKAGES[@]}"; do

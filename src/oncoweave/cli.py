@@ -39,6 +39,7 @@ COMMAND_MODULES = (
     "oncoweave.patient_features",
     "oncoweave.retrieval",
     "oncoweave.fusion",
+    "oncoweave.patient_report",
 )
 
 

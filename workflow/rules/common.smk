@@ -212,6 +212,7 @@ def all_outputs():
     ]
     if IMAGE_PATIENTS:
         outputs.append("results/report/radiomics_summary.html")
+    outputs += expand("results/report/{patient}.html", patient=PATIENTS)  # patient_report.smk
     return outputs
 
 
