@@ -253,3 +253,9 @@ def test_cli_unknown_patient_names_the_file(cohort, features, tmp_path, monkeypa
                                "--representation", str(embedding), "--output", str(output)])
     assert rc == 2
     assert "embedding.parquet: patient P3 is not in the feature table" in capsys.readouterr().err
+
+
+def test_ages_over_89_are_not_shown_exactly():
+    from oncoweave.retrieval import _shown_age
+
+    assert [_shown_age(a) for a in (52.0, 89.0, 90.0, 97.0)] == ["52", "89", "90+", "90+"]

@@ -308,7 +308,7 @@ class SimilarPatients:
         age_a, age_b = _value(a.get("clin_age"), float), _value(b.get("clin_age"), float)
         if age_a is not None and age_b is not None and abs(age_a - age_b) <= \
                 self.similar_age_years:
-            matches.append(f"similar age ({age_a:g} vs {age_b:g})")
+            matches.append(f"similar age ({_shown_age(age_a)} vs {_shown_age(age_b)})")
         return matches
 
 
@@ -321,6 +321,11 @@ def _present(value) -> bool:
 
 def _value(value, kind):
     return kind(value) if _present(value) else None
+
+
+def _shown_age(age: float) -> str:
+    """An age as reports may show it: exact ages over 89 identify (HIPAA Safe Harbor) -> '90+'."""
+    return "90+" if age >= 90 else f"{age:g}"
 
 
 def _tier_rank(tier: str | None) -> int:
