@@ -195,7 +195,8 @@ def test_cross_validate_survival_outputs():
     folds = split_folds(table.index, n_folds=3, seed=0, stratify=table["event"])
     predictions, per_fold = cross_validate_survival(table, groups, "time", "event", folds,
                                                     lambda m: PenalisedCox())
-    assert list(predictions.columns) == ["id", "fold", "risk", "risk_group", "time", "event"]
+    assert list(predictions.columns) == ["id", "fold", "risk", "risk_group", "risk_percentile",
+                                         "time", "event"]
     assert set(predictions["risk_group"]) == {"high", "low"}
     high = predictions[predictions["risk_group"] == "high"]["event"].mean()
     assert high > predictions[predictions["risk_group"] == "low"]["event"].mean()

@@ -398,7 +398,12 @@ def test_toy_reports_render_with_the_planted_drivers(reports, tmp_path):
             assert "No normal sample" in germline
         if patient == "P07":
             assert "No image" in section_text(dom, "imaging")
-        assert "Stage not run" in section_text(dom, "fusion")  # until evaluate_fusion exists
+        fusion = section_text(dom, "fusion")  # evaluate_fusion's out-of-fold prediction
+        assert re.search(r"higher than \d+ % of the cohort's patients .* (high|low)-risk group",
+                         fusion), fusion
+        assert re.search(r"response probability \d+ % \(95 % interval \d+ % – \d+ %\)", fusion)
+        if patient == "P07":
+            assert "modalities missing radiomics, deep" in fusion
         qc = section_text(dom, "qc")
         assert "sample identity" in qc and "mean depth" in qc and "config hash" in qc
     log = (workdir / "logs/render_patient_report/P05.log").read_text()
