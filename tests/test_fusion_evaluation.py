@@ -95,7 +95,8 @@ def test_shap_values_explain_the_fused_model(evaluated):
     assert set(importance.nlargest(2).index) == {"gen_TP53_driver", "rad_size"}
     assert shap.loc[shap["feature"] == "rad_size", "modality"].eq("radiomics").all()
     # A patient without an image has its imaging values missing, not zero.
-    assert shap.loc[(shap["patient"] == "S000") & (shap["feature"] == "rad_size"), "value"].isna().all()
+    no_image = (shap["patient"] == "S000") & (shap["feature"] == "rad_size")
+    assert shap.loc[no_image, "value"].isna().all()
 
 
 def test_ablation_table_lists_both_tasks(evaluated):

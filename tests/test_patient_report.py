@@ -217,7 +217,8 @@ def test_fused_prediction_section_follows_the_evaluate_fusion_contract(tables, t
     output = tmp_path / "X1.html"
     render_patient_report("X1", output, **tables, fusion=fusion)
     text = section_text(output.read_text(), "fusion")
-    assert "higher than 81 % of the cohort's patients the model was trained on; high-risk group" in text
+    assert ("higher than 81 % of the cohort's patients the model was trained on; "
+            "high-risk group") in text
     assert "62nd – 96th percentile (median 88th)" in text
     assert "22 % (95 % interval 10 % – 40 %)" in text
     assert "clinical, genomic" in text and "imaging" in text and "xgboost early fusion" in text

@@ -97,7 +97,7 @@ def test_clinical_sheet_follows_the_drivers(runs):
 
 
 def test_outcomes_follow_the_hidden_risk():
-    """Across many toy patients, higher hidden risk means shorter survival (the signal fusion finds)."""
+    """Across many toy patients, higher hidden risk means shorter survival (what fusion finds)."""
     from scipy.stats import spearmanr
 
     from oncoweave.toy_images import hidden_risk

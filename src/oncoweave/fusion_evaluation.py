@@ -50,7 +50,8 @@ PLOTS = {"survival": ("ablation.png", "km_risk_groups.png", "td_auc.png"),
 PATIENT_PREDICTIONS_SCHEMA = pa.schema([
     schema_field("patient", pa.string(), "Pseudonymous patient id"),
     schema_field("risk", pa.float64(), "Out-of-fold fused risk: percent of the fold's training "
-                 "patients the fold's model ranks below this patient (0-100, higher = worse)", True),
+                 "patients the fold's model ranks below this patient (0-100, higher = worse)",
+                 True),
     schema_field("risk_lower", pa.float64(), "2.5th percentile of the patient's risk percentile "
                  "over out-of-bag bootstrap refits", True),
     schema_field("risk_upper", pa.float64(), "97.5th percentile of the same", True),

@@ -384,7 +384,8 @@ def _ordinal(value: Any) -> str:
     if _is_missing(value):
         return "—"
     number = int(round(float(value)))
-    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    teens = 10 <= number % 100 <= 20
+    suffix = "th" if teens else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
     return f"{number}{suffix}"
 
 

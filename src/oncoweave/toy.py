@@ -692,7 +692,8 @@ def write_clinical(path: Path, patients: list[Patient], seed: int) -> None:
             # carries no proxy of the genomic part of the outcome.
             kind = (str(rng.choice(sorted(set(CANCER_TYPE_OF_DRIVER_GENE.values()))))
                     if patient.from_vcf else cancer_type(number, genes))
-            sex = "F" if kind in ("Breast Cancer", "Ovarian Cancer") else str(rng.choice(["F", "M"]))
+            sex = ("F" if kind in ("Breast Cancer", "Ovarian Cancer")
+                   else str(rng.choice(["F", "M"])))
             age = int(rng.integers(38, 80))
             stage = str(rng.choice(STAGES))
             os_months, os_event, response = simulate_outcome(number, "TP53" in genes, stage, seed)
