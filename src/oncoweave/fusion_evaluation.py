@@ -120,12 +120,20 @@ def feature_table(features: pd.DataFrame, groups: Mapping[str, Sequence[str]]
     return table, ModalityMap({k: list(v) for k, v in groups.items() if v}).expanded(encoded)
 
 
+OUTCOME_COLUMNS = {"survival": (TIME, EVENT), "response": (RESPONSE,)}
+
+
+def _targets(rows: pd.DataFrame, task: str) -> list[np.ndarray]:
+    """What the task's models are fitted on: [time, event] or [response]; the last one is the
+    label the folds are stratified by."""
+    return [rows[column].to_numpy(float if column == TIME else int)
+            for column in OUTCOME_COLUMNS[task]]
+
+
 def _task_rows(table: pd.DataFrame, task: str, n_folds: int) -> tuple[pd.DataFrame, str]:
     """The patients with this task's outcome, or the reason the task cannot be evaluated."""
-    columns = [TIME, EVENT] if task == "survival" else [RESPONSE]
-    rows = table.dropna(subset=columns)
-    label = rows[EVENT if task == "survival" else RESPONSE].astype(int)
-    counts = label.value_counts()
+    rows = table.dropna(subset=list(OUTCOME_COLUMNS[task]))
+    counts = pd.Series(_targets(rows, task)[-1]).value_counts()
     names = ("censored", "events") if task == "survival" else ("non-responders", "responders")
     for value, name in enumerate(names):
         if counts.get(value, 0) < n_folds:
@@ -140,20 +148,14 @@ def evaluate_task(table: pd.DataFrame, modality_map: ModalityMap, task: str,
     if skipped:
         log.warning("%s not evaluated: %s", task, skipped)
         return TaskOutcome(task, None, skipped)
-    label = rows[EVENT if task == "survival" else RESPONSE].astype(int)
+    target = _targets(rows, task)
     folds = split_folds(rows.index, settings.splits or None, settings.n_folds, settings.seed,
-                        label)
+                        target[-1])
     factory = default_model_factory(task, settings.seed, settings.model, settings.inner_folds)
     outcome = ({"time": TIME, "event": EVENT} if task == "survival" else {"response": RESPONSE})
-    table_for_task = rows.drop(columns=[c for c in (TIME, EVENT, RESPONSE)
-                                        if c not in outcome.values()])
-    if task == "response":
-        table_for_task = table_for_task.astype({RESPONSE: int})
-    result = ablation(table_for_task, modality_map, folds, factory,
+    result = ablation(rows, modality_map, folds, factory,
                       configs=ablation_configs(list(modality_map)),
                       n_bootstrap=settings.n_bootstrap, seed=settings.seed, **outcome)
-    target = ([rows[TIME].to_numpy(float), rows[EVENT].to_numpy(int)] if task == "survival"
-              else [rows[RESPONSE].to_numpy(int)])
     with single_threaded_blas():
         final = factory(modality_map).fit(rows[modality_map.columns()], *target)
     return TaskOutcome(task, result, "", final, rows)
@@ -180,20 +182,18 @@ def out_of_bag_intervals(outcome: TaskOutcome, modality_map: ModalityMap, n_refi
     candidate = _chosen(outcome.final_model)
     rng = np.random.default_rng([seed, 11])
     scores = {patient: [] for patient in rows.index}
-    label = rows[EVENT if outcome.task == "survival" else RESPONSE].to_numpy(int)
+    target = _targets(rows, outcome.task)
     for _ in range(n_refits):
         sample = rng.integers(0, len(rows), len(rows))
         out_of_bag = np.setdiff1d(np.arange(len(rows)), sample)
-        if not len(out_of_bag) or len(set(label[sample])) < 2:
+        if not len(out_of_bag) or len(set(target[-1][sample])) < 2:
             continue  # a resample without both outcomes cannot be fitted
         with single_threaded_blas():
+            model = clone(candidate).fit(X.iloc[sample], *(t[sample] for t in target))
             if outcome.task == "survival":
-                model = clone(candidate).fit(X.iloc[sample], rows[TIME].to_numpy(float)[sample],
-                                             label[sample])
                 values = percentile_among(model.predict_risk(X.iloc[sample]),
                                            model.predict_risk(X.iloc[out_of_bag]))
             else:
-                model = clone(candidate).fit(X.iloc[sample], label[sample])
                 values = model.predict_proba(X.iloc[out_of_bag])[:, 1]
         for index, value in zip(out_of_bag, values):
             scores[rows.index[index]].append(float(value))
@@ -249,7 +249,8 @@ def shap_values(outcome: TaskOutcome, modality_map: ModalityMap) -> pd.DataFrame
     if outcome.result is None:
         return pd.DataFrame(columns=SHAP_SCHEMA.names)
     model = outcome.final_model
-    model = getattr(model, "model_", model)  # InnerCVSelection -> its refitted candidate
+    if isinstance(model, InnerCVSelection):
+        model = model.model_  # the chosen candidate, refitted on every patient
     X = outcome.table[modality_map.columns()]
     if isinstance(model, Reduced):
         reduced, learner = model.reducer_.transform(X), model.model_
