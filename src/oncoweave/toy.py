@@ -521,12 +521,16 @@ def truth_header(fasta: pysam.FastaFile, patients: list[Patient], settings: Simu
     return header
 
 
+def in_reference_order(variants, fasta: pysam.FastaFile) -> list[Variant]:
+    """``variants`` sorted as a VCF must be: by the FASTA's contig order, position, alleles."""
+    order = {contig: i for i, contig in enumerate(fasta.references)}
+    return sorted(variants, key=lambda v: (order[v.contig], v.pos, v.ref, v.alt))
+
+
 def write_truth(path: Path, fasta: pysam.FastaFile, patients: list[Patient],
                 settings: SimulationSettings, reference: Path) -> None:
     header = truth_header(fasta, patients, settings, reference)
-    contig_order = {contig: i for i, contig in enumerate(fasta.references)}
-    variants = sorted({v for p in patients for v in p.tumour_components},
-                      key=lambda v: (contig_order[v.contig], v.pos, v.ref, v.alt))
+    variants = in_reference_order({v for p in patients for v in p.tumour_components}, fasta)
     with indexed_vcf_on_success(path) as temporary:
         with pysam.VariantFile(str(temporary), "wz", header=header) as vcf:
             for variant in variants:
@@ -579,9 +583,7 @@ def write_patient_vcf(path: Path, fasta: pysam.FastaFile, patient: Patient,
         header.add_meta("FORMAT", items=[("ID", key), ("Number", "R"), ("Type", "Integer"),
                                          ("Description", f"{what} (REF, ALT)")])
     header.add_sample(vcf_sample(patient))
-    order = {contig: i for i, contig in enumerate(fasta.references)}
-    variants = sorted(patient.tumour_components,
-                      key=lambda v: (order[v.contig], v.pos, v.ref, v.alt))
+    variants = in_reference_order(patient.tumour_components, fasta)
     with indexed_vcf_on_success(path) as temporary:
         with pysam.VariantFile(str(temporary), "wz", header=header) as vcf:
             for variant in variants:
@@ -625,6 +627,7 @@ def toy_vcf_samples(n_patients: int, n_vcf_patients: int) -> list[str]:
 # match against; a germline BRCA1/2 carrier is a breast cancer patient.
 CANCER_TYPE_OF_DRIVER_GENE = {"EGFR": "Lung Adenocarcinoma", "TP53": "Colorectal Adenocarcinoma",
                               "BRCA1": "Breast Cancer", "BRCA2": "Ovarian Cancer"}
+CANCER_TYPES = tuple(sorted(set(CANCER_TYPE_OF_DRIVER_GENE.values())))
 CLINICAL_COLUMNS = ["patient", "age", "sex", "stage", "cancer_type", "treatment", "os_months",
                     "os_event", "response"]
 
@@ -637,8 +640,7 @@ def cancer_type(patient_number: int, genes: set[str]) -> str:
     for planted in DRIVERS:
         if planted.gene in genes:
             return CANCER_TYPE_OF_DRIVER_GENE[planted.gene]
-    kinds = sorted(set(CANCER_TYPE_OF_DRIVER_GENE.values()))
-    return kinds[patient_number % len(kinds)]
+    return CANCER_TYPES[patient_number % len(CANCER_TYPES)]
 
 
 STAGES = ("I", "II", "III", "IV")
@@ -652,12 +654,6 @@ LOG_HAZARD_PER_UNIT_RISK = 3.0
 LOG_HAZARD_TP53_DRIVER = 1.5
 LOG_HAZARD_PER_STAGE = 0.7
 CENSORING_MONTHS = (6.0, 60.0)  # administrative censoring, uniform over this follow-up
-
-
-def driver_genes(patient_number: int, n_patients: int) -> set[str]:
-    """Genes of the somatic drivers planted in read patient ``patient_number`` (1-based) of a
-    cohort of ``n_patients`` read patients."""
-    return {d.gene for index, d in enumerate(DRIVERS) if index % n_patients == patient_number - 1}
 
 
 def simulate_outcome(patient_number: int, tp53: bool, stage: str,
@@ -690,8 +686,8 @@ def write_clinical(path: Path, patients: list[Patient], seed: int) -> None:
             genes = patient.driver_genes()
             # A VCF patient's cancer type is drawn apart from its drivers, so the clinical table
             # carries no proxy of the genomic part of the outcome.
-            kind = (str(rng.choice(sorted(set(CANCER_TYPE_OF_DRIVER_GENE.values()))))
-                    if patient.from_vcf else cancer_type(number, genes))
+            kind = (str(rng.choice(CANCER_TYPES)) if patient.from_vcf
+                    else cancer_type(number, genes))
             sex = ("F" if kind in ("Breast Cancer", "Ovarian Cancer")
                    else str(rng.choice(["F", "M"])))
             age = int(rng.integers(38, 80))
