@@ -22,7 +22,9 @@ from .driver_features import DRIVER_GENES
 from .errors import InputError
 from .io import replaced_on_success
 from .maf import DEFAULT_MAF_STATUSES, maf_alleles, variant_classification
+from .patient_features import GERMLINE_GENES
 from .protein import Domain, parse_hgvs_p
+from .therapies import TIER_ORDER
 from .variants import schema_field
 
 # maftools' default non-synonymous classes (read.maf vc_nonSyn): what an oncoprint shows.
@@ -37,8 +39,7 @@ CLASS_COLOURS = {
     "In_Frame_Ins": "#b15928", "Splice_Site": "#ff7f00", "Translation_Start_Site": "#a6cee3",
     "Nonstop_Mutation": "#fb9a99", MULTI_HIT: "#000000",
 }
-GERMLINE_GENES = ("BRCA1", "BRCA2")  # germline pathogenic calls the therapies stage acts on
-TIER_ORDER = ("IA", "IB", "IIC", "IID", "III")
+TIERS = tuple(TIER_ORDER)  # strongest first
 STATUS_COLOURS = {"somatic": "tab:red", "loh": "tab:purple", "tumour_only": "tab:orange",
                   "germline": "tab:grey"}
 
@@ -386,7 +387,7 @@ def therapy_tiers(therapies: pd.DataFrame) -> pd.DataFrame:
     """One row per patient x biomarker x drug x direction, at its best AMP/ASCO/CAP tier, with
     the CIViC levels and the sources of every evidence row behind it; best tier first."""
     matched = therapies[therapies["drug"].notna()].copy()
-    matched["tier_rank"] = matched["amp_tier"].map({t: i for i, t in enumerate(TIER_ORDER)}) \
+    matched["tier_rank"] = matched["amp_tier"].map(TIER_ORDER) \
         .fillna(len(TIER_ORDER))
     keys = ["patient", "biomarker", "variant_status", "drug", "direction"]
     if matched.empty:
@@ -412,9 +413,9 @@ def patient_tier_summary(tiers: pd.DataFrame, patients: Sequence[str]) -> pd.Dat
         mine = tiers[tiers["patient"] == patient]
         sensitive = mine[mine["direction"] == "sensitivity"]
         best = sensitive["amp_tier"].dropna()
-        best_tier = min(best, key=TIER_ORDER.index) if len(best) else None
+        best_tier = min(best, key=TIERS.index) if len(best) else None
         at_best = sensitive[sensitive["amp_tier"] == best_tier]
-        tier_one_two = mine["amp_tier"].isin(TIER_ORDER[:4])
+        tier_one_two = mine["amp_tier"].isin(TIERS[:4])
         rows.append({
             "patient": patient,
             "best_tier": best_tier or "—",
@@ -553,7 +554,7 @@ def therapy_tiers_page(tiers: pd.DataFrame, patients: Sequence[str]) -> str:
     counts = pd.DataFrame()
     if len(tiers):
         counts = pd.crosstab(tiers["amp_tier"], tiers["direction"]).reindex(
-            [t for t in TIER_ORDER if t in set(tiers["amp_tier"])]).rename_axis(
+            [t for t in TIERS if t in set(tiers["amp_tier"])]).rename_axis(
             index="AMP tier", columns=None).reset_index()
     return html_page("Therapy matches by AMP/ASCO/CAP tier", [
         ("Best tier per patient",

@@ -35,11 +35,13 @@ from .driver_features import DRIVER_GENES
 from .driver_model import DRIVERS_SCHEMA
 from .errors import InputError
 from .evidence import require_columns
+from .fusion import percentile_among
+from .fusion_evaluation import PATIENT_PREDICTIONS_SCHEMA
 from .icb import ICB_SCHEMA
 from .io import replaced_on_success
 from .patient_features import DEFAULT_DRIVER_THRESHOLD, GERMLINE_GENES, TUMOUR_STATUSES
 from .retrieval import SIMILAR_PATIENTS_SCHEMA
-from .therapies import THERAPIES_SCHEMA
+from .therapies import THERAPIES_SCHEMA, TIER_ORDER
 from .tmb import TMB_SCHEMA
 from .variants import read_parquet, schema_field, write_parquet
 
@@ -49,12 +51,9 @@ TEMPLATE = "patient_report.html"
 # Hereditary cancer genes of the panel (ACMG secondary-findings list: hereditary breast/ovarian
 # cancer, Li-Fraumeni): a damaging germline variant there means referral for genetic counselling.
 COUNSELLING_GENES = frozenset({*GERMLINE_GENES, "TP53"})
-TIER_ORDER = {"IA": 0, "IB": 1, "IIC": 2, "IID": 3, "III": 4}
 
 # The fused-prediction contract of rule evaluate_fusion (results/fusion/patient_predictions.parquet).
-FUSION_COLUMNS = ("patient", "risk", "risk_lower", "risk_upper", "risk_percentile", "risk_group",
-                  "response_probability", "response_lower", "response_upper", "modalities_used",
-                  "modalities_missing", "model")
+FUSION_COLUMNS = tuple(PATIENT_PREDICTIONS_SCHEMA.names)
 
 # Radiomic features shown against the cohort, in words; intensity and texture ones are compared
 # only with lesions of the same modality (CT HU and MR signal are not on one scale).
@@ -504,10 +503,6 @@ def lesion_figure(image_path: str | Path, mask_path: str | Path, modality: str) 
     return _png(figure), k
 
 
-def _percentile(values: np.ndarray, value: float) -> float:
-    return float(100 * ((values < value).sum() + 0.5 * (values == value).sum()) / len(values))
-
-
 def radiomics_figure(rows: list[tuple[str, np.ndarray, float]]) -> str:
     """Strip plots: each feature's cohort values (grey) and this lesion's (red)."""
     import matplotlib
@@ -576,7 +571,7 @@ def imaging_section(patient: str, lesions: Sequence[Lesion], radiomics: pd.DataF
                 f"{len(cohort)} lesions"
             table_rows.append([label, f"{value:.4g}", f"{np.median(cohort):.4g}",
                                f"{cohort.min():.4g} – {cohort.max():.4g}",
-                               f"{_percentile(cohort, value):.0f}", scope])
+                               f"{percentile_among(cohort, [value])[0]:.0f}", scope])
             plot_rows.append((label, cohort, value))
         if table_rows:
             section.tables.append(Table(

@@ -35,14 +35,13 @@ from .errors import InputError
 from .evidence import require_columns
 from .patient_features import (DEFAULT_DRIVER_THRESHOLD, GERMLINE_GENES, ID_COLUMN,
                                TUMOUR_STATUSES, VOLUME_FEATURE, read_patient_features)
-from .therapies import THERAPIES_SCHEMA
+from .therapies import THERAPIES_SCHEMA, TIER_ORDER
 from .variants import read_parquet, schema_field, write_parquet
 
 log = logging.getLogger(__name__)
 
 REPRESENTATION = "representation"
 TEXTURE_CLASSES = frozenset({"glcm", "glrlm", "glszm", "gldm", "ngtdm"})
-TIER_ORDER = {"IA": 0, "IB": 1, "IIC": 2, "IID": 3, "III": 4}
 STAGE_NAMES = {0: "0", 1: "I", 2: "II", 3: "III", 4: "IV"}
 DISTANCE_DESCRIPTION = ("mean over the modalities both patients have of the RMS difference of "
                         "z-scored features (block weight 1/sqrt(columns)); with a representation "

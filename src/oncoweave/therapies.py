@@ -29,7 +29,8 @@ PROTEIN_ALTERING = TRUNCATING | {"missense", "stop_lost", "inframe_deletion", "i
 VARIANT_COLUMNS = ("patient", "gene", "hgvs_p", "hgvs_c", "consequence", "status", "filter")
 DEFAULT_MIN_DRIVER_SCORE = 0.5
 
-_TIER_ORDER = {"IA": 0, "IB": 1, "IIC": 2, "IID": 3, "III": 4}
+# AMP/ASCO/CAP tiers, strongest first: the one ranking every stage and report sorts by.
+TIER_ORDER = {"IA": 0, "IB": 1, "IIC": 2, "IID": 3, "III": 4}
 _RESIDUES = re.compile(r"^p\.[A-Z*](\d+)(?:_[A-Z*](\d+))?")
 
 
@@ -192,7 +193,7 @@ def _ordered(table: pd.DataFrame) -> pd.DataFrame:
     """Best tier first, then level; one row per biomarker x evidence (several tumour samples of a
     patient carry the same call)."""
     table = table.drop_duplicates(ignore_index=True)
-    rank = table["amp_tier"].map(_TIER_ORDER).fillna(len(_TIER_ORDER))
+    rank = table["amp_tier"].map(TIER_ORDER).fillna(len(TIER_ORDER))
     order = table.assign(_rank=rank).sort_values(
         ["_rank", "evidence_level", "biomarker", "drug"], na_position="last", kind="stable").index
     return table.loc[order].reset_index(drop=True)
