@@ -57,10 +57,13 @@ def test_truncated_fastq_is_named_and_leaves_nothing(workdir):
     data = (workdir / "reads/R1.fastq.gz").read_bytes()
     (workdir / "reads/R1.fastq.gz").write_bytes(data[: len(data) // 2])
     make_workdir(workdir, HEADER + fastq_row("P1", "P1-T", "tumour"))
-    result = run_snakemake(workdir, "--cores", "1", "results/checks/P1-T.fastq.ok", check=False)
+    result = run_snakemake(workdir, "--cores", "1", "results/mapped/P1-T.bam", check=False)
     assert result.returncode != 0
     error_line(result, "reads/R1.fastq.gz", "row 1", "truncated")
-    assert not (workdir / "results/checks/P1-T.fastq.ok").exists()
+    # The check runs first in align_reads: no BAM, no fastp report.
+    assert not list((workdir / "results/mapped").glob("P1-T*"))
+    assert not (workdir / "results/qc/fastp").exists() or not list(
+        (workdir / "results/qc/fastp").iterdir())
 
 
 def test_file_that_is_not_a_bam(workdir):

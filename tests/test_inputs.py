@@ -2,6 +2,8 @@
 
 import gzip
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pysam
@@ -150,6 +152,25 @@ def test_check_fastq_cli_error_is_one_labelled_line(tmp_path, capsys):
     assert err.startswith(f"oncoweave check-fastq: error: samples.tsv row 3: {truncated}: "
                           "truncated gzip file")
     assert err.count("\n") == 1
+
+
+def test_check_fastq_module_entry_as_align_reads_calls_it(tmp_path):
+    """`python -m oncoweave.inputs` (the alignment job's first step): the same one labelled line,
+    without importing the other stages (their libraries are not in the alignment environment)."""
+    truncated = tmp_path / "t.fq.gz"
+    truncated.write_bytes(write_gzip(tmp_path / "w.fq.gz",
+                                     fastq_text(records=500, read_length=60)).read_bytes()[:900])
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "oncoweave.inputs", "check-fastq",
+         str(truncated), "--label", "samples.tsv, row 3"], capture_output=True, text=True)
+    assert result.returncode == 2 and result.stdout == ""
+    lines = result.stderr.splitlines()
+    [error] = [line for line in lines if not line.startswith("import time:")]
+    assert error.startswith(f"oncoweave check-fastq: error: samples.tsv, row 3: {truncated}: "
+                            "truncated gzip file")
+    imported = {line.rsplit("|", 1)[-1].strip() for line in lines if line.startswith("import time:")}
+    assert "oncoweave.io" in imported  # (the check's own imports are logged)
+    assert not {"allel", "xgboost", "torch", "oncoweave.classify"} & imported
 
 
 # --- BAM -------------------------------------------------------------------------------------

@@ -38,4 +38,4 @@ def test_benchmark_reports_the_jobs_the_dag_holds(tmp_path):
 
 def test_table_lists_each_size():
     table = scale.format_table([scale.PlanTiming(100, 2111, 4.84, 230.4)])
-    assert table.splitlines()[1].split() == ["100", "2111", "4.8", "230"]
+    assert table.splitlines()[1].split() == ["100", "2111", "4.8", "230", "2.29"]

@@ -24,8 +24,8 @@ from helpers import REPO, SNAKEFILE, SNAKEMAKE, make_read_patients_workdir
 pytestmark = pytest.mark.workflow
 
 PROFILES = ("--profile", str(REPO / "profiles" / "slurm"), "--profile", str(REPO / "profiles" / "ci"))
-# The group of the long per-sample jobs (check, trim, map): the one the fault test cancels.
-CANCEL_COMMENT = re.compile(r"^rule_sample_")
+# The long per-sample jobs (check, trim, map, markdup): the ones the fault test cancels.
+CANCEL_COMMENT = re.compile(r"^rule_align_reads_")
 PROLOG_LINE = re.compile(r"oncoweave-slurm: SLURM_JOB_ID=(\d+) CUDA_VISIBLE_DEVICES=(\S+)")
 RULE_LINE = re.compile(r"^\s*(?:local)?rule (\w+):")
 WILDCARDS_LINE = re.compile(r"^\s*wildcards: (.*)")
@@ -55,8 +55,8 @@ def test_bare_profile_name_resolves_after_linking(tmp_path):
     assert dry.returncode == 0, dry.stderr[-3000:]
     log = dry.stdout + dry.stderr
     assert "Using profile slurm" in log
-    # The groups are accepted: one group job per sample (15 in the toy cohort), per patient (8).
-    assert log.count("Group job sample") == 15 and log.count("Group job patient") == 8
+    # The groups are accepted: one group job per patient (8 read patients in the toy cohort).
+    assert log.count("Group job patient") == 8
 
 
 def snakemake_command(workdir: Path, *args: str) -> list[str]:
@@ -178,12 +178,12 @@ def test_profile_groups_run_as_one_slurm_job_per_sample_and_patient(slurm_run):
     finished = [job for job_id, job in slurm_run["job_logs"].items()
                 if job_id != slurm_run["cancelled"]]
     rules_of = [{rule for rule, _ in job["ran"]} for job in finished]
-    sample_jobs = [rules for rules in rules_of if "check_fastq" in rules]
+    sample_jobs = [rules for rules in rules_of if "align_reads" in rules]
     patient_jobs = [rules for rules in rules_of if "call_variants" in rules]
-    assert len(sample_jobs) == slurm_run["counts"]["check_fastq"]
-    assert all({"trim_reads", "map_reads"} <= rules for rules in sample_jobs)
+    assert len(sample_jobs) == slurm_run["counts"]["align_reads"]
+    assert all(rules == {"align_reads"} for rules in sample_jobs)
     assert len(patient_jobs) == slurm_run["counts"]["call_variants"]
-    assert all({"mark_duplicates", "compute_coverage", "export_variants"} <= rules
+    assert all({"collect_alignment_qc", "export_variants", "compute_tmb"} <= rules
                for rules in patient_jobs)
 
 

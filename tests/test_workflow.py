@@ -95,7 +95,7 @@ def test_maf_and_qc_reports_exist(cohort):
     report = (workdir / "results/qc/multiqc.html").read_text(errors="replace")
     assert "fastp" in report and "mosdepth" in report.lower()
     # every rule wrote a benchmark and a log
-    assert list((workdir / "benchmarks/map_reads").glob("*.tsv"))
+    assert list((workdir / "benchmarks/align_reads").glob("*.tsv"))
     assert list((workdir / "logs/call_variants").glob("*.log"))
 
 
@@ -191,7 +191,7 @@ def test_benchmarks_of_every_job_are_gathered(cohort):
     files = sorted((workdir / "benchmarks").rglob("*.tsv"))
     # Every job but gather_benchmarks itself (whose benchmark is written after it ran).
     assert len(jobs) == len(files) - 1
-    assert jobs.groupby("rule").size()["map_reads"] == 15
+    assert jobs.groupby("rule").size()["align_reads"] == 15
     assert jobs.wall_s.ge(0).all() and jobs.wall_s.sum() > 60  # fast jobs read 0.00 s
     assert (workdir / "results/benchmarks.png").stat().st_size > 1000
 

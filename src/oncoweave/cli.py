@@ -43,17 +43,18 @@ COMMAND_MODULES = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(modules: tuple[str, ...] = COMMAND_MODULES) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="oncoweave", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"oncoweave {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="<command>")
-    for name in COMMAND_MODULES:
+    for name in modules:
         importlib.import_module(name).register(subparsers)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, modules: tuple[str, ...] = COMMAND_MODULES) -> int:
+    """Run one command; `modules` narrows the parser to some stages' commands (and imports)."""
+    args = build_parser(modules).parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except InputError as err:

@@ -333,15 +333,12 @@ def freebayes_candidates(bams: list[Path], samples: list[str], fasta: Path, targ
 
 
 def workflow_call_seconds(run_dir: Path, patient: str) -> float:
-    """Wall seconds of the workflow's bcftools candidates of a patient (mpileup | call, then
-    norm | view), from its benchmark files; NaN when they are missing."""
-    total = 0.0
-    for rule in ("call_variants", "normalize_variants"):
-        path = run_dir / "benchmarks" / rule / f"{patient}.tsv"
-        if not path.exists():
-            return float("nan")
-        total += float(pd.read_csv(path, sep="\t")["s"].mean())
-    return total
+    """Wall seconds of the workflow's bcftools candidates of a patient (mpileup | call | norm |
+    view), from its benchmark file; NaN when it is missing."""
+    path = run_dir / "benchmarks" / "call_variants" / f"{patient}.tsv"
+    if not path.exists():
+        return float("nan")
+    return float(pd.read_csv(path, sep="\t")["s"].mean())
 
 
 def _classified(candidates: Path, pair: Pair, thresholds: CallingThresholds,

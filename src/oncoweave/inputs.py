@@ -454,3 +454,13 @@ def _cmd_import_vcf(args) -> int:
           f"written to {args.output}, {summary.outside_regions:,} outside the reference regions, "
           f"{summary.without_alt:,} without an ALT allele")
     return 0
+
+
+if __name__ == "__main__":
+    # `python -m oncoweave.inputs check-fastq ...`: the checks without the whole CLI's imports, for
+    # the alignment job's environment.
+    import sys
+
+    from .cli import main
+
+    sys.exit(main(modules=("oncoweave.inputs",)))

@@ -2,8 +2,8 @@
 
 `oncoweave benchmark-scale --patients 100 1000 10000` writes a paired tumour/normal sample sheet of
 FASTQ rows per size (each row's files are empty placeholders: planning needs them to exist, not to
-hold reads), so the DAG has the full per-sample chain (check, trim, map, dedup, QC) and per-patient
-chain (call to Parquet), then times a dry run of the workflow on each sheet.
+hold reads), so the DAG has the full per-sample chain (align, QC) and per-patient chain (call to report), then
+times a dry run of the workflow on each sheet.
 """
 
 from __future__ import annotations
@@ -105,10 +105,9 @@ def benchmark_scale(sizes: list[int], root: Path, cores: int = 2) -> list[PlanTi
 
 # The spine's rules and how many jobs each has per patient of a paired FASTQ cohort.
 SPINE_JOBS_PER_PATIENT = {
-    **dict.fromkeys(("check_fastq", "trim_reads", "map_reads", "mark_duplicates",
-                     "compute_coverage", "collect_alignment_stats"), 2),
-    **dict.fromkeys(("call_variants", "normalize_variants", "check_sample_identity",
-                     "classify_variants", "annotate_consequences", "export_variants"), 1),
+    **dict.fromkeys(("align_reads", "collect_alignment_qc"), 2),
+    **dict.fromkeys(("call_variants", "check_sample_identity", "classify_variants",
+                     "annotate_consequences", "export_variants"), 1),
 }
 SPINE_JOBS_ONCE = ("link_reference", "index_reference", "index_reference_bwa", "merge_variants",
                    "summarize_identity", "report_qc", "all")
@@ -133,8 +132,9 @@ def job_stats(output: str) -> dict[str, int]:
 
 
 def format_table(timings: list[PlanTiming]) -> str:
-    lines = [f"{'patients':>9} {'jobs':>9} {'wall s':>8} {'peak MB':>8}"]
-    lines += [f"{t.patients:>9} {t.jobs:>9} {t.wall_s:>8.1f} {t.peak_mb:>8.0f}" for t in timings]
+    lines = [f"{'patients':>9} {'jobs':>9} {'wall s':>8} {'peak MB':>8} {'ms/job':>7}"]
+    lines += [f"{t.patients:>9} {t.jobs:>9} {t.wall_s:>8.1f} {t.peak_mb:>8.0f}"
+              f" {1000 * t.wall_s / max(t.jobs, 1):>7.2f}" for t in timings]
     return "\n".join(lines)
 
 

@@ -1,54 +1,52 @@
-# Alignment: bwa mem with read groups, duplicate marking, BAM inputs checked against the reference,
-# coverage over the targets (mosdepth) and alignment statistics.
+# Alignment: one job per FASTQ sample (integrity check, fastp, bwa mem with read groups, duplicate
+# marking), BAM inputs checked against the reference and linked, then coverage over the targets
+# (mosdepth) and alignment statistics per sample. Few jobs per sample keep planning fast at scale.
 
 
-rule map_reads:
+rule align_reads:
+    # One job from FASTQ pair to duplicate-marked BAM: the steps always run together, and the
+    # trimmed reads and the unmarked BAM live only in the job's scratch folder.
     input:
-        r1="results/trimmed/{fastq_sample}_R1.fastq.gz",
-        r2="results/trimmed/{fastq_sample}_R2.fastq.gz",
+        unpack(fastq_pair),
         fasta=REFERENCE["fasta"],
         index=BWA_INDEX,
     output:
-        temp("results/mapped/{fastq_sample}.sorted.bam"),
+        bam="results/mapped/{fastq_sample}.bam",
+        bai="results/mapped/{fastq_sample}.bam.bai",
+        fastp_json="results/qc/fastp/{fastq_sample}.fastp.json",
+        fastp_html="results/qc/fastp/{fastq_sample}.fastp.html",
+        markdup="results/qc/markdup/{fastq_sample}.markdup.txt",
     params:
+        label=sheet_row_label,
         read_group=read_group,
+        fastp_extra=config["reads"]["fastp_extra"],
     log:
-        "logs/map_reads/{fastq_sample}.log",
+        "logs/align_reads/{fastq_sample}.log",
     benchmark:
-        "benchmarks/map_reads/{fastq_sample}.tsv"
+        "benchmarks/align_reads/{fastq_sample}.tsv"
     threads: 2
     resources:
         mem_mb=4000,
-        runtime=240,
+        runtime=360,
     conda:
         "../../envs/align.yaml"
     shell:
-        # fixmate -m adds the mate scores that markdup needs; sort by coordinate afterwards.
-        "(bwa mem -t {threads} -R {params.read_group:q} {input.fasta:q} {input.r1:q} {input.r2:q}"
+        # 1. Integrity (truncated gzip, broken records, unpaired mates): one line naming the sheet
+        #    row. 2. fastp trimming + QC. 3. bwa mem with the read group; fixmate -m adds the mate
+        #    scores markdup needs; sort by coordinate. 4. samtools markdup with its index.
+        "python -m oncoweave.inputs check-fastq --label {params.label:q} {input.r1:q} {input.r2:q}"
+        " > {log} 2>&1"
+        " && scratch=$(mktemp -d {resources.tmpdir}/align_reads.XXXXXX)"
+        " && trap 'rm -rf \"$scratch\"' EXIT"
+        " && (fastp --thread {threads} {params.fastp_extra} -i {input.r1:q} -I {input.r2:q}"
+        " -o $scratch/R1.fastq.gz -O $scratch/R2.fastq.gz -j {output.fastp_json:q}"
+        " -h {output.fastp_html:q} -R {wildcards.fastq_sample:q}"
+        " && bwa mem -t {threads} -R {params.read_group:q} {input.fasta:q}"
+        " $scratch/R1.fastq.gz $scratch/R2.fastq.gz"
         " | samtools fixmate -m -u - -"
-        " | samtools sort -@ {threads} -m 500M -T {output}.tmp -o {output:q} -) 2> {log}"
-
-
-rule mark_duplicates:
-    input:
-        "results/mapped/{fastq_sample}.sorted.bam",
-    output:
-        bam="results/mapped/{fastq_sample}.bam",
-        bai="results/mapped/{fastq_sample}.bam.bai",
-        stats="results/qc/markdup/{fastq_sample}.markdup.txt",
-    log:
-        "logs/mark_duplicates/{fastq_sample}.log",
-    benchmark:
-        "benchmarks/mark_duplicates/{fastq_sample}.tsv"
-    threads: 2
-    resources:
-        mem_mb=2000,
-        runtime=120,
-    conda:
-        "../../envs/align.yaml"
-    shell:
-        "samtools markdup -@ {threads} -f {output.stats:q} --write-index"
-        " {input:q} {output.bam:q}##idx##{output.bai:q} 2> {log}"
+        " | samtools sort -@ {threads} -m 500M -T $scratch/sort -o $scratch/sorted.bam -"
+        " && samtools markdup -@ {threads} -f {output.markdup:q} --write-index"
+        " $scratch/sorted.bam {output.bam:q}##idx##{output.bai:q}) 2>> {log}"
 
 
 rule check_bam:
@@ -78,8 +76,8 @@ rule link_bam:
         bam=input_bam,
         checked="results/checks/{bam_sample}.bam.ok",
     output:
-        bam="results/mapped/{bam_sample}.bam",
-        bai="results/mapped/{bam_sample}.bam.bai",
+        bam="results/linked/{bam_sample}.bam",
+        bai="results/linked/{bam_sample}.bam.bai",
     log:
         "logs/link_bam/{bam_sample}.log",
     benchmark:
@@ -95,48 +93,31 @@ rule link_bam:
         "(ln -sf $(realpath {input.bam:q}) {output.bam:q} && samtools index -o {output.bai:q} {output.bam:q}) 2> {log}"
 
 
-rule compute_coverage:
+rule collect_alignment_qc:
+    # Coverage over the targets (mosdepth) and alignment statistics (samtools stats) of one BAM.
     input:
-        bam="results/mapped/{sample}.bam",
-        bai="results/mapped/{sample}.bam.bai",
+        unpack(sample_alignment),
         targets=REFERENCE["targets"],
+        fasta=REFERENCE["fasta"],
     output:
         summary="results/qc/mosdepth/{sample}.mosdepth.summary.txt",
         regions="results/qc/mosdepth/{sample}.regions.bed.gz",
         thresholds="results/qc/mosdepth/{sample}.thresholds.bed.gz",
         dist="results/qc/mosdepth/{sample}.mosdepth.region.dist.txt",
+        stats="results/qc/samtools/{sample}.stats.txt",
     params:
         prefix="results/qc/mosdepth/{sample}",
     log:
-        "logs/compute_coverage/{sample}.log",
+        "logs/collect_alignment_qc/{sample}.log",
     benchmark:
-        "benchmarks/compute_coverage/{sample}.tsv"
+        "benchmarks/collect_alignment_qc/{sample}.tsv"
     threads: 2
     resources:
         mem_mb=1000,
         runtime=60,
     conda:
-        "../../envs/mosdepth.yaml"
-    shell:
-        "mosdepth --threads {threads} --no-per-base --by {input.targets:q}"
-        " --thresholds 20,100,200 {params.prefix:q} {input.bam:q} 2> {log}"
-
-
-rule collect_alignment_stats:
-    input:
-        bam="results/mapped/{sample}.bam",
-        fasta=REFERENCE["fasta"],
-    output:
-        "results/qc/samtools/{sample}.stats.txt",
-    log:
-        "logs/collect_alignment_stats/{sample}.log",
-    benchmark:
-        "benchmarks/collect_alignment_stats/{sample}.tsv"
-    threads: 1
-    resources:
-        mem_mb=500,
-        runtime=60,
-    conda:
         "../../envs/align.yaml"
     shell:
-        "samtools stats --reference {input.fasta:q} {input.bam:q} > {output:q} 2> {log}"
+        "(mosdepth --threads {threads} --no-per-base --by {input.targets:q}"
+        " --thresholds 20,100,200 {params.prefix:q} {input.bam:q}"
+        " && samtools stats --reference {input.fasta:q} {input.bam:q} > {output.stats:q}) 2> {log}"

@@ -1,4 +1,4 @@
-# Calling: one pileup of each patient's tumour (+ normal), normalised candidates, a tumour/normal
+# Calling: one pileup of each patient's tumour (+ normal) to normalised candidates, a tumour/normal
 # identity check, and the somatic / germline / LOH / tumour-only classification (oncoweave.classify).
 
 
@@ -9,7 +9,8 @@ rule call_variants:
         fai=REFERENCE["fasta"] + ".fai",
         targets=REFERENCE["targets"],
     output:
-        "results/calls/{patient}/pileup.bcf",
+        vcf="results/calls/{patient}/candidates.vcf.gz",
+        tbi="results/calls/{patient}/candidates.vcf.gz.tbi",
     params:
         # Name each BAM's reads after its sheet sample, whatever SM tag the BAM carries.
         sample_names=bam_sample_names,
@@ -28,33 +29,13 @@ rule call_variants:
     shell:
         # -d/-L lift the depth caps (indels vanish at high depth otherwise); -p applies -m/-F per sample,
         # so a 10 % tumour indel is a candidate even when the pooled fraction is lower; call -m -A keeps
-        # every allele seen, the classification decides later.
+        # every allele seen, the classification decides later. Then left-align and split multiallelic
+        # sites, and keep only sites where a real allele was seen.
         "(bcftools mpileup -f {input.fasta:q} -T {input.targets:q} -G <(printf '%s' {params.sample_names:q})"
         " -a FORMAT/AD,FORMAT/ADF,FORMAT/ADR,FORMAT/DP -d 100000 -L 100000 -p -m 2 -F 0.02"
         " -q {params.min_mq} -Q {params.min_bq} -Ou {input.bams:q}"
-        " | bcftools call -m -A -Ob -o {output:q}) 2> {log}"
-
-
-rule normalize_variants:
-    input:
-        bcf="results/calls/{patient}/pileup.bcf",
-        fasta=REFERENCE["fasta"],
-    output:
-        vcf="results/calls/{patient}/candidates.vcf.gz",
-        tbi="results/calls/{patient}/candidates.vcf.gz.tbi",
-    log:
-        "logs/normalize_variants/{patient}.log",
-    benchmark:
-        "benchmarks/normalize_variants/{patient}.tsv"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=60,
-    conda:
-        "../../envs/bcftools.yaml"
-    shell:
-        # Left-align and split multiallelic sites; keep only sites where a real allele was seen.
-        "(bcftools norm -f {input.fasta:q} -m -any -Ou {input.bcf:q}"
+        " | bcftools call -m -A -Ou"
+        " | bcftools norm -f {input.fasta:q} -m -any -Ou"
         " | bcftools view -e 'ALT=\"<*>\" || ALT=\".\"' -Oz -o {output.vcf:q}"
         " && bcftools index -t {output.vcf:q}) 2> {log}"
 

@@ -134,28 +134,50 @@ def _one_of(names):
     return "|".join(map(re.escape, names)) if names else "(?!x)x"
 
 
+# Ids as the sheet schemas allow them. Not an alternation of the cohort's ids: Snakemake embeds the
+# constraint in every file pattern and rescans it per job, which made planning quadratic in patients.
+# Each path has one producing rule by its folder (results/mapped from FASTQ, results/linked from BAM).
+SHEET_ID = "[A-Za-z0-9._-]+"
+
+
 wildcard_constraints:
-    patient=_one_of(PATIENTS),
-    fastq_sample=_one_of(FASTQ_SAMPLES),
-    bam_sample=_one_of(BAM_SAMPLES),
-    sample=_one_of(READ_SAMPLES),
-    lesion="[A-Za-z0-9._-]+",
+    patient=SHEET_ID,
+    fastq_sample=SHEET_ID,
+    bam_sample=SHEET_ID,
+    sample=SHEET_ID,
+    lesion=SHEET_ID,
     read="1|2",
 
 
 # ---------------------------------------------------------------------------------------------
 # Named input functions.
+# Sheet cells as dicts: input functions run once per job, and a pandas lookup costs ~0.4 ms.
+FASTQ_PAIR = {s: {"r1": r1, "r2": r2} for s, r1, r2 in
+              zip(SAMPLES["sample"], SAMPLES["fastq1"], SAMPLES["fastq2"]) if r1}
+INPUT_BAM = {s: bam for s, bam in zip(SAMPLES["sample"], SAMPLES["bam"]) if bam}
+INPUT_VCF = {s: vcf for s, vcf in zip(SAMPLES["sample"], SAMPLES["vcf"]) if vcf}
+
+
 def fastq_pair(wildcards):
-    row = SAMPLES.loc[wildcards.fastq_sample]
-    return {"r1": row["fastq1"], "r2": row["fastq2"]}
+    return FASTQ_PAIR[wildcards.fastq_sample]
 
 
 def input_bam(wildcards):
-    return SAMPLES.loc[wildcards.bam_sample, "bam"]
+    return INPUT_BAM[wildcards.bam_sample]
 
 
 def input_vcf(wildcards):
-    return SAMPLES.loc[TUMOUR_OF[wildcards.patient], "vcf"]
+    return INPUT_VCF[TUMOUR_OF[wildcards.patient]]
+
+
+def alignment_of(sample):
+    """The sample's BAM as the workflow holds it: aligned from FASTQ, or the user's BAM linked."""
+    folder = "results/linked" if sample in INPUT_BAM else "results/mapped"
+    return {"bam": f"{folder}/{sample}.bam", "bai": f"{folder}/{sample}.bam.bai"}
+
+
+def sample_alignment(wildcards):
+    return alignment_of(wildcards.sample)
 
 
 def patient_bams(wildcards):
@@ -163,10 +185,8 @@ def patient_bams(wildcards):
     samples = [TUMOUR_OF[wildcards.patient]]
     if wildcards.patient in NORMAL_OF:
         samples.append(NORMAL_OF[wildcards.patient])
-    return {
-        "bams": [f"results/mapped/{s}.bam" for s in samples],
-        "bais": [f"results/mapped/{s}.bam.bai" for s in samples],
-    }
+    alignments = [alignment_of(s) for s in samples]
+    return {"bams": [a["bam"] for a in alignments], "bais": [a["bai"] for a in alignments]}
 
 
 def candidate_calls(wildcards):
@@ -180,9 +200,11 @@ def patient_samples(patient):
     return {"tumour": TUMOUR_OF[patient], "normal": NORMAL_OF.get(patient)}
 
 
+PURITY = {s: float(p) for s, p in zip(SAMPLES["sample"], SAMPLES["purity"]) if p != ""}
+
+
 def tumour_purity(wildcards):
-    value = SAMPLES.loc[TUMOUR_OF[wildcards.patient], "purity"]
-    return float(value) if value != "" else None
+    return PURITY.get(TUMOUR_OF[wildcards.patient])
 
 
 def all_outputs():
@@ -289,14 +311,18 @@ def clinical_value(column):
 
 # ---------------------------------------------------------------------------------------------
 # Imaging input functions.
+IMAGE_RECORD = IMAGES.to_dict("index")
+LESIONS_OF = {patient: list(keys) for patient, keys in IMAGES.groupby("patient").groups.items()}
+
+
 def image_files(wildcards):
-    row = IMAGES.loc[f"{wildcards.patient}/{wildcards.lesion}"]
+    row = IMAGE_RECORD[f"{wildcards.patient}/{wildcards.lesion}"]
     return {"image": row["image"], "mask": row["mask"]}
 
 
 def image_row(wildcards):
     """The lesion's modality and mask label from the image sheet."""
-    row = IMAGES.loc[f"{wildcards.patient}/{wildcards.lesion}"]
+    row = IMAGE_RECORD[f"{wildcards.patient}/{wildcards.lesion}"]
     return {"modality": row["modality"], "label": int(row["label"])}
 
 
@@ -319,7 +345,7 @@ def _ingested(keys):
 
 
 def patient_lesions(wildcards):
-    return _ingested(IMAGES.index[IMAGES["patient"] == wildcards.patient])
+    return _ingested(LESIONS_OF.get(wildcards.patient, []))
 
 
 def cohort_lesions(wildcards):
