@@ -35,7 +35,7 @@ rule align_reads:
         #    row. 2. fastp trimming + QC. 3. bwa mem with the read group; fixmate -m adds the mate
         #    scores markdup needs; sort by coordinate. 4. samtools markdup with its index.
         "python -m oncoweave.inputs check-fastq --label {params.label:q} {input.r1:q} {input.r2:q}"
-        " > {log} 2>&1"
+        " > {log} 2>&1 || {{ tail -n 1 {log:q} >&2; exit 1; }}"  # its one-line error, on the terminal too
         " && scratch=$(mktemp -d {resources.tmpdir}/align_reads.XXXXXX)"
         " && trap 'rm -rf \"$scratch\"' EXIT"
         " && (fastp --thread {threads} {params.fastp_extra} -i {input.r1:q} -I {input.r2:q}"
