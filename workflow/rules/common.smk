@@ -105,7 +105,8 @@ READ_SAMPLES = FASTQ_SAMPLES + BAM_SAMPLES
 PATIENTS = sorted(SAMPLES["patient"].unique())
 TUMOUR_OF = SAMPLES[SAMPLES["type"] == "tumour"].set_index("patient")["sample"].to_dict()
 NORMAL_OF = SAMPLES[SAMPLES["type"] == "normal"].set_index("patient")["sample"].to_dict()
-VCF_PATIENTS = sorted(SAMPLES.loc[SAMPLES["vcf"] != "", "patient"].unique())
+# Sets where input functions only ask membership: a list would cost O(patients) per job.
+VCF_PATIENTS = frozenset(SAMPLES.loc[SAMPLES["vcf"] != "", "patient"])
 
 # Imaging: one ingest job per lesion row of the image sheet, keyed "<patient>/<lesion>".
 IMAGES = IMAGES.assign(
@@ -113,8 +114,9 @@ IMAGES = IMAGES.assign(
 ).set_index("key", drop=False)
 IMAGE_ROW = {key: row for row, key in enumerate(IMAGES.index, start=1)}
 IMAGE_PATIENTS = sorted(IMAGES["patient"].unique())
+_known_patients = set(PATIENTS)
 for _key, _patient in IMAGES["patient"].items():
-    if _patient not in PATIENTS:
+    if _patient not in _known_patients:
         _error = sheets.sheet_error(
             config["images"], IMAGE_ROW[_key],
             f"'{_patient}' is not in the sample sheet {config['samples']}", column="patient",

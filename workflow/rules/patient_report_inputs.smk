@@ -26,7 +26,7 @@ def patient_report_inputs(wildcards):
     }
     if patient not in VCF_PATIENTS:
         inputs["coverage"] = f"results/qc/coverage/{patient}.parquet"
-    if patient in IMAGE_PATIENTS:
+    if patient in LESIONS_OF:
         inputs.update(patient_lesions(wildcards))
     if IMAGE_PATIENTS:
         inputs["radiomics"] = "results/cohort/radiomics.parquet"
