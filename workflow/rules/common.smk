@@ -95,12 +95,18 @@ except InputError as err:
     sys.exit(f"oncoweave: error: {err}")
 
 
-def _samples_with(column):
-    return sorted(SAMPLES.loc[SAMPLES[column] != "", "sample"])
+def _cells(column):
+    """Sample -> its non-empty cell of this sheet column. Input functions read these dicts: they run
+    once per job, and a pandas lookup costs ~0.4 ms."""
+    return {s: cell for s, cell in zip(SAMPLES["sample"], SAMPLES[column]) if cell != ""}
 
 
-FASTQ_SAMPLES = _samples_with("fastq1")
-BAM_SAMPLES = _samples_with("bam")
+INPUT_BAM = _cells("bam")
+INPUT_VCF = _cells("vcf")
+FASTQ_PAIR = {s: {"r1": r1, "r2": r2} for s, r1, r2 in
+              zip(SAMPLES["sample"], SAMPLES["fastq1"], SAMPLES["fastq2"]) if r1 != ""}
+FASTQ_SAMPLES = sorted(FASTQ_PAIR)
+BAM_SAMPLES = sorted(INPUT_BAM)
 READ_SAMPLES = FASTQ_SAMPLES + BAM_SAMPLES
 PATIENTS = sorted(SAMPLES["patient"].unique())
 TUMOUR_OF = SAMPLES[SAMPLES["type"] == "tumour"].set_index("patient")["sample"].to_dict()
@@ -153,13 +159,6 @@ wildcard_constraints:
 
 # ---------------------------------------------------------------------------------------------
 # Named input functions.
-# Sheet cells as dicts: input functions run once per job, and a pandas lookup costs ~0.4 ms.
-FASTQ_PAIR = {s: {"r1": r1, "r2": r2} for s, r1, r2 in
-              zip(SAMPLES["sample"], SAMPLES["fastq1"], SAMPLES["fastq2"]) if r1}
-INPUT_BAM = {s: bam for s, bam in zip(SAMPLES["sample"], SAMPLES["bam"]) if bam}
-INPUT_VCF = {s: vcf for s, vcf in zip(SAMPLES["sample"], SAMPLES["vcf"]) if vcf}
-
-
 def fastq_pair(wildcards):
     return FASTQ_PAIR[wildcards.fastq_sample]
 
@@ -202,7 +201,7 @@ def patient_samples(patient):
     return {"tumour": TUMOUR_OF[patient], "normal": NORMAL_OF.get(patient)}
 
 
-PURITY = {s: float(p) for s, p in zip(SAMPLES["sample"], SAMPLES["purity"]) if p != ""}
+PURITY = {s: float(p) for s, p in _cells("purity").items()}
 
 
 def tumour_purity(wildcards):
