@@ -142,10 +142,16 @@ def test_check_fastq_cli(tmp_path, capsys):
     assert out == f"{first} + {second}: 10 read pairs, 400 bases\n"
 
 
-def test_check_fastq_cli_error_is_one_labelled_line(tmp_path, capsys):
+def write_truncated_fastq(tmp_path: Path) -> Path:
+    """A gzip FASTQ cut off mid-stream."""
     truncated = tmp_path / "t.fq.gz"
     truncated.write_bytes(write_gzip(tmp_path / "w.fq.gz",
                                      fastq_text(records=500, read_length=60)).read_bytes()[:900])
+    return truncated
+
+
+def test_check_fastq_cli_error_is_one_labelled_line(tmp_path, capsys):
+    truncated = write_truncated_fastq(tmp_path)
     code, out, err = run_cli(["check-fastq", str(truncated), "--label", "samples.tsv row 3"],
                              capsys)
     assert code == 2 and out == ""
@@ -157,9 +163,7 @@ def test_check_fastq_cli_error_is_one_labelled_line(tmp_path, capsys):
 def test_check_fastq_module_entry_as_align_reads_calls_it(tmp_path):
     """`python -m oncoweave.inputs` (the alignment job's first step): the same one labelled line,
     without importing the other stages (their libraries are not in the alignment environment)."""
-    truncated = tmp_path / "t.fq.gz"
-    truncated.write_bytes(write_gzip(tmp_path / "w.fq.gz",
-                                     fastq_text(records=500, read_length=60)).read_bytes()[:900])
+    truncated = write_truncated_fastq(tmp_path)
     result = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "oncoweave.inputs", "check-fastq",
          str(truncated), "--label", "samples.tsv, row 3"], capture_output=True, text=True)
