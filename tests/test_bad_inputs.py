@@ -6,6 +6,7 @@ import gzip
 import shutil
 
 import pytest
+
 from helpers import REPO, make_workdir, run_snakemake
 
 pytestmark = pytest.mark.workflow

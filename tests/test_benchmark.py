@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from oncoweave import benchmark
-from oncoweave.benchmark import orchestration_overhead, summarize_benchmarks
-from oncoweave.cli import main
-from oncoweave.errors import InputError
+from oncoweave.cli import benchmark
+from oncoweave.cli.benchmark import orchestration_overhead, summarize_benchmarks
+from oncoweave.cli.main import main
+from oncoweave.core.errors import InputError
 
 HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
 
@@ -45,7 +45,7 @@ def test_per_rule_totals_means_and_maxima(benchmarks):
 
 
 def test_job_table_has_one_row_per_benchmark_file_and_a_plot(benchmarks, tmp_path):
-    from oncoweave.variants import read_parquet, write_parquet
+    from oncoweave.core.tables import read_parquet, write_parquet
 
     jobs = benchmark.benchmark_jobs(benchmarks)
     assert list(zip(jobs.rule, jobs.job)) == [

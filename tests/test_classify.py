@@ -8,10 +8,15 @@ from pathlib import Path
 import pysam
 import pytest
 
-from oncoweave.classify import (
-    CallingThresholds, StrandCounts, above_reporting_floor, classify_counts, classify_vcf)
-from oncoweave.cli import main
-from oncoweave.errors import InputError
+from oncoweave.cli.main import main
+from oncoweave.core.errors import InputError
+from oncoweave.variants.classify import (
+    CallingThresholds,
+    StrandCounts,
+    above_reporting_floor,
+    classify_counts,
+    classify_vcf,
+)
 
 DEFAULTS = CallingThresholds()
 

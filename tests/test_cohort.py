@@ -9,10 +9,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from oncoweave.cli import main
-from oncoweave.cohort import merge_variants
-from oncoweave.errors import InputError
-from oncoweave.variants import VARIANTS_SCHEMA, read_parquet, write_parquet
+from oncoweave.cli.main import main
+from oncoweave.core.errors import InputError
+from oncoweave.core.tables import read_parquet, write_parquet
+from oncoweave.variants.cohort import merge_variants
+from oncoweave.variants.schema import VARIANTS_SCHEMA
 
 GENE_CHROM = {"TP53": "chr17", "BRCA2": "chr13", "EGFR": "chr7"}
 

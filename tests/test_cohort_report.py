@@ -16,19 +16,36 @@ import pandas as pd
 import pytest
 
 from helpers import REPO, SHARED_DATA, run_snakemake
-from oncoweave.cohort_report import (MULTI_HIT, THERAPY_TIERS_SCHEMA, check_maf, cohort_tables_page,
-                                     germline_pathogenic, html_page, lollipop_sites,
-                                     oncoprint_matrix, oncoprint_order, patient_tier_summary,
-                                     plot_lollipop, plot_oncoprint, plot_vaf_distribution,
-                                     protein_lengths, radiomics_summary, read_maf,
-                                     therapy_tiers, therapy_tiers_page, tumour_alterations,
-                                     validated_maf, write_html)
-from oncoweave.errors import InputError
-from oncoweave.maf import variants_to_maf, write_maf
-from oncoweave.protein import Domain
-from oncoweave.therapies import THERAPIES_SCHEMA
-from oncoweave.toy_images import PLANTED_PHI
-from oncoweave.variants import VARIANTS_SCHEMA, read_parquet, write_parquet
+from oncoweave.core.errors import InputError
+from oncoweave.core.tables import read_parquet, write_parquet
+from oncoweave.genome.protein import Domain
+from oncoweave.report.cohort import (
+    MULTI_HIT,
+    THERAPY_TIERS_SCHEMA,
+    check_maf,
+    cohort_tables_page,
+    germline_pathogenic,
+    html_page,
+    lollipop_sites,
+    oncoprint_matrix,
+    oncoprint_order,
+    patient_tier_summary,
+    plot_lollipop,
+    plot_oncoprint,
+    plot_vaf_distribution,
+    protein_lengths,
+    radiomics_summary,
+    read_maf,
+    therapy_tiers,
+    therapy_tiers_page,
+    tumour_alterations,
+    validated_maf,
+    write_html,
+)
+from oncoweave.therapy.matching import THERAPIES_SCHEMA
+from oncoweave.toy.images import PLANTED_PHI
+from oncoweave.variants.maf import variants_to_maf, write_maf
+from oncoweave.variants.schema import VARIANTS_SCHEMA
 
 GENES = ("TP53", "BRCA1", "BRCA2", "EGFR")
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -12,13 +12,22 @@ import pandas as pd
 import pytest
 import torch
 
-from oncoweave import deep_features
-from oncoweave.cli import main
-from oncoweave.deep_features import (EncoderSettings, benchmark_embedding, deep_features_schema,
-                                     embed_cases, load_encoder, preprocess_case, read_cases,
-                                     select_device, train_encoder, write_deep_features)
-from oncoweave.errors import InputError
-from oncoweave.variants import read_parquet
+from oncoweave.cli.main import main
+from oncoweave.core.errors import InputError
+from oncoweave.core.tables import read_parquet
+from oncoweave.imaging import deep_features
+from oncoweave.imaging.deep_features import (
+    EncoderSettings,
+    benchmark_embedding,
+    deep_features_schema,
+    embed_cases,
+    load_encoder,
+    preprocess_case,
+    read_cases,
+    select_device,
+    train_encoder,
+    write_deep_features,
+)
 
 # Small enough for a test: 16^3 crops, two conv levels, a 4-number embedding.
 TINY = {"epochs": 2, "batch_size": 2, "crop_size": 16, "spacing_mm": 2.0, "channels": [4, 8],

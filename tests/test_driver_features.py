@@ -1,12 +1,18 @@
-"""Annotation and features of known variants (oncoweave.driver_features)."""
+"""Annotation and features of known variants (oncoweave.drivers.features)."""
 
 import csv
 
 import pandas as pd
 import pytest
 
-from oncoweave.driver_features import (DRIVERS_RESOURCE_DIR, DriverKnowledge, annotate_genomic,
-                                       annotate_protein_change, describe, feature_table)
+from oncoweave.drivers.features import (
+    DRIVERS_RESOURCE_DIR,
+    DriverKnowledge,
+    annotate_genomic,
+    annotate_protein_change,
+    describe,
+    feature_table,
+)
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,14 @@
-"""The driver training set (oncoweave.driver_labels)."""
+"""The driver training set (oncoweave.drivers.labels)."""
 
 import pytest
 
-from oncoweave.driver_labels import (CLINVAR_SOURCES, TRAINING_SCHEMA, _egfr_label,
-                                     build_training_set)
-from oncoweave.variants import read_parquet, write_parquet
+from oncoweave.core.tables import read_parquet, write_parquet
+from oncoweave.drivers.labels import (
+    CLINVAR_SOURCES,
+    TRAINING_SCHEMA,
+    _egfr_label,
+    build_training_set,
+)
 
 
 @pytest.fixture(scope="module")

@@ -6,13 +6,22 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from oncoweave.cli import main
-from oncoweave.driver_features import DriverKnowledge, feature_table
-from oncoweave.driver_labels import build_training_set
-from oncoweave.driver_model import (CARD_JSON, DRIVERS_SCHEMA, MODEL_FILE, SATURATION_SCHEMA,
-                                    SHIPPED_MODEL_DIR, DriverModel, quick_check_metrics,
-                                    score_drivers, score_saturation)
-from oncoweave.variants import VARIANTS_SCHEMA, read_parquet, write_parquet
+from oncoweave.cli.main import main
+from oncoweave.core.tables import read_parquet, write_parquet
+from oncoweave.drivers.features import DriverKnowledge, feature_table
+from oncoweave.drivers.labels import build_training_set
+from oncoweave.drivers.model import (
+    CARD_JSON,
+    DRIVERS_SCHEMA,
+    MODEL_FILE,
+    SATURATION_SCHEMA,
+    SHIPPED_MODEL_DIR,
+    DriverModel,
+    quick_check_metrics,
+    score_drivers,
+    score_saturation,
+)
+from oncoweave.variants.schema import VARIANTS_SCHEMA
 
 TOY_VARIANTS = Path(__file__).parent / "data" / "drivers" / "toy_variants.parquet"
 PLANTED = {"p.R175H", "p.R248Q", "p.R273H", "p.L858R", "p.T790M", "p.E746_A750del",

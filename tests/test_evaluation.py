@@ -11,11 +11,20 @@ import pandas as pd
 import pysam
 import pytest
 
-from oncoweave.cli import build_parser, main
-from oncoweave.errors import InputError
-from oncoweave.evaluation import (KEY, caller_scores, classified_calls, next_to_indel,
-                                  paired_patients, recall_precision_table, run_inputs, totals_from,
-                                  truth_table, variant_kind)
+from oncoweave.cli.main import build_parser, main
+from oncoweave.core.errors import InputError
+from oncoweave.variants.caller_evaluation import (
+    KEY,
+    caller_scores,
+    classified_calls,
+    next_to_indel,
+    paired_patients,
+    recall_precision_table,
+    run_inputs,
+    totals_from,
+    truth_table,
+    variant_kind,
+)
 
 
 def table(rows: list[tuple], columns: list[str]) -> pd.DataFrame:

@@ -7,13 +7,20 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from oncoweave.cli import main
-from oncoweave.errors import InputError
-from oncoweave.evidence import (EVIDENCE_SCHEMA, EXON_CODONS, amp_tier, build_evidence,
-                                civic_matcher, disease_match, read_curated)
-from oncoweave.reference import BUNDLED_REFERENCE_DIR
-from oncoweave.transcripts import canonical_models
-from oncoweave.variants import read_parquet
+from oncoweave.cli.main import main
+from oncoweave.core.errors import InputError
+from oncoweave.core.tables import read_parquet
+from oncoweave.genome.reference import BUNDLED_REFERENCE_DIR
+from oncoweave.genome.transcripts import canonical_models
+from oncoweave.therapy.evidence import (
+    EVIDENCE_SCHEMA,
+    EXON_CODONS,
+    amp_tier,
+    build_evidence,
+    civic_matcher,
+    disease_match,
+    read_curated,
+)
 
 EVIDENCE_DIR = Path(__file__).resolve().parents[1] / "resources" / "evidence"
 CIVIC = EVIDENCE_DIR / "civic_evidence_4genes.tsv"

@@ -13,16 +13,31 @@ import pytest
 from sklearn.metrics import roc_auc_score
 from sksurv.compare import compare_survival
 
-from oncoweave.cli import main
-from oncoweave.errors import InputError
-from oncoweave.fusion import (ALL, PREDICTIONS_SCHEMA, RESPONSE_PREDICTIONS_SCHEMA,
-                              InnerCVSelection, ModalityMap, ModalityReducer, PenalisedCox,
-                              Reduced, XGBResponse, XGBSurvival, ablation, ablation_configs,
-                              cross_validate_survival, encode_features, prepare_table,
-                              read_table, split_folds, univariate_cox_z)
-from oncoweave.survival_metrics import harrell_c, survival_array
-from oncoweave.variants import read_parquet
 from helpers import SHARED_DATA
+from oncoweave.cli.main import main
+from oncoweave.core.errors import InputError
+from oncoweave.core.tables import read_parquet
+from oncoweave.fusion.models import (
+    ALL,
+    PREDICTIONS_SCHEMA,
+    RESPONSE_PREDICTIONS_SCHEMA,
+    InnerCVSelection,
+    ModalityMap,
+    ModalityReducer,
+    PenalisedCox,
+    Reduced,
+    XGBResponse,
+    XGBSurvival,
+    ablation,
+    ablation_configs,
+    cross_validate_survival,
+    encode_features,
+    prepare_table,
+    read_table,
+    split_folds,
+    univariate_cox_z,
+)
+from oncoweave.fusion.survival_metrics import harrell_c, survival_array
 
 MCAT_BLCA = SHARED_DATA / "tcga_blca_mcat"
 BETA = np.array([1.0, -0.8, 0.6, 0.0, 0.0])

@@ -6,10 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from oncoweave.fusion_evaluation import (PATIENT_PREDICTIONS_SCHEMA, PLOTS, SHAP_SCHEMA,
-                                         EvaluationSettings, evaluate_patient_features,
-                                         survival_cindex_by_model)
-from oncoweave.errors import InputError
+from oncoweave.core.errors import InputError
+from oncoweave.fusion.evaluation import (
+    PATIENT_PREDICTIONS_SCHEMA,
+    PLOTS,
+    SHAP_SCHEMA,
+    EvaluationSettings,
+    evaluate_patient_features,
+    survival_cindex_by_model,
+)
 
 FAST = EvaluationSettings(n_folds=3, inner_folds=2, n_bootstrap=20, interval_refits=12,
                           model="xgb", seed=3)

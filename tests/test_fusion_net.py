@@ -16,10 +16,14 @@ from sksurv.metrics import concordance_index_censored
 from sksurv.util import Surv
 
 from helpers import SHARED_DATA
-
-from oncoweave.errors import InputError
-from oncoweave.fusion_net import (FusionNetSettings, FusionSurvivalModel, ModalityStats,
-                                  cox_loss, drop_modalities)
+from oncoweave.core.errors import InputError
+from oncoweave.fusion.net import (
+    FusionNetSettings,
+    FusionSurvivalModel,
+    ModalityStats,
+    cox_loss,
+    drop_modalities,
+)
 
 MCAT_BLCA = SHARED_DATA / "tcga_blca_mcat"
 
@@ -128,7 +132,7 @@ def test_absent_modalities_are_left_out_of_the_mean(test, fused):
 def test_a_patient_with_nothing_gets_nan_not_a_guess(test, fused, caplog):
     X_test = test[0].iloc[:3].copy()
     X_test.iloc[1] = np.nan
-    with caplog.at_level(logging.WARNING, logger="oncoweave.fusion_net"):
+    with caplog.at_level(logging.WARNING, logger="oncoweave.fusion.net"):
         risk = fused.predict_risk(X_test)
     assert np.isfinite(risk[[0, 2]]).all() and np.isnan(risk[1])
     assert "1 patient(s) have no value in any modality" in caplog.text
@@ -269,7 +273,7 @@ def test_early_stopping_keeps_the_best_epoch(train, caplog):
     X, modality_map, time, event, response = small(train, 200)
     settings = FusionNetSettings(epochs=500, validation_fraction=0.25, patience=10,
                                  learning_rate=1e-2, log_every=5)
-    with caplog.at_level(logging.INFO, logger="oncoweave.fusion_net"):
+    with caplog.at_level(logging.INFO, logger="oncoweave.fusion.net"):
         model = FusionSurvivalModel(settings, device="cpu").fit(X, modality_map, time, event)
     epochs = len(model.loss_curve_)
     assert epochs < 500 and epochs == model.best_epoch_ + 10

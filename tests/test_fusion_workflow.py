@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from oncoweave.patient_features import read_patient_features
+from oncoweave.fusion.patient_features import read_patient_features
 
 pytestmark = pytest.mark.workflow
 
@@ -69,7 +69,7 @@ def test_fused_model_recovers_the_toy_hidden_risk(features):
     model must beat every modality alone, out of fold."""
     import json
 
-    from oncoweave.fusion_evaluation import survival_cindex_by_model
+    from oncoweave.fusion.evaluation import survival_cindex_by_model
 
     workdir, table, _ = features
     evaluation = workdir / "results/fusion/evaluation"
@@ -93,7 +93,7 @@ def test_patient_predictions_cover_every_patient(features):
     # Out of fold, the fused risk follows the planted hidden risk of the phantom patients.
     from scipy.stats import spearmanr
 
-    from oncoweave.toy_images import hidden_risk
+    from oncoweave.toy.images import hidden_risk
 
     phantoms = predictions[predictions.patient.str[1:].astype(int) >= 9]
     planted = [hidden_risk(int(p[1:]), 1) for p in phantoms.patient]

@@ -9,10 +9,10 @@ import pandas as pd
 import pysam
 import pytest
 
-from oncoweave.cli import main
-from oncoweave.errors import InputError
-from oncoweave.identity import check_pair_identity
 from helpers import SHARED_DATA
+from oncoweave.cli.main import main
+from oncoweave.core.errors import InputError
+from oncoweave.variants.identity import check_pair_identity
 
 IARC_VCF = SHARED_DATA / "iarc_data_test_tp53_hg19/VCF/1000G_CEU_TP53_needlestack.vcf.gz"
 

@@ -16,12 +16,17 @@ import SimpleITK as sitk
 from pydicom.dataset import FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-from oncoweave import imaging
-from oncoweave.cli import main
-from oncoweave.errors import InputError
-from oncoweave.imaging import INGEST_SCHEMA, deidentified_header, deidentify_dataset, ingest_case
-from oncoweave.toy_images import PLANTED_PHI, lesion_phantom, write_dicom_series
-from oncoweave.variants import read_parquet
+from oncoweave.cli.main import main
+from oncoweave.core.errors import InputError
+from oncoweave.core.tables import read_parquet
+from oncoweave.imaging import ingest as imaging
+from oncoweave.imaging.ingest import (
+    INGEST_SCHEMA,
+    deidentified_header,
+    deidentify_dataset,
+    ingest_case,
+)
+from oncoweave.toy.images import PLANTED_PHI, lesion_phantom, write_dicom_series
 
 REPO = Path(__file__).resolve().parents[1]
 PYRADIOMICS_CASES = REPO / "resources" / "imaging" / "pyradiomics_testcases"
@@ -256,7 +261,7 @@ def test_uids_are_replaced_consistently(dicom_case, tmp_path):
     assert deidentified_header(folder, "test-salt")["SeriesInstanceUID"] == first
     assert deidentified_header(folder, "other-salt")["SeriesInstanceUID"] != first
     # A second process (the package's own replacement is random per process) agrees.
-    code = ("import sys; from oncoweave.imaging import deidentified_header; "
+    code = ("import sys; from oncoweave.imaging.ingest import deidentified_header; "
             "print(deidentified_header(sys.argv[1], 'test-salt')['SeriesInstanceUID'])")
     other_run = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True,
                                text=True, check=True).stdout.strip()

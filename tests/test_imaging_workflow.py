@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from helpers import REPO, make_workdir, run_snakemake
 
-from oncoweave.radiomics import extract_features
-from oncoweave.toy_images import PLANTED_PHI, hidden_risk, lesion_phantom, write_dicom_series
+from helpers import REPO, make_workdir, run_snakemake
+from oncoweave.imaging.radiomics import extract_features
+from oncoweave.toy.images import PLANTED_PHI, hidden_risk, lesion_phantom, write_dicom_series
 
 pytestmark = pytest.mark.workflow
 

@@ -9,11 +9,18 @@ from pathlib import Path
 import pysam
 import pytest
 
-from oncoweave import cli
-from oncoweave.errors import InputError
-from oncoweave.inputs import (GRCH38_LENGTHS, ImportSummary, check_bam, check_fastq,
-                              check_fastq_pair, check_vcf_contigs, import_vcf)
-from oncoweave.reference import BUNDLED_REFERENCE_DIR, ContigMap
+from oncoweave.cli import main as cli
+from oncoweave.core.errors import InputError
+from oncoweave.genome.reference import BUNDLED_REFERENCE_DIR, ContigMap
+from oncoweave.variants.inputs import (
+    GRCH38_LENGTHS,
+    ImportSummary,
+    check_bam,
+    check_fastq,
+    check_fastq_pair,
+    check_vcf_contigs,
+    import_vcf,
+)
 
 HG19_BAM = Path(__file__).parent / "data" / "bad_inputs" / "NA06984_T.hg19_head.bam"
 CONTIG_MAP = ContigMap.from_tsv(BUNDLED_REFERENCE_DIR / "regions.tsv")
@@ -37,7 +44,7 @@ def reference_contigs(reference_fasta) -> dict[str, int]:
 def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
     """The real `oncoweave` entry point, limited to this module's commands."""
     original = cli.COMMAND_MODULES
-    cli.COMMAND_MODULES = ("oncoweave.inputs",)
+    cli.COMMAND_MODULES = ("oncoweave.variants.inputs",)
     try:
         code = cli.main(argv)
     finally:
@@ -80,7 +87,7 @@ def test_fastq_counts_records_and_bases(tmp_path, compressed):
 
 
 def test_fastq_records_spanning_chunks(tmp_path, monkeypatch):
-    monkeypatch.setattr("oncoweave.inputs.FASTQ_CHUNK_BYTES", 37)  # cuts records and lines
+    monkeypatch.setattr("oncoweave.variants.inputs.FASTQ_CHUNK_BYTES", 37)  # cuts records and lines
     path = write_gzip(tmp_path / "reads.fq.gz", fastq_text(records=50, read_length=28))
     assert (check_fastq(path).records, check_fastq(path).bases) == (50, 50 * 28)
 
@@ -161,11 +168,11 @@ def test_check_fastq_cli_error_is_one_labelled_line(tmp_path, capsys):
 
 
 def test_check_fastq_module_entry_as_align_reads_calls_it(tmp_path):
-    """`python -m oncoweave.inputs` (the alignment job's first step): the same one labelled line,
+    """`python -m oncoweave.variants.inputs` (the alignment job's first step): the same one labelled line,
     without importing the other stages (their libraries are not in the alignment environment)."""
     truncated = write_truncated_fastq(tmp_path)
     result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "oncoweave.inputs", "check-fastq",
+        [sys.executable, "-X", "importtime", "-m", "oncoweave.variants.inputs", "check-fastq",
          str(truncated), "--label", "samples.tsv, row 3"], capture_output=True, text=True)
     assert result.returncode == 2 and result.stdout == ""
     lines = result.stderr.splitlines()
@@ -173,8 +180,8 @@ def test_check_fastq_module_entry_as_align_reads_calls_it(tmp_path):
     assert error.startswith(f"oncoweave check-fastq: error: samples.tsv, row 3: {truncated}: "
                             "truncated gzip file")
     imported = {line.rsplit("|", 1)[-1].strip() for line in lines if line.startswith("import time:")}
-    assert "oncoweave.io" in imported  # (the check's own imports are logged)
-    assert not {"allel", "xgboost", "torch", "oncoweave.classify"} & imported
+    assert "oncoweave.core.io" in imported  # (the check's own imports are logged)
+    assert not {"allel", "xgboost", "torch", "oncoweave.variants.classify"} & imported
 
 
 # --- BAM -------------------------------------------------------------------------------------

@@ -7,10 +7,10 @@ import gzip
 import pandas as pd
 import pytest
 
-from oncoweave.errors import InputError
-from oncoweave.maf import MAF_COLUMNS, maf_alleles, variants_to_maf, write_maf
-from oncoweave.variants import VARIANTS_SCHEMA
 from helpers import SHARED_DATA
+from oncoweave.core.errors import InputError
+from oncoweave.variants.maf import MAF_COLUMNS, maf_alleles, variants_to_maf, write_maf
+from oncoweave.variants.schema import VARIANTS_SCHEMA
 
 LAML_MAF = SHARED_DATA / "tcga_laml_maftools/tcga_laml.maf.gz"
 

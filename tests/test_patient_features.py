@@ -15,22 +15,27 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from oncoweave import cli
-from oncoweave.deep_features import deep_features_schema
-from oncoweave.driver_model import DRIVERS_SCHEMA
-from oncoweave.errors import InputError
-from oncoweave.patient_features import (build_patient_features, modality_map, parse_stage,
-                                        patient_features_schema, read_patient_features,
-                                        write_patient_features)
-from oncoweave.radiomics import radiomics_schema
-from oncoweave.therapies import THERAPIES_SCHEMA
-from oncoweave.tmb import TMB_SCHEMA
-from oncoweave.variants import read_parquet, write_parquet
+from oncoweave.cli import main as cli
+from oncoweave.core.errors import InputError
+from oncoweave.core.tables import read_parquet, write_parquet
+from oncoweave.drivers.model import DRIVERS_SCHEMA
+from oncoweave.fusion.patient_features import (
+    build_patient_features,
+    modality_map,
+    parse_stage,
+    patient_features_schema,
+    read_patient_features,
+    write_patient_features,
+)
+from oncoweave.imaging.deep_features import deep_features_schema
+from oncoweave.imaging.radiomics import radiomics_schema
+from oncoweave.therapy.matching import THERAPIES_SCHEMA
+from oncoweave.therapy.tmb import TMB_SCHEMA
 
 TOY_VARIANTS = Path(__file__).parent / "data" / "drivers" / "toy_variants.parquet"
 RADIOMIC_NAMES = ["original_shape_VoxelVolume", "original_firstorder_Mean",
                   "original_glcm_Contrast", "original_glszm_ZoneEntropy"]
-COMMANDS = ("oncoweave.patient_features", "oncoweave.retrieval")
+COMMANDS = ("oncoweave.fusion.patient_features", "oncoweave.fusion.retrieval")
 
 # P1 and P2 are near-duplicates (TP53 p.R175H, olaparib, large CT lesions, breast IIIA women);
 # P3 has an EGFR driver and a BRCA2 LOH; P4 has no normal and no image; P5 has no clinical row,

@@ -16,20 +16,27 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import run_snakemake
 
-from oncoweave.cli import main as cli
-from oncoweave.driver_model import DRIVERS_SCHEMA
-from oncoweave.errors import InputError
-from oncoweave.icb import ICB_SCHEMA
-from oncoweave.patient_report import (COVERAGE_SCHEMA, FUSION_COLUMNS, Lesion, feature_reasons,
-                                      lesion_figure, render_patient_report, summarize_coverage)
-from oncoweave.retrieval import SIMILAR_PATIENTS_SCHEMA
-from oncoweave.therapies import THERAPIES_SCHEMA
-from oncoweave.tmb import TMB_SCHEMA
-from oncoweave.toy import DRIVERS, GERMLINE_PATHOGENIC
-from oncoweave.toy_images import PLANTED_PHI
-from oncoweave.variants import read_parquet, write_parquet
+from helpers import run_snakemake
+from oncoweave.cli.main import main as cli
+from oncoweave.core.errors import InputError
+from oncoweave.core.tables import read_parquet, write_parquet
+from oncoweave.drivers.model import DRIVERS_SCHEMA
+from oncoweave.fusion.retrieval import SIMILAR_PATIENTS_SCHEMA
+from oncoweave.report.patient import (
+    COVERAGE_SCHEMA,
+    FUSION_COLUMNS,
+    Lesion,
+    feature_reasons,
+    lesion_figure,
+    render_patient_report,
+    summarize_coverage,
+)
+from oncoweave.therapy.icb import ICB_SCHEMA
+from oncoweave.therapy.matching import THERAPIES_SCHEMA
+from oncoweave.therapy.tmb import TMB_SCHEMA
+from oncoweave.toy.images import PLANTED_PHI
+from oncoweave.toy.reads import DRIVERS, GERMLINE_PATHOGENIC
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 needs_chromium = pytest.mark.skipif(
@@ -277,9 +284,10 @@ def _write_lesion(tmp_path: Path, spacing=(1.0, 1.0, 3.0)):
 
 
 def test_lesion_figure_shows_the_widest_slice_with_its_mask(tmp_path):
-    from PIL import Image
     import base64
     import io
+
+    from PIL import Image
 
     image, mask = _write_lesion(tmp_path)
     uri, index = lesion_figure(image, mask, "CT")

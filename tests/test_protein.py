@@ -1,10 +1,16 @@
-"""HGVS p. parsing, substitution properties and domains (oncoweave.protein)."""
+"""HGVS p. parsing, substitution properties and domains (oncoweave.genome.protein)."""
 
 import pytest
 
-from oncoweave.driver_features import DRIVERS_RESOURCE_DIR
-from oncoweave.protein import (blosum62, charge_change, domain_at, grantham, load_domains,
-                               parse_hgvs_p)
+from oncoweave.drivers.features import DRIVERS_RESOURCE_DIR
+from oncoweave.genome.protein import (
+    blosum62,
+    charge_change,
+    domain_at,
+    grantham,
+    load_domains,
+    parse_hgvs_p,
+)
 
 
 @pytest.mark.parametrize("one_letter, three_letter", [

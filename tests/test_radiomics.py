@@ -15,16 +15,33 @@ import pytest
 import SimpleITK as sitk
 import yaml
 
-from oncoweave.cli import main
-from oncoweave.errors import InputError
-from oncoweave.radiomics import (DEFAULT_PARAMS, IBSI_FEATURE_MAP, IBSI_PARAMS, IBSI_PHANTOM_DIR,
-                                 ID_COLUMNS, IMAGING_RESOURCES, TESTCASE_DIR, benchmark_radiomics,
-                                 bootstrap_aurocs, bundled_testcases, cross_validated_auroc,
-                                 extract_features, ibsi_agrees, ibsi_check, merge_radiomics,
-                                 radiomics_schema, radiomics_table, read_case_sheet,
-                                 read_outcome_labels, read_radiomics, write_radiomics)
-from oncoweave.variants import read_parquet
 from helpers import SHARED_DATA
+from oncoweave.cli.main import main
+from oncoweave.core.errors import InputError
+from oncoweave.core.tables import read_parquet
+from oncoweave.imaging.radiomics import (
+    DEFAULT_PARAMS,
+    IBSI_FEATURE_MAP,
+    IBSI_PARAMS,
+    IBSI_PHANTOM_DIR,
+    ID_COLUMNS,
+    IMAGING_RESOURCES,
+    TESTCASE_DIR,
+    benchmark_radiomics,
+    bootstrap_aurocs,
+    bundled_testcases,
+    cross_validated_auroc,
+    extract_features,
+    ibsi_agrees,
+    ibsi_check,
+    merge_radiomics,
+    radiomics_schema,
+    radiomics_table,
+    read_case_sheet,
+    read_outcome_labels,
+    read_radiomics,
+    write_radiomics,
+)
 
 BASELINE_DIR = Path(__file__).parent / "data" / "pyradiomics_baseline"
 FEATURE_CLASSES = ("firstorder", "glcm", "gldm", "glrlm", "glszm", "ngtdm", "shape")

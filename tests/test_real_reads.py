@@ -6,9 +6,9 @@ import shutil
 
 import pysam
 import pytest
-from helpers import REPO, make_workdir, run_snakemake
 
-from oncoweave.transcripts import canonical_models
+from helpers import REPO, make_workdir, run_snakemake
+from oncoweave.genome.transcripts import canonical_models
 
 pytestmark = pytest.mark.workflow
 

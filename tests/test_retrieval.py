@@ -5,15 +5,25 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from test_patient_features import (
+    build_from,
+    drivers_table,
+    run_cli,
+    therapies_tables,
+    therapy,
+    write_cohort,
+)
 
-from oncoweave.errors import InputError
-from oncoweave.patient_features import modality_map, write_patient_features
-from oncoweave.retrieval import (SIMILAR_PATIENTS_SCHEMA, SimilarPatients, similar_patients_table,
-                                 write_similar_patients)
-from oncoweave.therapies import THERAPIES_SCHEMA
-from oncoweave.variants import read_parquet
-from test_patient_features import (build_from, drivers_table, run_cli, therapies_tables,
-                                   therapy, write_cohort)
+from oncoweave.core.errors import InputError
+from oncoweave.core.tables import read_parquet
+from oncoweave.fusion.patient_features import modality_map, write_patient_features
+from oncoweave.fusion.retrieval import (
+    SIMILAR_PATIENTS_SCHEMA,
+    SimilarPatients,
+    similar_patients_table,
+    write_similar_patients,
+)
+from oncoweave.therapy.matching import THERAPIES_SCHEMA
 
 
 @pytest.fixture
@@ -256,6 +266,6 @@ def test_cli_unknown_patient_names_the_file(cohort, features, tmp_path, monkeypa
 
 
 def test_ages_over_89_are_not_shown_exactly():
-    from oncoweave.retrieval import _shown_age
+    from oncoweave.fusion.retrieval import _shown_age
 
     assert [_shown_age(a) for a in (52.0, 89.0, 90.0, 97.0)] == ["52", "89", "90+", "90+"]

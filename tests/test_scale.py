@@ -1,11 +1,11 @@
-"""Cohort-scale planning (oncoweave.scale): synthetic sheets and the dry-run timing they report."""
+"""Cohort-scale planning (oncoweave.cli.scale): synthetic sheets and the dry-run timing they report."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from oncoweave import scale
+from oncoweave.cli import scale
 
 PATIENTS = 20
 

@@ -4,9 +4,14 @@ from pathlib import Path
 
 import pytest
 
-from oncoweave.errors import InputError
-from oncoweave.sheets import (load_clinical, load_images, load_samples, read_sheet,
-                              validate_sheet_with_schema)
+from oncoweave.core.errors import InputError
+from oncoweave.core.sheets import (
+    load_clinical,
+    load_images,
+    load_samples,
+    read_sheet,
+    validate_sheet_with_schema,
+)
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "workflow" / "schemas"
 SAMPLES_SCHEMA = SCHEMAS / "samples.schema.yaml"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,11 +10,19 @@ from sksurv.linear_model import CoxPHSurvivalAnalysis
 from sksurv.nonparametric import nelson_aalen_estimator
 
 from helpers import SHARED_DATA
-
-from oncoweave.survival_metrics import (EVALUATION_QUANTILES, bootstrap_ci, breslow_survival,
-                                        calibration_bins, censor_at_train_followup,
-                                        evaluation_times, harrell_c, integrated_brier,
-                                        response_metrics, survival_array, time_dependent_auc)
+from oncoweave.fusion.survival_metrics import (
+    EVALUATION_QUANTILES,
+    bootstrap_ci,
+    breslow_survival,
+    calibration_bins,
+    censor_at_train_followup,
+    evaluation_times,
+    harrell_c,
+    integrated_brier,
+    response_metrics,
+    survival_array,
+    time_dependent_auc,
+)
 
 MCAT_DIRS = {"blca": SHARED_DATA / "tcga_blca_mcat",
              "ucec": SHARED_DATA / "tcga_ucec_mcat"}

@@ -7,12 +7,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from oncoweave.cli import main
-from oncoweave.errors import InputError
-from oncoweave.evidence import EVIDENCE_SCHEMA, build_evidence
-from oncoweave.therapies import THERAPIES_SCHEMA, match_therapies
-from oncoweave.tmb import TMB_SCHEMA
-from oncoweave.variants import read_parquet, write_parquet
+from oncoweave.cli.main import main
+from oncoweave.core.errors import InputError
+from oncoweave.core.tables import read_parquet, write_parquet
+from oncoweave.therapy.evidence import EVIDENCE_SCHEMA, build_evidence
+from oncoweave.therapy.matching import THERAPIES_SCHEMA, match_therapies
+from oncoweave.therapy.tmb import TMB_SCHEMA
 
 EVIDENCE_DIR = Path(__file__).resolve().parents[1] / "resources" / "evidence"
 TKIS = {"Osimertinib", "Erlotinib", "Gefitinib", "Afatinib"}

@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from oncoweave.cli import main
-from oncoweave.errors import InputError
-from oncoweave.tmb import TMB_SCHEMA, clinical_tmb, compute_tmb
-from oncoweave.variants import read_parquet
+from oncoweave.cli.main import main
+from oncoweave.core.errors import InputError
+from oncoweave.core.tables import read_parquet
+from oncoweave.therapy.tmb import TMB_SCHEMA, clinical_tmb, compute_tmb
 
 # Region sizes of the toy panel's mosdepth thresholds summed to 24,104 bases (4 genes' exons).
 PANEL_REGIONS = [("chr17_TP53", 0, 4104), ("chr7_EGFR", 0, 10000), ("chr13_BRCA2", 0, 10000)]

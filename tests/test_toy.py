@@ -14,12 +14,11 @@ import pandas as pd
 import pysam
 import pytest
 
-from oncoweave import toy
-
-from oncoweave.cli import main
-from oncoweave.reference import BUNDLED_REFERENCE_DIR, ContigMap
-from oncoweave.toy import PASSENGER_VAFS, PURITIES, toy_samples
-from oncoweave.transcripts import canonical_models, reverse_complement, translate
+from oncoweave.cli.main import main
+from oncoweave.genome.reference import BUNDLED_REFERENCE_DIR, ContigMap
+from oncoweave.genome.transcripts import canonical_models, reverse_complement, translate
+from oncoweave.toy import reads as toy
+from oncoweave.toy.reads import PASSENGER_VAFS, PURITIES, toy_samples
 
 CONTIGS = ContigMap.from_tsv(BUNDLED_REFERENCE_DIR / "regions.tsv")
 # GRCh38 VCF alleles of the planted drivers as ClinVar/COSMIC give them.
@@ -100,7 +99,7 @@ def test_outcomes_follow_the_hidden_risk():
     """Across many toy patients, higher hidden risk means shorter survival (what fusion finds)."""
     from scipy.stats import spearmanr
 
-    from oncoweave.toy_images import hidden_risk
+    from oncoweave.toy.images import hidden_risk
 
     outcomes = [toy.simulate_outcome(n, False, "II", seed=1) for n in range(1, 201)]
     risk = [hidden_risk(n, 1) for n in range(1, 201)]

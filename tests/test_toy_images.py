@@ -13,11 +13,18 @@ import pytest
 import SimpleITK as sitk
 from scipy.stats import spearmanr
 
-from oncoweave import toy, toy_images
-from oncoweave.errors import InputError
-from oncoweave.imaging import ingest_case
-from oncoweave.toy_images import (PLANTED_PHI, PRIVATE_CREATOR, hidden_risk, lesion_phantom,
-                                  make_toy_images, write_dicom_series)
+from oncoweave.core.errors import InputError
+from oncoweave.imaging.ingest import ingest_case
+from oncoweave.toy import images as toy_images
+from oncoweave.toy import reads as toy
+from oncoweave.toy.images import (
+    PLANTED_PHI,
+    PRIVATE_CREATOR,
+    hidden_risk,
+    lesion_phantom,
+    make_toy_images,
+    write_dicom_series,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 PATIENTS = [(4, "P04"), (5, "P05"), (6, "P06"), (8, "P08")]

@@ -10,14 +10,22 @@ from __future__ import annotations
 
 import csv
 import shutil
+
 import pysam
 import pytest
 
-from oncoweave.cli import main
-from oncoweave.errors import InputError
-from oncoweave.reference import BUNDLED_REFERENCE_DIR, ContigMap
-from oncoweave.transcripts import (canonical_models, canonical_transcripts, complement,
-                                   left_normalise, load_transcripts, reverse_complement, translate)
+from oncoweave.cli.main import main
+from oncoweave.core.errors import InputError
+from oncoweave.genome.reference import BUNDLED_REFERENCE_DIR, ContigMap
+from oncoweave.genome.transcripts import (
+    canonical_models,
+    canonical_transcripts,
+    complement,
+    left_normalise,
+    load_transcripts,
+    reverse_complement,
+    translate,
+)
 
 GFF3 = BUNDLED_REFERENCE_DIR / "gene_models.regions.gff3"
 CANONICAL = BUNDLED_REFERENCE_DIR / "canonical_transcripts.tsv"

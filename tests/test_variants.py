@@ -12,14 +12,19 @@ import pysam
 import pytest
 
 from oncoweave import __version__
-from oncoweave.classify import CallingThresholds, classify_vcf
-from oncoweave.cli import main
-from oncoweave.errors import InputError
-from oncoweave.reference import BUNDLED_REFERENCE_DIR, ContigMap
-from oncoweave.transcripts import canonical_models, translate
-from oncoweave.variants import (
-    VARIANTS_SCHEMA, export_variants, hgvs_protein, parse_bcsq, provenance_from_vcf_header,
-    read_parquet, write_parquet)
+from oncoweave.cli.main import main
+from oncoweave.core.errors import InputError
+from oncoweave.core.tables import read_parquet, write_parquet
+from oncoweave.genome.reference import BUNDLED_REFERENCE_DIR, ContigMap
+from oncoweave.genome.transcripts import canonical_models, translate
+from oncoweave.variants.classify import CallingThresholds, classify_vcf
+from oncoweave.variants.export import (
+    export_variants,
+    hgvs_protein,
+    parse_bcsq,
+    provenance_from_vcf_header,
+)
+from oncoweave.variants.schema import VARIANTS_SCHEMA
 
 GFF3 = BUNDLED_REFERENCE_DIR / "gene_models.regions.gff3"
 CANONICAL = BUNDLED_REFERENCE_DIR / "canonical_transcripts.tsv"

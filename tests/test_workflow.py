@@ -6,7 +6,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from oncoweave.evaluation import KEY, recall_precision_table, truth_table
+from oncoweave.variants.caller_evaluation import KEY, recall_precision_table, truth_table
 
 pytestmark = pytest.mark.workflow
 
@@ -63,7 +63,7 @@ def test_genomic_coordinates_are_grch38(cohort):
 
 
 def test_parquet_carries_schema_and_provenance(cohort):
-    from oncoweave.variants import VARIANTS_SCHEMA
+    from oncoweave.variants.schema import VARIANTS_SCHEMA
 
     workdir, _, _, _ = cohort
     for path in [workdir / "results/cohort/variants.parquet",

@@ -1,5 +1,5 @@
 # Calling: one pileup of each patient's tumour (+ normal) to normalised candidates, a tumour/normal
-# identity check, and the somatic / germline / LOH / tumour-only classification (oncoweave.classify).
+# identity check, and the somatic / germline / LOH / tumour-only classification (oncoweave.variants.classify).
 
 
 rule call_variants:

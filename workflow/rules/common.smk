@@ -17,9 +17,10 @@ os.environ.update(
     PATH=os.pathsep.join([os.path.dirname(sys.executable), os.getenv("PATH", "")]),
 )
 
-from oncoweave import sheets, toy  # noqa: E402  (after the path set-up above)
-from oncoweave.driver_features import DRIVER_GENES  # noqa: E402
-from oncoweave.errors import InputError  # noqa: E402
+from oncoweave.core import sheets  # noqa: E402
+from oncoweave.toy import reads as toy  # noqa: E402  (after the path set-up above)
+from oncoweave.drivers.features import DRIVER_GENES  # noqa: E402
+from oncoweave.core.errors import InputError  # noqa: E402
 
 validate(config, "../schemas/config.schema.yaml")
 

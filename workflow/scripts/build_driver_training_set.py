@@ -1,9 +1,9 @@
 """Labelled variants of the four genes (ClinVar truth sets, cancer hotspots, CIViC) with features."""
 from pathlib import Path
 
-from oncoweave.driver_labels import TRAINING_SCHEMA, build_training_set
-from oncoweave.glue import run_step
-from oncoweave.variants import write_parquet
+from oncoweave.cli.glue import run_step
+from oncoweave.core.tables import write_parquet
+from oncoweave.drivers.labels import TRAINING_SCHEMA, build_training_set
 
 
 def main():

@@ -1,7 +1,7 @@
 """The evidence table: CIViC (2018, CC0) plus curated current standards with citations."""
-from oncoweave.evidence import EVIDENCE_SCHEMA, build_evidence
-from oncoweave.glue import run_step
-from oncoweave.variants import write_parquet
+from oncoweave.cli.glue import run_step
+from oncoweave.core.tables import write_parquet
+from oncoweave.therapy.evidence import EVIDENCE_SCHEMA, build_evidence
 
 
 def main():

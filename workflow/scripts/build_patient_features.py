@@ -1,6 +1,6 @@
 """One row per patient: genomic, imaging and clinical features and the outcomes."""
-from oncoweave.glue import run_step
-from oncoweave.patient_features import build_patient_features, write_patient_features
+from oncoweave.cli.glue import run_step
+from oncoweave.fusion.patient_features import build_patient_features, write_patient_features
 
 
 def main():

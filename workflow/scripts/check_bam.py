@@ -1,7 +1,7 @@
 """A BAM/CRAM input must be one, and be aligned to the configured reference's contigs."""
-from oncoweave.glue import run_step
-from oncoweave.inputs import check_bam
-from oncoweave.reference import fasta_contigs
+from oncoweave.cli.glue import run_step
+from oncoweave.genome.reference import fasta_contigs
+from oncoweave.variants.inputs import check_bam
 
 
 def main():

@@ -1,6 +1,6 @@
 """Tumour/normal identity: genotype concordance at the normal's germline sites (scikit-allel)."""
-from oncoweave.glue import run_step
-from oncoweave.identity import check_pair_identity, write_identity_tsv
+from oncoweave.cli.glue import run_step
+from oncoweave.variants.identity import check_pair_identity, write_identity_tsv
 
 
 def main():

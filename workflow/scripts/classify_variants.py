@@ -1,8 +1,8 @@
 """Somatic / germline / LOH / tumour-only calls from tumour and normal allele counts."""
 import pandas as pd
 
-from oncoweave.classify import CallingThresholds, classify_vcf
-from oncoweave.glue import run_step
+from oncoweave.cli.glue import run_step
+from oncoweave.variants.classify import CallingThresholds, classify_vcf
 
 
 def main():

@@ -1,9 +1,9 @@
 """Tumour mutational burden over the callable territory, or from the clinical sheet."""
 import pandas as pd
 
-from oncoweave.glue import run_step
-from oncoweave.tmb import TMB_SCHEMA, compute_tmb
-from oncoweave.variants import read_parquet, write_parquet
+from oncoweave.cli.glue import run_step
+from oncoweave.core.tables import read_parquet, write_parquet
+from oncoweave.therapy.tmb import TMB_SCHEMA, compute_tmb
 
 
 def main():

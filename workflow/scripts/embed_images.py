@@ -1,9 +1,9 @@
 """Embed each ingested lesion with the cohort's trained encoder."""
 from pathlib import Path
 
-from oncoweave.deep_features import embed_cases, write_deep_features
-from oncoweave.glue import run_step
-from oncoweave.imaging import ingested_cases
+from oncoweave.cli.glue import run_step
+from oncoweave.imaging.deep_features import embed_cases, write_deep_features
+from oncoweave.imaging.ingest import ingested_cases
 
 
 def main():

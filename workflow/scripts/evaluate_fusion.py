@@ -1,8 +1,8 @@
 """Cross-validated fusion models, ablation, per-patient fused predictions and SHAP values."""
 from pathlib import Path
 
-from oncoweave.fusion_evaluation import EvaluationSettings, evaluate_patient_features
-from oncoweave.glue import run_step
+from oncoweave.cli.glue import run_step
+from oncoweave.fusion.evaluation import EvaluationSettings, evaluate_patient_features
 
 
 def main():

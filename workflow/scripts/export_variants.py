@@ -1,10 +1,10 @@
 """The patient's variants table: GRCh38 coordinates, canonical consequences, counts, status."""
 import pandas as pd
 
-from oncoweave.glue import run_step
-from oncoweave.reference import ContigMap
-from oncoweave.transcripts import canonical_models
-from oncoweave.variants import export_variants
+from oncoweave.cli.glue import run_step
+from oncoweave.genome.reference import ContigMap
+from oncoweave.genome.transcripts import canonical_models
+from oncoweave.variants.export import export_variants
 
 
 def main():

@@ -1,7 +1,7 @@
 """pyradiomics features of each ingested lesion of one patient."""
-from oncoweave.glue import run_step
-from oncoweave.imaging import ingested_cases
-from oncoweave.radiomics import radiomics_table, write_radiomics
+from oncoweave.cli.glue import run_step
+from oncoweave.imaging.ingest import ingested_cases
+from oncoweave.imaging.radiomics import radiomics_table, write_radiomics
 
 
 def main():

@@ -1,6 +1,6 @@
 """Each patient's most similar patients, with what they share and the neighbours' outcomes."""
-from oncoweave.glue import run_step
-from oncoweave.retrieval import find_similar_patients
+from oncoweave.cli.glue import run_step
+from oncoweave.fusion.retrieval import find_similar_patients
 
 
 def main():

@@ -1,8 +1,13 @@
 """Every job's benchmark file in one table, and a per-rule plot of run time and memory."""
-from oncoweave.benchmark import (BENCHMARKS_SCHEMA, benchmark_jobs, format_summary,
-                                 plot_benchmarks, summarize_benchmarks)
-from oncoweave.glue import run_step
-from oncoweave.variants import write_parquet
+from oncoweave.cli.benchmark import (
+    BENCHMARKS_SCHEMA,
+    benchmark_jobs,
+    format_summary,
+    plot_benchmarks,
+    summarize_benchmarks,
+)
+from oncoweave.cli.glue import run_step
+from oncoweave.core.tables import write_parquet
 
 
 def main():

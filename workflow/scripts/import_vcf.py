@@ -1,7 +1,7 @@
 """A patient given as a VCF enters after calling: brought to reference contig coordinates."""
-from oncoweave.glue import run_step
-from oncoweave.inputs import check_vcf_contigs, import_vcf
-from oncoweave.reference import ContigMap, fasta_contigs
+from oncoweave.cli.glue import run_step
+from oncoweave.genome.reference import ContigMap, fasta_contigs
+from oncoweave.variants.inputs import check_vcf_contigs, import_vcf
 
 
 def main():

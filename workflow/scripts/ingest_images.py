@@ -1,6 +1,6 @@
 """One lesion row of the image sheet: read (DICOM de-identified), check geometry, write NIfTI copies."""
-from oncoweave.glue import run_step
-from oncoweave.imaging import ingest_case
+from oncoweave.cli.glue import run_step
+from oncoweave.imaging.ingest import ingest_case
 
 
 def main():

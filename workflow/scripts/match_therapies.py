@@ -1,8 +1,8 @@
 """Therapies for the patient's driver calls and TMB, with evidence levels and AMP/ASCO/CAP tiers."""
-from oncoweave.evidence import EVIDENCE_SCHEMA
-from oncoweave.glue import run_step
-from oncoweave.therapies import THERAPIES_SCHEMA, match_therapies, reportable_tmb
-from oncoweave.variants import read_parquet, write_parquet
+from oncoweave.cli.glue import run_step
+from oncoweave.core.tables import read_parquet, write_parquet
+from oncoweave.therapy.evidence import EVIDENCE_SCHEMA
+from oncoweave.therapy.matching import THERAPIES_SCHEMA, match_therapies, reportable_tmb
 
 
 def main():

@@ -1,9 +1,9 @@
 """The cohort's scored variants in one table."""
 import pandas as pd
 
-from oncoweave.driver_model import DRIVERS_SCHEMA
-from oncoweave.glue import run_step
-from oncoweave.variants import read_parquet, write_parquet
+from oncoweave.cli.glue import run_step
+from oncoweave.core.tables import read_parquet, write_parquet
+from oncoweave.drivers.model import DRIVERS_SCHEMA
 
 
 def main():

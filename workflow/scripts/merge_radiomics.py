@@ -1,6 +1,6 @@
 """The cohort's radiomic features in one table (every patient extracted with the same settings)."""
-from oncoweave.glue import run_step
-from oncoweave.radiomics import merge_radiomics
+from oncoweave.cli.glue import run_step
+from oncoweave.imaging.radiomics import merge_radiomics
 
 
 def main():

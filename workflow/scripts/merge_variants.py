@@ -1,6 +1,6 @@
 """The cohort's variants: one Parquet table and a MAF for maftools / cBioPortal."""
-from oncoweave.cohort import merge_variants
-from oncoweave.glue import run_step
+from oncoweave.cli.glue import run_step
+from oncoweave.variants.cohort import merge_variants
 
 
 def main():

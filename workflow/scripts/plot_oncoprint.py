@@ -1,8 +1,8 @@
 """The cohort's oncoprint of the four driver genes."""
-from oncoweave.cohort_report import germline_pathogenic, plot_oncoprint, tumour_alterations
-from oncoweave.driver_model import DRIVERS_SCHEMA
-from oncoweave.glue import run_step
-from oncoweave.variants import read_parquet
+from oncoweave.cli.glue import run_step
+from oncoweave.core.tables import read_parquet
+from oncoweave.drivers.model import DRIVERS_SCHEMA
+from oncoweave.report.cohort import germline_pathogenic, plot_oncoprint, tumour_alterations
 
 
 def main():

@@ -1,7 +1,8 @@
 """Tumour VAF distributions of the cohort's PASS calls."""
-from oncoweave.cohort_report import plot_vaf_distribution
-from oncoweave.glue import run_step
-from oncoweave.variants import VARIANTS_SCHEMA, read_parquet
+from oncoweave.cli.glue import run_step
+from oncoweave.core.tables import read_parquet
+from oncoweave.report.cohort import plot_vaf_distribution
+from oncoweave.variants.schema import VARIANTS_SCHEMA
 
 
 def main():

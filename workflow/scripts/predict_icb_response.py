@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from oncoweave.glue import run_step
-from oncoweave.icb import predict_response, write_predictions
-from oncoweave.therapies import reportable_tmb
+from oncoweave.cli.glue import run_step
+from oncoweave.therapy.icb import predict_response, write_predictions
+from oncoweave.therapy.matching import reportable_tmb
 
 
 def main():

@@ -1,6 +1,6 @@
 """The patient's self-contained HTML report, from its stage tables only."""
-from oncoweave.glue import run_step
-from oncoweave.patient_report import Lesion, render_patient_report
+from oncoweave.cli.glue import run_step
+from oncoweave.report.patient import Lesion, render_patient_report
 
 
 def main():

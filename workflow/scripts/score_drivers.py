@@ -1,9 +1,9 @@
 """driver_score, its top contributions in words, and clonality for the patient's variants."""
 from pathlib import Path
 
-from oncoweave.driver_model import DRIVERS_SCHEMA, DriverModel, score_drivers
-from oncoweave.glue import run_step
-from oncoweave.variants import read_parquet, write_parquet
+from oncoweave.cli.glue import run_step
+from oncoweave.core.tables import read_parquet, write_parquet
+from oncoweave.drivers.model import DRIVERS_SCHEMA, DriverModel, score_drivers
 
 
 def main():

@@ -1,10 +1,10 @@
 """Every possible SNV of the four canonical coding sequences scored, with lollipop plots."""
 from pathlib import Path
 
-from oncoweave.driver_features import DriverKnowledge
-from oncoweave.driver_model import SATURATION_SCHEMA, DriverModel, lollipop_plots, score_saturation
-from oncoweave.glue import run_step
-from oncoweave.variants import write_parquet
+from oncoweave.cli.glue import run_step
+from oncoweave.core.tables import write_parquet
+from oncoweave.drivers.features import DriverKnowledge
+from oncoweave.drivers.model import SATURATION_SCHEMA, DriverModel, lollipop_plots, score_saturation
 
 
 def main():

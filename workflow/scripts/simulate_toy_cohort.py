@@ -1,8 +1,8 @@
 """The bundled toy cohort: tumour/normal reads simulated from the real reference (dwgsim)."""
 from pathlib import Path
 
-from oncoweave.glue import run_step
-from oncoweave.toy import SimulationSettings, make_toy_cohort
+from oncoweave.cli.glue import run_step
+from oncoweave.toy.reads import SimulationSettings, make_toy_cohort
 
 
 def main():

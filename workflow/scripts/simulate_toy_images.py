@@ -1,6 +1,6 @@
 """The toy patients' images: real pyradiomics test cases and synthetic lesion phantoms."""
-from oncoweave.glue import run_step
-from oncoweave.toy_images import write_toy_images
+from oncoweave.cli.glue import run_step
+from oncoweave.toy.images import write_toy_images
 
 
 def main():

@@ -1,6 +1,6 @@
 """The patient's coverage per driver gene from its mosdepth outputs, as Parquet."""
-from oncoweave.glue import run_step
-from oncoweave.patient_report import summarize_coverage
+from oncoweave.cli.glue import run_step
+from oncoweave.report.patient import summarize_coverage
 
 
 def main():

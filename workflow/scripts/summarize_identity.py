@@ -1,6 +1,6 @@
 """The cohort's tumour/normal identity table, also as a MultiQC section."""
-from oncoweave.glue import run_step
-from oncoweave.identity import summarize_identity
+from oncoweave.cli.glue import run_step
+from oncoweave.variants.identity import summarize_identity
 
 
 def main():

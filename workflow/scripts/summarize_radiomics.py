@@ -1,7 +1,7 @@
 """The cohort's lesions: size, shape and intensity per lesion and per modality."""
-from oncoweave.cohort_report import radiomics_page, write_html
-from oncoweave.glue import run_step
-from oncoweave.variants import read_parquet
+from oncoweave.cli.glue import run_step
+from oncoweave.core.tables import read_parquet
+from oncoweave.report.cohort import radiomics_page, write_html
 
 
 def main():

@@ -1,11 +1,15 @@
 """Every patient's therapy matches at their best AMP/ASCO/CAP tier: one Parquet, one report page."""
 import pandas as pd
 
-from oncoweave.cohort_report import (THERAPY_TIERS_SCHEMA, therapy_tiers, therapy_tiers_page,
-                                     write_html)
-from oncoweave.glue import run_step
-from oncoweave.therapies import THERAPIES_SCHEMA
-from oncoweave.variants import read_parquet, write_parquet
+from oncoweave.cli.glue import run_step
+from oncoweave.core.tables import read_parquet, write_parquet
+from oncoweave.report.cohort import (
+    THERAPY_TIERS_SCHEMA,
+    therapy_tiers,
+    therapy_tiers_page,
+    write_html,
+)
+from oncoweave.therapy.matching import THERAPIES_SCHEMA
 
 
 def main():

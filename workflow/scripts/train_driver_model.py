@@ -1,10 +1,10 @@
 """Fit, calibrate and honestly evaluate the driver model; write it with its model card."""
 from pathlib import Path
 
-from oncoweave.driver_labels import TRAINING_SCHEMA
-from oncoweave.driver_model import train_driver_model
-from oncoweave.glue import run_step
-from oncoweave.variants import read_parquet
+from oncoweave.cli.glue import run_step
+from oncoweave.core.tables import read_parquet
+from oncoweave.drivers.labels import TRAINING_SCHEMA
+from oncoweave.drivers.model import train_driver_model
 
 
 def main():

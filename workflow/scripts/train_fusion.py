@@ -1,11 +1,10 @@
 """The torch fusion network on every patient (CUDA when the job has a GPU); its fused representation."""
 from pathlib import Path
 
-from oncoweave.fusion_net import (FusionNetSettings, fit_on_patient_features,
-                                  fused_embedding_schema)
-from oncoweave.glue import run_step
-from oncoweave.patient_features import read_patient_features
-from oncoweave.variants import write_parquet
+from oncoweave.cli.glue import run_step
+from oncoweave.core.tables import write_parquet
+from oncoweave.fusion.net import FusionNetSettings, fit_on_patient_features, fused_embedding_schema
+from oncoweave.fusion.patient_features import read_patient_features
 
 
 def main():

@@ -1,9 +1,9 @@
 """Self-supervised MONAI encoder on the cohort's lesion crops (CUDA when the job has a GPU)."""
 from pathlib import Path
 
-from oncoweave.deep_features import EncoderSettings, train_encoder
-from oncoweave.glue import run_step
-from oncoweave.imaging import ingested_cases
+from oncoweave.cli.glue import run_step
+from oncoweave.imaging.deep_features import EncoderSettings, train_encoder
+from oncoweave.imaging.ingest import ingested_cases
 
 
 def main():

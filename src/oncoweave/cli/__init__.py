@@ -1,0 +1,1 @@
+"""The one command line over the package, benchmarks, and the workflow scripts' glue."""

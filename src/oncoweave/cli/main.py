@@ -1,0 +1,67 @@
+"""`oncoweave <command> ...`: the command line over the package.
+
+Each command lives in its stage's module, which exposes ``register(subparsers)`` that adds a
+sub-parser and sets ``func`` (a callable taking the parsed args and returning an exit code).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from oncoweave import __version__
+from oncoweave.core.errors import InputError
+
+# Modules that contribute commands, in the order `--help` lists them.
+COMMAND_MODULES = (
+    "oncoweave.genome.reference",
+    "oncoweave.variants.identity",
+    "oncoweave.variants.inputs",
+    "oncoweave.cli.benchmark",
+    "oncoweave.genome.transcripts",
+    "oncoweave.toy.reads",
+    "oncoweave.variants.classify",
+    "oncoweave.variants.export",
+    "oncoweave.variants.cohort",
+    "oncoweave.variants.caller_evaluation",
+    "oncoweave.drivers.labels",
+    "oncoweave.drivers.model",
+    "oncoweave.therapy.icb",
+    "oncoweave.therapy.evidence",
+    "oncoweave.therapy.tmb",
+    "oncoweave.therapy.matching",
+    "oncoweave.cli.scale",
+    "oncoweave.toy.images",
+    "oncoweave.imaging.ingest",
+    "oncoweave.imaging.radiomics",
+    "oncoweave.imaging.deep_features",
+    "oncoweave.fusion.patient_features",
+    "oncoweave.fusion.retrieval",
+    "oncoweave.fusion.models",
+    "oncoweave.report.patient",
+)
+
+
+def build_parser(modules: tuple[str, ...] = COMMAND_MODULES) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="oncoweave", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"oncoweave {__version__}")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="<command>")
+    for name in modules:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None, modules: tuple[str, ...] = COMMAND_MODULES) -> int:
+    """Run one command; `modules` narrows the parser to some stages' commands (and imports)."""
+    args = build_parser(modules).parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except InputError as err:
+        # Bad input: one line naming the file (and row), no traceback.
+        print(f"oncoweave {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Shared foundations every stage may use: errors, files, settings, sheets, tables, paths."""

@@ -1,0 +1,325 @@
+"""Cohort sheets (samples, images, clinical): read, validate with their JSON schemas, cross-check.
+
+The workflow calls these at parse time, so a bad sheet stops the run before any job with one
+message naming the file, the 1-based data row (and its line in the file) and the column.
+Loaded sheets are DataFrames of ``str`` columns (an empty cell is ``""``) holding every schema
+column in schema order, then any extra columns the schema allows.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import re
+from collections.abc import Collection, Hashable, Iterable
+from pathlib import Path
+
+import jsonschema
+import pandas as pd
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from oncoweave.core.errors import InputError
+
+READ_INPUT_COLUMNS = ("fastq1", "fastq2", "bam", "vcf")
+IMAGE_FILE_COLUMNS = ("image", "mask")
+IMAGE_FILE_SUFFIXES = (".nii", ".nii.gz", ".nrrd")
+
+
+def sheet_error(sheet_path: str | Path, row: int, message: str,
+                column: str | None = None) -> InputError:
+    """InputError for a data row: '<file>: row 3 (line 4): column 'type': <message>'.
+
+    Rows count data rows from 1; the line (header = line 1) is given too so editors find it.
+    """
+    where = f"row {row} (line {row + 1})"
+    if column is not None:
+        where += f": column '{column}'"
+    error = InputError(f"{where}: {message}", path=str(sheet_path))
+    error.row, error.column = row, column
+    return error
+
+
+def header_error(sheet_path: str | Path, message: str, column: str | None = None) -> InputError:
+    """InputError for the header line: '<file>: line 1 (header): <message>'."""
+    error = InputError(f"line 1 (header): {message}", path=str(sheet_path))
+    error.column = column
+    return error
+
+
+def read_sheet(path: str | Path) -> pd.DataFrame:
+    """Read a tab-separated sheet as str cells (stripped; empty -> ""), refusing ragged rows."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            rows = list(csv.reader(handle, delimiter="\t"))
+    except FileNotFoundError:
+        raise InputError("file not found", path=str(path)) from None
+    except OSError as err:
+        raise InputError(f"cannot read it ({err.strerror})", path=str(path)) from None
+    except UnicodeDecodeError as err:
+        raise InputError(f"not a UTF-8 text file ({err.reason})", path=str(path)) from None
+    while rows and not any(cell.strip() for cell in rows[-1]):
+        rows.pop()  # editors often leave blank lines at the end
+    if not rows:
+        return pd.DataFrame()
+    header = [cell.strip() for cell in rows[0]]
+    _check_header_names(header, path)
+    for row_number, cells in enumerate(rows[1:], start=1):
+        if len(cells) != len(header):
+            what = "is blank" if not any(cells) else f"has {len(cells)} fields"
+            raise sheet_error(path, row_number,
+                              f"{what} but the header has {len(header)} (tab-separated)")
+    data = [[cell.strip() for cell in cells] for cells in rows[1:]]
+    return pd.DataFrame(data, columns=header, dtype=str)
+
+
+def _check_header_names(header: list[str], path: str | Path) -> None:
+    seen = set()
+    for name in header:
+        if not name:
+            raise header_error(path, "a column has no name")
+        if name in seen:
+            raise header_error(path, f"column '{name}' appears twice", column=name)
+        seen.add(name)
+
+
+def validate_sheet_with_schema(df: pd.DataFrame, schema_path: str | Path,
+                               sheet_path: str | Path) -> pd.DataFrame:
+    """Validate each row of a str sheet with snakemake.utils.validate; return it with defaults.
+
+    Empty cells count as absent; cells of number/integer columns are parsed first so that the
+    schema judges values, not strings. The returned frame holds every schema column.
+    """
+    schema = _load_schema(schema_path)
+    properties = schema.get("properties", {})
+    _check_columns_against_schema(df, schema, sheet_path)
+    typed = _typed_for_validation(df, properties)
+    try:
+        validate(typed, str(schema_path), set_default=False)
+    except WorkflowError as err:
+        raise _schema_error(err, sheet_path) from None
+    return _with_schema_columns(df, properties)
+
+
+def _load_schema(schema_path: str | Path) -> dict:
+    with open(schema_path) as handle:
+        return yaml.safe_load(handle)
+
+
+def _check_columns_against_schema(df: pd.DataFrame, schema: dict,
+                                  sheet_path: str | Path) -> None:
+    """Header problems are reported once for the header, not for whichever row shows them first."""
+    properties = schema.get("properties", {})
+    if schema.get("additionalProperties", True) is False:
+        unknown = [name for name in df.columns if name not in properties]
+        if unknown:
+            raise header_error(sheet_path, f"unknown column '{unknown[0]}'; allowed columns: "
+                               f"{', '.join(properties)}", column=unknown[0])
+    missing = [name for name in schema.get("required", []) if name not in df.columns]
+    if missing:
+        raise header_error(sheet_path, f"required column '{missing[0]}' is missing",
+                           column=missing[0])
+
+
+def _typed_for_validation(df: pd.DataFrame, properties: dict) -> pd.DataFrame:
+    typed = df.astype(object).where(df != "", None)
+    for name, spec in properties.items():
+        if name in typed.columns and spec.get("type") in ("number", "integer"):
+            typed[name] = typed[name].map(_parse_number)
+    return typed
+
+
+def _parse_number(cell: str | None) -> int | float | str | None:
+    """A number where the cell holds one; otherwise the cell, for the schema to reject by name."""
+    if cell is None:
+        return None
+    for parse in (int, float):
+        try:
+            value = parse(cell)
+        except ValueError:
+            continue
+        if math.isfinite(value):
+            return value
+    return cell
+
+
+def _schema_error(err: WorkflowError, sheet_path: str | Path) -> InputError:
+    """Turn snakemake's 'Error validating row i' (0-based) + jsonschema error into a row error."""
+    cause = err.__context__
+    match = re.search(r"validating row (\d+)", str(err))
+    if not isinstance(cause, jsonschema.ValidationError) or match is None:
+        return InputError(f"does not match its schema: {err}", path=str(sheet_path))
+    row = int(match.group(1)) + 1
+    if cause.validator == "required":
+        column = next(name for name in cause.validator_value if name not in cause.instance)
+        return sheet_error(sheet_path, row, "is empty but required", column=column)
+    column = str(cause.path[0]) if cause.path else None
+    message = cause.message
+    if cause.validator == "type" and isinstance(cause.instance, str):
+        message += " (leave the cell empty for a missing value)"
+    return sheet_error(sheet_path, row, message, column=column)
+
+
+def _with_schema_columns(df: pd.DataFrame, properties: dict) -> pd.DataFrame:
+    """Add absent schema columns, fill schema defaults into empty cells, order columns."""
+    df = df.copy()
+    for name, spec in properties.items():
+        if name not in df.columns:
+            df[name] = ""
+        if "default" in spec:
+            df[name] = df[name].replace("", str(spec["default"]))
+    extras = [name for name in df.columns if name not in properties]
+    return df[list(properties) + extras].astype(str)
+
+
+def load_samples(path: str | Path, schema_path: str | Path,
+                 generated: Collection[str] = frozenset()) -> pd.DataFrame:
+    """Load and check the sample sheet.
+
+    ``generated`` lists paths the workflow itself produces (toy-cohort reads), which need not
+    exist yet. Paths in the sheet are relative to the working directory.
+    """
+    df = read_sheet(path)
+    if df.empty:
+        raise InputError("lists no samples (a header and one row per sample are needed)",
+                         path=str(path))
+    df = validate_sheet_with_schema(df, schema_path, path)
+    for row, record in enumerate(df.to_dict("records"), start=1):
+        _check_one_read_input(record, row, path)
+    _check_unique(df, "sample", path)
+    _check_patients(df, path)
+    _check_files_exist(df, READ_INPUT_COLUMNS, path, generated)
+    return df
+
+
+def load_images(path: str | Path | None, schema_path: str | Path,
+                generated: Collection[str] = frozenset()) -> pd.DataFrame:
+    """Load and check the image sheet; no path (config key empty/missing) gives an empty sheet.
+
+    An empty ``lesion`` becomes "L<label>"; (patient, lesion) must be unique, and each image and
+    mask must be a NIfTI/NRRD file or a (DICOM series) folder.
+    """
+    df = _load_optional_sheet(path, schema_path)
+    df["lesion"] = [lesion or f"L{label}" for lesion, label in zip(df["lesion"], df["label"])]
+    _check_unique_lesions(df, path)
+    _check_files_exist(df, IMAGE_FILE_COLUMNS, path, generated)
+    _check_image_forms(df, path, generated)
+    return df
+
+
+def _check_unique_lesions(df: pd.DataFrame, path: str | Path | None) -> None:
+    repeat = _first_repeat(zip(df["patient"], df["lesion"]))
+    if repeat:
+        row, first, (patient, lesion) = repeat
+        raise sheet_error(path, row, f"patient '{patient}' lesion '{lesion}' repeats row {first} "
+                          f"(line {first + 1}); give each lesion of a patient its own id in the "
+                          "'lesion' column", column="lesion")
+
+
+def _check_image_forms(df: pd.DataFrame, path: str | Path | None,
+                       generated: Collection[str]) -> None:
+    will_exist = {os.path.normpath(p) for p in generated}
+    for row, record in enumerate(df.to_dict("records"), start=1):
+        for column in IMAGE_FILE_COLUMNS:
+            file_path = record[column]
+            if os.path.isdir(file_path) or os.path.normpath(file_path) in will_exist:
+                continue
+            if not file_path.lower().endswith(IMAGE_FILE_SUFFIXES):
+                raise sheet_error(path, row, f"'{file_path}' is neither a DICOM series folder nor "
+                                  f"a {', '.join(IMAGE_FILE_SUFFIXES)} file", column=column)
+
+
+def load_clinical(path: str | Path | None, schema_path: str | Path) -> pd.DataFrame:
+    """Load and check the clinical table (one row per patient); no path gives an empty table."""
+    df = _load_optional_sheet(path, schema_path)
+    _check_unique(df, "patient", path)
+    return df
+
+
+def _load_optional_sheet(path: str | Path | None, schema_path: str | Path) -> pd.DataFrame:
+    df = read_sheet(path) if path else pd.DataFrame()
+    if df.columns.empty:  # no sheet configured, or an empty file
+        return _with_schema_columns(df, _load_schema(schema_path).get("properties", {}))
+    return validate_sheet_with_schema(df, schema_path, path)
+
+
+def _check_one_read_input(record: dict[str, str], row: int, path: str | Path) -> None:
+    """Each sample gives its data as exactly one of fastq1+fastq2, bam, vcf."""
+    if bool(record["fastq1"]) != bool(record["fastq2"]):
+        absent = "fastq2" if record["fastq1"] else "fastq1"
+        raise sheet_error(path, row, "is empty but the other mate is given (paired reads "
+                          "need fastq1 and fastq2)", column=absent)
+    given = [name for name, present in (("fastq1+fastq2", record["fastq1"]),
+                                        ("bam", record["bam"]), ("vcf", record["vcf"]))
+             if present]
+    if len(given) != 1:
+        found = " and ".join(given) if given else "none"
+        raise sheet_error(path, row, f"sample '{record['sample']}' gives {found}; give exactly "
+                          "one of fastq1+fastq2, bam or vcf")
+
+
+def _first_repeat(keys: Iterable[Hashable]) -> tuple[int, int, Hashable] | None:
+    """(row, row it repeats, key) of the first key seen before (rows count from 1), or None."""
+    first_row: dict[Hashable, int] = {}
+    for row, key in enumerate(keys, start=1):
+        if key in first_row:
+            return row, first_row[key], key
+        first_row[key] = row
+    return None
+
+
+def _check_unique(df: pd.DataFrame, column: str, path: str | Path) -> None:
+    repeat = _first_repeat(df[column])
+    if repeat:
+        row, first, value = repeat
+        raise sheet_error(path, row, f"'{value}' repeats row {first} (line {first + 1}); "
+                          f"{column} ids must be unique", column=column)
+
+
+def _check_patients(df: pd.DataFrame, path: str | Path) -> None:
+    """At most one normal per patient, at least one tumour, and a paired VCF named on both rows."""
+    rows = df.assign(row=range(1, len(df) + 1))
+    for patient, group in rows.groupby("patient", sort=False):
+        normals = group[group["type"] == "normal"]
+        tumours = group[group["type"] == "tumour"]
+        if len(normals) > 1:
+            first, second = normals["row"].iloc[:2]
+            raise sheet_error(path, second, f"patient '{patient}' has a second normal "
+                              f"(the first is row {first}); give one normal per patient",
+                              column="type")
+        if tumours.empty:
+            raise sheet_error(path, normals["row"].iloc[0], f"patient '{patient}' has a normal "
+                              "but no tumour row", column="type")
+        if len(tumours) > 1:
+            # Calls, identity and tables are per patient: a second tumour would need its own pair.
+            first, second = tumours["row"].iloc[:2]
+            raise sheet_error(path, second, f"patient '{patient}' has a second tumour (the first "
+                              f"is row {first}); one tumour sample per patient is supported: give "
+                              "the second tumour its own patient id", column="type")
+        if not normals.empty:
+            _check_paired_vcf(tumours, normals.iloc[0], path)
+
+
+def _check_paired_vcf(tumours: pd.DataFrame, normal: pd.Series, path: str | Path) -> None:
+    for _, tumour in tumours.iterrows():
+        if (tumour["vcf"] or normal["vcf"]) and tumour["vcf"] != normal["vcf"]:
+            tumour_gives = f"VCF '{tumour['vcf']}'" if tumour["vcf"] else "reads"
+            normal_gives = f"VCF '{normal['vcf']}'" if normal["vcf"] else "reads"
+            raise sheet_error(path, tumour["row"], f"tumour gives {tumour_gives} but its normal "
+                              f"(row {normal['row']}) gives {normal_gives}; a paired VCF is "
+                              "named on both rows with the same path", column="vcf")
+
+
+def _check_files_exist(df: pd.DataFrame, columns: tuple[str, ...], path: str | Path | None,
+                       generated: Collection[str]) -> None:
+    will_exist = {os.path.normpath(p) for p in generated}
+    for row, record in enumerate(df.to_dict("records"), start=1):
+        for column in columns:
+            file_path = record[column]
+            if file_path and not (os.path.exists(file_path)
+                                  or os.path.normpath(file_path) in will_exist):
+                raise sheet_error(path, row, f"file not found: {file_path} (relative paths are "
+                                  f"read from the working directory {os.getcwd()})",
+                                  column=column)

@@ -1,0 +1,1 @@
+"""Multimodal fusion: patient features, survival metrics, models, evaluation, retrieval."""

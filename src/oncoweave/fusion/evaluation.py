@@ -1,0 +1,411 @@
+"""The cohort's fusion evaluation (rule ``evaluate_fusion``): cross-validated early fusion of the
+patient feature table for survival and response, the modality ablation, per-patient fused
+predictions with intervals, and SHAP feature attributions.
+
+Everything is computed from ``patient_features.parquet`` with :mod:`oncoweave.fusion.models`:
+
+- ``survival/`` and ``response/``: :func:`oncoweave.fusion.models.ablation` on the same seeded
+  stratified folds (or the user's split files), written by :func:`oncoweave.fusion.models.write_outputs`
+  (predictions.parquet, metrics.json, plots). A task the cohort cannot support (no events, one
+  response class, fewer patients of a class than folds) is skipped: its metrics.json says why and
+  its plots show the reason, so a core sees it instead of a missing file.
+- ``patient_predictions.parquet`` (PATIENT_PREDICTIONS_SCHEMA): each patient's out-of-fold fused
+  risk as a percentile of the fold's training patients, with a 95 % interval from out-of-bag
+  bootstrap refits, and the response probability likewise; which modalities the patient had.
+- ``shap.parquet`` + ``shap_summary.png``: per-patient SHAP values of the fused survival model
+  fitted on the whole cohort (xgboost's exact TreeSHAP, or coefficient x standardised value for
+  the penalised Cox model), on the columns the model saw (screened columns or components).
+- ``ablation.tsv``: both tasks' ablation tables side by side, for the cohort report.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from sklearn.base import clone
+
+from oncoweave.core.errors import InputError
+from oncoweave.core.io import replaced_on_success
+from oncoweave.core.tables import schema_field, write_parquet
+from oncoweave.fusion.models import (
+    ALL,
+    PREDICTIONS_SCHEMA,
+    RESPONSE_PREDICTIONS_SCHEMA,
+    AblationResult,
+    InnerCVSelection,
+    ModalityMap,
+    PenalisedCox,
+    Reduced,
+    XGBSurvival,
+    ablation,
+    ablation_configs,
+    default_model_factory,
+    encode_features,
+    percentile_among,
+    single_threaded_blas,
+    split_folds,
+    write_outputs,
+)
+from oncoweave.fusion.patient_features import ID_COLUMN, read_patient_features
+
+log = logging.getLogger(__name__)
+
+TIME, EVENT, RESPONSE = "os_months", "os_event", "response"
+TASKS = ("survival", "response")
+PLOTS = {"survival": ("ablation.png", "km_risk_groups.png", "td_auc.png"),
+         "response": ("ablation.png", "roc.png", "calibration.png")}
+
+PATIENT_PREDICTIONS_SCHEMA = pa.schema([
+    schema_field("patient", pa.string(), "Pseudonymous patient id"),
+    schema_field("risk", pa.float64(), "Out-of-fold fused risk: percent of the fold's training "
+                 "patients the fold's model ranks below this patient (0-100, higher = worse)",
+                 True),
+    schema_field("risk_lower", pa.float64(), "2.5th percentile of the patient's risk percentile "
+                 "over out-of-bag bootstrap refits", True),
+    schema_field("risk_upper", pa.float64(), "97.5th percentile of the same", True),
+    schema_field("risk_percentile", pa.float64(), "Median risk percentile over the out-of-bag "
+                 "bootstrap refits", True),
+    schema_field("risk_group", pa.string(), "high or low: out-of-fold risk above or below the "
+                 "median of the fold's training patients; empty when survival was not evaluated"),
+    schema_field("response_probability", pa.float64(), "Out-of-fold fused probability of "
+                 "response (NaN when response was not evaluated)", True),
+    schema_field("response_lower", pa.float64(), "2.5th percentile of the out-of-bag bootstrap "
+                 "probabilities", True),
+    schema_field("response_upper", pa.float64(), "97.5th percentile of the same", True),
+    schema_field("modalities_used", pa.string(), "Modalities with at least one value for this "
+                 "patient, comma-separated"),
+    schema_field("modalities_missing", pa.string(), "Modalities of the model the patient has no "
+                 "value of (the model scored them from the rest)"),
+    schema_field("model", pa.string(), "The fused model: candidate chosen by inner CV on the "
+                 "whole cohort, per task"),
+])
+SHAP_SCHEMA = pa.schema([
+    schema_field("patient", pa.string(), "Pseudonymous patient id"),
+    schema_field("feature", pa.string(), "Column the fused survival model saw (a screened "
+                 "feature or a modality's principal component)"),
+    schema_field("modality", pa.string(), "Modality of the feature"),
+    schema_field("value", pa.float64(), "The patient's value of it (null: missing)", True),
+    schema_field("shap", pa.float64(), "Contribution to the patient's log hazard (SHAP)"),
+])
+
+
+@dataclass(frozen=True)
+class EvaluationSettings:
+    n_folds: int = 5
+    inner_folds: int = 3
+    n_bootstrap: int = 200  # resamples for the metric CIs
+    interval_refits: int = 50  # bootstrap refits behind each patient's interval
+    model: str = "auto"  # candidates: auto | xgb | cox (see fusion.default_candidates)
+    splits: str = ""  # folder of splits_<k>.csv; "" = seeded stratified folds
+    seed: int = 0
+
+    @classmethod
+    def from_config(cls, config: Mapping | None, seed: int) -> "EvaluationSettings":
+        from oncoweave.core.settings import settings_from_config
+        return settings_from_config(cls, {"seed": seed, **(config or {})}, "fusion evaluation",
+                                    source="config fusion.evaluation")
+
+
+@dataclass
+class TaskOutcome:
+    task: str
+    result: AblationResult | None
+    skipped: str  # why the task was not evaluated ("" when it was)
+    final_model: object | None = None  # fused model refitted on every patient
+    table: pd.DataFrame | None = None
+
+
+def feature_table(features: pd.DataFrame, groups: Mapping[str, Sequence[str]]
+                  ) -> tuple[pd.DataFrame, ModalityMap]:
+    """Numeric feature table indexed by patient, with the outcomes, and its modality map
+    (non-numeric feature columns one-hot encoded, the map expanded to match)."""
+    columns = [c for names in groups.values() for c in names]
+    encoded_features, encoded = encode_features(features, columns)
+    table = encoded_features.set_axis(features[ID_COLUMN].astype(str).to_numpy())
+    table.index.name = ID_COLUMN
+    outcomes = features.set_index(ID_COLUMN)[[TIME, EVENT, RESPONSE]]
+    table = table.join(outcomes.set_axis(table.index))
+    return table, ModalityMap({k: list(v) for k, v in groups.items() if v}).expanded(encoded)
+
+
+OUTCOME_COLUMNS = {"survival": (TIME, EVENT), "response": (RESPONSE,)}
+
+
+def _targets(rows: pd.DataFrame, task: str) -> list[np.ndarray]:
+    """What the task's models are fitted on: [time, event] or [response]; the last one is the
+    label the folds are stratified by."""
+    return [rows[column].to_numpy(float if column == TIME else int)
+            for column in OUTCOME_COLUMNS[task]]
+
+
+def _task_rows(table: pd.DataFrame, task: str, n_folds: int) -> tuple[pd.DataFrame, str]:
+    """The patients with this task's outcome, or the reason the task cannot be evaluated."""
+    rows = table.dropna(subset=list(OUTCOME_COLUMNS[task]))
+    counts = pd.Series(_targets(rows, task)[-1]).value_counts()
+    names = ("censored", "events") if task == "survival" else ("non-responders", "responders")
+    for value, name in enumerate(names):
+        if counts.get(value, 0) < n_folds:
+            return rows, (f"{counts.get(value, 0)} {name} among {len(rows)} patients with a "
+                          f"{task} outcome: {n_folds}-fold stratified CV needs >= {n_folds}")
+    return rows, ""
+
+
+def evaluate_task(table: pd.DataFrame, modality_map: ModalityMap, task: str,
+                  settings: EvaluationSettings) -> TaskOutcome:
+    rows, skipped = _task_rows(table, task, settings.n_folds)
+    if skipped:
+        log.warning("%s not evaluated: %s", task, skipped)
+        return TaskOutcome(task, None, skipped)
+    target = _targets(rows, task)
+    folds = split_folds(rows.index, settings.splits or None, settings.n_folds, settings.seed,
+                        target[-1])
+    factory = default_model_factory(task, settings.seed, settings.model, settings.inner_folds)
+    outcome = ({"time": TIME, "event": EVENT} if task == "survival" else {"response": RESPONSE})
+    result = ablation(rows, modality_map, folds, factory,
+                      configs=ablation_configs(list(modality_map)),
+                      n_bootstrap=settings.n_bootstrap, seed=settings.seed, **outcome)
+    with single_threaded_blas():
+        final = factory(modality_map).fit(rows[modality_map.columns()], *target)
+    return TaskOutcome(task, result, "", final, rows)
+
+
+def _chosen(model) -> object:
+    """The candidate an InnerCVSelection chose (unfitted), else the model itself."""
+    if isinstance(model, InnerCVSelection):
+        return model.candidates[model.chosen_]
+    return model
+
+
+def _model_name(model) -> str:
+    return getattr(model, "chosen_", type(model).__name__)
+
+
+def out_of_bag_intervals(outcome: TaskOutcome, modality_map: ModalityMap, n_refits: int,
+                         seed: int) -> pd.DataFrame:
+    """Per patient: median and 2.5 / 97.5 percentiles over bootstrap refits of the chosen fused
+    candidate of the risk percentile (survival) or probability (response), from the refits
+    whose resample left the patient out."""
+    rows = outcome.table
+    X = rows[modality_map.columns()]
+    candidate = _chosen(outcome.final_model)
+    rng = np.random.default_rng([seed, 11])
+    scores = {patient: [] for patient in rows.index}
+    target = _targets(rows, outcome.task)
+    for _ in range(n_refits):
+        sample = rng.integers(0, len(rows), len(rows))
+        out_of_bag = np.setdiff1d(np.arange(len(rows)), sample)
+        if not len(out_of_bag) or len(set(target[-1][sample])) < 2:
+            continue  # a resample without both outcomes cannot be fitted
+        with single_threaded_blas():
+            model = clone(candidate).fit(X.iloc[sample], *(t[sample] for t in target))
+            if outcome.task == "survival":
+                values = percentile_among(model.predict_risk(X.iloc[sample]),
+                                           model.predict_risk(X.iloc[out_of_bag]))
+            else:
+                values = model.predict_proba(X.iloc[out_of_bag])[:, 1]
+        for index, value in zip(out_of_bag, values):
+            scores[rows.index[index]].append(float(value))
+    summary = {patient: (np.percentile(v, [50, 2.5, 97.5]) if v else [np.nan] * 3)
+               for patient, v in scores.items()}
+    return pd.DataFrame.from_dict(summary, orient="index", columns=["median", "lower", "upper"])
+
+
+def modalities_present(table: pd.DataFrame, modality_map: ModalityMap) -> pd.DataFrame:
+    """Per patient, the modalities with at least one value and those with none."""
+    present = pd.DataFrame({name: table[list(columns)].notna().any(axis=1)
+                            for name, columns in modality_map.items()})
+    return pd.DataFrame({
+        "modalities_used": present.apply(lambda r: ", ".join(n for n in r.index if r[n]), axis=1),
+        "modalities_missing": present.apply(lambda r: ", ".join(n for n in r.index if not r[n]),
+                                            axis=1)})
+
+
+def patient_predictions(table: pd.DataFrame, modality_map: ModalityMap,
+                        outcomes: Mapping[str, TaskOutcome],
+                        settings: EvaluationSettings) -> pd.DataFrame:
+    """PATIENT_PREDICTIONS_SCHEMA rows, one per patient of ``table``."""
+    out = pd.DataFrame(index=table.index)
+    for column in PATIENT_PREDICTIONS_SCHEMA.names[1:]:
+        out[column] = np.nan
+    out["risk_group"] = ""
+    models = []
+    survival, response = outcomes["survival"], outcomes["response"]
+    if survival.result is not None:
+        fused = survival.result.predictions.query("model == @ALL").set_index("id")
+        out.loc[fused.index, "risk"] = fused["risk_percentile"]
+        out.loc[fused.index, "risk_group"] = fused["risk_group"]
+        oob = out_of_bag_intervals(survival, modality_map, settings.interval_refits,
+                                   settings.seed)
+        out.loc[oob.index, ["risk_percentile", "risk_lower", "risk_upper"]] = oob[
+            ["median", "lower", "upper"]].to_numpy()
+        models.append(f"survival: {_model_name(survival.final_model)}")
+    if response.result is not None:
+        fused = response.result.predictions.query("model == @ALL").set_index("id")
+        out.loc[fused.index, "response_probability"] = fused["probability"]
+        oob = out_of_bag_intervals(response, modality_map, settings.interval_refits,
+                                   settings.seed)
+        out.loc[oob.index, ["response_lower", "response_upper"]] = oob[
+            ["lower", "upper"]].to_numpy()
+        models.append(f"response: {_model_name(response.final_model)}")
+    out[["modalities_used", "modalities_missing"]] = modalities_present(table, modality_map)
+    out["model"] = "; ".join(models)
+    return out.rename_axis("patient").reset_index()[PATIENT_PREDICTIONS_SCHEMA.names]
+
+
+def shap_values(outcome: TaskOutcome, modality_map: ModalityMap) -> pd.DataFrame:
+    """SHAP_SCHEMA rows of the fused survival model refitted on every patient."""
+    if outcome.result is None:
+        return pd.DataFrame(columns=SHAP_SCHEMA.names)
+    model = outcome.final_model
+    if isinstance(model, InnerCVSelection):
+        model = model.model_  # the chosen candidate, refitted on every patient
+    X = outcome.table[modality_map.columns()]
+    if isinstance(model, Reduced):
+        reduced, learner = model.reducer_.transform(X), model.model_
+    else:
+        reduced, learner = X, model
+    if isinstance(learner, XGBSurvival):
+        import xgboost
+        matrix = xgboost.DMatrix(reduced.to_numpy(float), feature_names=None)
+        contributions = learner.model_.get_booster().predict(matrix, pred_contribs=True)[:, :-1]
+    elif isinstance(learner, PenalisedCox):
+        imputer, scaler, cox = learner.model_.steps[0][1], learner.model_.steps[1][1], \
+            learner.model_.steps[2][1]
+        standardised = scaler.transform(imputer.transform(reduced.to_numpy(float)))
+        contributions = standardised * cox.coef_[:, -1]
+    else:
+        raise TypeError(f"no SHAP values for {type(learner).__name__}")
+    modality_of = {c: name for name, columns in modality_map.items() for c in columns}
+    long = pd.DataFrame(contributions, index=reduced.index, columns=reduced.columns).stack()
+    values = reduced.stack(future_stack=True).reindex(long.index)
+    frame = pd.DataFrame({"shap": long, "value": values}).rename_axis(
+        ["patient", "feature"]).reset_index()
+    # A principal component "<modality>_pcNN" belongs to its modality.
+    frame["modality"] = [modality_of.get(f, f.rsplit("_pc", 1)[0]) for f in frame["feature"]]
+    return frame[SHAP_SCHEMA.names]
+
+
+# ---------------------------------------------------------------------------------------------
+# Outputs.
+
+def evaluate_patient_features(features_path: str | Path, output_dir: str | Path,
+                              predictions_path: str | Path, settings: EvaluationSettings,
+                              provenance: Mapping[str, str] | None = None) -> dict:
+    """Every output of rule evaluate_fusion; returns {task: metrics or skip reason}."""
+    features, groups, metadata = read_patient_features(features_path)
+    table, modality_map = feature_table(features, groups)
+    log.info("%d patients; modalities: %s", len(table),
+             ", ".join(f"{n} ({len(c)} columns)" for n, c in modality_map.items()))
+    output_dir = Path(output_dir)
+    provenance = {"input": Path(features_path).name,
+                  "config_hash": metadata.get("config_hash", ""), **(provenance or {})}
+    outcomes, summary = {}, {}
+    for task in TASKS:
+        outcome = evaluate_task(table, modality_map, task, settings)
+        outcomes[task] = outcome
+        task_dir = output_dir / task
+        if outcome.result is None:
+            write_skipped(task_dir, task, outcome.skipped, settings)
+            summary[task] = {"skipped": outcome.skipped}
+            continue
+        metrics = write_outputs(outcome.result, task_dir,
+                                {**settings.__dict__, "task": task,
+                                 "n_patients": len(outcome.table),
+                                 "chosen_on_all_patients": _model_name(outcome.final_model)},
+                                provenance)
+        summary[task] = metrics["ablation"]
+    predictions = patient_predictions(table, modality_map, outcomes, settings)
+    write_parquet(predictions, predictions_path, PATIENT_PREDICTIONS_SCHEMA, provenance)
+    shap = shap_values(outcomes["survival"], modality_map)
+    write_parquet(shap, output_dir / "shap.parquet", SHAP_SCHEMA, provenance)
+    plot_shap_summary(shap, output_dir / "shap_summary.png", outcomes["survival"].skipped)
+    write_ablation_table(outcomes, output_dir / "ablation.tsv")
+    return summary
+
+
+def write_skipped(task_dir: Path, task: str, reason: str, settings: EvaluationSettings) -> None:
+    """An empty predictions.parquet, metrics.json with the reason, and each plot as a panel
+    that states it."""
+    schema = PREDICTIONS_SCHEMA if task == "survival" else RESPONSE_PREDICTIONS_SCHEMA
+    write_parquet(pd.DataFrame(columns=schema.names), task_dir / "predictions.parquet", schema,
+                  {"task": task, "skipped": reason})
+    with replaced_on_success(task_dir / "metrics.json") as temporary:
+        temporary.write_text(json.dumps({"task": task, "skipped": reason,
+                                         "settings": settings.__dict__}, indent=2) + "\n")
+    for name in PLOTS[task]:
+        _message_plot(task_dir / name, f"{task} not evaluated:\n{reason}")
+
+
+def _message_plot(path: Path, message: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    figure, axis = plt.subplots(figsize=(6, 2.5))
+    axis.axis("off")
+    axis.text(0.5, 0.5, message, ha="center", va="center", wrap=True)
+    with replaced_on_success(path) as temporary:
+        figure.savefig(temporary, dpi=100, format="png")
+    plt.close(figure)
+
+
+def plot_shap_summary(shap: pd.DataFrame, path: Path, skipped: str, top: int = 15) -> None:
+    """Mean |SHAP| of the ``top`` features, coloured by modality."""
+    if shap.empty:
+        _message_plot(path, f"no SHAP values: survival not evaluated\n{skipped}")
+        return
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    importance = (shap.assign(magnitude=shap["shap"].abs())
+                  .groupby(["feature", "modality"], as_index=False)["magnitude"].mean()
+                  .nlargest(top, "magnitude").iloc[::-1])
+    colours = dict(zip(sorted(shap["modality"].unique()), plt.get_cmap("tab10").colors))
+    figure, axis = plt.subplots(figsize=(7, 0.3 * len(importance) + 1.5))
+    axis.barh(importance["feature"], importance["magnitude"],
+              color=[colours[m] for m in importance["modality"]])
+    for modality, colour in colours.items():
+        axis.barh([], [], color=colour, label=modality)
+    axis.set(xlabel="mean |SHAP| (log hazard)", title="Fused survival model: top features")
+    axis.tick_params(axis="y", labelsize=7)
+    axis.legend(fontsize=7, loc="lower right")
+    figure.tight_layout()
+    with replaced_on_success(path) as temporary:
+        figure.savefig(temporary, dpi=100, format="png")
+    plt.close(figure)
+
+
+ABLATION_COLUMNS = {"survival": ["cindex_mean", "cindex_sd", "cindex_ci95", "td_auc_mean",
+                                 "ibs_mean"],
+                    "response": ["auroc_mean", "auroc_sd", "auprc_mean", "brier_mean"]}
+
+
+def write_ablation_table(outcomes: Mapping[str, TaskOutcome], path: Path) -> None:
+    """One row per modality configuration: each task's per-fold metrics (empty when skipped)."""
+    parts = []
+    for task, outcome in outcomes.items():
+        if outcome.result is None:
+            continue
+        summary = outcome.result.summary.set_index("model")
+        part = summary[ABLATION_COLUMNS[task]].copy()
+        if "cindex_ci95" in part:
+            part["cindex_ci95"] = [f"{low:.3f}-{high:.3f}" for low, high in part["cindex_ci95"]]
+        part.columns = [f"{task}_{c}" for c in part.columns]
+        parts.append(part)
+    table = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=pd.Index([], name="model"))
+    with replaced_on_success(path) as temporary:
+        table.rename_axis("model").reset_index().to_csv(temporary, sep="\t", index=False,
+                                                        float_format="%.3f")
+
+
+def survival_cindex_by_model(metrics_path: str | Path) -> dict[str, float]:
+    """{model: per-fold mean C-index} of the survival ablation in ``metrics_path``."""
+    metrics = json.loads(Path(metrics_path).read_text())
+    if "skipped" in metrics:
+        raise InputError(f"survival was not evaluated: {metrics['skipped']}", path=metrics_path)
+    return {row["model"]: row["cindex_mean"] for row in metrics["ablation"]}

@@ -1,0 +1,752 @@
+"""Intermediate (embedding-level) fusion: a small torch network over the patient's modalities.
+
+Each modality (a named group of columns of the patient feature table, see ``modality map`` in
+the fusion stage) has its own encoder, an MLP ``Linear -> LayerNorm -> GELU -> Dropout ->
+Linear`` to a shared embedding of ``embedding_dim`` numbers. The patient's representation is the
+pooling of the embeddings of the modalities the patient *has* (``fusion="mean"``: their mean;
+``"attention"``: gated-attention weights over them), and two linear heads read it: a Cox risk
+(log hazard ratio) and a response logit.
+
+Why these choices:
+
+* A modality is *present* for a patient when at least one of its columns is not NaN. Absent
+  modalities are left out of the pooling, never zero-filled, so a patient without an image or
+  without a matched normal is predicted from what exists; a patient with no modality at all gets
+  NaN (and a warning), not a made-up prediction.
+* Missing cells inside a present modality are filled with the column's training median (then
+  standardised like the rest, with training mean and standard deviation) and, for every column
+  that had missing cells in training, a 0/1 missingness-indicator input is added, so that the
+  network can tell a filled value from a measured one. Columns with no value at all in training
+  are dropped (with a warning); so is a modality left without columns.
+* Modality dropout: while training, each present modality of each patient is hidden with
+  probability ``modality_dropout`` at every step, keeping at least one, so the network learns to
+  predict from any subset of modalities, as it must at inference.
+* LayerNorm rather than BatchNorm: a patient's prediction does not depend on who else is in the
+  batch, and a batch of one works.
+* Loss: negative Cox partial log-likelihood (Breslow ties) over the rows with a follow-up time,
+  plus ``response_weight`` x binary cross-entropy over the rows with a response label. Full batch
+  by default (``batch_size=0``): the Cox risk set is then the whole training set; with
+  mini-batches it is the batch's.
+
+Training is seeded (``torch.manual_seed`` inside ``torch.random.fork_rng``, so the caller's
+random state is left alone, and a seeded generator for modality dropout, shuffling and the inner
+validation split) and, on CPU, runs with ``torch.use_deterministic_algorithms(True)``: two fits
+with the same seed on the same machine and thread count give bit-identical weights. CUDA is used
+when available unless ``device`` says otherwise (its kernels are not all bit-reproducible; the
+metadata records the device).
+
+A saved model is a MONAI-bundle-like directory: ``models/model.pt`` (state_dict) and
+``configs/metadata.json`` (settings, columns, modality map, preprocessing statistics, versions,
+seed, device, loss curves).
+
+This module imports torch when imported: import it where it is used (the CLI starts without it).
+
+Timing with the defaults (100 full-batch epochs, one CPU thread): 400 patients x 4,000 features
+in 3 modalities fit in about 1.5 s (plus about 1.5 s once per process, when torch loads its
+deterministic-algorithm machinery); TCGA-BLCA (298 patients x 3,064 RNA, CNV and clinical
+features) in about 1 s per fold, with a validation C-index of 0.589 over MCAT's 5 folds (their
+genomic-only SNN: 0.541).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+import logging
+import math
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from time import perf_counter
+from typing import Any, Iterator, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import sklearn
+import torch
+from scipy.special import expit
+from sklearn.base import BaseEstimator
+from sklearn.model_selection import train_test_split
+from torch import nn
+
+from oncoweave import __version__
+from oncoweave.core.errors import InputError
+from oncoweave.core.settings import settings_from_config
+from oncoweave.imaging.deep_features import directory_replaced_on_success, select_device
+
+log = logging.getLogger(__name__)
+
+MODEL_FILE = Path("models") / "model.pt"
+METADATA_FILE = Path("configs") / "metadata.json"
+FUSIONS = ("mean", "attention")
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings
+
+@dataclass(frozen=True)
+class FusionNetSettings:
+    """Everything that decides the network and its training.
+
+    The defaults were chosen on a synthetic cohort and on TCGA-BLCA's MCAT folds (a lower
+    learning rate, 100 epochs and dropout 0.5 overfit least; attention pooling and early stopping
+    did no better there). They train the toy cohort (8-40 patients) in well under a second.
+    """
+
+    seed: int = 0
+    hidden_dim: int = 32  # width of each modality encoder's hidden layer
+    embedding_dim: int = 16  # size of every modality's embedding and of the fused one
+    dropout: float = 0.5  # inside the encoders
+    modality_dropout: float = 0.25  # chance of hiding a present modality, per patient and step
+    fusion: str = "mean"  # "mean" or "attention" pooling over the present modalities
+    epochs: int = 100
+    batch_size: int = 0  # 0: full batch (the Cox risk set is the whole training set)
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-2  # AdamW's decoupled weight decay
+    response_weight: float = 1.0  # weight of the response BCE against the Cox loss
+    validation_fraction: float = 0.0  # > 0: early stopping on a seeded inner validation split
+    patience: int = 20  # epochs without a better validation loss before stopping
+    log_every: int = 25  # log (epoch, loss) every this many epochs
+    # CPU threads while fitting (0: torch's default). The network is small: one thread is about
+    # as fast, and far faster when other jobs share the cores (OpenMP threads then spin-wait).
+    torch_threads: int = 1
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any] | None,
+                    source: str | Path | None = None) -> FusionNetSettings:
+        """Settings from a dict (e.g. a YAML section); unknown keys and bad values are refused."""
+        settings = settings_from_config(cls, config, "fusion network", source)
+        settings.validate(source)
+        return settings
+
+    def validate(self, source: str | Path | None = None) -> None:
+        problems = []
+        for name in ("hidden_dim", "embedding_dim", "epochs", "patience", "log_every"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be >= 1")
+        if self.torch_threads < 0:
+            problems.append("torch_threads must be >= 0 (0: torch's default)")
+        if self.batch_size < 0:
+            problems.append("batch_size must be >= 0 (0: full batch)")
+        for name in ("dropout", "modality_dropout"):
+            if not 0 <= getattr(self, name) < 1:
+                problems.append(f"{name} must be in [0, 1)")
+        if not 0 <= self.validation_fraction < 0.5:
+            problems.append("validation_fraction must be in [0, 0.5)")
+        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
+            problems.append("learning_rate must be > 0")
+        for name in ("weight_decay", "response_weight"):
+            if not (getattr(self, name) >= 0 and math.isfinite(getattr(self, name))):
+                problems.append(f"{name} must be >= 0")
+        if self.fusion not in FUSIONS:
+            problems.append(f"fusion must be one of {', '.join(FUSIONS)}")
+        if problems:
+            raise InputError(f"bad fusion network settings: {'; '.join(problems)}", path=source)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# ---------------------------------------------------------------------------------------------
+# The network
+
+class ModalityEncoder(nn.Sequential):
+    """One modality's columns (+ missingness indicators) -> its embedding."""
+
+    def __init__(self, n_inputs: int, hidden_dim: int, embedding_dim: int, dropout: float):
+        super().__init__(nn.Linear(n_inputs, hidden_dim), nn.LayerNorm(hidden_dim), nn.GELU(),
+                         nn.Dropout(dropout), nn.Linear(hidden_dim, embedding_dim))
+
+
+class FusionNet(nn.Module):
+    """Per-modality encoders, pooling over the present modalities, a risk and a response head.
+
+    ``forward(inputs, present)``: ``inputs`` is one (n, n_inputs[m]) tensor per modality in the
+    order of ``n_inputs``; ``present`` is an (n, n_modalities) bool tensor. Returns
+    ``(risk, response_logit, fused)`` of shapes (n,), (n,), (n, embedding_dim). A row with no
+    present modality gets a zero fused vector (the caller masks its outputs).
+    """
+
+    def __init__(self, n_inputs: Mapping[str, int], hidden_dim: int = 32,
+                 embedding_dim: int = 16, dropout: float = 0.3, fusion: str = "mean"):
+        super().__init__()
+        if fusion not in FUSIONS:
+            raise ValueError(f"fusion must be one of {FUSIONS}, got {fusion!r}")
+        self.modalities = list(n_inputs)
+        self.fusion = fusion
+        self.encoders = nn.ModuleDict({
+            name: ModalityEncoder(size, hidden_dim, embedding_dim, dropout)
+            for name, size in n_inputs.items()})
+        # Gated attention (Ilse et al. 2018), one score per modality embedding.
+        self.attention = (nn.Sequential(nn.Linear(embedding_dim, embedding_dim), nn.Tanh(),
+                                        nn.Linear(embedding_dim, 1))
+                          if fusion == "attention" else None)
+        self.risk_head = nn.Linear(embedding_dim, 1)
+        self.response_head = nn.Linear(embedding_dim, 1)
+
+    def fuse(self, inputs: Sequence[torch.Tensor], present: torch.Tensor) -> torch.Tensor:
+        embeddings = torch.stack([self.encoders[name](x)
+                                  for name, x in zip(self.modalities, inputs)], dim=1)
+        if self.attention is None:
+            weights = present.to(embeddings.dtype)
+            weights = weights / weights.sum(dim=1, keepdim=True).clamp(min=1.0)
+        else:
+            scores = self.attention(embeddings).squeeze(-1).masked_fill(~present, -torch.inf)
+            # A row with nothing present would be all -inf: softmax of zeros, then masked to 0.
+            scores = torch.where(present.any(dim=1, keepdim=True), scores,
+                                 torch.zeros_like(scores))
+            weights = torch.softmax(scores, dim=1) * present.to(embeddings.dtype)
+        return (embeddings * weights.unsqueeze(-1)).sum(dim=1)
+
+    def forward(self, inputs: Sequence[torch.Tensor], present: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        fused = self.fuse(inputs, present)
+        return self.risk_head(fused).squeeze(-1), self.response_head(fused).squeeze(-1), fused
+
+
+def drop_modalities(present: torch.Tensor, probability: float,
+                    generator: torch.Generator) -> torch.Tensor:
+    """``present`` with each True hidden with ``probability``, keeping >= 1 per row that had one."""
+    draws = torch.rand(present.shape, generator=generator, device=present.device)
+    kept = present & (draws >= probability)
+    # Rows left with nothing keep the present modality with the highest draw.
+    rescue = torch.nn.functional.one_hot(draws.masked_fill(~present, -1.0).argmax(dim=1),
+                                         present.shape[1]).bool()
+    empty = (~kept.any(dim=1, keepdim=True)) & present.any(dim=1, keepdim=True)
+    return kept | (rescue & empty)
+
+
+def cox_loss(risk: torch.Tensor, time: torch.Tensor, event: torch.Tensor) -> torch.Tensor:
+    """Negative Cox partial log-likelihood with Breslow's tie handling, averaged over events.
+
+    For each event i: risk_i - log(sum of exp(risk_j) over j with time_j >= time_i); everyone
+    tied at time_i is in the risk set (Breslow). Zero (with a gradient) when there is no event.
+    """
+    order = torch.argsort(time, descending=True, stable=True)
+    risk, time, event = risk[order], time[order], event[order]
+    log_cumulative = torch.logcumsumexp(risk, dim=0)
+    # Sorted by decreasing time, the risk set of a tie group ends at its last member.
+    ascending = -time.contiguous()
+    last_of_ties = torch.searchsorted(ascending, ascending, right=True) - 1
+    log_risk_set = log_cumulative[last_of_ties]
+    n_events = event.sum()
+    return -((risk - log_risk_set) * event).sum() / n_events.clamp(min=1.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Preprocessing: per-modality median fill, missingness indicators, standardisation
+
+@dataclass
+class ModalityStats:
+    """Training-fold statistics of one modality's columns."""
+
+    columns: list[str]
+    median: np.ndarray
+    mean: np.ndarray
+    scale: np.ndarray
+    indicator: np.ndarray  # bool per column: had missing cells in training -> indicator input
+
+    @classmethod
+    def fit(cls, values: np.ndarray, columns: list[str]) -> ModalityStats:
+        """Statistics over the non-NaN cells (columns with none must be dropped beforehand)."""
+        with np.errstate(invalid="ignore"):
+            scale = np.nanstd(values, axis=0)
+        present = ~np.isnan(values).all(axis=1)
+        return cls(columns=list(columns), median=np.nanmedian(values, axis=0),
+                   mean=np.nanmean(values, axis=0),
+                   scale=np.where(scale > 0, scale, 1.0),  # a constant column stays 0
+                   indicator=np.isnan(values[present]).any(axis=0))
+
+    def transform(self, values: np.ndarray) -> np.ndarray:
+        """Standardised values, missing cells at the standardised median, then the indicators."""
+        missing = np.isnan(values)
+        filled = np.where(missing, self.median, values)
+        standardised = (filled - self.mean) / self.scale
+        return np.concatenate([standardised, missing[:, self.indicator].astype(float)], axis=1)
+
+    @property
+    def n_inputs(self) -> int:
+        return len(self.columns) + int(self.indicator.sum())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"columns": self.columns, "median": self.median.tolist(),
+                "mean": self.mean.tolist(), "scale": self.scale.tolist(),
+                "indicator_columns": [column for column, flag
+                                      in zip(self.columns, self.indicator) if flag]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModalityStats:
+        flagged = set(data["indicator_columns"])
+        return cls(columns=list(data["columns"]),
+                   median=np.asarray(data["median"], dtype=float),
+                   mean=np.asarray(data["mean"], dtype=float),
+                   scale=np.asarray(data["scale"], dtype=float),
+                   indicator=np.array([column in flagged for column in data["columns"]],
+                                      dtype=bool))
+
+
+def numeric_matrix(X: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
+    """``X[columns]`` as float64 with NaN for missing; names the first non-numeric column."""
+    missing = [column for column in columns if column not in X.columns]
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" (+{len(missing) - 5} more)"
+                                          if len(missing) > 5 else "")
+        raise InputError(f"feature table lacks column(s) {shown} of the modality map")
+    try:
+        return X[list(columns)].to_numpy(dtype="float64", na_value=np.nan)
+    except (TypeError, ValueError):
+        for column in columns:
+            try:
+                X[column].to_numpy(dtype="float64", na_value=np.nan)
+            except (TypeError, ValueError):
+                raise InputError("features must be numeric (or missing)",
+                                 column=column) from None
+        raise
+
+
+def check_modality_map(modality_map: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    if not modality_map:
+        raise InputError("the modality map is empty")
+    checked, owner = {}, {}
+    for name, columns in modality_map.items():
+        columns = [str(column) for column in columns]
+        if not columns:
+            raise InputError(f"modality {name!r} has no columns")
+        for column in columns:
+            if column in owner:
+                raise InputError(f"column {column!r} is in modalities {owner[column]!r} and "
+                                 f"{name!r}; each column belongs to one modality")
+            owner[column] = name
+        checked[str(name)] = columns
+    return checked
+
+
+# ---------------------------------------------------------------------------------------------
+# The estimator
+
+class FusionSurvivalModel(BaseEstimator):
+    """sklearn-style estimator around :class:`FusionNet`.
+
+    ``fit(X, modality_map, time, event, response=None)``; then ``predict_risk`` (higher = worse
+    prognosis, the ``estimate`` of ``sksurv.metrics.concordance_index_censored``),
+    ``predict_response`` (probability of response), ``embed`` (the fused representation), and
+    ``save``/``load`` of a model directory. ``device``: "cpu", "cuda" or None (CUDA when
+    available).
+    """
+
+    def __init__(self, settings: FusionNetSettings | None = None, device: str | None = None):
+        self.settings = settings
+        self.device = device
+
+    def torch_device(self) -> torch.device:
+        """The device ``fit`` uses: ``device`` if given, else CUDA when available, else CPU."""
+        return select_device(self.device)
+
+    # -- fitting -------------------------------------------------------------------------------
+
+    def fit(self, X: pd.DataFrame, modality_map: Mapping[str, Sequence[str]],
+            time: Sequence[float], event: Sequence[float],
+            response: Sequence[float] | None = None) -> FusionSurvivalModel:
+        """Fit on one patient per row of ``X``.
+
+        ``time`` (follow-up, >= 0) and ``event`` (1 = event observed, 0 = censored) may be NaN
+        for patients without follow-up (left out of the Cox loss); ``response`` is 1/0/NaN.
+        """
+        settings = self.settings or FusionNetSettings()
+        settings.validate()
+        modality_map = check_modality_map(modality_map)
+        time_, event_, response_ = _check_outcomes(X.index, time, event, response)
+        self.settings_ = settings
+        self.modality_stats_ = self._fit_preprocessing(X, modality_map)
+        self.modality_map_ = {name: stats.columns for name, stats in self.modality_stats_.items()}
+        self.columns_ = [column for columns in self.modality_map_.values() for column in columns]
+        self.n_features_in_ = len(self.columns_)
+        self.has_response_ = response_ is not None and bool(np.isfinite(response_).any())
+        self.device_ = self.torch_device()
+        inputs, present = self._network_inputs(X)
+        if not present.any(axis=1).all():
+            empty = X.index[~present.any(axis=1)]
+            raise InputError(f"{len(empty)} training patient(s) have no value in any modality "
+                             f"(e.g. patient {empty[0]})")
+        self.n_patients_ = len(X)
+        self.n_events_ = int(np.nansum(event_))
+        started = perf_counter()
+        with _seeded(settings.seed, self.device_, settings.torch_threads):
+            self.torch_threads_ = torch.get_num_threads()
+            self.network_ = FusionNet(
+                {name: stats.n_inputs for name, stats in self.modality_stats_.items()},
+                settings.hidden_dim, settings.embedding_dim, settings.dropout,
+                settings.fusion).to(self.device_)
+            self._train(inputs, present, time_, event_, response_)
+        self.training_seconds_ = perf_counter() - started
+        log.info("fusion network: %d patients, %d events, %d features in %d modalities, "
+                 "%d epochs on %s in %.1f s (final loss %.4f)", self.n_patients_,
+                 self.n_events_, self.n_features_in_, len(self.modality_map_),
+                 len(self.loss_curve_), self.device_.type, self.training_seconds_,
+                 self.loss_curve_[-1])
+        return self
+
+    def _fit_preprocessing(self, X: pd.DataFrame, modality_map: dict[str, list[str]]
+                           ) -> dict[str, ModalityStats]:
+        stats = {}
+        for name, columns in modality_map.items():
+            values = numeric_matrix(X, columns)
+            empty = np.isnan(values).all(axis=0)
+            if empty.all():
+                log.warning("modality %s: no value in the training data; left out", name)
+                continue
+            if empty.any():
+                log.warning("modality %s: dropping %d column(s) with no value in the training "
+                            "data (e.g. %s)", name, int(empty.sum()),
+                            columns[int(np.argmax(empty))])
+            stats[name] = ModalityStats.fit(values[:, ~empty],
+                                            [c for c, drop in zip(columns, empty) if not drop])
+        if not stats:
+            raise InputError("no modality has any value in the training data")
+        return stats
+
+    def _train(self, inputs: list[np.ndarray], present: np.ndarray, time: np.ndarray,
+               event: np.ndarray, response: np.ndarray | None) -> None:
+        settings, device = self.settings_, self.device_
+        rows = np.arange(len(present))
+        train_rows, validation_rows = self._inner_split(rows, time, event)
+        train = self._tensors(inputs, present, time, event, response, train_rows)
+        validation = (self._tensors(inputs, present, time, event, response, validation_rows)
+                      if validation_rows is not None else None)
+        optimiser = torch.optim.AdamW(self.network_.parameters(), lr=settings.learning_rate,
+                                      weight_decay=settings.weight_decay)
+        generator = torch.Generator(device=device).manual_seed(settings.seed)
+        n_train = len(train_rows)
+        batch_size = settings.batch_size or n_train
+        self.loss_curve_, self.validation_curve_ = [], []
+        best_loss, best_state, self.best_epoch_ = math.inf, None, None
+        for epoch in range(1, settings.epochs + 1):
+            self.network_.train()
+            order = (torch.randperm(n_train, generator=generator, device=device)
+                     if batch_size < n_train else torch.arange(n_train, device=device))
+            total = 0.0
+            for start in range(0, n_train, batch_size):
+                batch = order[start:start + batch_size]
+                kept = drop_modalities(train["present"][batch], settings.modality_dropout,
+                                       generator)
+                optimiser.zero_grad()
+                loss = self._loss(train, batch, kept)
+                loss.backward()
+                optimiser.step()
+                total += loss.item() * len(batch)
+            self.loss_curve_.append(total / n_train)
+            if not math.isfinite(self.loss_curve_[-1]):
+                raise InputError(f"fusion network training diverged at epoch {epoch} (loss "
+                                 f"{self.loss_curve_[-1]}); lower learning_rate")
+            message = f"epoch {epoch}/{settings.epochs}: loss {self.loss_curve_[-1]:.4f}"
+            if validation is not None:
+                self.validation_curve_.append(self._validation_loss(validation))
+                message += f", validation loss {self.validation_curve_[-1]:.4f}"
+                if self.validation_curve_[-1] < best_loss:
+                    best_loss, self.best_epoch_ = self.validation_curve_[-1], epoch
+                    best_state = copy.deepcopy(self.network_.state_dict())
+                elif epoch - self.best_epoch_ >= settings.patience:
+                    log.info("%s: no better validation loss for %d epochs; stopping, keeping "
+                             "epoch %d", message, settings.patience, self.best_epoch_)
+                    break
+            if epoch % settings.log_every == 0 or epoch == settings.epochs:
+                log.info(message)
+        if best_state is not None:
+            self.network_.load_state_dict(best_state)
+        self.network_.eval()
+
+    def _inner_split(self, rows: np.ndarray, time: np.ndarray, event: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray | None]:
+        fraction = self.settings_.validation_fraction
+        if fraction == 0:
+            return rows, None
+        labelled = np.isfinite(time)
+        strata = np.where(labelled, event, -1)
+        try:  # stratified by event (and follow-up) where every stratum can be split
+            train_rows, validation_rows = train_test_split(
+                rows, test_size=fraction, random_state=self.settings_.seed, stratify=strata)
+        except ValueError:
+            train_rows, validation_rows = train_test_split(
+                rows, test_size=fraction, random_state=self.settings_.seed)
+        if np.nansum(event[validation_rows]) < 1 or np.nansum(event[train_rows]) < 1:
+            raise InputError(f"too few events ({int(np.nansum(event))}) to hold out "
+                             f"validation_fraction {fraction} for early stopping")
+        return np.sort(train_rows), np.sort(validation_rows)
+
+    def _tensors(self, inputs: list[np.ndarray], present: np.ndarray, time: np.ndarray,
+                 event: np.ndarray, response: np.ndarray | None, rows: np.ndarray
+                 ) -> dict[str, Any]:
+        def tensor(values: np.ndarray, dtype=torch.float32) -> torch.Tensor:
+            return torch.as_tensor(values[rows], dtype=dtype, device=self.device_)
+
+        survival = np.isfinite(time)
+        response = np.full(len(time), np.nan) if response is None else response
+        labelled = np.isfinite(response)
+        return {"inputs": [tensor(block) for block in inputs],
+                "present": tensor(present, torch.bool),
+                "time": tensor(np.where(survival, time, 0.0)),
+                "event": tensor(np.where(survival, event, 0.0)),
+                "survival": tensor(survival, torch.bool),
+                "response": tensor(np.where(labelled, response, 0.0)),
+                "labelled": tensor(labelled, torch.bool)}
+
+    def _loss(self, data: dict[str, Any], batch: torch.Tensor, present: torch.Tensor
+              ) -> torch.Tensor:
+        risk, logit, _ = self.network_([block[batch] for block in data["inputs"]], present)
+        survival = data["survival"][batch]
+        loss = cox_loss(risk[survival], data["time"][batch][survival],
+                        data["event"][batch][survival])
+        labelled = data["labelled"][batch]
+        if self.has_response_ and labelled.any():
+            bce = nn.functional.binary_cross_entropy_with_logits(
+                logit[labelled], data["response"][batch][labelled])
+            loss = loss + self.settings_.response_weight * bce
+        return loss
+
+    def _validation_loss(self, data: dict[str, Any]) -> float:
+        self.network_.eval()
+        with torch.no_grad():
+            everyone = torch.arange(len(data["present"]), device=self.device_)
+            return float(self._loss(data, everyone, data["present"]))
+
+    # -- prediction ----------------------------------------------------------------------------
+
+    def _network_inputs(self, X: pd.DataFrame) -> tuple[list[np.ndarray], np.ndarray]:
+        """Per-modality network inputs and the (n, n_modalities) presence mask."""
+        blocks, present = [], []
+        for stats in self.modality_stats_.values():
+            values = numeric_matrix(X, stats.columns)
+            present.append(~np.isnan(values).all(axis=1))
+            blocks.append(stats.transform(values))
+        return blocks, np.stack(present, axis=1)
+
+    def _outputs(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(risk, response logit, fused) as float64 arrays, NaN for patients with no modality."""
+        if not hasattr(self, "network_"):
+            raise InputError("the fusion model is not fitted")
+        inputs, present = self._network_inputs(X)
+        self.network_.eval()
+        with torch.no_grad():
+            outputs = self.network_(
+                [torch.as_tensor(block, dtype=torch.float32, device=self.device_)
+                 for block in inputs], torch.as_tensor(present, device=self.device_))
+        risk, logit, fused = (output.double().cpu().numpy() for output in outputs)
+        nothing = ~present.any(axis=1)
+        if nothing.any():
+            log.warning("%d patient(s) have no value in any modality: no prediction (NaN)",
+                        int(nothing.sum()))
+            risk[nothing], logit[nothing], fused[nothing] = np.nan, np.nan, np.nan
+        return risk, logit, fused
+
+    def predict_risk(self, X: pd.DataFrame) -> np.ndarray:
+        """Cox log relative risk per patient (higher = shorter expected survival)."""
+        return self._outputs(X)[0]
+
+    def predict_response(self, X: pd.DataFrame) -> np.ndarray:
+        """Probability of response per patient."""
+        if not getattr(self, "has_response_", False):
+            raise InputError("the fusion model was fitted without response labels")
+        return expit(self._outputs(X)[1])
+
+    def embed(self, X: pd.DataFrame) -> np.ndarray:
+        """(n_patients, embedding_dim): the fused representation (for similar-patient search)."""
+        return self._outputs(X)[2]
+
+    def present_modalities(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Bool table (rows of ``X`` x fitted modalities): which modalities each patient has."""
+        _, present = self._network_inputs(X)
+        return pd.DataFrame(present, index=X.index, columns=list(self.modality_stats_))
+
+    # -- saving --------------------------------------------------------------------------------
+
+    def save(self, directory: str | Path) -> dict[str, Any]:
+        """Write ``models/model.pt`` and ``configs/metadata.json`` atomically; return the
+        metadata."""
+        if not hasattr(self, "network_"):
+            raise InputError("the fusion model is not fitted")
+        metadata = self.metadata()
+        with directory_replaced_on_success(directory) as temporary:
+            (temporary / MODEL_FILE).parent.mkdir(parents=True)
+            (temporary / METADATA_FILE).parent.mkdir(parents=True)
+            state = {key: value.detach().cpu() for key, value in self.network_.state_dict().items()}
+            torch.save(state, temporary / MODEL_FILE)
+            metadata["model_sha256"] = hashlib.sha256(
+                (temporary / MODEL_FILE).read_bytes()).hexdigest()
+            (temporary / METADATA_FILE).write_text(json.dumps(metadata, indent=1) + "\n")
+        return metadata
+
+    def metadata(self) -> dict[str, Any]:
+        settings = self.settings_
+        return {
+            "schema": "oncoweave fusion network metadata (modelled on a MONAI bundle's "
+                      "metadata.json)",
+            "version": __version__,
+            "oncoweave_version": __version__,
+            "pytorch_version": torch.__version__,
+            "numpy_version": np.__version__,
+            "optional_packages_version": {"pandas": pd.__version__,
+                                          "scikit-learn": sklearn.__version__},
+            "task": "Overall-survival risk and therapy response from multimodal patient features",
+            "description": "One MLP encoder per modality, pooling of the present modalities' "
+                           f"embeddings ({settings.fusion}), a Cox risk head and a response "
+                           "head; trained with modality dropout.",
+            "network": {"class": "oncoweave.fusion.net.FusionNet",
+                        "args": self._network_args()},
+            "network_data_format": {
+                "inputs": {name: {"columns": len(stats.columns),
+                                  "indicator_inputs": int(stats.indicator.sum())}
+                           for name, stats in self.modality_stats_.items()},
+                "outputs": {"risk": "Cox log relative risk", "response": "logit of response",
+                            "embedding": f"fused patient vector ({settings.embedding_dim})"}},
+            "seed": settings.seed,
+            "device": self.device_.type,
+            "deterministic": self.device_.type == "cpu",
+            "torch_threads": self.torch_threads_,
+            "settings": settings.to_dict(),
+            "modality_map": self.modality_map_,
+            "preprocessing": {name: stats.to_dict()
+                              for name, stats in self.modality_stats_.items()},
+            "n_patients": self.n_patients_,
+            "n_events": self.n_events_,
+            "has_response": self.has_response_,
+            "loss": "Cox partial likelihood (Breslow ties) + response_weight x BCE",
+            "loss_curve": self.loss_curve_,
+            "validation_curve": self.validation_curve_,
+            "best_epoch": self.best_epoch_,
+            "final_loss": self.loss_curve_[-1],
+            "training_seconds": self.training_seconds_,
+        }
+
+    def _network_args(self) -> dict[str, Any]:
+        settings = self.settings_
+        return {"n_inputs": {name: stats.n_inputs for name, stats in self.modality_stats_.items()},
+                "hidden_dim": settings.hidden_dim, "embedding_dim": settings.embedding_dim,
+                "dropout": settings.dropout, "fusion": settings.fusion}
+
+    @classmethod
+    def load(cls, directory: str | Path, device: str | None = "cpu") -> FusionSurvivalModel:
+        """A fitted model from a directory ``save`` wrote (on CPU unless ``device`` says)."""
+        directory = Path(directory)
+        for relative in (MODEL_FILE, METADATA_FILE):
+            if not (directory / relative).is_file():
+                raise InputError(f"not a fusion model directory: {relative} is missing",
+                                 path=directory)
+        try:
+            metadata = json.loads((directory / METADATA_FILE).read_text())
+            settings = FusionNetSettings.from_config(metadata["settings"],
+                                                     source=directory / METADATA_FILE)
+            stats = {name: ModalityStats.from_dict(data)
+                     for name, data in metadata["preprocessing"].items()}
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise InputError(f"cannot read the fusion model's metadata ({err})",
+                             path=directory) from None
+        model = cls(settings, device)
+        model.settings_, model.modality_stats_ = settings, stats
+        model.modality_map_ = {name: item.columns for name, item in stats.items()}
+        model.columns_ = [column for columns in model.modality_map_.values() for column in columns]
+        model.n_features_in_ = len(model.columns_)
+        model.device_ = model.torch_device()
+        for name in ("n_patients", "n_events", "has_response", "loss_curve", "validation_curve",
+                     "best_epoch", "training_seconds", "torch_threads"):
+            setattr(model, f"{name}_", metadata.get(name))
+        try:
+            network = FusionNet(**model._network_args())
+            network.load_state_dict(torch.load(directory / MODEL_FILE, map_location="cpu",
+                                               weights_only=True))
+        except (OSError, RuntimeError, ValueError) as err:
+            raise InputError(f"cannot rebuild the fusion network or load its weights "
+                             f"({type(err).__name__}: {str(err).splitlines()[0]})",
+                             path=directory / MODEL_FILE) from None
+        model.network_ = network.to(model.device_).eval()
+        return model
+
+
+def _check_outcomes(patients: pd.Index, time: Sequence[float], event: Sequence[float],
+                    response: Sequence[float] | None
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """float arrays; NaN time or event = no follow-up (both NaN then). Errors name the first
+    offending patient by the feature table's index."""
+    n = len(patients)
+
+    def as_array(values, name: str) -> np.ndarray:
+        try:
+            array = pd.to_numeric(pd.Series(values), errors="raise").to_numpy(
+                dtype="float64", na_value=np.nan)
+        except (TypeError, ValueError):
+            raise InputError(f"{name} must be numeric (or missing)") from None
+        if len(array) != n:
+            raise InputError(f"{name} has {len(array)} values for {n} patients")
+        return array
+
+    time, event = as_array(time, "time"), as_array(event, "event")
+    unknown = np.isnan(time) | np.isnan(event)
+    time, event = np.where(unknown, np.nan, time), np.where(unknown, np.nan, event)
+    bad = ~unknown & ((time < 0) | np.isinf(time))
+    if bad.any():
+        raise InputError(f"patient {patients[np.argmax(bad)]}: time must be finite and >= 0, "
+                         f"got {time[bad][0]:g}")
+    bad = ~unknown & ~np.isin(event, (0.0, 1.0))
+    if bad.any():
+        raise InputError(f"patient {patients[np.argmax(bad)]}: event must be 1 (observed) or 0 "
+                         f"(censored), got {event[bad][0]:g}")
+    if np.nansum(event) < 1:
+        raise InputError("the training data has no observed event: the Cox loss needs one")
+    if response is None:
+        return time, event, None
+    response = as_array(response, "response")
+    bad = np.isfinite(response) & ~np.isin(response, (0.0, 1.0))
+    if bad.any():
+        raise InputError(f"patient {patients[np.argmax(bad)]}: response must be 1, 0 or "
+                         f"missing, got {response[bad][0]:g}")
+    return time, event, response
+
+
+@contextmanager
+def _seeded(seed: int, device: torch.device, threads: int = 0) -> Iterator[None]:
+    """Seed torch inside a forked RNG state, deterministic algorithms on CPU, ``threads`` CPU
+    threads (0: unchanged); the caller's RNG state, setting and thread count are restored."""
+    was_deterministic = torch.are_deterministic_algorithms_enabled()
+    was_threads = torch.get_num_threads()
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        if device.type == "cpu":
+            torch.use_deterministic_algorithms(True)
+        if threads:
+            torch.set_num_threads(threads)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(was_threads)
+            torch.use_deterministic_algorithms(was_deterministic)
+
+
+# ---------------------------------------------------------------------------------------------
+# The cohort's fused representation as a table (rule train_fusion; read by find_similar_patients)
+
+def fused_embedding_schema(embedding_dim: int) -> pa.Schema:
+    from oncoweave.core.tables import schema_field
+
+    return pa.schema([schema_field("patient", pa.string(), "Patient id from the sample sheet"),
+                      *(schema_field(f"fused_{i:03d}", pa.float64(),
+                                     "Fused patient representation of the fusion network; null "
+                                     "for a patient without any modality", nullable=True)
+                        for i in range(embedding_dim))])
+
+
+def fit_on_patient_features(features: pd.DataFrame, modality_map: Mapping[str, Sequence[str]],
+                            settings: FusionNetSettings, device: str | None = None
+                            ) -> tuple[FusionSurvivalModel, pd.DataFrame]:
+    """Fit on every patient of a patient-feature table (os_months, os_event, response); return
+    the model and the (patient, fused_000 ...) table of its fused representation."""
+    X = features.set_index("patient")
+    columns = [column for group in modality_map.values() for column in group]
+    model = FusionSurvivalModel(settings, device=device).fit(
+        X[columns], modality_map, X["os_months"].astype(float), X["os_event"].astype(float),
+        response=X["response"].astype(float) if X["response"].notna().any() else None)
+    embedding = model.embed(X[columns])
+    table = pd.DataFrame(embedding, columns=[f"fused_{i:03d}" for i in range(embedding.shape[1])])
+    table.insert(0, "patient", list(X.index))
+    return model, table

@@ -1,0 +1,620 @@
+"""The patient feature table: one row per patient, every modality's features side by side.
+
+``build_patient_features`` joins the cohort's tables into one row per patient of the sample sheet,
+in sheet order. Columns (the fusion models and the similar-patient search find each modality's
+columns by prefix, see ``modality_map``):
+
+- ``patient``; outcomes ``os_months`` (float), ``os_event`` (1 = event observed, 0 = censored),
+  ``response`` (1 = RECIST CR/PR or 1, 0 = SD/PD or 0; null when not assessed); report columns
+  ``cancer_type``, ``treatment`` (the clinical sheet's text), ``image_lesion``, ``image_modality``
+  (the lesion whose imaging features the row holds).
+- genomic ``gen_``: per gene of ``DRIVER_GENES`` ``gen_<GENE>_driver`` (1 when a PASS somatic, LOH
+  or tumour-only call has driver_score >= the threshold), ``gen_<GENE>_max_driver_score`` (the
+  largest driver_score of those calls), ``gen_<GENE>_germline_pathogenic`` (BRCA1/BRCA2: a PASS
+  germline or LOH call, i.e. a variant also in the normal, with driver_score >= the threshold),
+  ``gen_<GENE>_loh`` (a PASS call whose normal is heterozygous and tumour homozygous); ``gen_tmb``
+  (the TMB when reportable).
+- radiomics ``rad_<pyradiomics name>``, deep ``deep_000``..., clinical ``clin_age``,
+  ``clin_sex_female``, ``clin_stage`` (0, I=1 .. IV=4; sub-stages A-C dropped),
+  ``clin_cancer_type_<slug>`` (one-hot) and ``clin_<name>`` for extra numeric sheet columns.
+
+Missing stays missing, never zero: a patient without an image has NaN in every rad_/deep_ column,
+a patient without a matched normal NaN germline/LOH flags (a tumour-only call cannot be told
+germline or somatic, so it counts in gen_<GENE>_driver whatever its origin), a patient without a clinical row NaN clinical features. A gene sequenced
+without a scored call is a true 0 (driver flag 0, max score 0.0): the panel covers the four genes,
+so no call is evidence of no driver. A modality whose input is not given has no columns at all.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import pandas as pd
+import pyarrow as pa
+
+from oncoweave.core.errors import InputError
+from oncoweave.core.paths import REPO_ROOT
+from oncoweave.core.sheets import load_clinical, read_sheet, sheet_error
+from oncoweave.core.tables import read_parquet, require_columns, schema_field, write_parquet
+from oncoweave.drivers.features import DRIVER_GENES
+from oncoweave.drivers.model import DRIVERS_SCHEMA
+from oncoweave.imaging.radiomics import ID_COLUMNS as IMAGE_ID_COLUMNS
+from oncoweave.therapy.tmb import TMB_SCHEMA
+
+log = logging.getLogger(__name__)
+
+ID_COLUMN = "patient"
+OUTCOME_COLUMNS = ("os_months", "os_event", "response")
+INFO_COLUMNS = ("cancer_type", "treatment", "image_lesion", "image_modality")
+NON_FEATURE_COLUMNS = (ID_COLUMN, *OUTCOME_COLUMNS, *INFO_COLUMNS)
+MODALITY_PREFIXES = {"genomic": "gen_", "radiomics": "rad_", "deep": "deep_", "clinical": "clin_"}
+GERMLINE_GENES = ("BRCA1", "BRCA2")
+TUMOUR_STATUSES = frozenset({"somatic", "loh", "tumour_only"})
+GERMLINE_STATUSES = frozenset({"germline", "loh"})  # LOH calls are germline variants too
+DEFAULT_DRIVER_THRESHOLD = 0.5
+LESION_AGGREGATIONS = ("largest", "mean")
+VOLUME_FEATURE = "original_shape_VoxelVolume"
+CLINICAL_SCHEMA = REPO_ROOT / "workflow" / "schemas" / "clinical.schema.yaml"
+# Clinical sheet columns with a fixed meaning; other columns are extra clinical variables.
+CLINICAL_FIXED = ("patient", "age", "sex", "stage", "cancer_type", "treatment", "os_months",
+                  "os_event", "response")
+# The sheet's 'tmb' overrides the computed TMB upstream (compute_tmb): it reaches gen_tmb there.
+CLINICAL_NOT_FEATURES = frozenset({"tmb"})
+SEX_FEMALE = {"f": 1.0, "female": 1.0, "w": 1.0, "woman": 1.0, "m": 0.0, "male": 0.0,
+              "man": 0.0}
+RESPONSE_CODES = {"1": 1, "0": 0, "cr": 1, "pr": 1, "sd": 0, "pd": 0}
+STAGE_ROMAN = {"0": 0, "I": 1, "II": 2, "III": 3, "IV": 4, "1": 1, "2": 2, "3": 3, "4": 4}
+_STAGE = re.compile(r"^(?:STAGE\s*)?(IV|III|II|I|0|[1-4])(?:[A-C][0-9]?)?$")
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs: a DataFrame or a path; errors name the file (or the table) and the patient.
+
+def _source(table, what: str) -> str:
+    return str(table) if isinstance(table, (str, Path)) else f"the {what} table"
+
+
+def _read_table(table, what: str, schema: pa.Schema | None = None) -> tuple[pd.DataFrame, str]:
+    if isinstance(table, (str, Path)):
+        return read_parquet(table, schema)[0], str(table)
+    return table.reset_index(drop=True), _source(table, what)
+
+
+def _check_known_patients(df: pd.DataFrame, known: Sequence[str], source: str) -> None:
+    known = set(known)
+    unknown = [p for p in pd.unique(df[ID_COLUMN]) if p not in known]
+    if unknown:
+        raise InputError(f"patient {unknown[0]} is not in the sample sheet"
+                         + (f" (nor {len(unknown) - 1} other(s))" if len(unknown) > 1 else ""),
+                         path=source)
+
+
+def _check_unique(df: pd.DataFrame, keys: list[str], source: str, what: str) -> None:
+    repeated = df.duplicated(keys)
+    if repeated.any():
+        first = df.loc[repeated.idxmax(), keys]
+        raise InputError(f"{' '.join(f'{k} {v}' for k, v in first.items())} has more than one "
+                         f"row; {what}", path=source)
+
+
+def read_patients(samples) -> tuple[list[str], dict[str, bool]]:
+    """(patients in sheet order, patient -> has a matched normal) of a sample sheet (path or
+    DataFrame with columns patient and type)."""
+    source = _source(samples, "sample sheet")
+    sheet = read_sheet(samples) if isinstance(samples, (str, Path)) else samples
+    require_columns(sheet, ["patient", "type"], source)
+    patients = [str(p) for p in pd.unique(sheet["patient"])]
+    if not patients:
+        raise InputError("lists no patients", path=source)
+    normals = set(sheet.loc[sheet["type"] == "normal", "patient"])
+    return patients, {p: p in normals for p in patients}
+
+
+# ---------------------------------------------------------------------------------------------
+# Genomic block.
+
+def genomic_features(drivers: pd.DataFrame, patients: Sequence[str],
+                     has_normal: Mapping[str, bool],
+                     threshold: float = DEFAULT_DRIVER_THRESHOLD) -> pd.DataFrame:
+    """Per-gene driver, max score, germline-pathogenic (BRCA1/2) and LOH columns (index patient)."""
+    calls = drivers[drivers["filter"] == "PASS"]
+    rows = {patient: _gene_values(calls[calls[ID_COLUMN] == patient], has_normal[patient],
+                                  threshold) for patient in patients}
+    return pd.DataFrame.from_dict(rows, orient="index", columns=genomic_columns()).astype(float)
+
+
+def genomic_columns() -> list[str]:
+    columns = []
+    for gene in DRIVER_GENES:
+        columns += [f"gen_{gene}_driver", f"gen_{gene}_max_driver_score"]
+        if gene in GERMLINE_GENES:
+            columns.append(f"gen_{gene}_germline_pathogenic")
+        columns.append(f"gen_{gene}_loh")
+    return columns
+
+
+def _gene_values(calls: pd.DataFrame, paired: bool, threshold: float) -> dict[str, float]:
+    values = {}
+    scores = pd.to_numeric(calls["driver_score"], errors="coerce")
+    for gene in DRIVER_GENES:
+        in_gene = calls["gene"] == gene
+        tumour = scores[in_gene & calls["status"].isin(TUMOUR_STATUSES)].dropna()
+        best = float(tumour.max()) if len(tumour) else 0.0  # sequenced, no scored call: 0
+        values[f"gen_{gene}_driver"] = float(best >= threshold)
+        values[f"gen_{gene}_max_driver_score"] = best
+        if gene in GERMLINE_GENES:
+            germline = scores[in_gene & calls["status"].isin(GERMLINE_STATUSES)]
+            values[f"gen_{gene}_germline_pathogenic"] = (
+                float((germline >= threshold).any()) if paired else math.nan)
+        values[f"gen_{gene}_loh"] = (float((in_gene & (calls["status"] == "loh")).any())
+                                     if paired else math.nan)
+    return values
+
+
+def tmb_feature(tmb: pd.DataFrame, patients: Sequence[str], source: str) -> pd.Series:
+    """gen_tmb: the reportable TMB (mut/Mb), NaN when not reportable or not computed."""
+    _check_unique(tmb, [ID_COLUMN], source, "one TMB per patient is expected")
+    reportable = tmb[tmb["reportable"].astype(bool)].set_index(ID_COLUMN)["tmb"]
+    return pd.Series([float(reportable.get(p, math.nan)) for p in patients], index=list(patients),
+                     name="gen_tmb", dtype=float)
+
+
+def _read_tmb(tmb_tables) -> tuple[pd.DataFrame, str]:
+    """One TMB DataFrame from a DataFrame, a path or a list of per-patient paths."""
+    if isinstance(tmb_tables, pd.DataFrame) or isinstance(tmb_tables, (str, Path)):
+        return _read_table(tmb_tables, "TMB", TMB_SCHEMA)
+    tables = []
+    for path in tmb_tables:
+        df, source = _read_table(path, "TMB", TMB_SCHEMA)
+        if df[ID_COLUMN].duplicated().any():
+            raise InputError(f"patient {df[ID_COLUMN][df[ID_COLUMN].duplicated()].iloc[0]} has "
+                             "more than one row; one TMB per patient is expected", path=source)
+        tables.append(df.assign(_source=source))
+    merged = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(
+        columns=[*TMB_SCHEMA.names, "_source"])
+    repeated = merged[merged[ID_COLUMN].duplicated(keep=False)]
+    if len(repeated):
+        patient = repeated[ID_COLUMN].iloc[0]
+        files = repeated.loc[repeated[ID_COLUMN] == patient, "_source"]
+        raise InputError(f"patient {patient} has a TMB in more than one file ({', '.join(files)})",
+                         path=files.iloc[-1])
+    return merged, ", ".join(str(p) for p in tmb_tables)
+
+
+# ---------------------------------------------------------------------------------------------
+# Imaging blocks: one lesion per patient.
+
+def _image_features(table: pd.DataFrame, source: str, what: str) -> list[str]:
+    require_columns(table, list(IMAGE_ID_COLUMNS), source)
+    _check_unique(table, ["patient", "lesion"], source, "each lesion of a patient once")
+    features = [str(c) for c in table.columns if c not in IMAGE_ID_COLUMNS]
+    not_float = [c for c in features if not pd.api.types.is_numeric_dtype(table[c])]
+    if not_float:
+        raise InputError(f"{what} column(s) {', '.join(not_float[:3])} are not numbers",
+                         path=source)
+    return features
+
+
+def chosen_lesions(radiomics: pd.DataFrame, how: str, source: str) -> dict[str, list[str]]:
+    """Patient -> lesion ids whose features make its row: the largest by voxel volume, or all."""
+    chosen = {}
+    for patient, group in radiomics.sort_values(["patient", "lesion"]).groupby("patient"):
+        if how == "mean" or len(group) == 1:
+            chosen[patient] = list(group["lesion"])
+            continue
+        if VOLUME_FEATURE not in group.columns:
+            raise InputError(f"lesion_aggregation 'largest' needs {VOLUME_FEATURE} (pyradiomics "
+                             "shape class) to pick a lesion; enable it or use 'mean'", path=source)
+        volumes = group[VOLUME_FEATURE].astype(float)
+        if volumes.isna().all():
+            log.warning("patient %s: no lesion has a volume; using lesion %s", patient,
+                        group["lesion"].iloc[0])
+            chosen[patient] = [group["lesion"].iloc[0]]
+        else:  # ties: the first lesion id
+            chosen[patient] = [group["lesion"].loc[volumes.idxmax()]]
+    return chosen
+
+
+def _lesion_rows(table: pd.DataFrame, features: list[str], patients: Sequence[str],
+                 chosen: Mapping[str, list[str]], source: str,
+                 prefix: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One row per patient: the chosen lesions' features (mean of several), NaN without image."""
+    rows, info = {}, {}
+    for patient, group in table.groupby("patient"):
+        lesions = chosen.get(patient)
+        picked = group[group["lesion"].isin(lesions)] if lesions else group.iloc[0:0]
+        if picked.empty:
+            if len(group) > 1:
+                log.info("%s: patient %s has %d lesions and none chosen by radiomics; using their "
+                         "mean", source, patient, len(group))
+            picked = group
+        modalities = sorted(set(picked["modality"]))
+        if len(modalities) > 1:
+            raise InputError(f"patient {patient}: lesions {', '.join(picked['lesion'])} are "
+                             f"{' and '.join(modalities)} images; a mean over modalities means "
+                             "nothing: use lesion_aggregation 'largest'", path=source)
+        rows[patient] = picked[features].astype(float).mean(axis=0)
+        info[patient] = {"image_lesion": ";".join(picked["lesion"]),
+                         "image_modality": modalities[0]}
+    block = pd.DataFrame.from_dict(rows, orient="index", columns=features)
+    block.columns = [name if name.startswith(prefix) else prefix + name for name in features]
+    block = block.reindex(list(patients)).astype(float)
+    return block, pd.DataFrame.from_dict(info, orient="index",
+                                         columns=["image_lesion", "image_modality"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Clinical block and outcomes.
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^0-9a-z]+", "_", name.lower()).strip("_")
+
+
+def _cell_error(source: str, row: int, column: str, message: str) -> InputError:
+    return sheet_error(source, row, message, column=column)
+
+
+def _number(cell: str, source: str, row: int, column: str) -> float:
+    if cell == "":
+        return math.nan
+    try:
+        value = float(cell)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise _cell_error(source, row, column, f"{cell!r} is not a number (leave it empty when "
+                          "unknown)")
+    return value
+
+
+def parse_stage(cell: str) -> float | None:
+    """'IIIA' -> 3.0, 'Stage IV' -> 4.0, '2' -> 2.0, '' -> NaN; None when unrecognised."""
+    if cell == "":
+        return math.nan
+    match = _STAGE.match(cell.strip().upper())
+    return float(STAGE_ROMAN[match[1]]) if match else None
+
+
+def _coded(cell: str, codes: Mapping[str, float], source: str, row: int, column: str,
+           allowed: str) -> float:
+    if cell == "":
+        return math.nan
+    value = codes.get(cell.strip().lower())
+    if value is None:
+        raise _cell_error(source, row, column, f"{cell!r} is not one of {allowed} (leave it "
+                          "empty when unknown)")
+    return float(value)
+
+
+def _numeric_extras(sheet: pd.DataFrame) -> list[str]:
+    """Extra sheet columns whose non-empty cells are all numbers (others are logged, left out)."""
+    extras = []
+    for name in sheet.columns:
+        if name in CLINICAL_FIXED or name in CLINICAL_NOT_FEATURES:
+            continue
+        cells = sheet[name][sheet[name] != ""]
+        if pd.to_numeric(cells, errors="coerce").notna().all() and len(cells):
+            extras.append(name)
+        else:
+            log.info("clinical column %r is not numeric: left out of the features", name)
+    return extras
+
+
+def clinical_features(sheet: pd.DataFrame, patients: Sequence[str],
+                      source: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(clinical features, outcome + report columns), both indexed by patient in ``patients``.
+
+    ``sheet``: load_clinical's str DataFrame (empty cell = ""). Unparseable cells raise an
+    InputError naming the file, row and column.
+    """
+    sheet = sheet.astype(str).reset_index(drop=True)
+    for name in CLINICAL_FIXED:
+        if name not in sheet.columns:
+            sheet[name] = ""
+    _check_unique(sheet, [ID_COLUMN], source, "one clinical row per patient")
+    _check_known_patients(sheet, patients, source)
+    types = sorted({t for t in sheet["cancer_type"] if t})
+    _check_distinct_slugs(types, source)
+    extras = _numeric_extras(sheet)
+    features, outcomes = {}, {}
+    for index, record in enumerate(sheet.to_dict("records")):
+        row = index + 1
+        stage = parse_stage(record["stage"])
+        if stage is None:
+            raise _cell_error(source, row, "stage", f"{record['stage']!r} is not a stage "
+                              "(0, I-IV with optional A-C, or 1-4)")
+        values = {"clin_age": _number(record["age"], source, row, "age"),
+                  "clin_sex_female": _coded(record["sex"], SEX_FEMALE, source, row, "sex",
+                                            "F/female, M/male"),
+                  "clin_stage": stage}
+        for cancer_type in types:
+            values[f"clin_cancer_type_{_slug(cancer_type)}"] = (
+                float(record["cancer_type"] == cancer_type) if record["cancer_type"]
+                else math.nan)
+        for name in extras:
+            values[f"clin_{_slug(name)}"] = _number(record[name], source, row, name)
+        features[record[ID_COLUMN]] = values
+        outcomes[record[ID_COLUMN]] = _outcomes(record, source, row)
+    feature_names = ["clin_age", "clin_sex_female", "clin_stage",
+                     *[f"clin_cancer_type_{_slug(t)}" for t in types],
+                     *[f"clin_{_slug(name)}" for name in extras]]
+    block = pd.DataFrame.from_dict(features, orient="index", columns=feature_names)
+    outcome_columns = [*OUTCOME_COLUMNS, "cancer_type", "treatment"]
+    return (block.reindex(list(patients)).astype(float),
+            pd.DataFrame.from_dict(outcomes, orient="index", columns=outcome_columns))
+
+
+def _check_distinct_slugs(types: list[str], source: str) -> None:
+    seen: dict[str, str] = {}
+    for cancer_type in types:
+        slug = _slug(cancer_type)
+        if slug in seen:
+            raise InputError(f"cancer types {seen[slug]!r} and {cancer_type!r} differ only in "
+                             "case or punctuation; write them the same way", path=source,
+                             column="cancer_type")
+        seen[slug] = cancer_type
+
+
+def _outcomes(record: Mapping[str, str], source: str, row: int) -> dict:
+    os_event = _coded(record["os_event"], {"0": 0, "1": 1}, source, row, "os_event", "0, 1")
+    response = _coded(record["response"], RESPONSE_CODES, source, row, "response",
+                      "1, 0, CR, PR (1), SD, PD (0)")
+    return {"os_months": _number(record["os_months"], source, row, "os_months"),
+            "os_event": None if math.isnan(os_event) else int(os_event),
+            "response": None if math.isnan(response) else int(response),
+            "cancer_type": record["cancer_type"] or None,
+            "treatment": record["treatment"] or None}
+
+
+# ---------------------------------------------------------------------------------------------
+# The table.
+
+def build_patient_features(patients, drivers=None, tmb_tables=None, radiomics=None, deep=None,
+                           clinical=None, driver_threshold: float = DEFAULT_DRIVER_THRESHOLD,
+                           lesion_aggregation: str = "largest",
+                           radiomic_features: Sequence[str] | None = None) -> pd.DataFrame:
+    """One row per patient of the sample sheet (sheet order): id, outcomes, report columns, then
+    gen_, rad_, deep_ and clin_ features (see the module docstring).
+
+    ``patients``: the sample sheet (path or DataFrame with patient, type). ``drivers``: the cohort
+    drivers table (DRIVERS_SCHEMA); ``tmb_tables``: a TMB DataFrame, or paths of TMB Parquets;
+    ``radiomics`` / ``deep``: the cohort radiomics / deep-features tables; ``clinical``: the
+    clinical sheet (path, or load_clinical's DataFrame). Each may be a path or a DataFrame, or
+    None when the modality is absent. ``radiomic_features``: pyradiomics names to keep (default
+    all). A patient in a table but not in the sample sheet, or a repeated row, is an InputError
+    naming the table.
+    """
+    if lesion_aggregation not in LESION_AGGREGATIONS:
+        raise InputError(f"lesion_aggregation must be one of {', '.join(LESION_AGGREGATIONS)}, "
+                         f"got {lesion_aggregation!r}")
+    ids, has_normal = read_patients(patients)
+    index = pd.Index(ids, name=ID_COLUMN)
+    blocks: list[pd.DataFrame] = []
+    info = pd.DataFrame(index=index, columns=list(INFO_COLUMNS), dtype=object)
+    outcomes = pd.DataFrame({"os_months": math.nan, "os_event": None, "response": None},
+                            index=index)
+    if drivers is not None:
+        table, source = _read_table(drivers, "drivers", DRIVERS_SCHEMA)
+        require_columns(table, ["patient", "gene", "status", "filter", "driver_score"], source)
+        _check_known_patients(table, ids, source)
+        blocks.append(genomic_features(table, ids, has_normal, driver_threshold))
+    if tmb_tables is not None:
+        table, source = _read_tmb(tmb_tables)
+        _check_known_patients(table, ids, source)
+        blocks.append(tmb_feature(table, ids, source).to_frame())
+    chosen: dict[str, list[str]] = {}
+    if radiomics is not None:
+        table, source = _read_table(radiomics, "radiomics")
+        features = _image_features(table, source, "radiomics")
+        if radiomic_features is not None:
+            require_columns(table, list(radiomic_features), source)
+            features = list(radiomic_features)
+        _check_known_patients(table, ids, source)
+        chosen = chosen_lesions(table, lesion_aggregation, source)
+        block, lesions = _lesion_rows(table, features, ids, chosen, source, "rad_")
+        blocks.append(block)
+        info.update(lesions)
+    if deep is not None:
+        table, source = _read_table(deep, "deep features")
+        features = _image_features(table, source, "deep features")
+        _check_known_patients(table, ids, source)
+        block, lesions = _lesion_rows(table, features, ids, chosen, source, "deep_")
+        blocks.append(block)
+        if radiomics is None:  # else the lesion columns name the radiomics lesion already
+            info.update(lesions)
+    if clinical is not None:
+        source = _source(clinical, "clinical")
+        sheet = (load_clinical(clinical, CLINICAL_SCHEMA) if isinstance(clinical, (str, Path))
+                 else clinical)
+        block, clinical_outcomes = clinical_features(sheet, ids, source)
+        blocks.append(block)
+        outcomes = clinical_outcomes.reindex(index)[list(OUTCOME_COLUMNS)]
+        info[["cancer_type", "treatment"]] = clinical_outcomes.reindex(index)[
+            ["cancer_type", "treatment"]]
+    table = _assemble(index, outcomes, info.reindex(index), blocks)
+    log.info("patient features: %d patients; %s", len(table), ", ".join(
+        f"{modality} {len(columns)} columns" for modality, columns in
+        modality_map(table.columns).items()) or "no features")
+    return table
+
+
+def _assemble(index: pd.Index, outcomes: pd.DataFrame, info: pd.DataFrame,
+              blocks: list[pd.DataFrame]) -> pd.DataFrame:
+    features = pd.concat([block.reindex(index) for block in blocks], axis=1) if blocks else \
+        pd.DataFrame(index=index)
+    ordered = sorted(features.columns, key=lambda c: _modality_rank(c))  # stable: keeps order
+    table = pd.concat([outcomes.reindex(index), info, features[ordered]], axis=1)
+    table = table.reset_index(names=ID_COLUMN)
+    table["os_months"] = table["os_months"].astype(float)
+    for name in ("os_event", "response"):
+        table[name] = pd.array(table[name].tolist(), dtype="Int64")
+    for name in INFO_COLUMNS:
+        table[name] = table[name].astype(object).where(table[name].notna(), None)
+    return table
+
+
+def _modality_rank(column: str) -> int:
+    return next(rank for rank, prefix in enumerate(MODALITY_PREFIXES.values())
+                if column.startswith(prefix))
+
+
+def modality_map(columns: Sequence[str]) -> dict[str, list[str]]:
+    """Modality -> its feature columns, recognised by prefix (gen_, rad_, deep_, clin_), in
+    column order; modalities without columns are left out."""
+    groups: dict[str, list[str]] = {}
+    for modality, prefix in MODALITY_PREFIXES.items():
+        found = [str(c) for c in columns if str(c).startswith(prefix)]
+        if found:
+            groups[modality] = found
+    return groups
+
+
+# ---------------------------------------------------------------------------------------------
+# Schema and files.
+
+_FIXED_FIELDS = {
+    "patient": schema_field("patient", pa.string(), "Patient id from the sample sheet"),
+    "os_months": schema_field("os_months", pa.float64(), "Overall survival or follow-up, months; "
+                              "null when unknown", True),
+    "os_event": schema_field("os_event", pa.int64(), "1 = death observed, 0 = censored at "
+                             "os_months; null when unknown", True),
+    "response": schema_field("response", pa.int64(), "Treatment response: 1 = CR/PR, 0 = SD/PD; "
+                             "null when not assessed", True),
+    "cancer_type": schema_field("cancer_type", pa.string(), "Cancer type (clinical sheet), for "
+                                "reports; the features are clin_cancer_type_*", True),
+    "treatment": schema_field("treatment", pa.string(), "Treatment (clinical sheet), for reports",
+                              True),
+    "image_lesion": schema_field("image_lesion", pa.string(), "Lesion(s) whose rad_/deep_ "
+                                 "features the row holds (';'-joined when averaged); null without "
+                                 "image", True),
+    "image_modality": schema_field("image_modality", pa.string(), "Modality of that lesion (CT, "
+                                   "MR, PT); null without image", True),
+}
+_GENOMIC_DESCRIPTIONS = {
+    "driver": "1 if a PASS somatic/LOH/tumour-only {gene} call has driver_score >= the threshold, "
+              "else 0; null without genomic data",
+    "max_driver_score": "Largest driver_score of the PASS somatic/LOH/tumour-only {gene} calls; "
+                        "0 when none (gene sequenced, no call)",
+    "germline_pathogenic": "1 if a PASS germline or LOH {gene} call (also in the normal) has "
+                           "driver_score >= the threshold, else 0; null without a matched normal",
+    "loh": "1 if a PASS {gene} call is LOH (heterozygous in the normal, homozygous in the "
+           "tumour), else 0; null without a matched normal",
+}
+
+
+def _feature_description(name: str) -> str:
+    if name == "gen_tmb":
+        return "Tumour mutational burden (mut/Mb) when reportable; null otherwise"
+    match = re.fullmatch(r"gen_([A-Z0-9]+)_(driver|max_driver_score|germline_pathogenic|loh)",
+                         name)
+    if match:
+        return _GENOMIC_DESCRIPTIONS[match[2]].format(gene=match[1])
+    if name.startswith("rad_"):
+        return (f"pyradiomics {name[4:]} of the patient's lesion (largest by voxel volume, or "
+                "mean of its lesions); null without image")
+    if name.startswith("deep_"):
+        return ("Deep image feature (cohort-trained encoder latent coordinate) of the patient's "
+                "lesion; null without image")
+    known = {"clin_age": "Age at diagnosis, years",
+             "clin_sex_female": "1 = female, 0 = male",
+             "clin_stage": "Stage at diagnosis, ordinal: 0, I = 1 .. IV = 4 (sub-stage dropped)"}
+    if name in known:
+        return known[name] + "; null when unknown"
+    if name.startswith("clin_cancer_type_"):
+        return "1 if the cancer type is " + name[len("clin_cancer_type_"):] + ", else 0; null " \
+               "when unknown"
+    return f"Clinical sheet column {name[5:]} (number); null when empty"
+
+
+def patient_features_schema(columns: Sequence[str]) -> pa.Schema:
+    """The schema of a patient feature table with these columns (in this order): the id,
+    outcome and report columns fixed, every gen_/rad_/deep_/clin_ column float64, nullable."""
+    columns = [str(c) for c in columns]
+    missing = [name for name in (ID_COLUMN, *OUTCOME_COLUMNS) if name not in columns]
+    if missing:
+        raise InputError(f"patient feature table lacks column(s) {', '.join(missing)}")
+    fields = []
+    for name in columns:
+        if name in _FIXED_FIELDS:
+            fields.append(_FIXED_FIELDS[name])
+        elif name.startswith(tuple(MODALITY_PREFIXES.values())):
+            fields.append(schema_field(name, pa.float64(), _feature_description(name), True))
+        else:
+            raise InputError(f"column {name!r} is neither an id/outcome/report column nor a "
+                             f"feature ({', '.join(MODALITY_PREFIXES.values())} prefix)")
+    return pa.schema(fields)
+
+
+def write_patient_features(df: pd.DataFrame, path: str | Path,
+                           metadata: Mapping[str, str] | None = None) -> pa.Table:
+    """Write the table atomically; its metadata gets ``modality_map`` (JSON) besides
+    ``metadata``."""
+    provenance = {**(metadata or {}), "modality_map": json.dumps(modality_map(df.columns))}
+    return write_parquet(df, path, patient_features_schema(df.columns), provenance)
+
+
+def read_patient_features(path: str | Path) -> tuple[pd.DataFrame, dict[str, list[str]],
+                                                     dict[str, str]]:
+    """(table, modality map, metadata) of a patient feature Parquet; the map from the metadata,
+    else from the column prefixes."""
+    df, metadata = read_parquet(path)
+    require_columns(df, [ID_COLUMN, *OUTCOME_COLUMNS], path)
+    if df[ID_COLUMN].duplicated().any():
+        raise InputError(f"patient {df[ID_COLUMN][df[ID_COLUMN].duplicated()].iloc[0]} has more "
+                         "than one row", path=path)
+    groups = json.loads(metadata["modality_map"]) if "modality_map" in metadata else \
+        modality_map(df.columns)
+    return df, groups, metadata
+
+
+def _input_provenance(args) -> dict[str, str]:
+    """Settings and inputs, plus the radiomics params / encoder hashes of the image tables."""
+    provenance = {"driver_threshold": str(args.driver_threshold),
+                  "lesion_aggregation": args.lesion_aggregation}
+    for name in ("samples", "drivers", "radiomics", "deep", "clinical"):
+        provenance[f"input_{name}"] = Path(getattr(args, name)).name if getattr(args, name) else ""
+    provenance["input_tmb_files"] = str(len(args.tmb or []))
+    for name, key in (("radiomics", "radiomics_params_sha256"), ("deep", "deep_model_sha256")):
+        if getattr(args, name):
+            value = read_parquet(getattr(args, name))[1].get(key)
+            if value:
+                provenance[key] = value
+    return provenance
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line.
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "build-patient-features",
+        help="one row per patient: genomic, radiomic, deep and clinical features + outcomes")
+    parser.add_argument("--samples", required=True, help="sample sheet (patient order, normals)")
+    parser.add_argument("--drivers", help="cohort drivers Parquet (score-drivers, merged)")
+    parser.add_argument("--tmb", nargs="+", help="per-patient TMB Parquets (compute-tmb)")
+    parser.add_argument("--radiomics", help="cohort radiomics Parquet")
+    parser.add_argument("--deep", help="cohort deep features Parquet")
+    parser.add_argument("--clinical", help="clinical sheet (TSV)")
+    parser.add_argument("--driver-threshold", type=float, default=DEFAULT_DRIVER_THRESHOLD,
+                        help="driver_score from which a call is a driver (default %(default)s)")
+    parser.add_argument("--lesion-aggregation", choices=LESION_AGGREGATIONS, default="largest",
+                        help="several lesions: the largest by voxel volume, or their mean")
+    parser.add_argument("--output", required=True, help="Parquet to write")
+    parser.set_defaults(func=_cmd_build)
+
+
+def _cmd_build(args) -> int:
+    table = build_patient_features(args.samples, drivers=args.drivers, tmb_tables=args.tmb,
+                                   radiomics=args.radiomics, deep=args.deep,
+                                   clinical=args.clinical, driver_threshold=args.driver_threshold,
+                                   lesion_aggregation=args.lesion_aggregation)
+    write_patient_features(table, args.output, _input_provenance(args))
+    groups = modality_map(table.columns)
+    print(f"{args.output}: {len(table)} patients; " + ", ".join(
+        f"{modality} {len(columns)} columns" for modality, columns in groups.items()))
+    return 0

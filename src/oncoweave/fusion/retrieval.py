@@ -1,0 +1,561 @@
+"""Similar-patient retrieval over the patient feature table, with what the neighbours share.
+
+``SimilarPatients`` follows scikit-learn (``fit``, then queries; learned state ends in '_').
+Without a learned representation each feature column is z-scored (mean and SD over the patients
+that have it; constant columns carry nothing and are dropped) and a modality's distance is the
+root-mean-square z difference over the columns both patients have: the block's Euclidean
+distance weighted by 1/sqrt(n columns), so 300 radiomic columns weigh as much as 14 genomic ones.
+The distance of two patients is the mean of their modality distances over the modalities both
+have; a pair sharing no modality is infinitely far and never a neighbour. With a representation
+(e.g. a fusion model's patient embedding) the distance is the RMS difference of its coordinates,
+as given (not standardised: the model chose its scale).
+
+``explain`` says what a neighbour shares: driver calls (gene + protein change, from the drivers
+table; else the gen_ flags), drugs matched in both therapy tables with their tiers, imaging traits
+(both large/small lesions by voxel-volume quantile, similar texture, same modality), clinical
+matches, and the neighbour's outcome. A patient is never its own neighbour; equal distances are
+ordered by patient id, so results are deterministic.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from oncoweave.core.errors import InputError
+from oncoweave.core.tables import read_parquet, require_columns, schema_field, write_parquet
+from oncoweave.drivers.features import DRIVER_GENES
+from oncoweave.drivers.model import DRIVERS_SCHEMA
+from oncoweave.fusion.patient_features import (
+    DEFAULT_DRIVER_THRESHOLD,
+    GERMLINE_GENES,
+    ID_COLUMN,
+    TUMOUR_STATUSES,
+    VOLUME_FEATURE,
+    read_patient_features,
+)
+from oncoweave.therapy.matching import THERAPIES_SCHEMA, TIER_ORDER
+
+log = logging.getLogger(__name__)
+
+REPRESENTATION = "representation"
+TEXTURE_CLASSES = frozenset({"glcm", "glrlm", "glszm", "gldm", "ngtdm"})
+STAGE_NAMES = {0: "0", 1: "I", 2: "II", 3: "III", 4: "IV"}
+DISTANCE_DESCRIPTION = ("mean over the modalities both patients have of the RMS difference of "
+                        "z-scored features (block weight 1/sqrt(columns)); with a representation "
+                        "the RMS difference of its coordinates")
+
+
+class _ModalitiesUsed(Sequence):
+    """used[j]: the modalities compared for column j of a (blocks, patients) mask, built when
+    read (a query reads k of them)."""
+
+    def __init__(self, names: list[str], shared: np.ndarray):
+        self.names, self.shared = names, shared
+
+    def __len__(self) -> int:
+        return self.shared.shape[1]
+
+    def __getitem__(self, j: int) -> tuple[str, ...]:
+        return tuple(name for name, ok in zip(self.names, self.shared[:, j]) if ok)
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    patient: str
+    rank: int
+    distance: float
+    modalities_used: tuple[str, ...]
+
+
+class SimilarPatients:
+    """k nearest patients in the feature table (NaN-aware, per-modality weighted) and why."""
+
+    def __init__(self, driver_threshold: float = DEFAULT_DRIVER_THRESHOLD,
+                 large_lesion_quantile: float = 2 / 3, texture_tolerance: float = 0.5,
+                 similar_age_years: float = 5.0):
+        self.driver_threshold = driver_threshold
+        self.large_lesion_quantile = large_lesion_quantile
+        self.texture_tolerance = texture_tolerance
+        self.similar_age_years = similar_age_years
+
+    def fit(self, features: pd.DataFrame, modality_map: Mapping[str, Sequence[str]],
+            representation=None, *, drivers: pd.DataFrame | None = None,
+            therapies: pd.DataFrame | None = None) -> "SimilarPatients":
+        """``features``: the patient feature table; ``modality_map``: modality -> columns;
+        ``representation``: optional (n, d) array in ``features``' row order, or a DataFrame with
+        a patient column (rows matched by id). ``drivers`` / ``therapies``: the cohort tables,
+        for ``explain`` only."""
+        require_columns(features, [ID_COLUMN])
+        self.features_ = features.reset_index(drop=True)
+        self.patients_ = [str(p) for p in self.features_[ID_COLUMN]]
+        repeated = self.features_[ID_COLUMN][self.features_[ID_COLUMN].duplicated()]
+        if len(repeated):
+            raise InputError(f"patient {repeated.iloc[0]} has more than one row in the feature "
+                             "table")
+        self.row_ = {patient: index for index, patient in enumerate(self.patients_)}
+        self.id_order_ = np.argsort(np.argsort(np.array(self.patients_, dtype=object)))
+        self.modality_map_ = {m: list(c) for m, c in modality_map.items()}
+        if representation is not None:
+            self.blocks_ = {REPRESENTATION: _representation_array(representation,
+                                                                 self.patients_)}
+        else:
+            self.blocks_ = standardised_blocks(self.features_, self.modality_map_)
+        if not self.blocks_:
+            raise InputError("no feature column varies between patients: nothing to compare")
+        self.drivers_ = _checked_table(drivers, self.patients_, "drivers",
+                                       ["patient", "gene", "hgvs_p", "hgvs_c", "status",
+                                        "filter", "driver_score"])
+        self.therapies_ = _checked_table(therapies, self.patients_, "therapies",
+                                         ["patient", "drug", "amp_tier", "direction"])
+        self._calls: dict[str, dict[str, set[str]]] = {}
+        self._matches: dict[str, dict[tuple[str, str], str | None]] = {}
+        self.summary_ = _summary(self.features_)
+        self._fit_imaging()
+        return self
+
+    # -- distances ------------------------------------------------------------------------------
+
+    def _index(self, patient: str) -> int:
+        if patient not in self.row_:
+            raise InputError(f"patient {patient} is not in the feature table")
+        return self.row_[patient]
+
+    def distances(self, patient: str) -> tuple[np.ndarray, Sequence[tuple[str, ...]]]:
+        """Distance from ``patient`` to every patient (inf: nothing shared; NaN: itself) and the
+        modalities each pair was compared on."""
+        i = self._index(patient)
+        distance, used = self._compare(i, np.arange(len(self.patients_)))
+        distance[i] = np.nan
+        return distance, used
+
+    def _compare(self, i: int, rows: np.ndarray) -> tuple[np.ndarray, Sequence[tuple[str, ...]]]:
+        """Distances of patient ``i`` to the patients at ``rows``, and the modalities used."""
+        names = list(self.blocks_)
+        per_block = np.vstack([_rms_difference(block[rows], block[i])
+                               for block in self.blocks_.values()])
+        shared = ~np.isnan(per_block)
+        counts = shared.sum(axis=0)
+        total = np.where(shared, per_block, 0.0).sum(axis=0)
+        distance = np.where(counts > 0, total / np.maximum(counts, 1), np.inf)
+        return distance, _ModalitiesUsed(names, shared)
+
+    def kneighbors(self, patient: str, k: int = 3) -> list[Neighbour]:
+        """The ``k`` nearest other patients (fewer when fewer share a modality), nearest first,
+        equal distances by patient id."""
+        if k < 1:
+            raise InputError(f"k must be >= 1, got {k}")
+        distance, used = self.distances(patient)
+        candidates = np.flatnonzero(np.isfinite(distance))
+        # Rounding makes float noise between equal distances not decide the order; the id does.
+        order = np.lexsort((self.id_order_[candidates], np.round(distance[candidates], 12)))
+        return [Neighbour(self.patients_[j], rank, float(distance[j]), used[j])
+                for rank, j in enumerate(candidates[order][:k], start=1)]
+
+    # -- explanations ---------------------------------------------------------------------------
+
+    def explain(self, patient: str, neighbour: str) -> dict:
+        """What ``patient`` and ``neighbour`` share, and the neighbour's outcome."""
+        i, j = self._index(patient), self._index(neighbour)
+        if i == j:
+            raise InputError(f"patient {patient} is not its own neighbour")
+        distance, used = self._compare(i, np.array([j]))
+        outcome = self.summary_.iloc[j]
+        return {
+            "patient": patient, "neighbour": neighbour, "distance": float(distance[0]),
+            "modalities_used": list(used[0]),
+            "shared_drivers": self._shared_drivers(patient, neighbour),
+            "shared_therapies": self._shared_therapies(patient, neighbour),
+            "imaging_traits": self._imaging_traits(i, j),
+            "clinical_match": self._clinical_match(i, j),
+            "neighbour_os_months": _value(outcome.get("os_months"), float),
+            "neighbour_os_event": _value(outcome.get("os_event"), int),
+            "neighbour_response": _value(outcome.get("response"), int),
+        }
+
+    def _driver_calls(self, patient: str) -> dict[str, set[str]]:
+        if patient not in self._calls:
+            self._calls[patient] = self._find_driver_calls(patient)
+        return self._calls[patient]
+
+    def _find_driver_calls(self, patient: str) -> dict[str, set[str]]:
+        """Gene -> protein (else coding) changes of the patient's driver calls."""
+        if self.drivers_ is None:
+            return self._driver_flags(patient)
+        calls = self.drivers_[(self.drivers_[ID_COLUMN] == patient)
+                              & (self.drivers_["filter"] == "PASS")
+                              & self.drivers_["gene"].notna()]
+        scores = pd.to_numeric(calls["driver_score"], errors="coerce")
+        tumour = calls["status"].isin(TUMOUR_STATUSES)
+        germline = (calls["status"] == "germline") & calls["gene"].isin(GERMLINE_GENES)
+        kept = calls[(scores >= self.driver_threshold) & (tumour | germline)]
+        found: dict[str, set[str]] = {}
+        for call in kept.to_dict("records"):
+            label = next((str(call[c]) for c in ("hgvs_p", "hgvs_c") if _present(call[c])),
+                         "variant")
+            if call["status"] == "germline":
+                label += " (germline)"
+            found.setdefault(call["gene"], set()).add(label)
+        return found
+
+    def _driver_flags(self, patient: str) -> dict[str, set[str]]:
+        row = self.summary_.iloc[self.row_[patient]]
+        found: dict[str, set[str]] = {}
+        for gene in DRIVER_GENES:
+            for column, label in ((f"gen_{gene}_driver", "driver"),
+                                  (f"gen_{gene}_germline_pathogenic", "germline pathogenic")):
+                if _value(row.get(column), float) == 1.0:
+                    found.setdefault(gene, set()).add(label)
+        return found
+
+    def _shared_drivers(self, patient: str, neighbour: str) -> list[str]:
+        mine, theirs = self._driver_calls(patient), self._driver_calls(neighbour)
+        shared = []
+        for gene in sorted(set(mine) & set(theirs)):
+            same = sorted(mine[gene] & theirs[gene])
+            if same:
+                shared += [f"{gene} {change}" for change in same]
+            else:
+                shared.append(f"{gene} ({', '.join(sorted(mine[gene]))} vs "
+                              f"{', '.join(sorted(theirs[gene]))})")
+        return shared
+
+    def _drugs(self, patient: str) -> dict[tuple[str, str], str | None]:
+        if patient not in self._matches:
+            self._matches[patient] = self._find_drugs(patient)
+        return self._matches[patient]
+
+    def _find_drugs(self, patient: str) -> dict[tuple[str, str], str | None]:
+        """(drug, direction) -> best AMP tier of the patient's therapy matches."""
+        if self.therapies_ is None:
+            return {}
+        rows = self.therapies_[(self.therapies_[ID_COLUMN] == patient)
+                               & self.therapies_["drug"].notna()]
+        best: dict[tuple[str, str], str | None] = {}
+        for row in rows.to_dict("records"):
+            key = (row["drug"], row["direction"])
+            tier = row["amp_tier"] if _present(row["amp_tier"]) else None
+            if key not in best or _tier_rank(tier) < _tier_rank(best[key]):
+                best[key] = tier
+        return best
+
+    def _shared_therapies(self, patient: str, neighbour: str) -> list[str]:
+        mine, theirs = self._drugs(patient), self._drugs(neighbour)
+        shared = sorted(set(mine) & set(theirs),
+                        key=lambda key: (_tier_rank(mine[key]), key[0], key[1]))
+        labels = []
+        for drug, direction in shared:
+            what = drug if direction == "sensitivity" else f"{drug} {direction}"
+            tiers = [mine[(drug, direction)] or "no tier", theirs[(drug, direction)] or "no tier"]
+            labels.append(f"{what} (tier {tiers[0]})" if tiers[0] == tiers[1]
+                          else f"{what} (tier {tiers[0]} vs {tiers[1]})")
+        return labels
+
+    def _fit_imaging(self) -> None:
+        volume = f"rad_{VOLUME_FEATURE}"
+        self.volume_quantile_ = (self.features_[volume].astype(float).rank(pct=True)
+                                 if volume in self.features_.columns else None)
+        texture = [c for c in self.features_.columns
+                   if c.startswith("rad_") and len(c.split("_")) > 3
+                   and c.split("_")[2] in TEXTURE_CLASSES]
+        self.texture_ = _zscores(self.features_[texture]) if texture else None
+
+    def _imaging_traits(self, i: int, j: int) -> list[str]:
+        traits = []
+        modalities = (self.features_["image_modality"].iloc[[i, j]].tolist()
+                      if "image_modality" in self.features_ else [None, None])
+        both_known = all(_present(m) for m in modalities)
+        if both_known and modalities[0] == modalities[1]:
+            traits.append(f"both {modalities[0]}")
+        elif both_known:  # texture of a CT and of an MR image are not comparable
+            traits.append(f"different modalities ({modalities[0]} vs {modalities[1]})")
+        if self.volume_quantile_ is not None:
+            q = self.volume_quantile_.iloc[[i, j]]
+            if q.notna().all():
+                top = self.large_lesion_quantile
+                if (q > top).all():
+                    traits.append(f"both large lesions (voxel volume in the cohort's top "
+                                  f"{1 - top:.0%})")
+                elif (q <= 1 - top).all():
+                    traits.append(f"both small lesions (voxel volume in the cohort's bottom "
+                                  f"{1 - top:.0%})")
+        if self.texture_ is not None and not (both_known and modalities[0] != modalities[1]):
+            difference = self.texture_[i] - self.texture_[j]
+            observed = ~np.isnan(difference)
+            if observed.any():
+                rms = float(np.sqrt(np.mean(difference[observed] ** 2)))
+                if rms <= self.texture_tolerance:
+                    traits.append(f"similar texture (RMS z-difference {rms:.2f} over "
+                                  f"{int(observed.sum())} texture features)")
+        return traits
+
+    def _clinical_match(self, i: int, j: int) -> list[str]:
+        a, b = self.summary_.iloc[i], self.summary_.iloc[j]
+        matches = []
+        type_a, type_b = _value(a["cancer_type"], str), _value(b["cancer_type"], str)
+        if type_a is not None and type_a == type_b:
+            matches.append(f"same cancer type ({type_a})")
+        stage_a, stage_b = _value(a.get("clin_stage"), float), _value(b.get("clin_stage"), float)
+        if stage_a is not None and stage_a == stage_b:
+            matches.append(f"same stage ({STAGE_NAMES.get(int(stage_a), stage_a)})")
+        sex_a, sex_b = (_value(a.get("clin_sex_female"), float),
+                        _value(b.get("clin_sex_female"), float))
+        if sex_a is not None and sex_a == sex_b:
+            matches.append("both female" if sex_a == 1.0 else "both male")
+        age_a, age_b = _value(a.get("clin_age"), float), _value(b.get("clin_age"), float)
+        if age_a is not None and age_b is not None and abs(age_a - age_b) <= \
+                self.similar_age_years:
+            matches.append(f"similar age ({_shown_age(age_a)} vs {_shown_age(age_b)})")
+        return matches
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers.
+
+def _present(value) -> bool:
+    return value is not None and not pd.isna(value)
+
+
+def _value(value, kind):
+    return kind(value) if _present(value) else None
+
+
+def _shown_age(age: float) -> str:
+    """An age as reports may show it: exact ages over 89 identify (HIPAA Safe Harbor) -> '90+'."""
+    return "90+" if age >= 90 else f"{age:g}"
+
+
+def _tier_rank(tier: str | None) -> int:
+    return TIER_ORDER.get(tier, len(TIER_ORDER)) if tier else len(TIER_ORDER) + 1
+
+
+def _summary(features: pd.DataFrame) -> pd.DataFrame:
+    """The few columns explanations read (outcomes, clinical, driver flags), narrow and fast to
+    index; absent columns are all-missing."""
+    wanted = ["os_months", "os_event", "response", "clin_stage", "clin_sex_female", "clin_age",
+              *[f"gen_{gene}_{flag}" for gene in DRIVER_GENES
+                for flag in ("driver", "germline_pathogenic")]]
+    summary = features.reindex(columns=wanted).astype(object)
+    summary["cancer_type"] = [_cancer_type(features, i) for i in range(len(features))]
+    return summary.where(summary.notna(), None)
+
+
+def _cancer_type(features: pd.DataFrame, i: int) -> str | None:
+    """The sheet's text, else the one-hot column set to 1 (its slug)."""
+    if "cancer_type" in features and _present(features["cancer_type"].iloc[i]):
+        return str(features["cancer_type"].iloc[i])
+    hot = [c for c in features.columns if c.startswith("clin_cancer_type_")
+           and features[c].iloc[i] == 1.0]
+    return hot[0][len("clin_cancer_type_"):] if len(hot) == 1 else None
+
+
+def _zscores(table: pd.DataFrame) -> np.ndarray:
+    """Columns z-scored over the patients that have them; constant columns are dropped."""
+    values = table.astype(float)
+    mean, sd = values.mean(skipna=True), values.std(ddof=0, skipna=True)
+    keep = sd.notna() & (sd > 0)
+    return ((values.loc[:, keep] - mean[keep]) / sd[keep]).to_numpy(dtype=float)
+
+
+def standardised_blocks(features: pd.DataFrame,
+                        modality_map: Mapping[str, Sequence[str]]) -> dict[str, np.ndarray]:
+    """Modality -> (n patients, varying columns) z-scores; modalities without one left out."""
+    blocks = {}
+    for modality, columns in modality_map.items():
+        require_columns(features, list(columns))
+        z = _zscores(features[list(columns)]) if len(columns) else np.empty((len(features), 0))
+        if z.shape[1] == 0:
+            log.info("modality %s: no column varies between patients; not compared", modality)
+            continue
+        blocks[modality] = z
+    return blocks
+
+
+def _rms_difference(block: np.ndarray, row: np.ndarray) -> np.ndarray:
+    """RMS difference of every row of ``block`` to ``row`` over the columns both have (NaN:
+    none)."""
+    difference = block - row
+    observed = ~np.isnan(difference)
+    counts = observed.sum(axis=1)
+    squares = np.where(observed, difference, 0.0) ** 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, np.sqrt(squares.sum(axis=1) / np.maximum(counts, 1)),
+                        np.nan)
+
+
+def _representation_array(representation, patients: list[str],
+                          source: str = "the representation") -> np.ndarray:
+    if isinstance(representation, pd.DataFrame):
+        return align_representation(representation, patients, source)
+    array = np.asarray(representation, dtype=float)
+    if array.ndim != 2 or array.shape[0] != len(patients):
+        raise InputError(f"representation must be (n patients = {len(patients)}, d), got shape "
+                         f"{array.shape}")
+    return array
+
+
+def align_representation(table: pd.DataFrame, patients: list[str], source: str) -> np.ndarray:
+    """Rows of a (patient, numeric columns...) table in ``patients``' order; a patient without a
+    row gets NaN (never a neighbour), one not in the feature table is an InputError."""
+    require_columns(table, [ID_COLUMN], source)
+    ids = table[ID_COLUMN].astype(str)
+    if ids.duplicated().any():
+        raise InputError(f"patient {ids[ids.duplicated()].iloc[0]} has more than one row",
+                         path=source)
+    unknown = sorted(set(ids) - set(patients))
+    if unknown:
+        raise InputError(f"patient {unknown[0]} is not in the feature table", path=source)
+    values = table.drop(columns=[ID_COLUMN])
+    not_numeric = [c for c in values.columns if not pd.api.types.is_numeric_dtype(values[c])]
+    if not_numeric or values.shape[1] == 0:
+        raise InputError("a representation has numeric columns besides patient" + (
+            f" ({', '.join(map(str, not_numeric[:3]))} are not)" if not_numeric else ""),
+            path=source)
+    missing = [p for p in patients if p not in set(ids)]
+    if missing:
+        log.warning("%s: no representation for %d patient(s) (%s): they get no neighbours",
+                    source, len(missing), ", ".join(missing[:5]))
+    return values.set_index(ids).reindex(patients).to_numpy(dtype=float)
+
+
+def _checked_table(table: pd.DataFrame | None, patients: list[str], what: str,
+                   columns: list[str], source: str | None = None) -> pd.DataFrame | None:
+    """``table`` when it has ``columns`` and only patients of the feature table."""
+    if table is None:
+        return None
+    source = source or f"the {what} table"
+    require_columns(table, columns, source)
+    unknown = sorted(set(table[ID_COLUMN].astype(str)) - set(patients))
+    if unknown:
+        raise InputError(f"patient {unknown[0]} is not in the feature table", path=source)
+    return table
+
+
+# ---------------------------------------------------------------------------------------------
+# The table of neighbours.
+
+SIMILAR_PATIENTS_SCHEMA = pa.schema([
+    schema_field("patient", pa.string(), "Patient id"),
+    schema_field("rank", pa.int64(), "1 = nearest neighbour"),
+    schema_field("neighbour", pa.string(), "The similar patient (never the patient itself)"),
+    schema_field("distance", pa.float64(), "Distance: " + DISTANCE_DESCRIPTION),
+    schema_field("shared_drivers", pa.string(), "'; '-joined driver calls both carry (gene + "
+                 "protein change; 'GENE (a vs b)': same gene, other changes); null: none", True),
+    schema_field("shared_therapies", pa.string(), "'; '-joined drugs matched for both (AMP tier "
+                 "per patient; direction when not sensitivity); null: none", True),
+    schema_field("imaging_traits", pa.string(), "'; '-joined imaging traits in common (modality, "
+                 "lesion size by volume quantile, texture); null: none or no image", True),
+    schema_field("clinical_match", pa.string(), "'; '-joined clinical matches (cancer type, "
+                 "stage, sex, age within 5 years); null: none", True),
+    schema_field("neighbour_os_months", pa.float64(), "Neighbour's overall survival, months",
+                 True),
+    schema_field("neighbour_os_event", pa.int64(), "Neighbour's event: 1 = death, 0 = censored",
+                 True),
+    schema_field("neighbour_response", pa.int64(), "Neighbour's response: 1 = CR/PR, 0 = SD/PD",
+                 True),
+    schema_field("modalities_used", pa.string(), "';'-joined modalities the distance compared "
+                 "('representation' for a learned embedding)"),
+])
+
+
+def _joined(items: list[str]) -> str | None:
+    return "; ".join(items) if items else None
+
+
+def similar_patients_table(model: SimilarPatients, k: int = 3,
+                           patients: Sequence[str] | None = None) -> pd.DataFrame:
+    """SIMILAR_PATIENTS_SCHEMA rows: each patient's (default: all, in table order) k nearest
+    neighbours with what they share."""
+    rows = []
+    for patient in patients if patients is not None else model.patients_:
+        for neighbour in model.kneighbors(patient, k):
+            why = model.explain(patient, neighbour.patient)
+            rows.append({
+                "patient": patient, "rank": neighbour.rank, "neighbour": neighbour.patient,
+                "distance": neighbour.distance,
+                **{key: _joined(why[key]) for key in ("shared_drivers", "shared_therapies",
+                                                      "imaging_traits", "clinical_match")},
+                **{key: why[key] for key in ("neighbour_os_months", "neighbour_os_event",
+                                             "neighbour_response")},
+                "modalities_used": ";".join(neighbour.modalities_used),
+            })
+    table = pd.DataFrame(rows, columns=SIMILAR_PATIENTS_SCHEMA.names)
+    for name in ("rank", "neighbour_os_event", "neighbour_response"):
+        table[name] = pd.array(table[name].tolist(), dtype="Int64")
+    return table
+
+
+def write_similar_patients(df: pd.DataFrame, path: str | Path,
+                           metadata: Mapping[str, str] | None = None) -> pa.Table:
+    return write_parquet(df, path, SIMILAR_PATIENTS_SCHEMA,
+                         {"distance": DISTANCE_DESCRIPTION, **(metadata or {})})
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line.
+
+def read_therapies(paths: Sequence[str | Path], patients: list[str]) -> pd.DataFrame:
+    """The per-patient therapy tables in one DataFrame; a file with a patient the feature table
+    lacks is an InputError naming it."""
+    tables = [_checked_table(read_parquet(path, THERAPIES_SCHEMA)[0], patients, "therapies",
+                             ["patient"], str(path)) for path in paths]
+    return pd.concat(tables, ignore_index=True)
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "find-similar-patients",
+        help="each patient's k most similar patients and what they share")
+    parser.add_argument("--features", required=True, help="build-patient-features Parquet")
+    parser.add_argument("--representation", help="Parquet: patient + embedding columns (e.g. "
+                        "a fusion model's); default: the standardised feature table")
+    parser.add_argument("--drivers", help="cohort drivers Parquet (shared protein changes)")
+    parser.add_argument("--therapies", nargs="+", help="per-patient therapies Parquets")
+    parser.add_argument("--k", type=int, default=3, help="neighbours per patient [3]")
+    parser.add_argument("--driver-threshold", type=float, default=DEFAULT_DRIVER_THRESHOLD)
+    parser.add_argument("--output", required=True, help="Parquet to write")
+    parser.set_defaults(func=_cmd_find)
+
+
+def find_similar_patients(features_path: str | Path, output: str | Path, *,
+                          representation_path: str | Path | None = None,
+                          drivers_path: str | Path | None = None,
+                          therapy_paths: Sequence[str | Path] | None = None, k: int = 3,
+                          driver_threshold: float = 0.5) -> pd.DataFrame:
+    """Each patient's k most similar patients (from the Parquet files named), written to output."""
+    features, groups, _ = read_patient_features(features_path)
+    patients = [str(p) for p in features[ID_COLUMN]]
+    representation = None
+    if representation_path:
+        table, _ = read_parquet(representation_path)
+        representation = align_representation(table, patients, representation_path)
+    drivers = _checked_table(read_parquet(drivers_path, DRIVERS_SCHEMA)[0], patients,
+                             "drivers", ["patient"], drivers_path) if drivers_path else None
+    therapies = read_therapies(therapy_paths, patients) if therapy_paths else None
+    model = SimilarPatients(driver_threshold=driver_threshold).fit(
+        features, groups, representation, drivers=drivers, therapies=therapies)
+    table = similar_patients_table(model, k)
+    write_similar_patients(table, output, {
+        "k": str(k), "features": Path(features_path).name,
+        "representation": Path(representation_path).name if representation_path else "",
+        "modality_map": json.dumps(groups), "driver_threshold": str(driver_threshold)})
+    log.info("%s: %d neighbour rows for %d patients (k = %d, compared on %s)", output, len(table),
+             table["patient"].nunique(), k, ", ".join(model.blocks_))
+    return table
+
+
+def _cmd_find(args) -> int:
+    table = find_similar_patients(
+        args.features, args.output, representation_path=args.representation,
+        drivers_path=args.drivers, therapy_paths=args.therapies, k=args.k,
+        driver_threshold=args.driver_threshold)
+    print(f"{args.output}: {len(table)} neighbour rows for {table['patient'].nunique()} "
+          f"patients (k = {args.k})")
+    return 0

@@ -1,0 +1,1 @@
+"""The reference genome: contigs and coordinates, transcript models, protein knowledge."""

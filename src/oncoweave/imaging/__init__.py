@@ -1,0 +1,1 @@
+"""Imaging: de-identified ingest, radiomics, deep features from a MONAI encoder."""

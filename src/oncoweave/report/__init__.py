@@ -1,0 +1,1 @@
+"""The per-patient HTML report and the cohort report's figures and tables."""

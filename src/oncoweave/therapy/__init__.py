@@ -1,0 +1,1 @@
+"""Therapy evidence and matching, tumour mutational burden, immunotherapy response."""

@@ -1,0 +1,245 @@
+"""Therapy matching: a patient's actionable calls (and TMB) against the evidence table, with tiers.
+
+Calls that count: PASS somatic, tumour_only and loh calls, and PASS germline calls that are
+pathogenic in BRCA1/BRCA2 (PARP inhibitors are approved for germline carriers). "Pathogenic" is the
+driver scorer's ``driver_score`` when the table has it, else a truncating consequence in a
+loss-of-function gene. Resistance evidence is reported like sensitivity (T790M with erlotinib,
+C797S with osimertinib); the report must not hide it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+
+from oncoweave.core.tables import read_parquet, require_columns, schema_field, write_parquet
+from oncoweave.therapy.evidence import (
+    DISEASE_MATCHES,
+    EVIDENCE_SCHEMA,
+    EXON_CODONS,
+    LOSS_OF_FUNCTION_GENES,
+    disease_match,
+)
+from oncoweave.therapy.tmb import TMB_SCHEMA
+
+GERMLINE_ACTIONABLE_GENES = frozenset({"BRCA1", "BRCA2"})
+MATCHED_STATUSES = frozenset({"somatic", "tumour_only", "loh"})
+TRUNCATING = frozenset({"frameshift", "stop_gained", "splice_acceptor", "splice_donor",
+                        "start_lost"})
+PROTEIN_ALTERING = TRUNCATING | {"missense", "stop_lost", "inframe_deletion", "inframe_insertion",
+                                 "inframe_altering"}
+VARIANT_COLUMNS = ("patient", "gene", "hgvs_p", "hgvs_c", "consequence", "status", "filter")
+DEFAULT_MIN_DRIVER_SCORE = 0.5
+
+# AMP/ASCO/CAP tiers, strongest first: the one ranking every stage and report sorts by.
+TIER_ORDER = {"IA": 0, "IB": 1, "IIC": 2, "IID": 3, "III": 4}
+_RESIDUES = re.compile(r"^p\.[A-Z*](\d+)(?:_[A-Z*](\d+))?")
+
+
+THERAPIES_SCHEMA = pa.schema([
+    schema_field("patient", pa.string(), "Patient id"),
+    schema_field("biomarker", pa.string(), "What matched: 'EGFR p.L858R', 'TMB 12.0 mut/Mb'"),
+    schema_field("gene", pa.string(), "Gene of the call; null for TMB", True),
+    schema_field("hgvs_p", pa.string(), "Protein change of the call", True),
+    schema_field("hgvs_c", pa.string(), "Coding DNA change of the call", True),
+    schema_field("variant_status", pa.string(), "Call status (somatic, germline, loh, tumour_only); "
+           "null for TMB", True),
+    schema_field("drug", pa.string(), "Drug(s); null when no therapy is approved", True),
+    schema_field("evidence_level", pa.string(), "CIViC evidence level A-E", True),
+    schema_field("amp_tier", pa.string(), "AMP/ASCO/CAP tier (IA, IB, IIC, IID, III) given the "
+           "disease match; null for no_approved_therapy", True),
+    schema_field("direction", pa.string(), "sensitivity, resistance, reduced_sensitivity or "
+           "no_approved_therapy"),
+    schema_field("disease", pa.string(), "Disease of the evidence"),
+    schema_field("disease_match", pa.string(), "Evidence disease vs the patient's cancer type: " +
+           ", ".join(DISEASE_MATCHES)),
+    schema_field("source_ids", pa.string(), "Evidence ids: CIViC:EID, PMID:, FDA: label"),
+    schema_field("match_reason", pa.string(), "Why the call matched, and flags (germline ...)"),
+])
+
+
+def match_therapies(variants_df: pd.DataFrame, evidence_df: pd.DataFrame, *, patient: str,
+                    cancer_type: str | None = None, tmb: float | None = None,
+                    min_driver_score: float = DEFAULT_MIN_DRIVER_SCORE) -> pd.DataFrame:
+    """THERAPIES_SCHEMA rows of ``patient``: each counted call (and a reportable ``tmb``, mut/Mb)
+    against each evidence row it satisfies, best tier first."""
+    require_columns(variants_df, VARIANT_COLUMNS)
+    require_columns(evidence_df, EVIDENCE_SCHEMA.names)
+    calls = variants_df[variants_df["patient"] == patient]
+    evidence_by_gene = {gene: rows.to_dict("records")
+                        for gene, rows in evidence_df.groupby("gene", dropna=True)}
+    rows = []
+    for call in calls.to_dict("records"):
+        if not _counts(call, min_driver_score):
+            continue
+        for evidence in evidence_by_gene.get(call["gene"], []):
+            reason = _call_matches(call, evidence, min_driver_score)
+            if reason is not None:
+                rows.append(_therapy_row(patient, call, evidence, reason, cancer_type))
+    if tmb is not None:
+        tmb_evidence = evidence_df[evidence_df["matcher"] == "tmb_high"].to_dict("records")
+        rows += [_tmb_row(patient, tmb, evidence, cancer_type) for evidence in tmb_evidence
+                 if tmb >= float(evidence["matcher_value"])]
+    return _ordered(pd.DataFrame(rows, columns=THERAPIES_SCHEMA.names))
+
+
+def _terms(call: dict) -> set[str]:
+    return set((call["consequence"] or "").split("&")) if _present(call["consequence"]) else set()
+
+
+def _present(value) -> bool:
+    return value is not None and not pd.isna(value)
+
+
+def _pathogenic(call: dict, min_driver_score: float, *, truncation_counts: bool) -> str | None:
+    """Why the call is pathogenic (driver score, else truncation in a loss-of-function gene)."""
+    score = call.get("driver_score")
+    if _present(score):
+        return f"driver_score {score:.2f} >= {min_driver_score}" if score >= min_driver_score \
+            else None
+    truncating = sorted(_terms(call) & TRUNCATING)
+    if truncation_counts and truncating and call["gene"] in LOSS_OF_FUNCTION_GENES:
+        return f"truncating ({'&'.join(truncating)}) in a loss-of-function gene"
+    return None
+
+
+def _counts(call: dict, min_driver_score: float) -> bool:
+    if call["filter"] != "PASS" or not _present(call["gene"]):
+        return False
+    if call["status"] in MATCHED_STATUSES:
+        return True
+    return (call["status"] == "germline" and call["gene"] in GERMLINE_ACTIONABLE_GENES
+            and _pathogenic(call, min_driver_score, truncation_counts=True) is not None)
+
+
+def _residues(hgvs_p) -> tuple[int, int] | None:
+    match = _RESIDUES.match(hgvs_p) if _present(hgvs_p) else None
+    if match is None:
+        return None
+    return int(match[1]), int(match[2] or match[1])
+
+
+def _in_exon(call: dict, exon: str) -> bool:
+    residues = _residues(call["hgvs_p"])
+    first, last = EXON_CODONS.get((call["gene"], int(exon)), (0, -1))
+    return residues is not None and first <= residues[0] and residues[1] <= last
+
+
+def _call_matches(call: dict, evidence: dict, min_driver_score: float) -> str | None:
+    """Why ``call`` satisfies ``evidence`` (gene already equal), or None."""
+    if evidence["variant_origin"] == "germline" and call["status"] == "somatic":
+        return None  # germline-only labels (e.g. talazoparib) do not cover somatic calls
+    matcher, value, hgvs_p = evidence["matcher"], evidence["matcher_value"], call["hgvs_p"]
+    terms = _terms(call)
+    if matcher == "protein":
+        return f"exact protein change {value}" if hgvs_p == value else None
+    if matcher == "codon":
+        codon_change = _present(hgvs_p) and re.fullmatch(rf"p\.{value}[A-Z]", hgvs_p)
+        return f"missense at codon {value}" if codon_change else None
+    if matcher == "exon_deletion":
+        hit = "inframe_deletion" in terms and _in_exon(call, value)
+        return f"in-frame deletion in {call['gene']} exon {value}" if hit else None
+    if matcher == "exon_insertion":
+        hit = "inframe_insertion" in terms and _in_exon(call, value)
+        return f"in-frame insertion in {call['gene']} exon {value}" if hit else None
+    if matcher == "truncating_or_pathogenic":
+        return _pathogenic(call, min_driver_score, truncation_counts=True)
+    if matcher == "pathogenic":
+        return _pathogenic(call, min_driver_score, truncation_counts=False)
+    if matcher == "protein_altering":
+        altering = sorted(terms & PROTEIN_ALTERING)
+        return f"protein-altering ({'&'.join(altering)})" if altering else None
+    return None  # tmb_high rows are matched on the patient's TMB, not on calls
+
+
+def _flags(call: dict) -> str:
+    if call["status"] in ("germline", "loh"):
+        return ("; GERMLINE variant (in the normal too): confirm and refer for genetic "
+                "counselling")
+    if call["status"] == "tumour_only":
+        return "; origin unknown (no matched normal)"
+    return ""
+
+
+def _therapy_row(patient: str, call: dict, evidence: dict, reason: str,
+                 cancer_type: str | None) -> dict:
+    match = disease_match(evidence["disease"], cancer_type)
+    label = call["hgvs_p"] if _present(call["hgvs_p"]) else call["hgvs_c"]
+    return {
+        "patient": patient, "biomarker": f"{call['gene']} {label}", "gene": call["gene"],
+        "hgvs_p": call["hgvs_p"] if _present(call["hgvs_p"]) else None,
+        "hgvs_c": call["hgvs_c"] if _present(call["hgvs_c"]) else None,
+        "variant_status": call["status"], **_evidence_part(evidence, match),
+        "match_reason": f"{evidence['variant']}: {reason}{_flags(call)}",
+    }
+
+
+def _tmb_row(patient: str, tmb: float, evidence: dict, cancer_type: str | None) -> dict:
+    match = disease_match(evidence["disease"], cancer_type)
+    return {
+        "patient": patient, "biomarker": f"TMB {tmb:.1f} mut/Mb", "gene": None, "hgvs_p": None,
+        "hgvs_c": None, "variant_status": None, **_evidence_part(evidence, match),
+        "match_reason": f"TMB {tmb:.1f} mut/Mb >= {evidence['matcher_value']} mut/Mb",
+    }
+
+
+def _evidence_part(evidence: dict, match: str) -> dict:
+    tier = evidence["amp_tier_same_disease" if match == "exact" else "amp_tier_other_disease"]
+    return {"drug": evidence["drug"], "evidence_level": evidence["evidence_level"],
+            "amp_tier": tier, "direction": evidence["direction"],
+            "disease": evidence["disease"], "disease_match": match,
+            "source_ids": evidence["source_ids"]}
+
+
+def _ordered(table: pd.DataFrame) -> pd.DataFrame:
+    """Best tier first, then level; one row per biomarker x evidence (several tumour samples of a
+    patient carry the same call)."""
+    table = table.drop_duplicates(ignore_index=True)
+    rank = table["amp_tier"].map(TIER_ORDER).fillna(len(TIER_ORDER))
+    order = table.assign(_rank=rank).sort_values(
+        ["_rank", "evidence_level", "biomarker", "drug"], na_position="last", kind="stable").index
+    return table.loc[order].reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# CLI
+
+def reportable_tmb(tmb_parquet: str | Path, patient: str) -> float | None:
+    """The patient's TMB from a TMB table when it is reportable, else None."""
+    df, _ = read_parquet(tmb_parquet, expected_schema=TMB_SCHEMA)
+    rows = df[(df["patient"] == patient) & df["reportable"]]
+    return float(rows["tmb"].iloc[0]) if len(rows) else None
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "match-therapies", help="therapies Parquet: a patient's calls against the evidence")
+    parser.add_argument("--variants", required=True, help="variants (or drivers) Parquet")
+    parser.add_argument("--evidence", required=True, help="build-evidence output")
+    parser.add_argument("--patient", required=True)
+    parser.add_argument("--cancer-type", help="patient's cancer type (clinical sheet)")
+    parser.add_argument("--tmb", help="compute-tmb output; used when reportable")
+    parser.add_argument("--min-driver-score", type=float, default=DEFAULT_MIN_DRIVER_SCORE)
+    parser.add_argument("--output", required=True, help="Parquet file to write")
+    parser.set_defaults(func=_cmd_match_therapies)
+
+
+def _cmd_match_therapies(args) -> int:
+    variants, _ = read_parquet(args.variants)
+    require_columns(variants, VARIANT_COLUMNS, args.variants)
+    evidence, _ = read_parquet(args.evidence, expected_schema=EVIDENCE_SCHEMA)
+    tmb = reportable_tmb(args.tmb, args.patient) if args.tmb else None
+    # The workflow passes the clinical sheet's cell, empty when the cancer type is unknown.
+    cancer_type = (args.cancer_type or "").strip() or None
+    table = match_therapies(variants, evidence, patient=args.patient,
+                            cancer_type=cancer_type, tmb=tmb,
+                            min_driver_score=args.min_driver_score)
+    write_parquet(table, args.output, THERAPIES_SCHEMA,
+                  {"cancer_type": cancer_type or "", "tmb": "" if tmb is None else str(tmb),
+                   "min_driver_score": str(args.min_driver_score)})
+    tier_one = int(table["amp_tier"].isin(["IA", "IB"]).sum())
+    print(f"{args.output}: {len(table)} therapy matches for {args.patient} ({tier_one} tier I)")
+    return 0

@@ -1,0 +1,1 @@
+"""The bundled toy cohort: simulated reads, VCFs, clinical outcomes and images."""

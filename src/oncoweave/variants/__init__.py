@@ -1,0 +1,1 @@
+"""Calls from inputs to the variants table: checks, identity, classification, export, MAF."""

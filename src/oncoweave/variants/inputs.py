@@ -1,0 +1,466 @@
+"""Content checks of user input files (BAM/CRAM, VCF, FASTQ) and the import of a user VCF.
+
+Cheap checks (a BAM header) run at parse time; ones that read a whole file (FASTQ, VCF records)
+run in a rule. Each failure is one InputError naming the file and what to do about it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from operator import methodcaller
+from pathlib import Path
+
+import pysam
+
+from oncoweave.core.errors import InputError
+from oncoweave.core.io import indexed_vcf_on_success
+from oncoweave.genome.reference import ContigMap
+
+# Chromosome lengths of the two builds, to recognise a file made on GRCh37/hg19.
+GRCH38_LENGTHS = {
+    "1": 248956422, "2": 242193529, "3": 198295559, "4": 190214555, "5": 181538259,
+    "6": 170805979, "7": 159345973, "8": 145138636, "9": 138394717, "10": 133797422,
+    "11": 135086622, "12": 133275309, "13": 114364328, "14": 107043718, "15": 101991189,
+    "16": 90338345, "17": 83257441, "18": 80373285, "19": 58617616, "20": 64444167,
+    "21": 46709983, "22": 50818468, "X": 156040895, "Y": 57227415,
+}
+GRCH37_LENGTHS = {
+    "1": 249250621, "2": 243199373, "3": 198022430, "4": 191154276, "5": 180915260,
+    "6": 171115067, "7": 159138663, "8": 146364022, "9": 141213431, "10": 135534747,
+    "11": 135006516, "12": 133851895, "13": 115169878, "14": 107349540, "15": 102531392,
+    "16": 90354753, "17": 81195210, "18": 78077248, "19": 59128983, "20": 63025520,
+    "21": 48129895, "22": 51304566, "X": 155270560, "Y": 59373566,
+}
+
+FASTQ_CHUNK_BYTES = 16 * 1024 * 1024
+
+
+# --- BAM/CRAM --------------------------------------------------------------------------------
+
+def check_bam(path: str | Path, reference_contigs: Mapping[str, int]) -> None:
+    """Fail unless the BAM/CRAM header holds every reference contig with the reference's length."""
+    bam_contigs = _alignment_contigs(path)
+    mismatched = [name for name, length in reference_contigs.items()
+                  if bam_contigs.get(name) != length]
+    if mismatched:
+        raise InputError("its header does not match the reference: "
+                         + _contig_mismatch(mismatched, bam_contigs, reference_contigs)
+                         + _build_hint(bam_contigs, reference_contigs), path=str(path))
+
+
+def _alignment_contigs(path: str | Path) -> dict[str, int]:
+    try:
+        # CRAM headers are readable without the reference; only its reads need it.
+        with pysam.AlignmentFile(str(path), "r", check_sq=False) as alignments:
+            if not (alignments.is_bam or alignments.is_cram):
+                raise InputError("not a BAM/CRAM file (it is SAM text)", path=str(path))
+            return dict(zip(alignments.references, alignments.lengths, strict=True))
+    except (ValueError, OSError) as err:
+        raise InputError(f"not a BAM/CRAM file ({err})", path=str(path)) from None
+
+
+def _contig_mismatch(mismatched: list[str], file_contigs: Mapping[str, int],
+                     reference_contigs: Mapping[str, int]) -> str:
+    wrong_length = [name for name in mismatched if name in file_contigs]
+    if wrong_length:
+        name = wrong_length[0]
+        return (f"contig {name} is {file_contigs[name]:,} bp in the file but "
+                f"{reference_contigs[name]:,} bp in the reference.")
+    shown = ", ".join(list(file_contigs)[:5]) or "no contigs"
+    more = f" ... ({len(file_contigs)} contigs)" if len(file_contigs) > 5 else ""
+    return (f"reference contig(s) {', '.join(mismatched)} are absent from it "
+            f"(it has {shown}{more}).")
+
+
+def _build_hint(file_contigs: Mapping[str, int], reference_contigs: Mapping[str, int]) -> str:
+    """Say why contigs differ: GRCh37 lengths, '17' vs 'chr17', whole chromosomes vs regions."""
+    hints = []
+    grch37 = [name for name, length in file_contigs.items()
+              if GRCH37_LENGTHS.get(_chromosome_key(name)) == length]
+    if grch37:
+        hints.append(f"It looks like GRCh37/hg19: {grch37[0]} is {file_contigs[grch37[0]]:,} bp, "
+                     "the GRCh37 length; the reference is GRCh38, so re-align the reads "
+                     "(give fastq1/fastq2 instead) or lift the data over.")
+    if _uses_unprefixed_names(file_contigs) and _uses_chr_prefix(reference_contigs):
+        example = next(name for name in file_contigs if not name.startswith("chr"))
+        hints.append(f"It names chromosomes like '{example}' where the reference uses "
+                     f"'chr{example}'.")
+    whole = {name for name, length in file_contigs.items()
+             if GRCH38_LENGTHS.get(_chromosome_key(name)) == length}
+    # Gene-region contigs are named <chromosome>_<gene> (chr17_TP53).
+    regions = [name for name in reference_contigs
+               if name not in file_contigs and name.split("_")[0] in whole]
+    if regions:
+        hints.append(f"Its reads are on whole GRCh38 chromosomes ({regions[0].split('_')[0]}), "
+                     f"not on the reference's gene-region contigs ({regions[0]}): point "
+                     "`reference:` in the config at the full GRCh38 FASTA it was aligned to.")
+    return (" " + " ".join(hints)) if hints else ""
+
+
+def _chromosome_key(name: str) -> str:
+    return name.removeprefix("chr")
+
+
+def _uses_unprefixed_names(contigs: Mapping[str, int]) -> bool:
+    return any(_chromosome_key(name) in GRCH38_LENGTHS and not name.startswith("chr")
+               for name in contigs)
+
+
+def _uses_chr_prefix(contigs: Mapping[str, int]) -> bool:
+    return any(name.startswith("chr") for name in contigs)
+
+
+# --- VCF contigs -----------------------------------------------------------------------------
+
+def check_vcf_contigs(path: str | Path, reference_contigs: Mapping[str, int],
+                      contig_map: ContigMap) -> dict[str, int]:
+    """Check that the VCF's records lie on usable contigs; return records per contig.
+
+    Usable: a reference contig, or a GRCh38 chromosome the contig map covers. With a map (the
+    gene-region reference), other UCSC-named chromosomes (chr1 ...) are accepted too: their
+    records fall outside the regions and the import drops them.
+    """
+    records_per_contig = _records_per_contig(path)
+    _check_declared_lengths(path, records_per_contig, reference_contigs)
+    mapped = contig_map.chromosomes()
+    for contig in records_per_contig:
+        known = contig in reference_contigs or contig in mapped
+        outside_regions = not contig_map.is_identity and contig.startswith("chr")
+        if not (known or outside_regions):
+            raise InputError(_unknown_contig_message(contig, reference_contigs, mapped),
+                             path=str(path))
+    return dict(records_per_contig)
+
+
+def _records_per_contig(path: str | Path) -> Counter:
+    try:
+        with pysam.VariantFile(str(path)) as variants:
+            return Counter(record.chrom for record in variants)
+    except (ValueError, OSError) as err:
+        raise InputError(f"not a readable VCF/BCF file ({err})", path=str(path)) from None
+
+
+def _unknown_contig_message(contig: str, reference_contigs: Mapping[str, int],
+                            mapped: set[str]) -> str:
+    usable = sorted(set(reference_contigs) | mapped)
+    message = f"records on contig '{contig}', which is neither a reference contig nor a " \
+              f"GRCh38 chromosome of the contig map (usable: {', '.join(usable)})."
+    if f"chr{contig}" in usable:
+        message += (f" It names chromosomes like '{contig}' (Ensembl/GRCh37 style) where the "
+                    f"reference uses 'chr{contig}': rename them (bcftools annotate "
+                    "--rename-chrs) if the file is GRCh38, or lift it over if it is GRCh37.")
+    return message
+
+
+def _check_declared_lengths(path: str | Path, used_contigs: Mapping[str, int],
+                            reference_contigs: Mapping[str, int]) -> None:
+    """A ##contig length in the header betrays a GRCh37 file or another reference."""
+    with pysam.VariantFile(str(path)) as variants:
+        declared = {name: contig.length for name, contig in variants.header.contigs.items()
+                    if name in used_contigs and contig.length}
+    for name, length in declared.items():
+        if GRCH37_LENGTHS.get(_chromosome_key(name)) == length != GRCH38_LENGTHS.get(
+                _chromosome_key(name)):
+            raise InputError(f"its header declares {name} as {length:,} bp, the GRCh37/hg19 "
+                             "length; the reference is GRCh38: lift the calls over first",
+                             path=str(path))
+        if name in reference_contigs and reference_contigs[name] != length:
+            raise InputError(f"its header declares {name} as {length:,} bp but the reference "
+                             f"has {reference_contigs[name]:,} bp", path=str(path))
+
+
+# --- FASTQ -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FastqSummary:
+    path: str
+    records: int
+    bases: int
+
+
+def check_fastq(path: str | Path) -> FastqSummary:
+    """Stream a FASTQ (gzip or plain), failing on truncation, corruption or broken records."""
+    records = bases = 0
+    leftover: list[bytes] = []  # lines of a record that continues in the next chunk
+    partial = b""  # an unfinished line at the end of a chunk
+    try:
+        with _open_maybe_gzip(path) as handle:
+            while chunk := handle.read(FASTQ_CHUNK_BYTES):
+                lines = leftover + (partial + chunk).split(b"\n")
+                partial = lines.pop()
+                whole = len(lines) - len(lines) % 4
+                bases += _check_records(lines[:whole], records, path)
+                records += whole // 4
+                leftover = lines[whole:]
+    except EOFError:
+        raise InputError("truncated gzip file (it ends before the end-of-stream marker); "
+                         "copy or download it again", path=str(path)) from None
+    except (zlib.error, gzip.BadGzipFile) as err:
+        raise InputError(f"corrupt gzip data ({err}); copy or download it again",
+                         path=str(path)) from None
+    tail = [line for line in leftover + [partial] if line.strip()]
+    if tail:
+        raise InputError(f"ends inside record {records + 1} ({len(tail)} of its 4 lines): "
+                         "the file is truncated", path=str(path))
+    if records == 0:
+        raise InputError("contains no reads", path=str(path))
+    return FastqSummary(str(path), records, bases)
+
+
+def check_fastq_pair(path1: str | Path, path2: str | Path) -> tuple[FastqSummary, FastqSummary]:
+    """Check both mates, and that they hold the same number of records."""
+    first, second = check_fastq(path1), check_fastq(path2)
+    if first.records != second.records:
+        raise InputError(f"{second.records:,} records but its mate {path1} has "
+                         f"{first.records:,}: the two files do not pair", path=str(path2))
+    return first, second
+
+
+def _open_maybe_gzip(path: str | Path):
+    """gzip (and bgzip) by content, not by file name."""
+    try:
+        with open(path, "rb") as probe:
+            is_gzip = probe.read(2) == b"\x1f\x8b"
+    except OSError as err:
+        raise InputError(f"cannot read it ({err.strerror})", path=str(path)) from None
+    return gzip.open(path, "rb") if is_gzip else open(path, "rb")
+
+
+def _check_records(lines: list[bytes], records_before: int, path: str | Path) -> int:
+    """Check whole 4-line records (C-speed map/compare); return their bases."""
+    headers, sequences, separators, qualities = (lines[i::4] for i in range(4))
+    for field, prefix, what in ((headers, b"@", "header line does not start with '@'"),
+                                (separators, b"+", "third line does not start with '+'")):
+        if not all(map(methodcaller("startswith", prefix), field)):
+            index = next(i for i, line in enumerate(field) if not line.startswith(prefix))
+            raise _record_error(path, records_before + index + 1, what)
+    sequence_lengths, quality_lengths = list(map(len, sequences)), list(map(len, qualities))
+    if sequence_lengths != quality_lengths:
+        index = next(i for i, (s, q) in enumerate(zip(sequence_lengths, quality_lengths,
+                                                      strict=True)) if s != q)
+        raise _record_error(path, records_before + index + 1,
+                            "sequence and quality lengths differ")
+    return sum(sequence_lengths)
+
+
+def _record_error(path: str | Path, record: int, what: str) -> InputError:
+    first_line = 4 * (record - 1) + 1
+    return InputError(f"record {record:,} (lines {first_line:,}-{first_line + 3:,}): {what}; "
+                      "not a valid FASTQ file", path=str(path))
+
+
+# --- VCF import ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ImportSummary:
+    records_read: int
+    records_written: int
+    outside_regions: int
+    without_alt: int  # reference-only records (ALT '.'): no variant to carry over
+
+
+def import_vcf(input_vcf: str | Path, output_vcf: str | Path, *, reference_fasta: str | Path,
+               contig_map: ContigMap, tumour_sample: str, normal_sample: str | None = None,
+               tumour_column: str | None = None,
+               normal_column: str | None = None) -> ImportSummary:
+    """Bring a user VCF into reference contig coordinates as a bgzipped, tabix-indexed VCF.
+
+    Input positions may be GRCh38 chromosome (chr17:7675088) or reference contig coordinates.
+    The output holds the tumour (then normal) sample, named ``tumour_sample``/``normal_sample``
+    and taken from the input columns ``tumour_column``/``normal_column`` (default: same names).
+    Records outside the reference regions or without an ALT allele are dropped and counted; a
+    REF allele that differs from the reference FASTA stops the import (another genome build).
+    """
+    names = [name for name in (tumour_sample, normal_sample) if name]
+    wanted_columns = [tumour_column or tumour_sample, normal_column or normal_sample]
+    with pysam.FastaFile(str(reference_fasta)) as fasta:
+        reference_contigs = dict(zip(fasta.references, fasta.lengths, strict=True))
+        check_vcf_contigs(input_vcf, reference_contigs, contig_map)
+        with pysam.VariantFile(str(input_vcf)) as source:
+            columns = _sample_columns(source.header, input_vcf, wanted_columns[:len(names)])
+            header = _output_header(source.header, reference_contigs, names, reference_fasta)
+            with indexed_vcf_on_success(output_vcf) as temporary:
+                with pysam.VariantFile(str(temporary), "wz", header=header) as sink:
+                    summary = _copy_records(source, sink, fasta, contig_map, columns, names,
+                                            input_vcf)
+    return summary
+
+
+def _sample_columns(header: pysam.VariantHeader, path: str | Path,
+                    wanted: list[str]) -> list[str]:
+    available = list(header.samples)
+    for column in wanted:
+        if column not in available:
+            raise InputError(f"has no sample column '{column}' (its columns: "
+                             f"{', '.join(available) or 'none'}); name the tumour/normal "
+                             "column of the VCF explicitly", path=str(path))
+    if len(set(wanted)) != len(wanted):
+        raise InputError(f"tumour and normal are both column '{wanted[0]}'", path=str(path))
+    return wanted
+
+
+def _output_header(source: pysam.VariantHeader, reference_contigs: Mapping[str, int],
+                   samples: list[str], reference_fasta: str | Path) -> pysam.VariantHeader:
+    header = pysam.VariantHeader()
+    for record in source.records:
+        if record.key not in ("fileformat", "contig", "reference"):
+            header.add_line(str(record).rstrip("\n"))
+    for name, length in reference_contigs.items():
+        header.contigs.add(name, length=length)
+    header.add_line(f"##reference=file://{Path(reference_fasta).resolve()}")
+    for name in samples:
+        header.add_sample(name)
+    return header
+
+
+def _copy_records(source: pysam.VariantFile, sink: pysam.VariantFile, fasta: pysam.FastaFile,
+                  contig_map: ContigMap, columns: list[str], names: list[str],
+                  path: str | Path) -> ImportSummary:
+    read = written = outside = without_alt = 0
+    order = _SortOrderCheck(path)
+    for record in source:
+        read += 1
+        location = _reference_location(record, fasta, contig_map)
+        if location is None:
+            outside += 1
+            continue
+        if not record.alts:
+            without_alt += 1
+            continue
+        contig, pos = location
+        _check_ref_allele(record, fasta, contig, pos, path)
+        order.see(contig, pos, record)
+        sink.write(_converted_record(record, sink, contig, pos, columns, names))
+        written += 1
+    return ImportSummary(read, written, outside, without_alt)
+
+
+def _reference_location(record: pysam.VariantRecord, fasta: pysam.FastaFile,
+                        contig_map: ContigMap) -> tuple[str, int] | None:
+    """(contig, pos) of the record on the reference, or None when it is not wholly inside."""
+    if record.chrom in fasta.references:
+        return record.chrom, record.pos
+    start = contig_map.to_contig(record.chrom, record.pos)
+    end = contig_map.to_contig(record.chrom, record.stop)
+    if start is None or end is None or start[0] != end[0]:
+        return None
+    return start
+
+
+def _check_ref_allele(record: pysam.VariantRecord, fasta: pysam.FastaFile, contig: str,
+                      pos: int, path: str | Path) -> None:
+    expected = fasta.fetch(contig, pos - 1, pos - 1 + len(record.ref)).upper()
+    given = record.ref.upper()
+    # N on either side is unknown sequence, not a disagreement.
+    if len(expected) != len(given) or any(a != b and "N" not in (a, b)
+                                          for a, b in zip(given, expected, strict=True)):
+        alts = ",".join(record.alts or ["."])
+        raise InputError(f"record {record.chrom}:{record.pos} {record.ref}>{alts}: REF is "
+                         f"'{record.ref}' but the reference has '{expected}' at {contig}:{pos}; "
+                         "the VCF is likely on another genome build (GRCh37/hg19?) than the "
+                         "GRCh38 reference", path=str(path))
+
+
+class _SortOrderCheck:
+    """Tabix needs each contig's records together and by position; say so before it fails."""
+
+    def __init__(self, path: str | Path):
+        self.path = path
+        self.finished: set[str] = set()
+        self.last: tuple[str, int] | None = None
+
+    def see(self, contig: str, pos: int, record: pysam.VariantRecord) -> None:
+        if self.last is not None and self.last[0] != contig:
+            self.finished.add(self.last[0])
+        if contig in self.finished or (self.last and self.last[0] == contig
+                                       and pos < self.last[1]):
+            raise InputError(f"records are not sorted by position (at {record.chrom}:"
+                             f"{record.pos}); sort it first (bcftools sort)", path=str(self.path))
+        self.last = (contig, pos)
+
+
+def _converted_record(record: pysam.VariantRecord, sink: pysam.VariantFile, contig: str,
+                      pos: int, columns: list[str], names: list[str]) -> pysam.VariantRecord:
+    shift = record.pos - pos
+    info = {key: value for key, value in record.info.items() if key != "END"}
+    converted = sink.new_record(contig=contig, start=pos - 1, stop=record.stop - shift,
+                                alleles=record.alleles, id=record.id, qual=record.qual,
+                                filter=list(record.filter), info=info)
+    for column, name in zip(columns, names, strict=True):
+        source_sample, target_sample = record.samples[column], converted.samples[name]
+        for key, value in source_sample.items():
+            if key == "GT" or not _is_missing(value):
+                target_sample[key] = value
+        target_sample.phased = source_sample.phased
+    return converted
+
+
+def _is_missing(value) -> bool:
+    values = value if isinstance(value, tuple) else (value,)
+    return all(item is None for item in values)
+
+
+# --- command line ----------------------------------------------------------------------------
+
+def register(subparsers) -> None:
+    fastq = subparsers.add_parser(
+        "check-fastq", help="check a FASTQ file or pair for truncation and broken records")
+    fastq.add_argument("fastq", help="FASTQ (gzip or plain); read 1 of a pair")
+    fastq.add_argument("fastq2", nargs="?", help="read 2 of the pair (same record count)")
+    fastq.add_argument("--label", help="where the file comes from, for the error message "
+                                       "(e.g. 'samples.tsv row 3')")
+    fastq.set_defaults(func=_cmd_check_fastq)
+
+    vcf = subparsers.add_parser(
+        "import-vcf", help="bring a user VCF into reference contig coordinates (bgzip + tabix)")
+    vcf.add_argument("input", help="VCF/BCF in GRCh38 chromosome or reference contig coordinates")
+    vcf.add_argument("output", help="output .vcf.gz (a .tbi index is written beside it)")
+    vcf.add_argument("--reference", required=True, help="reference FASTA (indexed or writable)")
+    vcf.add_argument("--regions", default="",
+                     help="regions.tsv of a gene-region reference; leave out for full GRCh38")
+    vcf.add_argument("--tumour-sample", required=True, help="tumour sample id for the output")
+    vcf.add_argument("--normal-sample", help="normal sample id for the output")
+    vcf.add_argument("--tumour-column", help="tumour's column in the input (default: its id)")
+    vcf.add_argument("--normal-column", help="normal's column in the input (default: its id)")
+    vcf.set_defaults(func=_cmd_import_vcf)
+
+
+def _cmd_check_fastq(args) -> int:
+    try:
+        if args.fastq2:
+            first, second = check_fastq_pair(args.fastq, args.fastq2)
+            print(f"{first.path} + {second.path}: {first.records:,} read pairs, "
+                  f"{first.bases + second.bases:,} bases")
+        else:
+            summary = check_fastq(args.fastq)
+            print(f"{summary.path}: {summary.records:,} reads, {summary.bases:,} bases")
+    except InputError as err:
+        if args.label:
+            raise InputError(f"{args.label}: {err}") from None
+        raise
+    return 0
+
+
+def _cmd_import_vcf(args) -> int:
+    summary = import_vcf(args.input, args.output, reference_fasta=args.reference,
+                         contig_map=ContigMap.from_tsv(args.regions),
+                         tumour_sample=args.tumour_sample, normal_sample=args.normal_sample,
+                         tumour_column=args.tumour_column, normal_column=args.normal_column)
+    print(f"{args.input}: {summary.records_read:,} records read, {summary.records_written:,} "
+          f"written to {args.output}, {summary.outside_regions:,} outside the reference regions, "
+          f"{summary.without_alt:,} without an ALT allele")
+    return 0
+
+
+if __name__ == "__main__":
+    # `python -m oncoweave.variants.inputs check-fastq ...`: the checks without the whole CLI's imports, for
+    # the alignment job's environment.
+    import sys
+
+    from oncoweave.cli.main import main
+
+    sys.exit(main(modules=("oncoweave.variants.inputs",)))
