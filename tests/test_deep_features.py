@@ -13,7 +13,9 @@ import pytest
 import torch
 
 from oncoweave.cli.main import main
+from oncoweave.core.devices import select_device
 from oncoweave.core.errors import InputError
+from oncoweave.core.io import file_sha256
 from oncoweave.core.tables import read_parquet
 from oncoweave.imaging import deep_features
 from oncoweave.imaging.deep_features import (
@@ -24,7 +26,6 @@ from oncoweave.imaging.deep_features import (
     load_encoder,
     preprocess_case,
     read_cases,
-    select_device,
     train_encoder,
     write_deep_features,
 )
@@ -176,7 +177,7 @@ def test_metadata_and_inference_config(trained):
     assert len(on_disk["loss_curve"]) == TINY["epochs"]
     assert all(math.isfinite(loss) and loss > 0 for loss in on_disk["loss_curve"])
     assert on_disk["final_loss"] == on_disk["loss_curve"][-1]
-    assert on_disk["model_sha256"] == deep_features.sha256(model_dir / "models" / "model.pt")
+    assert on_disk["model_sha256"] == file_sha256(model_dir / "models" / "model.pt")
     image_input = on_disk["network_data_format"]["inputs"]["image"]
     assert image_input["num_channels"] == 2 and image_input["spatial_shape"] == [16, 16, 16]
     assert on_disk["network_data_format"]["outputs"]["embedding"]["num_channels"] == 4
@@ -217,7 +218,7 @@ def test_failed_training_leaves_nothing_and_keeps_an_older_model(trained, tmp_pa
     cases, model_dir, _ = trained
     target = tmp_path / "encoder"
     train_encoder(cases, target, EncoderSettings.from_config(TINY))
-    before = deep_features.sha256(target / "models" / "model.pt")
+    before = file_sha256(target / "models" / "model.pt")
 
     def broken(settings):
         raise RuntimeError("disk full")
@@ -227,7 +228,7 @@ def test_failed_training_leaves_nothing_and_keeps_an_older_model(trained, tmp_pa
         train_encoder(cases, target, EncoderSettings.from_config({**TINY, "seed": 1}))
     with pytest.raises(RuntimeError, match="disk full"):
         train_encoder(cases, tmp_path / "fresh", EncoderSettings.from_config(TINY))
-    assert deep_features.sha256(target / "models" / "model.pt") == before
+    assert file_sha256(target / "models" / "model.pt") == before
     assert sorted(path.name for path in tmp_path.iterdir()) == ["encoder"]
 
 

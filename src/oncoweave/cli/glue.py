@@ -35,3 +35,10 @@ def run_step(snakemake: Any, step: Callable[[], object]) -> None:
         sys.exit(1)
     finally:
         handle.flush()
+
+
+def log_to_stderr() -> None:
+    """INFO logging to stderr for a command run by hand (a workflow job logs through run_step)."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")

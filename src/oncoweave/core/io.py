@@ -1,17 +1,23 @@
-"""Writing outputs so that a failed step never leaves a partial file behind, and reading VCFs
-with one clear error when they cannot be read."""
+"""Files: outputs written so that a failed step never leaves a partial file or folder behind,
+VCFs and FASTAs opened with one clear error when they cannot be read, and file digests.
+
+pysam and pandas are imported inside the functions that use them: every stage imports this module.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
-
-import pandas as pd
-import pysam
+from typing import TYPE_CHECKING, Iterator
 
 from oncoweave.core.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pysam
 
 
 @contextmanager
@@ -34,6 +40,8 @@ def indexed_vcf_on_success(output: str | Path) -> Iterator[Path]:
             replaced_on_success(f"{output}.tbi"):
         # The two temporary names differ by ".tbi" exactly as tabix names an index.
         yield temporary
+        import pysam
+
         pysam.tabix_index(str(temporary), preset="vcf", force=True, keep_original=True)
 
 
@@ -46,6 +54,8 @@ def write_tsv(table: pd.DataFrame, path: str | Path, **to_csv_options) -> None:
 @contextmanager
 def open_vcf(path: str | Path) -> Iterator[pysam.VariantFile]:
     """Open a VCF/BCF, turning a missing or unreadable file into an InputError naming it."""
+    import pysam
+
     path = Path(path)
     if not path.exists():
         raise InputError("VCF not found", path=path)
@@ -55,3 +65,45 @@ def open_vcf(path: str | Path) -> Iterator[pysam.VariantFile]:
         raise InputError(f"cannot read VCF ({err})", path=path) from None
     with vcf:
         yield vcf
+
+
+@contextmanager
+def open_fasta(path: str | Path) -> Iterator[pysam.FastaFile]:
+    """Open an indexed FASTA, turning an unreadable file into an InputError naming it."""
+    import pysam
+
+    path = Path(path)
+    try:
+        fasta = pysam.FastaFile(str(path))
+    except (OSError, ValueError) as err:
+        raise InputError(f"cannot open FASTA ({err})", path=path) from None
+    with fasta:
+        yield fasta
+
+
+@contextmanager
+def directory_replaced_on_success(output: str | Path) -> Iterator[Path]:
+    """A temporary directory beside ``output``, moved onto it if the block succeeds."""
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    temporary = output.with_name(f".tmp{os.getpid()}.{output.name}")
+    old = output.with_name(f".old{os.getpid()}.{output.name}")
+    shutil.rmtree(temporary, ignore_errors=True)
+    temporary.mkdir()
+    try:
+        yield temporary
+        if output.exists():
+            os.replace(output, old)
+        os.replace(temporary, output)
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def file_sha256(path: str | Path) -> str:
+    """The file's SHA-256 hex digest, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

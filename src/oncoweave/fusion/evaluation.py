@@ -34,7 +34,6 @@ from oncoweave.core.errors import InputError
 from oncoweave.core.io import replaced_on_success
 from oncoweave.core.tables import schema_field, write_parquet
 from oncoweave.fusion.models import (
-    ALL,
     PREDICTIONS_SCHEMA,
     RESPONSE_PREDICTIONS_SCHEMA,
     AblationResult,

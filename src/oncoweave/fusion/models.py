@@ -29,7 +29,6 @@ runtimes) and PNG plots.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import platform
@@ -59,7 +58,7 @@ from threadpoolctl import threadpool_limits
 
 from oncoweave import __version__
 from oncoweave.core.errors import InputError
-from oncoweave.core.io import replaced_on_success
+from oncoweave.core.io import file_sha256, replaced_on_success
 from oncoweave.core.tables import read_parquet, schema_field, write_parquet
 from oncoweave.fusion.survival_metrics import (
     BOOTSTRAP_RESAMPLES,
@@ -1126,7 +1125,7 @@ def _cmd_fusion(args: argparse.Namespace) -> int:
                 "one_hot_encoded": prepared.encoded,
                 "folds": [{"index": f.index, "n_train": len(f.train), "n_val": len(f.val),
                            "source": f.source} for f in folds],
-                "table_sha256": _sha256(path), "seconds": round(clock.perf_counter() - started, 1),
+                "table_sha256": file_sha256(path), "seconds": round(clock.perf_counter() - started, 1),
                 "candidates": (["FusionNetSurvival"] if args.model == "net" else
                                list(default_candidates(modality_map, task, args.seed, args.model)))}
     write_outputs(result, args.output, settings, {"table": path.name, "seed": str(args.seed)})
@@ -1148,14 +1147,6 @@ def format_report(result: AblationResult, output_dir: str | Path) -> str:
     lines += [table.to_string(index=False, float_format="%.4f"), "",
               f"wrote {Path(output_dir) / 'predictions.parquet'}, metrics.json and plots"]
     return "\n".join(lines)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _log_to_stderr() -> None:

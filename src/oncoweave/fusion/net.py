@@ -73,9 +73,10 @@ from sklearn.model_selection import train_test_split
 from torch import nn
 
 from oncoweave import __version__
+from oncoweave.core.devices import select_device
 from oncoweave.core.errors import InputError
+from oncoweave.core.io import directory_replaced_on_success
 from oncoweave.core.settings import settings_from_config
-from oncoweave.imaging.deep_features import directory_replaced_on_success, select_device
 
 log = logging.getLogger(__name__)
 

@@ -42,12 +42,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
-import hashlib
 import json
 import logging
 import math
-import os
-import shutil
 import sys
 import time
 import warnings
@@ -62,7 +59,9 @@ import pyarrow as pa
 import yaml
 
 from oncoweave import __version__
+from oncoweave.core.devices import select_device
 from oncoweave.core.errors import InputError
+from oncoweave.core.io import directory_replaced_on_success, file_sha256
 from oncoweave.core.settings import settings_from_config
 from oncoweave.core.tables import schema_field, write_parquet
 
@@ -397,19 +396,6 @@ def build_network(settings: EncoderSettings) -> torch.nn.Module:
     return VarAutoEncoder(**network_args(settings))
 
 
-def select_device(device: str | None = None) -> torch.device:
-    """``device`` if given, else CUDA when available, else CPU."""
-    import torch
-
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
-        raise InputError(f"device must be cpu or cuda, got {device!r}")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError("device cuda was asked for but torch sees no CUDA device")
-    return torch.device(device)
-
-
 @contextmanager
 def seeded(seed: int, device: torch.device) -> Iterator[None]:
     """Seed torch, numpy and random; deterministic algorithms on CPU (restored afterwards)."""
@@ -467,7 +453,7 @@ def train_encoder(cases: Iterable[Mapping[str, Any]] | pd.DataFrame, out_dir: st
         (temporary / METADATA_FILE).parent.mkdir(parents=True)
         state = {key: value.detach().cpu() for key, value in network.state_dict().items()}
         torch.save(state, temporary / MODEL_FILE)
-        metadata["model_sha256"] = sha256(temporary / MODEL_FILE)
+        metadata["model_sha256"] = file_sha256(temporary / MODEL_FILE)
         _write_json(temporary / METADATA_FILE, metadata)
         _write_json(temporary / INFERENCE_FILE, _inference_config(settings))
     log.info("saved the image encoder to %s (final loss %.5f)", out_dir, metadata["final_loss"])
@@ -577,35 +563,8 @@ def _inference_config(settings: EncoderSettings) -> dict:
     }
 
 
-@contextmanager
-def directory_replaced_on_success(output: str | Path) -> Iterator[Path]:
-    """A temporary directory beside ``output``, moved onto it if the block succeeds."""
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    temporary = output.with_name(f".tmp{os.getpid()}.{output.name}")
-    old = output.with_name(f".old{os.getpid()}.{output.name}")
-    shutil.rmtree(temporary, ignore_errors=True)
-    temporary.mkdir()
-    try:
-        yield temporary
-        if output.exists():
-            os.replace(output, old)
-        os.replace(temporary, output)
-    finally:
-        shutil.rmtree(temporary, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def _write_json(path: Path, content: Mapping[str, Any]) -> None:
     path.write_text(json.dumps(content, indent=2) + "\n")
-
-
-def sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -684,7 +643,7 @@ def write_deep_features(df: pd.DataFrame, path: str | Path, model_dir: str | Pat
     model_dir = Path(model_dir)
     _, settings, metadata = load_encoder(model_dir)
     provenance = {
-        "deep_model_sha256": sha256(model_dir / MODEL_FILE),
+        "deep_model_sha256": file_sha256(model_dir / MODEL_FILE),
         "deep_model_seed": metadata.get("seed"),
         "deep_model_n_cases": metadata.get("n_cases"),
         "deep_model_final_loss": metadata.get("final_loss"),

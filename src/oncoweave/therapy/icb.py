@@ -18,7 +18,6 @@ A model directory holds ``model.joblib`` (the fitted :class:`ICBResponseModel`) 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import platform
 from dataclasses import dataclass
@@ -45,7 +44,7 @@ from threadpoolctl import threadpool_limits
 
 from oncoweave import __version__
 from oncoweave.core.errors import InputError
-from oncoweave.core.io import replaced_on_success
+from oncoweave.core.io import file_sha256, replaced_on_success
 from oncoweave.core.paths import REPO_ROOT
 from oncoweave.core.tables import schema_field, write_parquet
 
@@ -418,7 +417,7 @@ def model_card(model: ICBResponseModel, comparison: Mapping[str, dict], table_pa
         "uncertainty": f"low/high: {INTERVAL_COVERAGE:.0%} percentile interval of "
                        f"{model.n_bootstrap} refits on bootstrap resamples of the training data",
         "seed": model.random_state,
-        "training_data": {"file": table_path.name, "sha256": _sha256(table_path),
+        "training_data": {"file": table_path.name, "sha256": file_sha256(table_path),
                           "patients": int(len(y)), "responders": int(y.sum()),
                           "source": "resources/icb/SOURCE.md"},
         "cross_validation": {
@@ -440,7 +439,7 @@ def save_model(model: ICBResponseModel, card: dict, output_dir: str | Path) -> N
     output_dir = Path(output_dir)
     with replaced_on_success(output_dir / MODEL_FILE) as temporary:
         joblib.dump(model, temporary, compress=3)
-        card = {**card, "model_file": {"name": MODEL_FILE, "sha256": _sha256(temporary)}}
+        card = {**card, "model_file": {"name": MODEL_FILE, "sha256": file_sha256(temporary)}}
     with replaced_on_success(output_dir / CARD_FILE) as temporary:
         temporary.write_text(json.dumps(card, indent=2) + "\n")
 
@@ -453,13 +452,9 @@ def load_model(model_dir: str | Path = BUNDLED_MODEL_DIR) -> tuple[ICBResponseMo
         if not path.exists():
             raise InputError("model file not found", path=path)
     card = json.loads(card_path.read_text())
-    if _sha256(model_path) != card["model_file"]["sha256"]:
+    if file_sha256(model_path) != card["model_file"]["sha256"]:
         raise InputError(f"sha256 differs from the one in {CARD_FILE}", path=model_path)
     return joblib.load(model_path), card
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------

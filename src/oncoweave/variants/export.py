@@ -7,16 +7,15 @@ output of ``bcftools csq`` run on ``oncoweave classify-variants``' VCF.
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping
+from typing import Iterable, Mapping
 
 import pandas as pd
 import pysam
 
 from oncoweave.core.errors import InputError
-from oncoweave.core.io import open_vcf
+from oncoweave.core.io import open_fasta, open_vcf
 from oncoweave.core.tables import parse_key_values, table_to_pandas, write_parquet
 from oncoweave.genome.reference import BUNDLED_REFERENCE_DIR, ContigMap
 from oncoweave.genome.transcripts import Transcript, canonical_models, strip_version, translate
@@ -202,7 +201,7 @@ def export_variants(annotated_vcf: str | Path, output_parquet: str | Path, *, pa
     canonical_ids = {strip_version(t.transcript_id): t for t in transcripts.values()}
     fixed = {"patient": patient, "sample": tumour_sample, "normal_sample": normal_sample,
              "pair_identity": pair_identity, "purity": purity}
-    with _open_fasta(Path(fasta_path)) as fasta:
+    with open_fasta(Path(fasta_path)) as fasta:
         proteins: dict[str, str] = {}
         rows = [{**fixed, **_site_row(site, annotated_vcf, contig_map, canonical_ids,
                                       by_position, fasta, proteins)}
@@ -239,16 +238,6 @@ def _consequences_by_position(sites: list[_Site]) -> dict[tuple[str, int], list[
     for site in sites:
         by_position.setdefault((site.contig, site.pos), []).extend(site.consequences)
     return by_position
-
-
-@contextmanager
-def _open_fasta(path: Path) -> Iterator[pysam.FastaFile]:
-    try:
-        fasta = pysam.FastaFile(str(path))
-    except (OSError, ValueError) as err:
-        raise InputError(f"cannot open FASTA ({err})", path=path) from None
-    with fasta:
-        yield fasta
 
 
 def _site_row(site: _Site, path: Path, contig_map: ContigMap,

@@ -1,0 +1,15 @@
+"""`oncoweave` commands of the reports."""
+
+from __future__ import annotations
+
+import importlib
+
+# TODO(restructure): the argparse code still lives in these modules; it moves here.
+STAGE_MODULES = (
+    "oncoweave.report.patient",
+)
+
+
+def register(subparsers) -> None:
+    for name in STAGE_MODULES:
+        importlib.import_module(name).register(subparsers)

@@ -1,0 +1,23 @@
+"""The torch device a GPU rule runs on: CUDA when the job has one, else the CPU."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from oncoweave.core.errors import InputError
+
+if TYPE_CHECKING:
+    import torch
+
+
+def select_device(device: str | None = None) -> torch.device:
+    """``device`` if given, else CUDA when available, else CPU."""
+    import torch
+
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        raise InputError(f"device must be cpu or cuda, got {device!r}")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError("device cuda was asked for but torch sees no CUDA device")
+    return torch.device(device)
