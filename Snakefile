@@ -10,9 +10,11 @@ configfile: "config/config.yaml"
 report: "workflow/report/workflow.rst"
 
 
-include: "workflow/rules/common.smk"
+include: "workflow/rules/paths.smk"
+include: "workflow/rules/toy.smk"
+include: "workflow/rules/sheets.smk"
+include: "workflow/rules/input_functions.smk"
 include: "workflow/rules/reference.smk"
-include: "workflow/rules/reads.smk"
 include: "workflow/rules/align.smk"
 include: "workflow/rules/call.smk"
 include: "workflow/rules/annotate.smk"

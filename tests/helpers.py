@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+TEST_DATA = REPO / "tests" / "data"
 # The project's shared data: beside the checkout (as CI lays it out), else the developers' copy.
 # Tests that need it skip with a reason when it is absent.
 SHARED_DATA = next((path for path in (REPO.parent / "shared" / "data", Path("/work/shared/data"))
@@ -60,3 +61,42 @@ def run_snakemake(workdir: Path, *args: str, check: bool = True,
         raise AssertionError(
             f"snakemake failed ({result.returncode}):\n{result.stdout[-5000:]}\n{result.stderr[-8000:]}")
     return result
+
+
+# FORMAT fields of `bcftools mpileup -a AD,DP | bcftools call` output, as the small VCFs of the
+# calling tests declare them: (id, Number, Type, Description).
+CALL_FORMATS = (("GT", 1, "String", "Genotype"), ("AD", "R", "Integer", "Allelic depths"),
+                ("DP", 1, "Integer", "Read depth"))
+
+
+def write_vcf_gz(path: Path, records: list[dict], *, contigs: dict[str, int], samples=(),
+                 formats=(), infos=(), meta=()) -> Path:
+    """A small bgzipped VCF written with pysam.
+
+    ``contigs``: name -> length; ``meta``: (key, value) header lines; ``formats`` and ``infos``:
+    (id, Number, Type, Description). Each record: {"contig", "pos" (1-based), "alleles"} and
+    optionally "qual", "info" (a dict) and "samples" (sample -> {FORMAT id: value}, in that order).
+    """
+    import pysam  # only here: helpers is imported by every test module
+
+    header = pysam.VariantHeader()
+    for name, length in contigs.items():
+        header.contigs.add(name, length=length)
+    for key, value in meta:
+        header.add_meta(key, value)
+    for key, number, kind, description in formats:
+        header.formats.add(key, number, kind, description)
+    for key, number, kind, description in infos:
+        header.info.add(key, number, kind, description)
+    for sample in samples:
+        header.add_sample(sample)
+    with pysam.VariantFile(str(path), "wz", header=header) as vcf:
+        for fields in records:
+            record = vcf.new_record(contig=fields["contig"], start=fields["pos"] - 1,
+                                    alleles=fields["alleles"], qual=fields.get("qual"),
+                                    info=fields.get("info"))
+            for sample, values in fields.get("samples", {}).items():
+                for key, value in values.items():
+                    record.samples[sample][key] = value
+            vcf.write(record)
+    return path

@@ -34,7 +34,7 @@ rule align_reads:
         # 1. Integrity (truncated gzip, broken records, unpaired mates): one line naming the sheet
         #    row. 2. fastp trimming + QC. 3. bwa mem with the read group; fixmate -m adds the mate
         #    scores markdup needs; sort by coordinate. 4. samtools markdup with its index.
-        "python -m oncoweave.variants.inputs check-fastq --label {params.label:q} {input.r1:q} {input.r2:q}"
+        "python -m oncoweave.cli.variants check-fastq --label {params.label:q} {input.r1:q} {input.r2:q}"
         " > {log} 2>&1 || {{ tail -n 1 {log:q} >&2; exit 1; }}"  # its one-line error, on the terminal too
         " && scratch=$(mktemp -d {resources.tmpdir}/align_reads.XXXXXX)"
         " && trap 'rm -rf \"$scratch\"' EXIT"

@@ -87,7 +87,7 @@ rule evaluate_fusion:
             "results/fusion/evaluation/response/", "predictions.parquet", "metrics.json"
         ),
         shap="results/fusion/evaluation/shap.parquet",
-        # The plots oncoweave.fusion.evaluation.PLOTS lists, for `snakemake --report`.
+        # The plots oncoweave.fusion.plots.PLOTS lists, for `snakemake --report`.
         survival_ablation=report(
             "results/fusion/evaluation/survival/ablation.png",
             caption="../report/fusion_ablation_plot.rst",

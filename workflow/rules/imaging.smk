@@ -3,28 +3,6 @@
 # Later stages read results/cohort/radiomics.parquet and deep_features.parquet, never the images.
 
 
-rule simulate_toy_images:
-    input:
-        testcases=toy.bundled_testcase_files(WORKFLOW_ROOT / "resources/imaging"),
-    output:
-        toy.toy_image_files(TOY_IMAGE_ROWS, directory=directory),
-    params:
-        rows=TOY_IMAGE_ROWS,
-        seed=config["toy_cohort"]["seed"],
-    log:
-        "logs/simulate_toy_images/toy_images.log",
-    benchmark:
-        "benchmarks/simulate_toy_images/toy_images.tsv"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    conda:
-        "../../envs/imaging.yaml"
-    script:
-        "../scripts/simulate_toy_images.py"
-
-
 rule ingest_images:
     input:
         unpack(image_files),

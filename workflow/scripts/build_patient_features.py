@@ -1,6 +1,7 @@
 """One row per patient: genomic, imaging and clinical features and the outcomes."""
 from oncoweave.cli.glue import run_step
-from oncoweave.fusion.patient_features import build_patient_features, write_patient_features
+from oncoweave.fusion.feature_table import write_patient_features
+from oncoweave.fusion.patient_features import build_patient_features
 
 
 def main():

@@ -1,6 +1,6 @@
 """The MAF checked for maftools/cBioPortal, and an index of the exported cohort tables."""
 from oncoweave.cli.glue import run_step
-from oncoweave.report.cohort import cohort_tables_page, validated_maf, write_html
+from oncoweave.report.cohort_tables import cohort_tables_page, validated_maf, write_html
 
 
 def main():

@@ -3,7 +3,7 @@ import pandas as pd
 
 from oncoweave.cli.glue import run_step
 from oncoweave.core.tables import read_parquet, write_parquet
-from oncoweave.drivers.model import DRIVERS_SCHEMA
+from oncoweave.drivers.schema import DRIVERS_SCHEMA
 
 
 def main():

@@ -1,9 +1,9 @@
 """The cohort's observed mutations of one driver gene along its protein."""
 from oncoweave.cli.glue import run_step
 from oncoweave.core.tables import read_parquet
-from oncoweave.drivers.model import DRIVERS_SCHEMA
+from oncoweave.drivers.schema import DRIVERS_SCHEMA
 from oncoweave.genome.protein import load_domains
-from oncoweave.report.cohort import plot_lollipop, protein_lengths, tumour_alterations
+from oncoweave.report.cohort_figures import plot_lollipop, protein_lengths, tumour_alterations
 
 
 def main():

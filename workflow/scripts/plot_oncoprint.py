@@ -1,8 +1,8 @@
 """The cohort's oncoprint of the four driver genes."""
 from oncoweave.cli.glue import run_step
 from oncoweave.core.tables import read_parquet
-from oncoweave.drivers.model import DRIVERS_SCHEMA
-from oncoweave.report.cohort import germline_pathogenic, plot_oncoprint, tumour_alterations
+from oncoweave.drivers.schema import DRIVERS_SCHEMA
+from oncoweave.report.cohort_figures import germline_pathogenic, plot_oncoprint, tumour_alterations
 
 
 def main():

@@ -1,7 +1,7 @@
 """Tumour VAF distributions of the cohort's PASS calls."""
 from oncoweave.cli.glue import run_step
 from oncoweave.core.tables import read_parquet
-from oncoweave.report.cohort import plot_vaf_distribution
+from oncoweave.report.cohort_figures import plot_vaf_distribution
 from oncoweave.variants.schema import VARIANTS_SCHEMA
 
 

@@ -1,6 +1,7 @@
 """The patient's self-contained HTML report, from its stage tables only."""
 from oncoweave.cli.glue import run_step
-from oncoweave.report.patient import Lesion, render_patient_report
+from oncoweave.report.patient import render_patient_report
+from oncoweave.report.patient_imaging import Lesion
 
 
 def main():

@@ -3,7 +3,9 @@ from pathlib import Path
 
 from oncoweave.cli.glue import run_step
 from oncoweave.core.tables import read_parquet, write_parquet
-from oncoweave.drivers.model import DRIVERS_SCHEMA, DriverModel, score_drivers
+from oncoweave.drivers.model import DriverModel
+from oncoweave.drivers.schema import DRIVERS_SCHEMA
+from oncoweave.drivers.scoring import score_drivers
 
 
 def main():

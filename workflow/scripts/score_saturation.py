@@ -4,7 +4,10 @@ from pathlib import Path
 from oncoweave.cli.glue import run_step
 from oncoweave.core.tables import write_parquet
 from oncoweave.drivers.features import DriverKnowledge
-from oncoweave.drivers.model import SATURATION_SCHEMA, DriverModel, lollipop_plots, score_saturation
+from oncoweave.drivers.model import DriverModel
+from oncoweave.drivers.plots import lollipop_plots
+from oncoweave.drivers.schema import SATURATION_SCHEMA
+from oncoweave.drivers.scoring import score_saturation
 
 
 def main():

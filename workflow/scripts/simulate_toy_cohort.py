@@ -2,7 +2,8 @@
 from pathlib import Path
 
 from oncoweave.cli.glue import run_step
-from oncoweave.toy.reads import SimulationSettings, make_toy_cohort
+from oncoweave.toy.cohort import make_toy_cohort
+from oncoweave.toy.reads import SimulationSettings
 
 
 def main():

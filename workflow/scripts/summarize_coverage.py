@@ -1,6 +1,6 @@
 """The patient's coverage per driver gene from its mosdepth outputs, as Parquet."""
 from oncoweave.cli.glue import run_step
-from oncoweave.report.patient import summarize_coverage
+from oncoweave.variants.coverage import summarize_coverage
 
 
 def main():

@@ -1,7 +1,7 @@
 """The cohort's lesions: size, shape and intensity per lesion and per modality."""
 from oncoweave.cli.glue import run_step
 from oncoweave.core.tables import read_parquet
-from oncoweave.report.cohort import radiomics_page, write_html
+from oncoweave.report.cohort_tables import radiomics_page, write_html
 
 
 def main():

@@ -3,7 +3,7 @@ import pandas as pd
 
 from oncoweave.cli.glue import run_step
 from oncoweave.core.tables import read_parquet, write_parquet
-from oncoweave.report.cohort import (
+from oncoweave.report.cohort_tables import (
     THERAPY_TIERS_SCHEMA,
     therapy_tiers,
     therapy_tiers_page,

@@ -4,7 +4,7 @@ from pathlib import Path
 from oncoweave.cli.glue import run_step
 from oncoweave.core.tables import read_parquet
 from oncoweave.drivers.labels import TRAINING_SCHEMA
-from oncoweave.drivers.model import train_driver_model
+from oncoweave.drivers.training import train_driver_model
 
 
 def main():

@@ -3,8 +3,9 @@ from pathlib import Path
 
 from oncoweave.cli.glue import run_step
 from oncoweave.core.tables import write_parquet
-from oncoweave.fusion.net import FusionNetSettings, fit_on_patient_features, fused_embedding_schema
-from oncoweave.fusion.patient_features import read_patient_features
+from oncoweave.fusion.feature_table import read_patient_features
+from oncoweave.fusion.net import fit_on_patient_features, fused_embedding_schema
+from oncoweave.fusion.net_settings import FusionNetSettings
 
 
 def main():

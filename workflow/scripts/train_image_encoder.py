@@ -2,7 +2,8 @@
 from pathlib import Path
 
 from oncoweave.cli.glue import run_step
-from oncoweave.imaging.deep_features import EncoderSettings, train_encoder
+from oncoweave.imaging.encoder import train_encoder
+from oncoweave.imaging.encoder_inputs import EncoderSettings
 from oncoweave.imaging.ingest import ingested_cases
 
 

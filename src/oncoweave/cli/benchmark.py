@@ -197,7 +197,8 @@ def ingested_run_cases(run_dir: Path) -> list[dict]:
 
 def _cmd_imaging(args) -> int:
     from oncoweave.imaging.deep_features import benchmark_embedding
-    from oncoweave.imaging.radiomics import DEFAULT_PARAMS, benchmark_radiomics
+    from oncoweave.imaging.defaults import DEFAULT_PARAMS
+    from oncoweave.imaging.radiomics_checks import benchmark_radiomics
 
     run_dir = Path(args.run_dir).resolve()
     cases = ingested_run_cases(run_dir)

@@ -37,9 +37,9 @@ def build_parser(modules: tuple[str, ...] = COMMAND_MODULES) -> argparse.Argumen
     return parser
 
 
-def main(argv: list[str] | None = None, modules: tuple[str, ...] = COMMAND_MODULES) -> int:
+def main(argv: list[str] | None = None, modules: tuple[str, ...] | None = None) -> int:
     """Run one command; `modules` narrows the parser to some stages' commands (and imports)."""
-    args = build_parser(modules).parse_args(argv)
+    args = build_parser(modules or COMMAND_MODULES).parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except InputError as err:

@@ -1,9 +1,9 @@
-"""Cohort-scale planning: how long `snakemake -n` takes, and how much memory, for N synthetic patients.
+"""Cohort-scale planning: how long `snakemake -n` takes, and how much memory, for N patients.
 
 `oncoweave benchmark-scale --patients 100 1000 10000` writes a paired tumour/normal sample sheet of
 FASTQ rows per size (each row's files are empty placeholders: planning needs them to exist, not to
-hold reads), so the DAG has the full per-sample chain (align, QC) and per-patient chain (call to report), then
-times a dry run of the workflow on each sheet.
+hold reads), so the DAG has the full per-sample chain (align, QC) and per-patient chain (call to
+report), then times a dry run of the workflow on each sheet.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import os
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, ContextManager, Iterator
 
 from oncoweave.core.errors import InputError
 
@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 
 @contextmanager
 def replaced_on_success(output: str | Path) -> Iterator[Path]:
-    """A temporary path beside ``output`` (same extension), renamed onto it if the block succeeds."""
+    """A temporary path beside ``output`` (same extension), renamed onto it if the block succeeds.
+    """
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     temporary = output.with_name(f".tmp{os.getpid()}.{output.name}")
@@ -51,34 +52,31 @@ def write_tsv(table: pd.DataFrame, path: str | Path, **to_csv_options) -> None:
         table.to_csv(handle, sep="\t", index=False, **to_csv_options)
 
 
-@contextmanager
-def open_vcf(path: str | Path) -> Iterator[pysam.VariantFile]:
+def open_vcf(path: str | Path) -> ContextManager[pysam.VariantFile]:
     """Open a VCF/BCF, turning a missing or unreadable file into an InputError naming it."""
     import pysam
 
-    path = Path(path)
-    if not path.exists():
-        raise InputError("VCF not found", path=path)
-    try:
-        vcf = pysam.VariantFile(str(path))
-    except (OSError, ValueError) as err:
-        raise InputError(f"cannot read VCF ({err})", path=path) from None
-    with vcf:
-        yield vcf
+    if not Path(path).exists():
+        raise InputError("VCF not found", path=Path(path))
+    return _opened(pysam.VariantFile, path, "cannot read VCF")
 
 
-@contextmanager
-def open_fasta(path: str | Path) -> Iterator[pysam.FastaFile]:
+def open_fasta(path: str | Path) -> ContextManager[pysam.FastaFile]:
     """Open an indexed FASTA, turning an unreadable file into an InputError naming it."""
     import pysam
 
-    path = Path(path)
+    return _opened(pysam.FastaFile, path, "cannot open FASTA")
+
+
+@contextmanager
+def _opened(open_file, path: str | Path, failure: str) -> Iterator:
+    """``open_file(path)`` as a context; pysam's OSError/ValueError become one InputError."""
     try:
-        fasta = pysam.FastaFile(str(path))
+        handle = open_file(str(path))
     except (OSError, ValueError) as err:
-        raise InputError(f"cannot open FASTA ({err})", path=path) from None
-    with fasta:
-        yield fasta
+        raise InputError(f"{failure} ({err})", path=Path(path)) from None
+    with handle:
+        yield handle
 
 
 @contextmanager

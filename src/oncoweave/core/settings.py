@@ -1,7 +1,8 @@
 """Settings dataclasses filled from a config mapping: unknown keys and wrongly typed values refused.
 
-The encoder (deep_features.EncoderSettings) and the fusion network (fusion_net.FusionNetSettings)
-take their settings from a YAML section; a typo there must be one clear error, not a silent default.
+The encoder (imaging.encoder_inputs.EncoderSettings) and the fusion network
+(fusion.net_settings.FusionNetSettings) take their settings from a YAML section; a typo there must
+be one clear error, not a silent default.
 """
 
 from __future__ import annotations

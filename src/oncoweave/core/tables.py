@@ -9,18 +9,20 @@ carry provenance (oncoweave and tool versions, config hash ...) in the file's ke
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
-import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from oncoweave import __version__
 from oncoweave.core.errors import InputError
 from oncoweave.core.io import replaced_on_success
 
 
-def schema_field(name: str, kind: pa.DataType, description: str, nullable: bool = False) -> pa.Field:
+def schema_field(name: str, kind: pa.DataType, description: str,
+                 nullable: bool = False) -> pa.Field:
     """A schema column with its description in the field metadata (every table schema uses it)."""
     return pa.field(name, kind, nullable=nullable, metadata={"description": description})
 
@@ -37,6 +39,8 @@ def write_parquet(df: pd.DataFrame, path: str | Path, schema: pa.Schema,
     table = _to_table(df, schema, path)
     provenance = {"oncoweave_version": __version__, **(metadata or {})}
     table = table.replace_schema_metadata({str(k): str(v) for k, v in provenance.items()})
+    import pyarrow.parquet as pq
+
     with replaced_on_success(path) as temporary:
         pq.write_table(table, temporary)
     return table
@@ -74,6 +78,8 @@ def read_parquet(path: str | Path,
     """
     path = Path(path)
     try:
+        import pyarrow.parquet as pq
+
         table = pq.read_table(path)
     except (OSError, pa.ArrowInvalid) as err:
         raise InputError(f"cannot read Parquet ({err})", path=path) from None
@@ -86,6 +92,8 @@ def read_parquet(path: str | Path,
 
 
 def table_to_pandas(table: pa.Table) -> pd.DataFrame:
+    import pandas as pd
+
     nullable_ints = {kind: pd.Int64Dtype() for kind in (pa.int8(), pa.int16(), pa.int32(),
                                                         pa.int64())}
     return table.to_pandas(types_mapper=nullable_ints.get)

@@ -7,7 +7,7 @@ features using the shipped knowledge (domains, cancerhotspots v2 counts, transcr
 
 Patient context (VAF, status, purity) is deliberately NOT a model feature: the labels (ClinVar,
 hotspots, CIViC) carry no VAF, so the model scores the variant itself and clonality is reported
-beside the score (see ``driver_model.score_drivers``).
+beside the score (see ``drivers.scoring.score_drivers``).
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
-import pysam
 
-from oncoweave.core.paths import REPO_ROOT
+from oncoweave.drivers.defaults import DRIVER_GENES, DRIVERS_RESOURCE_DIR
 from oncoweave.genome.protein import (
     Domain,
     ProteinChange,
@@ -44,8 +44,9 @@ from oncoweave.genome.transcripts import (
     trim_alleles,
 )
 
-DRIVERS_RESOURCE_DIR = REPO_ROOT / "resources" / "drivers"
-DRIVER_GENES = ("TP53", "BRCA1", "BRCA2", "EGFR")
+if TYPE_CHECKING:
+    import pysam
+
 ANNOTATION_COLUMNS = ["gene", "consequence", "protein_position", "protein_end", "ref_aa",
                       "alt_aa", "splice_distance", "hgvs_p"]
 # Most severe first: a '&'-joined bcftools consequence is reduced to its first term in this list.
@@ -160,6 +161,8 @@ class DriverKnowledge:
     @classmethod
     def load(cls, drivers_dir: str | Path = DRIVERS_RESOURCE_DIR,
              reference_dir: str | Path = BUNDLED_REFERENCE_DIR) -> "DriverKnowledge":
+        import pysam
+
         drivers_dir, reference_dir = Path(drivers_dir), Path(reference_dir)
         fasta_path = reference_dir / "grch38_gene_regions.fa"
         models = canonical_models(reference_dir / "gene_models.regions.gff3",
@@ -176,6 +179,8 @@ class DriverKnowledge:
 
     @property
     def fasta(self) -> pysam.FastaFile:
+        import pysam
+
         if self._fasta is None:
             self._fasta = pysam.FastaFile(str(self.fasta_path))
         return self._fasta

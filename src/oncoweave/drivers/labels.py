@@ -5,7 +5,7 @@ several: ClinVar-derived sets (TP53/BRCA2 Calhoun 2025 truth sets, BRCA1 Findlay
 column, EGFR ClinVar VCF with ONC overriding CLNSIG), then cancerhotspots v2 hotspots (positives
 only), then CIViC 2018 variant-level evidence (positives only). Hotspot labels are circular with
 the recurrence features; the evaluation therefore scores ClinVar-labelled rows and shows the
-leak with an ablation (see driver_model.evaluate).
+leak with an ablation (see drivers.evaluation.evaluate).
 """
 
 from __future__ import annotations
@@ -17,13 +17,9 @@ import pandas as pd
 import pyarrow as pa
 
 from oncoweave.core.io import open_vcf
-from oncoweave.core.tables import schema_field, write_parquet
-from oncoweave.drivers.features import (
-    DRIVERS_RESOURCE_DIR,
-    DriverKnowledge,
-    annotate_genomic,
-    annotate_protein_change,
-)
+from oncoweave.core.tables import schema_field
+from oncoweave.drivers.defaults import DRIVERS_RESOURCE_DIR
+from oncoweave.drivers.features import annotate_genomic, annotate_protein_change, DriverKnowledge
 
 CLINVAR_SOURCES = ("clinvar_calhoun2025", "clinvar_findlay2018", "clinvar_vcf_egfr")
 TRAINING_SCHEMA = pa.schema([
@@ -162,21 +158,3 @@ def build_training_set(drivers_dir: str | Path = DRIVERS_RESOURCE_DIR,
     table = table[~(table["gene"] + " " + identity).duplicated()].reset_index(drop=True)
     return table.astype({c: "Int64" for c in ("protein_position", "protein_end",
                                               "splice_distance", "pos")})
-
-
-def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "build-driver-training-set",
-        help="labelled, annotated TP53/BRCA1/BRCA2/EGFR variants for the driver scorer")
-    parser.add_argument("--drivers-dir", default=str(DRIVERS_RESOURCE_DIR),
-                        help="label/hotspot/domain resources [resources/drivers]")
-    parser.add_argument("--output", required=True, help="Parquet to write")
-    parser.set_defaults(func=_cmd_build)
-
-
-def _cmd_build(args) -> int:
-    table = build_training_set(args.drivers_dir)
-    counts = table.groupby(["gene", "label"]).size().to_dict()
-    write_parquet(table, args.output, TRAINING_SCHEMA,
-                  {"label_counts": str({f"{g}:{l}": n for (g, l), n in counts.items()})})
-    return 0

@@ -4,9 +4,10 @@ predictions with intervals, and SHAP feature attributions.
 
 Everything is computed from ``patient_features.parquet`` with :mod:`oncoweave.fusion.models`:
 
-- ``survival/`` and ``response/``: :func:`oncoweave.fusion.models.ablation` on the same seeded
-  stratified folds (or the user's split files), written by :func:`oncoweave.fusion.models.write_outputs`
-  (predictions.parquet, metrics.json, plots). A task the cohort cannot support (no events, one
+- ``survival/`` and ``response/``: :func:`oncoweave.fusion.cross_validation.ablation` on the same
+  seeded stratified folds (or the user's split files), written by
+  :func:`oncoweave.fusion.cross_validation.write_outputs` (predictions.parquet, metrics.json,
+  plots). A task the cohort cannot support (no events, one
   response class, fewer patients of a class than folds) is skipped: its metrics.json says why and
   its plots show the reason, so a core sees it instead of a missing file.
 - ``patient_predictions.parquet`` (PATIENT_PREDICTIONS_SCHEMA): each patient's out-of-fold fused
@@ -16,6 +17,9 @@ Everything is computed from ``patient_features.parquet`` with :mod:`oncoweave.fu
   fitted on the whole cohort (xgboost's exact TreeSHAP, or coefficient x standardised value for
   the penalised Cox model), on the columns the model saw (screened columns or components).
 - ``ablation.tsv``: both tasks' ablation tables side by side, for the cohort report.
+
+The models (sklearn, xgboost) are imported by the functions that fit them: readers of
+PATIENT_PREDICTIONS_SCHEMA import this module for nothing.
 """
 from __future__ import annotations
 
@@ -28,37 +32,29 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from sklearn.base import clone
 
 from oncoweave.core.errors import InputError
 from oncoweave.core.io import replaced_on_success
 from oncoweave.core.tables import schema_field, write_parquet
-from oncoweave.fusion.models import (
+from oncoweave.fusion.cross_validation import (
     PREDICTIONS_SCHEMA,
     RESPONSE_PREDICTIONS_SCHEMA,
     AblationResult,
-    InnerCVSelection,
-    ModalityMap,
-    PenalisedCox,
-    Reduced,
-    XGBSurvival,
     ablation,
     ablation_configs,
-    default_model_factory,
-    encode_features,
-    percentile_among,
     single_threaded_blas,
-    split_folds,
     write_outputs,
 )
-from oncoweave.fusion.patient_features import ID_COLUMN, read_patient_features
+from oncoweave.fusion.feature_table import ID_COLUMN, read_patient_features
+from oncoweave.fusion.folds import split_folds
+from oncoweave.fusion.modalities import ALL, ModalityMap, encode_features
+from oncoweave.fusion.plots import PLOTS, message_plot, plot_shap_summary
+from oncoweave.fusion.survival_metrics import percentile_among
 
 log = logging.getLogger(__name__)
 
 TIME, EVENT, RESPONSE = "os_months", "os_event", "response"
 TASKS = ("survival", "response")
-PLOTS = {"survival": ("ablation.png", "km_risk_groups.png", "td_auc.png"),
-         "response": ("ablation.png", "roc.png", "calibration.png")}
 
 PATIENT_PREDICTIONS_SCHEMA = pa.schema([
     schema_field("patient", pa.string(), "Pseudonymous patient id"),
@@ -161,6 +157,8 @@ def evaluate_task(table: pd.DataFrame, modality_map: ModalityMap, task: str,
     if skipped:
         log.warning("%s not evaluated: %s", task, skipped)
         return TaskOutcome(task, None, skipped)
+    from oncoweave.fusion.models import default_model_factory
+
     target = _targets(rows, task)
     folds = split_folds(rows.index, settings.splits or None, settings.n_folds, settings.seed,
                         target[-1])
@@ -176,6 +174,8 @@ def evaluate_task(table: pd.DataFrame, modality_map: ModalityMap, task: str,
 
 def _chosen(model) -> object:
     """The candidate an InnerCVSelection chose (unfitted), else the model itself."""
+    from oncoweave.fusion.models import InnerCVSelection
+
     if isinstance(model, InnerCVSelection):
         return model.candidates[model.chosen_]
     return model
@@ -190,6 +190,8 @@ def out_of_bag_intervals(outcome: TaskOutcome, modality_map: ModalityMap, n_refi
     """Per patient: median and 2.5 / 97.5 percentiles over bootstrap refits of the chosen fused
     candidate of the risk percentile (survival) or probability (response), from the refits
     whose resample left the patient out."""
+    from sklearn.base import clone
+
     rows = outcome.table
     X = rows[modality_map.columns()]
     candidate = _chosen(outcome.final_model)
@@ -225,6 +227,12 @@ def modalities_present(table: pd.DataFrame, modality_map: ModalityMap) -> pd.Dat
                                             axis=1)})
 
 
+def _fused_predictions(result: AblationResult) -> pd.DataFrame:
+    """The out-of-fold predictions of the all-modality model, indexed by patient."""
+    predictions = result.predictions
+    return predictions[predictions["model"] == ALL].set_index("id")
+
+
 def patient_predictions(table: pd.DataFrame, modality_map: ModalityMap,
                         outcomes: Mapping[str, TaskOutcome],
                         settings: EvaluationSettings) -> pd.DataFrame:
@@ -236,7 +244,7 @@ def patient_predictions(table: pd.DataFrame, modality_map: ModalityMap,
     models = []
     survival, response = outcomes["survival"], outcomes["response"]
     if survival.result is not None:
-        fused = survival.result.predictions.query("model == @ALL").set_index("id")
+        fused = _fused_predictions(survival.result)
         out.loc[fused.index, "risk"] = fused["risk_percentile"]
         out.loc[fused.index, "risk_group"] = fused["risk_group"]
         oob = out_of_bag_intervals(survival, modality_map, settings.interval_refits,
@@ -245,7 +253,7 @@ def patient_predictions(table: pd.DataFrame, modality_map: ModalityMap,
             ["median", "lower", "upper"]].to_numpy()
         models.append(f"survival: {_model_name(survival.final_model)}")
     if response.result is not None:
-        fused = response.result.predictions.query("model == @ALL").set_index("id")
+        fused = _fused_predictions(response.result)
         out.loc[fused.index, "response_probability"] = fused["probability"]
         oob = out_of_bag_intervals(response, modality_map, settings.interval_refits,
                                    settings.seed)
@@ -259,6 +267,8 @@ def patient_predictions(table: pd.DataFrame, modality_map: ModalityMap,
 
 def shap_values(outcome: TaskOutcome, modality_map: ModalityMap) -> pd.DataFrame:
     """SHAP_SCHEMA rows of the fused survival model refitted on every patient."""
+    from oncoweave.fusion.models import InnerCVSelection, PenalisedCox, Reduced, XGBSurvival
+
     if outcome.result is None:
         return pd.DataFrame(columns=SHAP_SCHEMA.names)
     model = outcome.final_model
@@ -338,45 +348,7 @@ def write_skipped(task_dir: Path, task: str, reason: str, settings: EvaluationSe
         temporary.write_text(json.dumps({"task": task, "skipped": reason,
                                          "settings": settings.__dict__}, indent=2) + "\n")
     for name in PLOTS[task]:
-        _message_plot(task_dir / name, f"{task} not evaluated:\n{reason}")
-
-
-def _message_plot(path: Path, message: str) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    figure, axis = plt.subplots(figsize=(6, 2.5))
-    axis.axis("off")
-    axis.text(0.5, 0.5, message, ha="center", va="center", wrap=True)
-    with replaced_on_success(path) as temporary:
-        figure.savefig(temporary, dpi=100, format="png")
-    plt.close(figure)
-
-
-def plot_shap_summary(shap: pd.DataFrame, path: Path, skipped: str, top: int = 15) -> None:
-    """Mean |SHAP| of the ``top`` features, coloured by modality."""
-    if shap.empty:
-        _message_plot(path, f"no SHAP values: survival not evaluated\n{skipped}")
-        return
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    importance = (shap.assign(magnitude=shap["shap"].abs())
-                  .groupby(["feature", "modality"], as_index=False)["magnitude"].mean()
-                  .nlargest(top, "magnitude").iloc[::-1])
-    colours = dict(zip(sorted(shap["modality"].unique()), plt.get_cmap("tab10").colors))
-    figure, axis = plt.subplots(figsize=(7, 0.3 * len(importance) + 1.5))
-    axis.barh(importance["feature"], importance["magnitude"],
-              color=[colours[m] for m in importance["modality"]])
-    for modality, colour in colours.items():
-        axis.barh([], [], color=colour, label=modality)
-    axis.set(xlabel="mean |SHAP| (log hazard)", title="Fused survival model: top features")
-    axis.tick_params(axis="y", labelsize=7)
-    axis.legend(fontsize=7, loc="lower right")
-    figure.tight_layout()
-    with replaced_on_success(path) as temporary:
-        figure.savefig(temporary, dpi=100, format="png")
-    plt.close(figure)
+        message_plot(task_dir / name, f"{task} not evaluated:\n{reason}")
 
 
 ABLATION_COLUMNS = {"survival": ["cindex_mean", "cindex_sd", "cindex_ci95", "td_auc_mean",

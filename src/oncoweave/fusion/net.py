@@ -1,28 +1,17 @@
-"""Intermediate (embedding-level) fusion: a small torch network over the patient's modalities.
-
-Each modality (a named group of columns of the patient feature table, see ``modality map`` in
-the fusion stage) has its own encoder, an MLP ``Linear -> LayerNorm -> GELU -> Dropout ->
-Linear`` to a shared embedding of ``embedding_dim`` numbers. The patient's representation is the
-pooling of the embeddings of the modalities the patient *has* (``fusion="mean"``: their mean;
-``"attention"``: gated-attention weights over them), and two linear heads read it: a Cox risk
-(log hazard ratio) and a response logit.
+"""Intermediate (embedding-level) fusion as a scikit-learn-style survival model: fitting the
+torch fusion network (:mod:`oncoweave.fusion.net_modules`) on a patient feature table,
+prediction, the fused embedding, and saving and loading a model directory.
 
 Why these choices:
 
-* A modality is *present* for a patient when at least one of its columns is not NaN. Absent
-  modalities are left out of the pooling, never zero-filled, so a patient without an image or
-  without a matched normal is predicted from what exists; a patient with no modality at all gets
-  NaN (and a warning), not a made-up prediction.
-* Missing cells inside a present modality are filled with the column's training median (then
-  standardised like the rest, with training mean and standard deviation) and, for every column
-  that had missing cells in training, a 0/1 missingness-indicator input is added, so that the
-  network can tell a filled value from a measured one. Columns with no value at all in training
-  are dropped (with a warning); so is a modality left without columns.
+* Absent modalities (no value in any of their columns, see :mod:`oncoweave.fusion.net_inputs`)
+  are left out of the pooling, never zero-filled, so a patient without an image or without a
+  matched normal is predicted from what exists; a patient with no modality at all gets NaN (and
+  a warning), not a made-up prediction. Columns with no value at all in training are dropped
+  (with a warning); so is a modality left without columns.
 * Modality dropout: while training, each present modality of each patient is hidden with
   probability ``modality_dropout`` at every step, keeping at least one, so the network learns to
   predict from any subset of modalities, as it must at inference.
-* LayerNorm rather than BatchNorm: a patient's prediction does not depend on who else is in the
-  batch, and a batch of one works.
 * Loss: negative Cox partial log-likelihood (Breslow ties) over the rows with a follow-up time,
   plus ``response_weight`` x binary cross-entropy over the rows with a response label. Full batch
   by default (``batch_size=0``): the Cox risk set is then the whole training set; with
@@ -51,13 +40,11 @@ genomic-only SNN: 0.541).
 from __future__ import annotations
 
 import copy
-import dataclasses
 import hashlib
 import json
 import logging
 import math
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from time import perf_counter
 from typing import Any, Iterator, Mapping, Sequence
@@ -67,266 +54,28 @@ import pandas as pd
 import pyarrow as pa
 import sklearn
 import torch
-from scipy.special import expit
 from sklearn.base import BaseEstimator
-from sklearn.model_selection import train_test_split
 from torch import nn
 
 from oncoweave import __version__
 from oncoweave.core.devices import select_device
 from oncoweave.core.errors import InputError
 from oncoweave.core.io import directory_replaced_on_success
-from oncoweave.core.settings import settings_from_config
+from oncoweave.core.tables import schema_field
+from oncoweave.fusion.net_inputs import (
+    ModalityStats,
+    check_modality_map,
+    check_outcomes,
+    numeric_matrix,
+)
+from oncoweave.fusion.net_modules import FusionNet, cox_loss, drop_modalities
+from oncoweave.fusion.net_settings import FusionNetSettings
 
 log = logging.getLogger(__name__)
 
 MODEL_FILE = Path("models") / "model.pt"
 METADATA_FILE = Path("configs") / "metadata.json"
-FUSIONS = ("mean", "attention")
 
-
-# ---------------------------------------------------------------------------------------------
-# Settings
-
-@dataclass(frozen=True)
-class FusionNetSettings:
-    """Everything that decides the network and its training.
-
-    The defaults were chosen on a synthetic cohort and on TCGA-BLCA's MCAT folds (a lower
-    learning rate, 100 epochs and dropout 0.5 overfit least; attention pooling and early stopping
-    did no better there). They train the toy cohort (8-40 patients) in well under a second.
-    """
-
-    seed: int = 0
-    hidden_dim: int = 32  # width of each modality encoder's hidden layer
-    embedding_dim: int = 16  # size of every modality's embedding and of the fused one
-    dropout: float = 0.5  # inside the encoders
-    modality_dropout: float = 0.25  # chance of hiding a present modality, per patient and step
-    fusion: str = "mean"  # "mean" or "attention" pooling over the present modalities
-    epochs: int = 100
-    batch_size: int = 0  # 0: full batch (the Cox risk set is the whole training set)
-    learning_rate: float = 1e-3
-    weight_decay: float = 1e-2  # AdamW's decoupled weight decay
-    response_weight: float = 1.0  # weight of the response BCE against the Cox loss
-    validation_fraction: float = 0.0  # > 0: early stopping on a seeded inner validation split
-    patience: int = 20  # epochs without a better validation loss before stopping
-    log_every: int = 25  # log (epoch, loss) every this many epochs
-    # CPU threads while fitting (0: torch's default). The network is small: one thread is about
-    # as fast, and far faster when other jobs share the cores (OpenMP threads then spin-wait).
-    torch_threads: int = 1
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any] | None,
-                    source: str | Path | None = None) -> FusionNetSettings:
-        """Settings from a dict (e.g. a YAML section); unknown keys and bad values are refused."""
-        settings = settings_from_config(cls, config, "fusion network", source)
-        settings.validate(source)
-        return settings
-
-    def validate(self, source: str | Path | None = None) -> None:
-        problems = []
-        for name in ("hidden_dim", "embedding_dim", "epochs", "patience", "log_every"):
-            if getattr(self, name) < 1:
-                problems.append(f"{name} must be >= 1")
-        if self.torch_threads < 0:
-            problems.append("torch_threads must be >= 0 (0: torch's default)")
-        if self.batch_size < 0:
-            problems.append("batch_size must be >= 0 (0: full batch)")
-        for name in ("dropout", "modality_dropout"):
-            if not 0 <= getattr(self, name) < 1:
-                problems.append(f"{name} must be in [0, 1)")
-        if not 0 <= self.validation_fraction < 0.5:
-            problems.append("validation_fraction must be in [0, 0.5)")
-        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
-            problems.append("learning_rate must be > 0")
-        for name in ("weight_decay", "response_weight"):
-            if not (getattr(self, name) >= 0 and math.isfinite(getattr(self, name))):
-                problems.append(f"{name} must be >= 0")
-        if self.fusion not in FUSIONS:
-            problems.append(f"fusion must be one of {', '.join(FUSIONS)}")
-        if problems:
-            raise InputError(f"bad fusion network settings: {'; '.join(problems)}", path=source)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-# ---------------------------------------------------------------------------------------------
-# The network
-
-class ModalityEncoder(nn.Sequential):
-    """One modality's columns (+ missingness indicators) -> its embedding."""
-
-    def __init__(self, n_inputs: int, hidden_dim: int, embedding_dim: int, dropout: float):
-        super().__init__(nn.Linear(n_inputs, hidden_dim), nn.LayerNorm(hidden_dim), nn.GELU(),
-                         nn.Dropout(dropout), nn.Linear(hidden_dim, embedding_dim))
-
-
-class FusionNet(nn.Module):
-    """Per-modality encoders, pooling over the present modalities, a risk and a response head.
-
-    ``forward(inputs, present)``: ``inputs`` is one (n, n_inputs[m]) tensor per modality in the
-    order of ``n_inputs``; ``present`` is an (n, n_modalities) bool tensor. Returns
-    ``(risk, response_logit, fused)`` of shapes (n,), (n,), (n, embedding_dim). A row with no
-    present modality gets a zero fused vector (the caller masks its outputs).
-    """
-
-    def __init__(self, n_inputs: Mapping[str, int], hidden_dim: int = 32,
-                 embedding_dim: int = 16, dropout: float = 0.3, fusion: str = "mean"):
-        super().__init__()
-        if fusion not in FUSIONS:
-            raise ValueError(f"fusion must be one of {FUSIONS}, got {fusion!r}")
-        self.modalities = list(n_inputs)
-        self.fusion = fusion
-        self.encoders = nn.ModuleDict({
-            name: ModalityEncoder(size, hidden_dim, embedding_dim, dropout)
-            for name, size in n_inputs.items()})
-        # Gated attention (Ilse et al. 2018), one score per modality embedding.
-        self.attention = (nn.Sequential(nn.Linear(embedding_dim, embedding_dim), nn.Tanh(),
-                                        nn.Linear(embedding_dim, 1))
-                          if fusion == "attention" else None)
-        self.risk_head = nn.Linear(embedding_dim, 1)
-        self.response_head = nn.Linear(embedding_dim, 1)
-
-    def fuse(self, inputs: Sequence[torch.Tensor], present: torch.Tensor) -> torch.Tensor:
-        embeddings = torch.stack([self.encoders[name](x)
-                                  for name, x in zip(self.modalities, inputs)], dim=1)
-        if self.attention is None:
-            weights = present.to(embeddings.dtype)
-            weights = weights / weights.sum(dim=1, keepdim=True).clamp(min=1.0)
-        else:
-            scores = self.attention(embeddings).squeeze(-1).masked_fill(~present, -torch.inf)
-            # A row with nothing present would be all -inf: softmax of zeros, then masked to 0.
-            scores = torch.where(present.any(dim=1, keepdim=True), scores,
-                                 torch.zeros_like(scores))
-            weights = torch.softmax(scores, dim=1) * present.to(embeddings.dtype)
-        return (embeddings * weights.unsqueeze(-1)).sum(dim=1)
-
-    def forward(self, inputs: Sequence[torch.Tensor], present: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        fused = self.fuse(inputs, present)
-        return self.risk_head(fused).squeeze(-1), self.response_head(fused).squeeze(-1), fused
-
-
-def drop_modalities(present: torch.Tensor, probability: float,
-                    generator: torch.Generator) -> torch.Tensor:
-    """``present`` with each True hidden with ``probability``, keeping >= 1 per row that had one."""
-    draws = torch.rand(present.shape, generator=generator, device=present.device)
-    kept = present & (draws >= probability)
-    # Rows left with nothing keep the present modality with the highest draw.
-    rescue = torch.nn.functional.one_hot(draws.masked_fill(~present, -1.0).argmax(dim=1),
-                                         present.shape[1]).bool()
-    empty = (~kept.any(dim=1, keepdim=True)) & present.any(dim=1, keepdim=True)
-    return kept | (rescue & empty)
-
-
-def cox_loss(risk: torch.Tensor, time: torch.Tensor, event: torch.Tensor) -> torch.Tensor:
-    """Negative Cox partial log-likelihood with Breslow's tie handling, averaged over events.
-
-    For each event i: risk_i - log(sum of exp(risk_j) over j with time_j >= time_i); everyone
-    tied at time_i is in the risk set (Breslow). Zero (with a gradient) when there is no event.
-    """
-    order = torch.argsort(time, descending=True, stable=True)
-    risk, time, event = risk[order], time[order], event[order]
-    log_cumulative = torch.logcumsumexp(risk, dim=0)
-    # Sorted by decreasing time, the risk set of a tie group ends at its last member.
-    ascending = -time.contiguous()
-    last_of_ties = torch.searchsorted(ascending, ascending, right=True) - 1
-    log_risk_set = log_cumulative[last_of_ties]
-    n_events = event.sum()
-    return -((risk - log_risk_set) * event).sum() / n_events.clamp(min=1.0)
-
-
-# ---------------------------------------------------------------------------------------------
-# Preprocessing: per-modality median fill, missingness indicators, standardisation
-
-@dataclass
-class ModalityStats:
-    """Training-fold statistics of one modality's columns."""
-
-    columns: list[str]
-    median: np.ndarray
-    mean: np.ndarray
-    scale: np.ndarray
-    indicator: np.ndarray  # bool per column: had missing cells in training -> indicator input
-
-    @classmethod
-    def fit(cls, values: np.ndarray, columns: list[str]) -> ModalityStats:
-        """Statistics over the non-NaN cells (columns with none must be dropped beforehand)."""
-        with np.errstate(invalid="ignore"):
-            scale = np.nanstd(values, axis=0)
-        present = ~np.isnan(values).all(axis=1)
-        return cls(columns=list(columns), median=np.nanmedian(values, axis=0),
-                   mean=np.nanmean(values, axis=0),
-                   scale=np.where(scale > 0, scale, 1.0),  # a constant column stays 0
-                   indicator=np.isnan(values[present]).any(axis=0))
-
-    def transform(self, values: np.ndarray) -> np.ndarray:
-        """Standardised values, missing cells at the standardised median, then the indicators."""
-        missing = np.isnan(values)
-        filled = np.where(missing, self.median, values)
-        standardised = (filled - self.mean) / self.scale
-        return np.concatenate([standardised, missing[:, self.indicator].astype(float)], axis=1)
-
-    @property
-    def n_inputs(self) -> int:
-        return len(self.columns) + int(self.indicator.sum())
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"columns": self.columns, "median": self.median.tolist(),
-                "mean": self.mean.tolist(), "scale": self.scale.tolist(),
-                "indicator_columns": [column for column, flag
-                                      in zip(self.columns, self.indicator) if flag]}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ModalityStats:
-        flagged = set(data["indicator_columns"])
-        return cls(columns=list(data["columns"]),
-                   median=np.asarray(data["median"], dtype=float),
-                   mean=np.asarray(data["mean"], dtype=float),
-                   scale=np.asarray(data["scale"], dtype=float),
-                   indicator=np.array([column in flagged for column in data["columns"]],
-                                      dtype=bool))
-
-
-def numeric_matrix(X: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
-    """``X[columns]`` as float64 with NaN for missing; names the first non-numeric column."""
-    missing = [column for column in columns if column not in X.columns]
-    if missing:
-        shown = ", ".join(missing[:5]) + (f" (+{len(missing) - 5} more)"
-                                          if len(missing) > 5 else "")
-        raise InputError(f"feature table lacks column(s) {shown} of the modality map")
-    try:
-        return X[list(columns)].to_numpy(dtype="float64", na_value=np.nan)
-    except (TypeError, ValueError):
-        for column in columns:
-            try:
-                X[column].to_numpy(dtype="float64", na_value=np.nan)
-            except (TypeError, ValueError):
-                raise InputError("features must be numeric (or missing)",
-                                 column=column) from None
-        raise
-
-
-def check_modality_map(modality_map: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
-    if not modality_map:
-        raise InputError("the modality map is empty")
-    checked, owner = {}, {}
-    for name, columns in modality_map.items():
-        columns = [str(column) for column in columns]
-        if not columns:
-            raise InputError(f"modality {name!r} has no columns")
-        for column in columns:
-            if column in owner:
-                raise InputError(f"column {column!r} is in modalities {owner[column]!r} and "
-                                 f"{name!r}; each column belongs to one modality")
-            owner[column] = name
-        checked[str(name)] = columns
-    return checked
-
-
-# ---------------------------------------------------------------------------------------------
-# The estimator
 
 class FusionSurvivalModel(BaseEstimator):
     """sklearn-style estimator around :class:`FusionNet`.
@@ -359,7 +108,7 @@ class FusionSurvivalModel(BaseEstimator):
         settings = self.settings or FusionNetSettings()
         settings.validate()
         modality_map = check_modality_map(modality_map)
-        time_, event_, response_ = _check_outcomes(X.index, time, event, response)
+        time_, event_, response_ = check_outcomes(X.index, time, event, response)
         self.settings_ = settings
         self.modality_stats_ = self._fit_preprocessing(X, modality_map)
         self.modality_map_ = {name: stats.columns for name, stats in self.modality_stats_.items()}
@@ -464,6 +213,8 @@ class FusionSurvivalModel(BaseEstimator):
         fraction = self.settings_.validation_fraction
         if fraction == 0:
             return rows, None
+        from sklearn.model_selection import train_test_split
+
         labelled = np.isfinite(time)
         strata = np.where(labelled, event, -1)
         try:  # stratified by event (and follow-up) where every stratum can be split
@@ -550,6 +301,8 @@ class FusionSurvivalModel(BaseEstimator):
         """Probability of response per patient."""
         if not getattr(self, "has_response_", False):
             raise InputError("the fusion model was fitted without response labels")
+        from scipy.special import expit
+
         return expit(self._outputs(X)[1])
 
     def embed(self, X: pd.DataFrame) -> np.ndarray:
@@ -594,7 +347,7 @@ class FusionSurvivalModel(BaseEstimator):
             "description": "One MLP encoder per modality, pooling of the present modalities' "
                            f"embeddings ({settings.fusion}), a Cox risk head and a response "
                            "head; trained with modality dropout.",
-            "network": {"class": "oncoweave.fusion.net.FusionNet",
+            "network": {"class": f"{FusionNet.__module__}.{FusionNet.__qualname__}",
                         "args": self._network_args()},
             "network_data_format": {
                 "inputs": {name: {"columns": len(stats.columns),
@@ -665,46 +418,6 @@ class FusionSurvivalModel(BaseEstimator):
         return model
 
 
-def _check_outcomes(patients: pd.Index, time: Sequence[float], event: Sequence[float],
-                    response: Sequence[float] | None
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """float arrays; NaN time or event = no follow-up (both NaN then). Errors name the first
-    offending patient by the feature table's index."""
-    n = len(patients)
-
-    def as_array(values, name: str) -> np.ndarray:
-        try:
-            array = pd.to_numeric(pd.Series(values), errors="raise").to_numpy(
-                dtype="float64", na_value=np.nan)
-        except (TypeError, ValueError):
-            raise InputError(f"{name} must be numeric (or missing)") from None
-        if len(array) != n:
-            raise InputError(f"{name} has {len(array)} values for {n} patients")
-        return array
-
-    time, event = as_array(time, "time"), as_array(event, "event")
-    unknown = np.isnan(time) | np.isnan(event)
-    time, event = np.where(unknown, np.nan, time), np.where(unknown, np.nan, event)
-    bad = ~unknown & ((time < 0) | np.isinf(time))
-    if bad.any():
-        raise InputError(f"patient {patients[np.argmax(bad)]}: time must be finite and >= 0, "
-                         f"got {time[bad][0]:g}")
-    bad = ~unknown & ~np.isin(event, (0.0, 1.0))
-    if bad.any():
-        raise InputError(f"patient {patients[np.argmax(bad)]}: event must be 1 (observed) or 0 "
-                         f"(censored), got {event[bad][0]:g}")
-    if np.nansum(event) < 1:
-        raise InputError("the training data has no observed event: the Cox loss needs one")
-    if response is None:
-        return time, event, None
-    response = as_array(response, "response")
-    bad = np.isfinite(response) & ~np.isin(response, (0.0, 1.0))
-    if bad.any():
-        raise InputError(f"patient {patients[np.argmax(bad)]}: response must be 1, 0 or "
-                         f"missing, got {response[bad][0]:g}")
-    return time, event, response
-
-
 @contextmanager
 def _seeded(seed: int, device: torch.device, threads: int = 0) -> Iterator[None]:
     """Seed torch inside a forked RNG state, deterministic algorithms on CPU, ``threads`` CPU
@@ -728,8 +441,6 @@ def _seeded(seed: int, device: torch.device, threads: int = 0) -> Iterator[None]
 # The cohort's fused representation as a table (rule train_fusion; read by find_similar_patients)
 
 def fused_embedding_schema(embedding_dim: int) -> pa.Schema:
-    from oncoweave.core.tables import schema_field
-
     return pa.schema([schema_field("patient", pa.string(), "Patient id from the sample sheet"),
                       *(schema_field(f"fused_{i:03d}", pa.float64(),
                                      "Fused patient representation of the fusion network; null "

@@ -1,33 +1,13 @@
-"""The patient feature table: one row per patient, every modality's features side by side.
+"""Building the patient feature table: the cohort's drivers, TMB, radiomics, deep-feature and
+clinical tables joined into one row per patient of the sample sheet.
 
-``build_patient_features`` joins the cohort's tables into one row per patient of the sample sheet,
-in sheet order. Columns (the fusion models and the similar-patient search find each modality's
-columns by prefix, see ``modality_map``):
-
-- ``patient``; outcomes ``os_months`` (float), ``os_event`` (1 = event observed, 0 = censored),
-  ``response`` (1 = RECIST CR/PR or 1, 0 = SD/PD or 0; null when not assessed); report columns
-  ``cancer_type``, ``treatment`` (the clinical sheet's text), ``image_lesion``, ``image_modality``
-  (the lesion whose imaging features the row holds).
-- genomic ``gen_``: per gene of ``DRIVER_GENES`` ``gen_<GENE>_driver`` (1 when a PASS somatic, LOH
-  or tumour-only call has driver_score >= the threshold), ``gen_<GENE>_max_driver_score`` (the
-  largest driver_score of those calls), ``gen_<GENE>_germline_pathogenic`` (BRCA1/BRCA2: a PASS
-  germline or LOH call, i.e. a variant also in the normal, with driver_score >= the threshold),
-  ``gen_<GENE>_loh`` (a PASS call whose normal is heterozygous and tumour homozygous); ``gen_tmb``
-  (the TMB when reportable).
-- radiomics ``rad_<pyradiomics name>``, deep ``deep_000``..., clinical ``clin_age``,
-  ``clin_sex_female``, ``clin_stage`` (0, I=1 .. IV=4; sub-stages A-C dropped),
-  ``clin_cancer_type_<slug>`` (one-hot) and ``clin_<name>`` for extra numeric sheet columns.
-
-Missing stays missing, never zero: a patient without an image has NaN in every rad_/deep_ column,
-a patient without a matched normal NaN germline/LOH flags (a tumour-only call cannot be told
-germline or somatic, so it counts in gen_<GENE>_driver whatever its origin), a patient without a clinical row NaN clinical features. A gene sequenced
-without a scored call is a true 0 (driver flag 0, max score 0.0): the panel covers the four genes,
-so no call is evidence of no driver. A modality whose input is not given has no columns at all.
+The columns and what they mean: :mod:`oncoweave.fusion.feature_table`. Inputs may be paths or
+DataFrames; errors name the file (or the table), the patient and, for the clinical sheet, the row
+and column.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import re
@@ -40,25 +20,26 @@ import pyarrow as pa
 from oncoweave.core.errors import InputError
 from oncoweave.core.paths import REPO_ROOT
 from oncoweave.core.sheets import load_clinical, read_sheet, sheet_error
-from oncoweave.core.tables import read_parquet, require_columns, schema_field, write_parquet
-from oncoweave.drivers.features import DRIVER_GENES
-from oncoweave.drivers.model import DRIVERS_SCHEMA
+from oncoweave.core.tables import read_parquet, require_columns
+from oncoweave.drivers.defaults import DEFAULT_DRIVER_THRESHOLD, DRIVER_GENES
+from oncoweave.drivers.schema import DRIVERS_SCHEMA
+from oncoweave.fusion.defaults import LESION_AGGREGATIONS
+from oncoweave.fusion.feature_table import (
+    GERMLINE_GENES,
+    GERMLINE_STATUSES,
+    ID_COLUMN,
+    INFO_COLUMNS,
+    MODALITY_PREFIXES,
+    OUTCOME_COLUMNS,
+    TUMOUR_STATUSES,
+    VOLUME_FEATURE,
+    modality_map,
+)
 from oncoweave.imaging.radiomics import ID_COLUMNS as IMAGE_ID_COLUMNS
 from oncoweave.therapy.tmb import TMB_SCHEMA
 
 log = logging.getLogger(__name__)
 
-ID_COLUMN = "patient"
-OUTCOME_COLUMNS = ("os_months", "os_event", "response")
-INFO_COLUMNS = ("cancer_type", "treatment", "image_lesion", "image_modality")
-NON_FEATURE_COLUMNS = (ID_COLUMN, *OUTCOME_COLUMNS, *INFO_COLUMNS)
-MODALITY_PREFIXES = {"genomic": "gen_", "radiomics": "rad_", "deep": "deep_", "clinical": "clin_"}
-GERMLINE_GENES = ("BRCA1", "BRCA2")
-TUMOUR_STATUSES = frozenset({"somatic", "loh", "tumour_only"})
-GERMLINE_STATUSES = frozenset({"germline", "loh"})  # LOH calls are germline variants too
-DEFAULT_DRIVER_THRESHOLD = 0.5
-LESION_AGGREGATIONS = ("largest", "mean")
-VOLUME_FEATURE = "original_shape_VoxelVolume"
 CLINICAL_SCHEMA = REPO_ROOT / "workflow" / "schemas" / "clinical.schema.yaml"
 # Clinical sheet columns with a fixed meaning; other columns are extra clinical variables.
 CLINICAL_FIXED = ("patient", "age", "sex", "stage", "cancer_type", "treatment", "os_months",
@@ -379,7 +360,7 @@ def build_patient_features(patients, drivers=None, tmb_tables=None, radiomics=No
                            lesion_aggregation: str = "largest",
                            radiomic_features: Sequence[str] | None = None) -> pd.DataFrame:
     """One row per patient of the sample sheet (sheet order): id, outcomes, report columns, then
-    gen_, rad_, deep_ and clin_ features (see the module docstring).
+    gen_, rad_, deep_ and clin_ features (see oncoweave.fusion.feature_table).
 
     ``patients``: the sample sheet (path or DataFrame with patient, type). ``drivers``: the cohort
     drivers table (DRIVERS_SCHEMA); ``tmb_tables``: a TMB DataFrame, or paths of TMB Parquets;
@@ -461,160 +442,3 @@ def _assemble(index: pd.Index, outcomes: pd.DataFrame, info: pd.DataFrame,
 def _modality_rank(column: str) -> int:
     return next(rank for rank, prefix in enumerate(MODALITY_PREFIXES.values())
                 if column.startswith(prefix))
-
-
-def modality_map(columns: Sequence[str]) -> dict[str, list[str]]:
-    """Modality -> its feature columns, recognised by prefix (gen_, rad_, deep_, clin_), in
-    column order; modalities without columns are left out."""
-    groups: dict[str, list[str]] = {}
-    for modality, prefix in MODALITY_PREFIXES.items():
-        found = [str(c) for c in columns if str(c).startswith(prefix)]
-        if found:
-            groups[modality] = found
-    return groups
-
-
-# ---------------------------------------------------------------------------------------------
-# Schema and files.
-
-_FIXED_FIELDS = {
-    "patient": schema_field("patient", pa.string(), "Patient id from the sample sheet"),
-    "os_months": schema_field("os_months", pa.float64(), "Overall survival or follow-up, months; "
-                              "null when unknown", True),
-    "os_event": schema_field("os_event", pa.int64(), "1 = death observed, 0 = censored at "
-                             "os_months; null when unknown", True),
-    "response": schema_field("response", pa.int64(), "Treatment response: 1 = CR/PR, 0 = SD/PD; "
-                             "null when not assessed", True),
-    "cancer_type": schema_field("cancer_type", pa.string(), "Cancer type (clinical sheet), for "
-                                "reports; the features are clin_cancer_type_*", True),
-    "treatment": schema_field("treatment", pa.string(), "Treatment (clinical sheet), for reports",
-                              True),
-    "image_lesion": schema_field("image_lesion", pa.string(), "Lesion(s) whose rad_/deep_ "
-                                 "features the row holds (';'-joined when averaged); null without "
-                                 "image", True),
-    "image_modality": schema_field("image_modality", pa.string(), "Modality of that lesion (CT, "
-                                   "MR, PT); null without image", True),
-}
-_GENOMIC_DESCRIPTIONS = {
-    "driver": "1 if a PASS somatic/LOH/tumour-only {gene} call has driver_score >= the threshold, "
-              "else 0; null without genomic data",
-    "max_driver_score": "Largest driver_score of the PASS somatic/LOH/tumour-only {gene} calls; "
-                        "0 when none (gene sequenced, no call)",
-    "germline_pathogenic": "1 if a PASS germline or LOH {gene} call (also in the normal) has "
-                           "driver_score >= the threshold, else 0; null without a matched normal",
-    "loh": "1 if a PASS {gene} call is LOH (heterozygous in the normal, homozygous in the "
-           "tumour), else 0; null without a matched normal",
-}
-
-
-def _feature_description(name: str) -> str:
-    if name == "gen_tmb":
-        return "Tumour mutational burden (mut/Mb) when reportable; null otherwise"
-    match = re.fullmatch(r"gen_([A-Z0-9]+)_(driver|max_driver_score|germline_pathogenic|loh)",
-                         name)
-    if match:
-        return _GENOMIC_DESCRIPTIONS[match[2]].format(gene=match[1])
-    if name.startswith("rad_"):
-        return (f"pyradiomics {name[4:]} of the patient's lesion (largest by voxel volume, or "
-                "mean of its lesions); null without image")
-    if name.startswith("deep_"):
-        return ("Deep image feature (cohort-trained encoder latent coordinate) of the patient's "
-                "lesion; null without image")
-    known = {"clin_age": "Age at diagnosis, years",
-             "clin_sex_female": "1 = female, 0 = male",
-             "clin_stage": "Stage at diagnosis, ordinal: 0, I = 1 .. IV = 4 (sub-stage dropped)"}
-    if name in known:
-        return known[name] + "; null when unknown"
-    if name.startswith("clin_cancer_type_"):
-        return "1 if the cancer type is " + name[len("clin_cancer_type_"):] + ", else 0; null " \
-               "when unknown"
-    return f"Clinical sheet column {name[5:]} (number); null when empty"
-
-
-def patient_features_schema(columns: Sequence[str]) -> pa.Schema:
-    """The schema of a patient feature table with these columns (in this order): the id,
-    outcome and report columns fixed, every gen_/rad_/deep_/clin_ column float64, nullable."""
-    columns = [str(c) for c in columns]
-    missing = [name for name in (ID_COLUMN, *OUTCOME_COLUMNS) if name not in columns]
-    if missing:
-        raise InputError(f"patient feature table lacks column(s) {', '.join(missing)}")
-    fields = []
-    for name in columns:
-        if name in _FIXED_FIELDS:
-            fields.append(_FIXED_FIELDS[name])
-        elif name.startswith(tuple(MODALITY_PREFIXES.values())):
-            fields.append(schema_field(name, pa.float64(), _feature_description(name), True))
-        else:
-            raise InputError(f"column {name!r} is neither an id/outcome/report column nor a "
-                             f"feature ({', '.join(MODALITY_PREFIXES.values())} prefix)")
-    return pa.schema(fields)
-
-
-def write_patient_features(df: pd.DataFrame, path: str | Path,
-                           metadata: Mapping[str, str] | None = None) -> pa.Table:
-    """Write the table atomically; its metadata gets ``modality_map`` (JSON) besides
-    ``metadata``."""
-    provenance = {**(metadata or {}), "modality_map": json.dumps(modality_map(df.columns))}
-    return write_parquet(df, path, patient_features_schema(df.columns), provenance)
-
-
-def read_patient_features(path: str | Path) -> tuple[pd.DataFrame, dict[str, list[str]],
-                                                     dict[str, str]]:
-    """(table, modality map, metadata) of a patient feature Parquet; the map from the metadata,
-    else from the column prefixes."""
-    df, metadata = read_parquet(path)
-    require_columns(df, [ID_COLUMN, *OUTCOME_COLUMNS], path)
-    if df[ID_COLUMN].duplicated().any():
-        raise InputError(f"patient {df[ID_COLUMN][df[ID_COLUMN].duplicated()].iloc[0]} has more "
-                         "than one row", path=path)
-    groups = json.loads(metadata["modality_map"]) if "modality_map" in metadata else \
-        modality_map(df.columns)
-    return df, groups, metadata
-
-
-def _input_provenance(args) -> dict[str, str]:
-    """Settings and inputs, plus the radiomics params / encoder hashes of the image tables."""
-    provenance = {"driver_threshold": str(args.driver_threshold),
-                  "lesion_aggregation": args.lesion_aggregation}
-    for name in ("samples", "drivers", "radiomics", "deep", "clinical"):
-        provenance[f"input_{name}"] = Path(getattr(args, name)).name if getattr(args, name) else ""
-    provenance["input_tmb_files"] = str(len(args.tmb or []))
-    for name, key in (("radiomics", "radiomics_params_sha256"), ("deep", "deep_model_sha256")):
-        if getattr(args, name):
-            value = read_parquet(getattr(args, name))[1].get(key)
-            if value:
-                provenance[key] = value
-    return provenance
-
-
-# ---------------------------------------------------------------------------------------------
-# Command line.
-
-def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "build-patient-features",
-        help="one row per patient: genomic, radiomic, deep and clinical features + outcomes")
-    parser.add_argument("--samples", required=True, help="sample sheet (patient order, normals)")
-    parser.add_argument("--drivers", help="cohort drivers Parquet (score-drivers, merged)")
-    parser.add_argument("--tmb", nargs="+", help="per-patient TMB Parquets (compute-tmb)")
-    parser.add_argument("--radiomics", help="cohort radiomics Parquet")
-    parser.add_argument("--deep", help="cohort deep features Parquet")
-    parser.add_argument("--clinical", help="clinical sheet (TSV)")
-    parser.add_argument("--driver-threshold", type=float, default=DEFAULT_DRIVER_THRESHOLD,
-                        help="driver_score from which a call is a driver (default %(default)s)")
-    parser.add_argument("--lesion-aggregation", choices=LESION_AGGREGATIONS, default="largest",
-                        help="several lesions: the largest by voxel volume, or their mean")
-    parser.add_argument("--output", required=True, help="Parquet to write")
-    parser.set_defaults(func=_cmd_build)
-
-
-def _cmd_build(args) -> int:
-    table = build_patient_features(args.samples, drivers=args.drivers, tmb_tables=args.tmb,
-                                   radiomics=args.radiomics, deep=args.deep,
-                                   clinical=args.clinical, driver_threshold=args.driver_threshold,
-                                   lesion_aggregation=args.lesion_aggregation)
-    write_patient_features(table, args.output, _input_provenance(args))
-    groups = modality_map(table.columns)
-    print(f"{args.output}: {len(table)} patients; " + ", ".join(
-        f"{modality} {len(columns)} columns" for modality, columns in groups.items()))
-    return 0

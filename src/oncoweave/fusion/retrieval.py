@@ -2,13 +2,10 @@
 
 ``SimilarPatients`` follows scikit-learn (``fit``, then queries; learned state ends in '_').
 Without a learned representation each feature column is z-scored (mean and SD over the patients
-that have it; constant columns carry nothing and are dropped) and a modality's distance is the
-root-mean-square z difference over the columns both patients have: the block's Euclidean
-distance weighted by 1/sqrt(n columns), so 300 radiomic columns weigh as much as 14 genomic ones.
-The distance of two patients is the mean of their modality distances over the modalities both
-have; a pair sharing no modality is infinitely far and never a neighbour. With a representation
-(e.g. a fusion model's patient embedding) the distance is the RMS difference of its coordinates,
-as given (not standardised: the model chose its scale).
+that have it; constant columns carry nothing and are dropped) and patients are compared modality
+by modality (:mod:`oncoweave.fusion.patient_distance`); a pair sharing no modality is never a
+neighbour. With a representation (e.g. a fusion model's patient embedding) the distance is the
+RMS difference of its coordinates, as given (not standardised: the model chose its scale).
 
 ``explain`` says what a neighbour shares: driver calls (gene + protein change, from the drivers
 table; else the gen_ flags), drugs matched in both therapy tables with their tiers, imaging traits
@@ -31,15 +28,22 @@ import pyarrow as pa
 
 from oncoweave.core.errors import InputError
 from oncoweave.core.tables import read_parquet, require_columns, schema_field, write_parquet
-from oncoweave.drivers.features import DRIVER_GENES
-from oncoweave.drivers.model import DRIVERS_SCHEMA
-from oncoweave.fusion.patient_features import (
-    DEFAULT_DRIVER_THRESHOLD,
+from oncoweave.drivers.defaults import DEFAULT_DRIVER_THRESHOLD, DRIVER_GENES
+from oncoweave.drivers.schema import DRIVERS_SCHEMA
+from oncoweave.fusion.feature_table import (
     GERMLINE_GENES,
     ID_COLUMN,
     TUMOUR_STATUSES,
     VOLUME_FEATURE,
     read_patient_features,
+)
+from oncoweave.fusion.patient_distance import (
+    DISTANCE_DESCRIPTION,
+    align_representation,
+    modality_distances,
+    representation_array,
+    standardised_blocks,
+    zscores,
 )
 from oncoweave.therapy.matching import THERAPIES_SCHEMA, TIER_ORDER
 
@@ -48,23 +52,6 @@ log = logging.getLogger(__name__)
 REPRESENTATION = "representation"
 TEXTURE_CLASSES = frozenset({"glcm", "glrlm", "glszm", "gldm", "ngtdm"})
 STAGE_NAMES = {0: "0", 1: "I", 2: "II", 3: "III", 4: "IV"}
-DISTANCE_DESCRIPTION = ("mean over the modalities both patients have of the RMS difference of "
-                        "z-scored features (block weight 1/sqrt(columns)); with a representation "
-                        "the RMS difference of its coordinates")
-
-
-class _ModalitiesUsed(Sequence):
-    """used[j]: the modalities compared for column j of a (blocks, patients) mask, built when
-    read (a query reads k of them)."""
-
-    def __init__(self, names: list[str], shared: np.ndarray):
-        self.names, self.shared = names, shared
-
-    def __len__(self) -> int:
-        return self.shared.shape[1]
-
-    def __getitem__(self, j: int) -> tuple[str, ...]:
-        return tuple(name for name, ok in zip(self.names, self.shared[:, j]) if ok)
 
 
 @dataclass(frozen=True)
@@ -104,8 +91,8 @@ class SimilarPatients:
         self.id_order_ = np.argsort(np.argsort(np.array(self.patients_, dtype=object)))
         self.modality_map_ = {m: list(c) for m, c in modality_map.items()}
         if representation is not None:
-            self.blocks_ = {REPRESENTATION: _representation_array(representation,
-                                                                 self.patients_)}
+            self.blocks_ = {REPRESENTATION: representation_array(representation,
+                                                                self.patients_)}
         else:
             self.blocks_ = standardised_blocks(self.features_, self.modality_map_)
         if not self.blocks_:
@@ -138,14 +125,7 @@ class SimilarPatients:
 
     def _compare(self, i: int, rows: np.ndarray) -> tuple[np.ndarray, Sequence[tuple[str, ...]]]:
         """Distances of patient ``i`` to the patients at ``rows``, and the modalities used."""
-        names = list(self.blocks_)
-        per_block = np.vstack([_rms_difference(block[rows], block[i])
-                               for block in self.blocks_.values()])
-        shared = ~np.isnan(per_block)
-        counts = shared.sum(axis=0)
-        total = np.where(shared, per_block, 0.0).sum(axis=0)
-        distance = np.where(counts > 0, total / np.maximum(counts, 1), np.inf)
-        return distance, _ModalitiesUsed(names, shared)
+        return modality_distances(self.blocks_, i, rows)
 
     def kneighbors(self, patient: str, k: int = 3) -> list[Neighbour]:
         """The ``k`` nearest other patients (fewer when fewer share a modality), nearest first,
@@ -265,7 +245,7 @@ class SimilarPatients:
         texture = [c for c in self.features_.columns
                    if c.startswith("rad_") and len(c.split("_")) > 3
                    and c.split("_")[2] in TEXTURE_CLASSES]
-        self.texture_ = _zscores(self.features_[texture]) if texture else None
+        self.texture_ = zscores(self.features_[texture]) if texture else None
 
     def _imaging_traits(self, i: int, j: int) -> list[str]:
         traits = []
@@ -356,75 +336,6 @@ def _cancer_type(features: pd.DataFrame, i: int) -> str | None:
     return hot[0][len("clin_cancer_type_"):] if len(hot) == 1 else None
 
 
-def _zscores(table: pd.DataFrame) -> np.ndarray:
-    """Columns z-scored over the patients that have them; constant columns are dropped."""
-    values = table.astype(float)
-    mean, sd = values.mean(skipna=True), values.std(ddof=0, skipna=True)
-    keep = sd.notna() & (sd > 0)
-    return ((values.loc[:, keep] - mean[keep]) / sd[keep]).to_numpy(dtype=float)
-
-
-def standardised_blocks(features: pd.DataFrame,
-                        modality_map: Mapping[str, Sequence[str]]) -> dict[str, np.ndarray]:
-    """Modality -> (n patients, varying columns) z-scores; modalities without one left out."""
-    blocks = {}
-    for modality, columns in modality_map.items():
-        require_columns(features, list(columns))
-        z = _zscores(features[list(columns)]) if len(columns) else np.empty((len(features), 0))
-        if z.shape[1] == 0:
-            log.info("modality %s: no column varies between patients; not compared", modality)
-            continue
-        blocks[modality] = z
-    return blocks
-
-
-def _rms_difference(block: np.ndarray, row: np.ndarray) -> np.ndarray:
-    """RMS difference of every row of ``block`` to ``row`` over the columns both have (NaN:
-    none)."""
-    difference = block - row
-    observed = ~np.isnan(difference)
-    counts = observed.sum(axis=1)
-    squares = np.where(observed, difference, 0.0) ** 2
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(counts > 0, np.sqrt(squares.sum(axis=1) / np.maximum(counts, 1)),
-                        np.nan)
-
-
-def _representation_array(representation, patients: list[str],
-                          source: str = "the representation") -> np.ndarray:
-    if isinstance(representation, pd.DataFrame):
-        return align_representation(representation, patients, source)
-    array = np.asarray(representation, dtype=float)
-    if array.ndim != 2 or array.shape[0] != len(patients):
-        raise InputError(f"representation must be (n patients = {len(patients)}, d), got shape "
-                         f"{array.shape}")
-    return array
-
-
-def align_representation(table: pd.DataFrame, patients: list[str], source: str) -> np.ndarray:
-    """Rows of a (patient, numeric columns...) table in ``patients``' order; a patient without a
-    row gets NaN (never a neighbour), one not in the feature table is an InputError."""
-    require_columns(table, [ID_COLUMN], source)
-    ids = table[ID_COLUMN].astype(str)
-    if ids.duplicated().any():
-        raise InputError(f"patient {ids[ids.duplicated()].iloc[0]} has more than one row",
-                         path=source)
-    unknown = sorted(set(ids) - set(patients))
-    if unknown:
-        raise InputError(f"patient {unknown[0]} is not in the feature table", path=source)
-    values = table.drop(columns=[ID_COLUMN])
-    not_numeric = [c for c in values.columns if not pd.api.types.is_numeric_dtype(values[c])]
-    if not_numeric or values.shape[1] == 0:
-        raise InputError("a representation has numeric columns besides patient" + (
-            f" ({', '.join(map(str, not_numeric[:3]))} are not)" if not_numeric else ""),
-            path=source)
-    missing = [p for p in patients if p not in set(ids)]
-    if missing:
-        log.warning("%s: no representation for %d patient(s) (%s): they get no neighbours",
-                    source, len(missing), ", ".join(missing[:5]))
-    return values.set_index(ids).reindex(patients).to_numpy(dtype=float)
-
-
 def _checked_table(table: pd.DataFrame | None, patients: list[str], what: str,
                    columns: list[str], source: str | None = None) -> pd.DataFrame | None:
     """``table`` when it has ``columns`` and only patients of the feature table."""
@@ -499,7 +410,7 @@ def write_similar_patients(df: pd.DataFrame, path: str | Path,
 
 
 # ---------------------------------------------------------------------------------------------
-# Command line.
+# Files.
 
 def read_therapies(paths: Sequence[str | Path], patients: list[str]) -> pd.DataFrame:
     """The per-patient therapy tables in one DataFrame; a file with a patient the feature table
@@ -509,26 +420,11 @@ def read_therapies(paths: Sequence[str | Path], patients: list[str]) -> pd.DataF
     return pd.concat(tables, ignore_index=True)
 
 
-def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "find-similar-patients",
-        help="each patient's k most similar patients and what they share")
-    parser.add_argument("--features", required=True, help="build-patient-features Parquet")
-    parser.add_argument("--representation", help="Parquet: patient + embedding columns (e.g. "
-                        "a fusion model's); default: the standardised feature table")
-    parser.add_argument("--drivers", help="cohort drivers Parquet (shared protein changes)")
-    parser.add_argument("--therapies", nargs="+", help="per-patient therapies Parquets")
-    parser.add_argument("--k", type=int, default=3, help="neighbours per patient [3]")
-    parser.add_argument("--driver-threshold", type=float, default=DEFAULT_DRIVER_THRESHOLD)
-    parser.add_argument("--output", required=True, help="Parquet to write")
-    parser.set_defaults(func=_cmd_find)
-
-
 def find_similar_patients(features_path: str | Path, output: str | Path, *,
                           representation_path: str | Path | None = None,
                           drivers_path: str | Path | None = None,
                           therapy_paths: Sequence[str | Path] | None = None, k: int = 3,
-                          driver_threshold: float = 0.5) -> pd.DataFrame:
+                          driver_threshold: float = DEFAULT_DRIVER_THRESHOLD) -> pd.DataFrame:
     """Each patient's k most similar patients (from the Parquet files named), written to output."""
     features, groups, _ = read_patient_features(features_path)
     patients = [str(p) for p in features[ID_COLUMN]]
@@ -549,13 +445,3 @@ def find_similar_patients(features_path: str | Path, output: str | Path, *,
     log.info("%s: %d neighbour rows for %d patients (k = %d, compared on %s)", output, len(table),
              table["patient"].nunique(), k, ", ".join(model.blocks_))
     return table
-
-
-def _cmd_find(args) -> int:
-    table = find_similar_patients(
-        args.features, args.output, representation_path=args.representation,
-        drivers_path=args.drivers, therapy_paths=args.therapies, k=args.k,
-        driver_threshold=args.driver_threshold)
-    print(f"{args.output}: {len(table)} neighbour rows for {table['patient'].nunique()} "
-          f"patients (k = {args.k})")
-    return 0

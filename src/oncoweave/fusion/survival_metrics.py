@@ -13,12 +13,17 @@ ratio, say). Every function takes plain arrays.
 - :func:`response_metrics`, :func:`calibration_bins`: AUROC, AUPRC, Brier and a reliability
   curve for a binary outcome.
 - :func:`bootstrap_ci`: a seeded percentile 95 % interval for any metric over row resamples.
+- :func:`percentile_among`: a value's percentile rank among reference values (a risk among the
+  training fold's, a lesion's feature among the cohort's).
 
 The inverse-probability-of-censoring weights of the td-AUC and the Brier score come from the
 training fold's censoring distribution, which is undefined beyond the training follow-up. Test
 patients followed longer are therefore censored at the end of the training follow-up
 (:func:`censor_at_train_followup`): for every evaluation time before it, that leaves the metric
 unchanged (they are at risk at those times either way).
+
+scikit-survival and scikit-learn are imported by the functions that use them: the constants and
+:func:`percentile_among` cost nothing to import.
 """
 
 from __future__ import annotations
@@ -26,27 +31,19 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 import numpy as np
-from sklearn.calibration import calibration_curve
-from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
-from sksurv.exceptions import NoComparablePairException
-from sksurv.linear_model.coxph import BreslowEstimator
-from sksurv.metrics import (
-    concordance_index_censored,
-    cumulative_dynamic_auc,
-    integrated_brier_score,
-)
-from sksurv.nonparametric import CensoringDistributionEstimator
-from sksurv.util import Surv
+
+from oncoweave.fusion.defaults import BOOTSTRAP_RESAMPLES
 
 # Evaluation times of td-AUC and IBS: these quantiles of the test fold's event times. The first
 # decile leaves a few events before the first time; past the 80th percentile too few patients
 # remain at risk in a fold of ~75 for a stable AUC.
 EVALUATION_QUANTILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
-BOOTSTRAP_RESAMPLES = 1000
 
 
 def survival_array(time, event) -> np.ndarray:
     """The structured (event, time) array sksurv estimators and metrics take."""
+    from sksurv.util import Surv
+
     return Surv.from_arrays(event=np.asarray(event).astype(bool),
                             time=np.asarray(time, dtype=float))
 
@@ -55,6 +52,9 @@ def harrell_c(time, event, risk) -> float:
     """Harrell's C: the fraction of comparable pairs whose earlier event has the higher risk
     (risk ties count 1/2). Comparable: the shorter time is an observed event. NaN without a
     comparable pair (no events, say)."""
+    from sksurv.exceptions import NoComparablePairException
+    from sksurv.metrics import concordance_index_censored
+
     event = np.asarray(event).astype(bool)
     if len(event) < 2 or not event.any():
         return float("nan")
@@ -73,6 +73,8 @@ def censor_at_train_followup(train_time, train_event, test_time, test_event
     Beyond the largest training time, or at an event time where the training censoring survival
     is already 0, the censoring weights are undefined; such test patients become censored there.
     """
+    from sksurv.nonparametric import CensoringDistributionEstimator
+
     train_time = np.asarray(train_time, dtype=float)
     test_time = np.asarray(test_time, dtype=float).copy()
     test_event = np.asarray(test_event).astype(bool).copy()
@@ -108,6 +110,8 @@ def time_dependent_auc(train_time, train_event, test_time, test_event, risk,
     ``times`` defaults to :func:`evaluation_times`. Empty arrays and NaN when no time is usable
     (no test events, all of them beyond the training follow-up).
     """
+    from sksurv.metrics import cumulative_dynamic_auc
+
     test_time, test_event = censor_at_train_followup(train_time, train_event, test_time,
                                                      test_event)
     if times is None:
@@ -127,6 +131,8 @@ def breslow_survival(train_time, train_event, train_risk, test_risk, times) -> n
     ``risk`` must be a log hazard ratio (a Cox linear predictor, xgboost ``survival:cox`` margin);
     S0 is the Breslow baseline fitted on the training fold's own risks (sksurv).
     """
+    from sksurv.linear_model.coxph import BreslowEstimator
+
     baseline = BreslowEstimator().fit(np.asarray(train_risk, dtype=float),
                                       np.asarray(train_event).astype(bool),
                                       np.asarray(train_time, dtype=float))
@@ -141,6 +147,8 @@ def integrated_brier(train_time, train_event, test_time, test_event, survival_fu
                      times) -> float:
     """Integrated Brier score (IPCW, sksurv) of survival probabilities (n_test, n_times) over
     ``times`` (at least two); lower is better, 0.25 is an uninformative 50 % guess."""
+    from sksurv.metrics import integrated_brier_score
+
     times = np.asarray(times, dtype=float)
     if len(times) < 2:
         return float("nan")
@@ -157,6 +165,8 @@ def integrated_brier(train_time, train_event, test_time, test_event, survival_fu
 def response_metrics(label, probability) -> dict[str, float]:
     """AUROC, AUPRC (average precision) and Brier score of predicted probabilities; AUROC and
     AUPRC are NaN when ``label`` holds one class only."""
+    from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
     label = np.asarray(label).astype(int)
     probability = np.asarray(probability, dtype=float)
     brier = float(brier_score_loss(label, probability, labels=[0, 1]))
@@ -169,6 +179,8 @@ def response_metrics(label, probability) -> dict[str, float]:
 def calibration_bins(label, probability, n_bins: int = 10) -> dict[str, list[float]]:
     """Reliability curve over quantile bins (sklearn ``calibration_curve``): mean predicted
     probability and observed fraction of responders per bin."""
+    from sklearn.calibration import calibration_curve
+
     observed, predicted = calibration_curve(np.asarray(label).astype(int),
                                             np.asarray(probability, dtype=float),
                                             n_bins=n_bins, strategy="quantile")
@@ -205,3 +217,14 @@ def bootstrap_ci(metric: Callable[..., float], *arrays, n_bootstrap: int = BOOTS
                 else [float("nan"), float("nan")])
     return {"estimate": estimate, "ci95": [float(v) for v in interval],
             "n_resamples": len(values)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Ranks.
+
+def percentile_among(reference, values) -> np.ndarray:
+    """Percent of ``reference`` below each of ``values``, ties counted half."""
+    reference = np.sort(np.asarray(reference, dtype=float))
+    below = np.searchsorted(reference, values, side="left")
+    at_or_below = np.searchsorted(reference, values, side="right")
+    return 100.0 * (below + at_or_below) / (2 * len(reference))

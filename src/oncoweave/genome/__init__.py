@@ -1,1 +1,2 @@
-"""The reference genome: contigs and coordinates, transcript models, protein knowledge."""
+"""The reference genome as the other stages look it up: contig coordinates, transcript models and
+protein knowledge."""

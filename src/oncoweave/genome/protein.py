@@ -1,12 +1,14 @@
 """Protein-level knowledge for the driver scorer: HGVS p. parsing, amino-acid substitution
 properties and protein domains.
 
-BLOSUM62, hydropathy (Kyte-Doolittle) and residue masses come from Biopython. Biopython ships no
-Grantham distance and no PyPI package provides one, so it is computed here from Grantham's own
-formula and property table (R. Grantham, "Amino acid difference formula to help explain protein
-evolution", Science 185:862-864, 1974): D = 50.723 * sqrt(1.833 dc^2 + 0.1018 dp^2 + 0.000399 dv^2)
-over composition c, polarity p and volume v; it reproduces the published table within 1 unit
-(R-H 29, C-W 214.4 vs 215).
+BLOSUM62, hydropathy (Kyte-Doolittle) and residue masses come from Biopython; the BLOSUM and
+hydropathy tables are imported on first use (they pull in numpy and Bio.Seq), so readers of HGVS
+p. and domains alone do not load them. Biopython ships no Grantham distance and no PyPI package
+provides one, so it is computed here from Grantham's own formula and property table
+(R. Grantham, "Amino acid difference formula to help explain protein evolution", Science
+185:862-864, 1974): D = 50.723 * sqrt(1.833 dc^2 + 0.1018 dp^2 + 0.000399 dv^2) over composition
+c, polarity p and volume v; it reproduces the published table within 1 unit (R-H 29, C-W 214.4
+vs 215).
 """
 
 from __future__ import annotations
@@ -18,9 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from Bio.Align import substitution_matrices
 from Bio.Data.IUPACData import protein_letters_3to1, protein_weights
-from Bio.SeqUtils.ProtParamData import kd as KYTE_DOOLITTLE
 
 from oncoweave.core.errors import InputError
 
@@ -142,6 +142,8 @@ def substitution_consequence(ref: str, position: int, alt: str) -> str:
 
 @lru_cache(maxsize=1)
 def _blosum62():
+    from Bio.Align import substitution_matrices
+
     return substitution_matrices.load("BLOSUM62")
 
 
@@ -162,7 +164,11 @@ def grantham(ref: str | None, alt: str | None) -> float:
 
 
 def hydropathy_change(ref: str | None, alt: str | None) -> float:
-    return KYTE_DOOLITTLE[alt] - KYTE_DOOLITTLE[ref] if _both_amino_acids(ref, alt) else math.nan
+    if not _both_amino_acids(ref, alt):
+        return math.nan
+    from Bio.SeqUtils.ProtParamData import kd as kyte_doolittle
+
+    return kyte_doolittle[alt] - kyte_doolittle[ref]
 
 
 def charge_change(ref: str | None, alt: str | None) -> float:

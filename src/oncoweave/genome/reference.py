@@ -1,4 +1,4 @@
-"""Reference contigs and their GRCh38 chromosome coordinates.
+"""Reference contigs placed on GRCh38, so that every table carries chromosome coordinates.
 
 The bundled mini-reference holds one contig per gene region (``chr17_TP53`` ...); ``regions.tsv``
 says where each contig lies on GRCh38 (genomic pos = contig pos + offset). A full GRCh38 reference
@@ -94,24 +94,3 @@ def fasta_contigs(fai_path: str | Path) -> dict[str, int]:
             fields = line.split("\t")
             contigs[fields[0]] = int(fields[1])
     return contigs
-
-
-def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "to-grch38", help="convert reference-contig positions to GRCh38 chromosome positions")
-    parser.add_argument("--regions", default=str(BUNDLED_REFERENCE_DIR / "regions.tsv"),
-                        help="regions.tsv of the reference (default: the bundled mini-reference)")
-    parser.add_argument("positions", nargs="+", metavar="CONTIG:POS")
-    parser.set_defaults(func=_cmd_to_grch38)
-
-
-def _cmd_to_grch38(args) -> int:
-    contig_map = ContigMap.from_tsv(args.regions)
-    for item in args.positions:
-        contig, _, pos = item.rpartition(":")
-        try:
-            chrom, genomic = contig_map.to_genomic(contig, int(pos))
-        except (KeyError, ValueError) as err:
-            raise InputError(f"cannot convert {item!r}: {err}") from None
-        print(f"{item}\t{chrom}:{genomic}")
-    return 0

@@ -1,4 +1,4 @@
-"""Transcript models from an Ensembl-style GFF3, HGVS c. notation, and the targets BED.
+"""Transcript models read from an Ensembl-style GFF3, for HGVS c. notation and the targets BED.
 
 Coordinates are 1-based inclusive reference-contig positions throughout. Transcript IDs are
 compared without their version suffix (``ENST00000269305.9`` -> ``ENST00000269305``), because
@@ -18,7 +18,6 @@ from urllib.parse import unquote
 
 from oncoweave.core.errors import InputError
 from oncoweave.core.io import replaced_on_success
-from oncoweave.genome.reference import BUNDLED_REFERENCE_DIR
 
 _VERSION_SUFFIX = re.compile(r"\.\d+$")
 _COMPLEMENT = str.maketrans("ACGTNacgtn", "TGCANtgcan")
@@ -401,22 +400,3 @@ def write_targets_bed(intervals: list[tuple[str, int, int, str]], output: str | 
     with replaced_on_success(output) as temporary, temporary.open("w") as handle:
         handle.writelines(f"{contig}\t{start}\t{end}\t{gene}\n"
                           for contig, start, end, gene in intervals)
-
-
-def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "make-targets", help="BED of the canonical transcripts' CDS segments +- a flank")
-    parser.add_argument("--gff3", default=str(BUNDLED_REFERENCE_DIR / "gene_models.regions.gff3"))
-    parser.add_argument("--canonical",
-                        default=str(BUNDLED_REFERENCE_DIR / "canonical_transcripts.tsv"))
-    parser.add_argument("--flank", type=int, default=20, help="bases added on each side [20]")
-    parser.add_argument("--output", required=True, help="BED file to write")
-    parser.set_defaults(func=_cmd_make_targets)
-
-
-def _cmd_make_targets(args) -> int:
-    if args.flank < 0:
-        raise InputError(f"--flank must be >= 0, got {args.flank}")
-    models = canonical_models(args.gff3, args.canonical)
-    write_targets_bed(target_intervals(list(models.values()), args.flank), args.output)
-    return 0

@@ -1,72 +1,43 @@
-"""Image ingest: read a lesion's image and mask, de-identify DICOM, check the grids, write copies.
+"""Image ingest: check a lesion's image and mask (DICOM de-identified) and write working copies.
 
 Inputs are NIfTI/NRRD files or DICOM series folders (one series per folder; DICOM-SEG and
-RTSTRUCT masks are refused: convert them to NIfTI first). The working copies are a float32 NIfTI
-image on the native grid and a uint8 NIfTI mask (1 = the lesion's label), plus one INGEST_SCHEMA
-row. Nothing from a source header reaches them: voxels and geometry are copied onto fresh images
-(SimpleITK metadata dictionaries are dropped, NRRD key/values included) and the written NIfTI's
-``descrip``/``aux_file``/``intent_name`` are checked to be empty.
-
-DICOM headers go through the DICOM PS3.15 Annex E Basic Application Level Confidentiality
-Profile as tabulated by dicom-anonymizer (table PS315_TABLE, the newest it ships): names, IDs,
-dates, times, institution, physicians, free-text descriptions and private tags are removed or
-blanked. The package replaces UIDs with random ones per process; here every UID replacement is
-deterministic instead, "2.25." + the integer of a name-based UUID (RFC 4122 v5) of the salt and
-the original UID, so the same salt maps a UID to the same new UID in every file and every run
-(and a different salt to another). Only a whitelist of technical attributes of the de-identified
-header is kept (``deidentified_header``). Images flagged BurnedInAnnotation YES are refused:
-their pixels would carry PHI that no header profile removes.
+RTSTRUCT masks are refused: convert them to NIfTI first), read by ``image_files``; DICOM headers
+go through ``deidentify``. The working copies are a float32 NIfTI image on the native grid and
+a uint8 NIfTI mask (1 = the lesion's label), plus one INGEST_SCHEMA row. Nothing from a source
+header reaches them: only the voxels and the grid are written.
 """
 
 from __future__ import annotations
 
-import argparse
-import functools
 import json
 import logging
 import os
-import uuid
 from contextlib import ExitStack
 from importlib import metadata
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pydicom
-import SimpleITK as sitk
-from dicomanonymizer import simpledicomanonymizer as anonymizer
-from pydicom.errors import InvalidDicomError
-from pydicom.uid import UID_dictionary
 
 from oncoweave.core.errors import InputError
 from oncoweave.core.io import replaced_on_success
 from oncoweave.core.tables import read_parquet, schema_field, write_parquet
+from oncoweave.imaging.defaults import MODALITIES
+from oncoweave.imaging.deidentify import DEFAULT_SALT, PS315_TABLE, deidentified_header
+from oncoweave.imaging.image_files import read_image, source_format, write_nifti
+
+if TYPE_CHECKING:  # SimpleITK is imported where used: the command line starts without it
+    import SimpleITK as sitk
 
 logger = logging.getLogger(__name__)
-
-PS315_TABLE = "dicomfields_2026c"  # newest PS3.15 Table E.1-1 transcription in dicom-anonymizer
-DEFAULT_SALT = "oncoweave-ps3.15-uid-salt-v1"  # public: set a secret salt for a real cohort
-MODALITIES = ("CT", "MR", "PT")
-FILE_FORMATS = {".nii": "nifti", ".nii.gz": "nifti", ".nrrd": "nrrd"}
 
 # Grid tolerances. Spacing and origin may differ by SPACING_TOLERANCE of the image's voxel
 # spacing on each axis (1e-3 voxel: far below any real misregistration, above DICOM/NIfTI
 # rounding); each direction cosine may differ by DIRECTION_TOLERANCE. Sizes must be equal.
 SPACING_TOLERANCE = 1e-3
 DIRECTION_TOLERANCE = 1e-4
-
-# Mask objects that are not an image series: refused with a conversion hint.
-UNSUPPORTED_DICOM = {"SEG": "1.2.840.10008.5.1.4.1.1.66.4",
-                     "RTSTRUCT": "1.2.840.10008.5.1.4.1.1.481.3"}
-
-# Technical attributes kept after de-identification. The Basic profile retains all of them
-# (Manufacturer/ManufacturerModelName name the vendor, not the site; StationName and
-# DeviceSerialNumber, which do identify a site, are removed by the profile and not kept here).
-HEADER_WHITELIST = ("Modality", "Manufacturer", "ManufacturerModelName", "SliceThickness",
-                    "PixelSpacing", "KVP", "ConvolutionKernel", "RescaleSlope",
-                    "RescaleIntercept", "RescaleType", "Units", "SeriesInstanceUID")
 
 INGEST_SCHEMA = pa.schema([
     schema_field("patient", pa.string(), "Patient id from the image sheet"),
@@ -91,240 +62,6 @@ INGEST_SCHEMA = pa.schema([
     schema_field("image", pa.string(), "Written working copy: float32 NIfTI on the native grid"),
     schema_field("mask", pa.string(), "Written working copy: uint8 NIfTI, 1 = the lesion"),
 ])
-
-
-# --- reading ---------------------------------------------------------------------------------
-
-def source_format(path: str | Path) -> str:
-    """dicom (a folder), nifti or nrrd, from the path's form; InputError for anything else."""
-    path = Path(path)
-    if path.is_dir():
-        return "dicom"
-    name = path.name.lower()
-    for suffix, kind in FILE_FORMATS.items():
-        if name.endswith(suffix):
-            return kind
-    unsupported = _unsupported_dicom_kind(path) if path.is_file() else None
-    if unsupported is not None:
-        raise InputError(_unsupported_message(unsupported), path=path)
-    raise InputError("not an image: give a .nii, .nii.gz or .nrrd file or a DICOM series folder",
-                     path=path)
-
-
-def read_image(path: str | Path) -> sitk.Image:
-    """A 3-D scalar image from a NIfTI/NRRD file or a one-series DICOM folder, metadata-free.
-
-    DICOM pixels come with the rescale applied (CT: HU). Missing or unreadable input is an
-    InputError naming the file or folder.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise InputError("not found", path=path)
-    if source_format(path) == "dicom":
-        reader = sitk.ImageSeriesReader()
-        # Float output: slices may carry different rescale slopes (PET), which an integer
-        # output type chosen from the first slice would truncate.
-        reader.SetOutputPixelType(sitk.sitkFloat32)
-        reader.SetFileNames([str(name) for name in dicom_series_files(path)])
-        image = _execute(reader.Execute, path)
-    else:
-        image = _execute(lambda: sitk.ReadImage(str(path)), path)
-    if image.GetDimension() != 3 or image.GetNumberOfComponentsPerPixel() != 1:
-        raise InputError(f"need a 3-D single-component volume, got {image.GetDimension()}-D with "
-                         f"{image.GetNumberOfComponentsPerPixel()} component(s)", path=path)
-    return pixels_only(image)
-
-
-def _execute(read: Callable[[], sitk.Image], path: Path) -> sitk.Image:
-    try:
-        return read()
-    except RuntimeError as err:
-        # SimpleITK's message ends with the reason after "sitk::ERROR:"; the rest is C++ location.
-        reason = str(err).strip().splitlines()[-1].split("sitk::ERROR:")[-1].strip()
-        raise InputError(f"cannot read image ({reason})", path=path) from None
-
-
-def pixels_only(image: sitk.Image) -> sitk.Image:
-    """The voxels and grid of ``image`` on a fresh image: no metadata dictionary comes along."""
-    clean = sitk.GetImageFromArray(sitk.GetArrayViewFromImage(image))
-    clean.CopyInformation(image)  # origin, spacing, direction only
-    for key in clean.GetMetaDataKeys():
-        clean.EraseMetaData(key)
-    return clean
-
-
-def dicom_series_files(folder: str | Path) -> list[Path]:
-    """The files of the one DICOM image series in ``folder``, in slice order (GDCM's).
-
-    A SEG/RTSTRUCT object, no series or several series is an InputError naming the folder.
-    """
-    folder = Path(folder)
-    files = [path for path in sorted(folder.iterdir()) if path.is_file()]
-    for path in files:
-        kind = _unsupported_dicom_kind(path)
-        if kind is not None:
-            raise InputError(f"{path.name}: {_unsupported_message(kind)}", path=folder)
-    # GDCM warns on stderr about an empty folder; no files means no series anyway.
-    series = sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder)) if files else ()
-    if len(series) != 1:
-        raise InputError(f"a DICOM folder must hold exactly one image series, found "
-                         f"{len(series)}" + (" (put each series in its own folder)"
-                                             if series else ""), path=folder)
-    return [Path(name) for name in
-            sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), series[0])]
-
-
-def _unsupported_dicom_kind(path: Path) -> str | None:
-    """SEG or RTSTRUCT when ``path`` is such a DICOM object; None otherwise (also non-DICOM)."""
-    try:
-        header = pydicom.dcmread(path, stop_before_pixels=True,
-                                 specific_tags=["Modality", "SOPClassUID"])
-    except (InvalidDicomError, OSError, ValueError, TypeError, EOFError):
-        return None
-    for kind, sop_class in UNSUPPORTED_DICOM.items():
-        if header.get("Modality") == kind or header.get("SOPClassUID") == sop_class:
-            return kind
-    return None
-
-
-def _unsupported_message(kind: str) -> str:
-    return (f"DICOM {kind} is not supported; convert it to a NIfTI labelmap on the image grid "
-            "(e.g. dcmqi segimage2itkimage for SEG, plastimatch convert for RTSTRUCT)")
-
-
-# --- de-identification -----------------------------------------------------------------------
-
-def deidentified_uid(uid: str, salt: str) -> str:
-    """The replacement of ``uid``: "2.25." + a UUIDv5 of (salt, uid); same salt, same result.
-
-    Registered UIDs (SOP classes, transfer syntaxes) identify no one and are kept.
-    """
-    uid = str(uid)
-    if not uid or uid in UID_dictionary:
-        return uid
-    # pydicom's generate_uid(prefix=None) ignores entropy_srcs (it returns a random UUID), so
-    # the name-based UUID is built here; 2.25.<UUID integer> is the ISO/IEC 9834-8 form.
-    namespace = uuid.uuid5(uuid.NAMESPACE_OID, f"oncoweave-deid|{salt}")
-    return f"2.25.{uuid.uuid5(namespace, uid).int}"
-
-
-def deidentify_dataset(ds: pydicom.Dataset, salt: str = DEFAULT_SALT) -> pydicom.Dataset:
-    """Apply the PS3.15 Basic profile (PS315_TABLE) to ``ds`` in place and return it.
-
-    Private tags are removed and every UID replacement is ``deidentified_uid``. A dataset
-    flagged BurnedInAnnotation YES is refused (InputError): its pixels may show PHI.
-    """
-    if str(ds.get("BurnedInAnnotation", "")).strip().upper() == "YES":
-        raise InputError("BurnedInAnnotation is YES: the pixel data may show patient details, "
-                         "which header de-identification cannot remove; not ingested")
-    anonymizer.anonymize_dataset(ds, _salted_rules(salt), delete_private_tags=True,
-                                 base_rules_gen=_base_rules)
-    ds.PatientIdentityRemoved = "YES"
-    ds.DeidentificationMethod = f"PS3.15 Basic Profile ({PS315_TABLE}); salted UIDs"
-    return ds
-
-
-def _base_rules() -> dict:
-    # A fresh dict each call: anonymize_dataset updates the one it gets with the extra rules.
-    return dict(_profile_rules())
-
-
-@functools.cache
-def _profile_rules() -> dict:
-    return anonymizer.initialize_actions(PS315_TABLE)
-
-
-@functools.lru_cache(maxsize=8)
-def _salted_rules(salt: str) -> dict:
-    """Every base rule that may write a UID, redone with deterministic UIDs.
-
-    U and X/Z/U* are the UID actions; D, Z/D, X/D and X/Z/D map to the package's ``replace``,
-    which also gives UI elements (and UIDs nested in a replaced sequence) random UIDs.
-    """
-    replacing = (anonymizer.replace, anonymizer.empty_or_replace, anonymizer.delete_or_replace,
-                 anonymizer.delete_or_empty_or_replace)
-
-    def on_element(handle: Callable[[pydicom.DataElement], None]):
-        def action(dataset, tag):
-            element = dataset.get(tag)
-            if element is not None:
-                handle(element)
-        return action
-
-    replace_uid = on_element(lambda element: _salt_uids(element, salt))
-    # D: the package's dummy of the VR; U*: blank. Both keep (salted) UIDs at any depth.
-    replace_salted = on_element(
-        lambda element: _salt_nested(element, salt, anonymizer.replace_element))
-    delete_or_empty_or_replace_uid = on_element(
-        lambda element: _salt_nested(element, salt, anonymizer.empty_element))
-
-    rules = {}
-    for tag, action in _base_rules().items():
-        if action is anonymizer.replace_UID:
-            rules[tag] = replace_uid
-        elif action is anonymizer.delete_or_empty_or_replace_UID:
-            rules[tag] = delete_or_empty_or_replace_uid
-        elif action in replacing:
-            rules[tag] = replace_salted
-    return rules
-
-
-def _salt_uids(element: pydicom.DataElement, salt: str) -> None:
-    if element.VM > 1:
-        element.value = [deidentified_uid(value, salt) for value in element.value]
-    elif element.value:
-        element.value = deidentified_uid(element.value, salt)
-
-
-def _salt_nested(element: pydicom.DataElement, salt: str,
-                 other: Callable[[pydicom.DataElement], None]) -> None:
-    """Salt the UIDs of ``element`` and of sequences in it at any depth; ``other`` gets every
-    other element."""
-    if element.VR == "UI":
-        _salt_uids(element, salt)
-    elif element.VR == "SQ":
-        for item in element.value:
-            for sub_element in item:  # iterating a Dataset converts raw elements
-                _salt_nested(sub_element, salt, other)
-    else:
-        other(element)
-
-
-def deidentified_header(folder: str | Path, salt: str = DEFAULT_SALT) -> dict:
-    """HEADER_WHITELIST of the de-identified series in ``folder`` as JSON-able values.
-
-    Every slice is de-identified (so a BurnedInAnnotation YES on any slice is refused) and must
-    map to one new SeriesInstanceUID; values are the first slice's (None where absent).
-    """
-    folder = Path(folder)
-    headers = []
-    for path in dicom_series_files(folder):
-        try:
-            dataset = pydicom.dcmread(path, stop_before_pixels=True)
-        except (InvalidDicomError, OSError) as err:
-            raise InputError(f"cannot read DICOM header of {path.name} ({err})", path=folder) \
-                from None
-        try:
-            headers.append(deidentify_dataset(dataset, salt))
-        except InputError as err:
-            raise InputError(f"{path.name}: {err}", path=folder) from None
-    logger.debug("%s: %d slice headers de-identified (%s)", folder, len(headers), PS315_TABLE)
-    series_uids = {str(header.get("SeriesInstanceUID", "")) for header in headers}
-    if len(series_uids) != 1:
-        raise InputError(f"slices map to {len(series_uids)} SeriesInstanceUIDs", path=folder)
-    return {keyword: _json_value(headers[0].get(keyword)) for keyword in HEADER_WHITELIST}
-
-
-def _json_value(value):
-    if value is None or value == "":
-        return None
-    if isinstance(value, pydicom.multival.MultiValue):
-        return [_json_value(item) for item in value]
-    if isinstance(value, (pydicom.valuerep.DSfloat, pydicom.valuerep.DSdecimal, float)):
-        return float(value)
-    if isinstance(value, (pydicom.valuerep.IS, int)):
-        return int(value)
-    return str(value)
 
 
 # --- checks ----------------------------------------------------------------------------------
@@ -362,6 +99,8 @@ def _fmt(values, separator: str = "x") -> str:
 
 def select_label(mask: sitk.Image, label: int, where: str) -> sitk.Image:
     """uint8 mask on the same grid, 1 where ``mask == label``; InputError if empty or absent."""
+    import SimpleITK as sitk
+
     values = sitk.GetArrayViewFromImage(mask)
     labels = np.unique(values[values != 0])
     if labels.size == 0:
@@ -387,6 +126,8 @@ def ingest_case(patient: str, lesion: str, image_path: str | Path, mask_path: st
     INGEST_SCHEMA row to ``out_ingest`` when given, all or none: after any error no output
     exists. Bad input is one InputError naming the patient, lesion and files.
     """
+    import SimpleITK as sitk
+
     where = f"patient {patient}, lesion {lesion}"
     files = f"image {image_path}, mask {mask_path}"
     if modality not in MODALITIES:
@@ -430,6 +171,8 @@ def _check_modality(header: dict, modality: str) -> None:
 
 def _record(patient: str, lesion: str, modality: str, label: int, kind: str, image: sitk.Image,
             binary: sitk.Image, header: dict | None, out_image, out_mask) -> dict:
+    import SimpleITK as sitk
+
     inside = sitk.GetArrayViewFromImage(binary).astype(bool)
     values = sitk.GetArrayViewFromImage(image)[inside].astype(np.float64)
     size, spacing = image.GetSize(), image.GetSpacing()
@@ -448,23 +191,11 @@ def _record(patient: str, lesion: str, modality: str, label: int, kind: str, ima
     }
 
 
-NIFTI_TEXT_FIELDS = ("descrip", "aux_file", "intent_name")
-
-
-def write_nifti(image: sitk.Image, path: str | Path) -> None:
-    """Write ``image`` as NIfTI with no metadata; check its free-text header fields are empty."""
-    sitk.WriteImage(pixels_only(image), str(path), useCompression=True)
-    reader = sitk.ImageFileReader()
-    reader.SetFileName(str(path))
-    reader.ReadImageInformation()
-    filled = [key for key in NIFTI_TEXT_FIELDS
-              if reader.HasMetaDataKey(key) and reader.GetMetaData(key).strip()]
-    if filled:  # a SimpleITK change would have to cause this, never the input
-        raise RuntimeError(f"NIfTI header text field(s) {', '.join(filled)} not empty in {path}")
-
-
 def provenance(header: dict | None = None) -> dict[str, str]:
     """Key-value metadata of ingest.parquet: library versions, the profile, the tolerances."""
+    import pydicom
+    import SimpleITK as sitk
+
     return {
         "simpleitk_version": sitk.Version_VersionString(),
         "pydicom_version": pydicom.__version__,
@@ -508,32 +239,3 @@ def ingested_cases(records: list[str | Path], images: list[str | Path],
                       "modality": str(record["modality"]), "image": str(image),
                       "mask": str(mask), "label": 1})
     return cases
-
-
-# --- command line ----------------------------------------------------------------------------
-
-def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "ingest-image", help="de-identify and check a lesion's image and mask; write NIfTI copies")
-    parser.add_argument("--patient", required=True)
-    parser.add_argument("--lesion", help="lesion id (default L<label>)")
-    parser.add_argument("--image", required=True, help=".nii/.nii.gz/.nrrd or DICOM series folder")
-    parser.add_argument("--mask", required=True, help="same forms; DICOM-SEG/RTSTRUCT unsupported")
-    parser.add_argument("--modality", required=True, choices=MODALITIES)
-    parser.add_argument("--label", type=int, default=1, help="mask value of the lesion (default 1)")
-    parser.add_argument("--output-dir", required=True,
-                        help="gets image.nii.gz, mask.nii.gz and ingest.parquet")
-    parser.add_argument("--salt", default=DEFAULT_SALT,
-                        help="salt of the deterministic UID replacement (set a secret one)")
-    parser.set_defaults(func=_cmd_ingest_image)
-
-
-def _cmd_ingest_image(args: argparse.Namespace) -> int:
-    out = Path(args.output_dir)
-    record = ingest_case(args.patient, args.lesion or f"L{args.label}", args.image, args.mask,
-                         args.modality, args.label, out / "image.nii.gz", out / "mask.nii.gz",
-                         args.salt, out_ingest=out / "ingest.parquet")
-    print(f"{out}: {record['patient']} {record['lesion']} {record['source_format']} "
-          f"{record['modality']}, lesion {record['lesion_voxels']} voxels "
-          f"({record['lesion_volume_ml']:.2f} ml)")
-    return 0

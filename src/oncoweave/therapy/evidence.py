@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 
 from oncoweave.core.errors import InputError
-from oncoweave.core.tables import require_columns, schema_field, write_parquet
+from oncoweave.core.tables import require_columns, schema_field
 
 MATCHERS = ("protein", "codon", "exon_deletion", "exon_insertion", "truncating_or_pathogenic",
             "pathogenic", "protein_altering", "tmb_high")
@@ -52,21 +52,25 @@ LOSS_OF_FUNCTION_GENES = frozenset({"TP53", "BRCA1", "BRCA2"})
 EVIDENCE_SCHEMA = pa.schema([
     schema_field("evidence_id", pa.string(), "CIViC evidence id (EID123) or curated id (CUR01)"),
     schema_field("source", pa.string(), "civic or curated"),
-    schema_field("gene", pa.string(), "Gene symbol; null for gene-independent biomarkers (TMB)", True),
-    schema_field("variant", pa.string(), "Variant as the source names it (L858R, EXON 19 DELETION ...)"),
+    schema_field("gene", pa.string(), "Gene symbol; null for gene-independent biomarkers (TMB)",
+                 True),
+    schema_field("variant", pa.string(),
+                 "Variant as the source names it (L858R, EXON 19 DELETION ...)"),
     schema_field("matcher", pa.string(), "How calls are matched: " + ", ".join(MATCHERS)),
-    schema_field("matcher_value", pa.string(), "p.L858R (protein), G719 (codon), exon number (exon_*), "
-           "mut/Mb threshold (tmb_high); null for class matchers", True),
+    schema_field("matcher_value", pa.string(),
+                 "p.L858R (protein), G719 (codon), exon number (exon_*), mut/Mb threshold "
+                 "(tmb_high); null for class matchers", True),
     schema_field("drug", pa.string(), "Drug(s), ', '-joined as the source lists them; null when "
-           "direction is no_approved_therapy", True),
-    schema_field("evidence_level", pa.string(), "CIViC evidence level A-E; null for no_approved_therapy",
-           True),
+                 "direction is no_approved_therapy", True),
+    schema_field("evidence_level", pa.string(),
+                 "CIViC evidence level A-E; null for no_approved_therapy", True),
     schema_field("amp_tier_same_disease", pa.string(),
-           "AMP/ASCO/CAP tier when the patient has this disease (Li et al. 2017)", True),
+                 "AMP/ASCO/CAP tier when the patient has this disease (Li et al. 2017)", True),
     schema_field("amp_tier_other_disease", pa.string(),
-           "AMP/ASCO/CAP tier in another or an unknown tumour type", True),
+                 "AMP/ASCO/CAP tier in another or an unknown tumour type", True),
     schema_field("direction", pa.string(), "One of " + ", ".join(DIRECTIONS)),
-    schema_field("disease", pa.string(), "Disease the evidence was gathered in ('Solid Tumor': any)"),
+    schema_field("disease", pa.string(),
+                 "Disease the evidence was gathered in ('Solid Tumor': any)"),
     schema_field("variant_origin", pa.string(), "somatic, germline or any"),
     schema_field("source_ids", pa.string(), "'; '-joined ids: CIViC:EID/VID, PMID:, FDA: label"),
     schema_field("citation", pa.string(), "Short citation of the supporting publication", True),
@@ -309,23 +313,3 @@ def build_evidence(civic_tsv: str | Path, curated_tsv: str | Path
         raise InputError(f"evidence id {table['evidence_id'][duplicated].iloc[0]} is used twice",
                          path=curated_tsv, column="evidence_id")
     return table, skipped
-
-
-def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "build-evidence", help="therapy evidence Parquet from CIViC and the curated table")
-    parser.add_argument("--civic", required=True, help="CIViC ClinicalEvidenceSummaries TSV")
-    parser.add_argument("--curated", required=True, help="curated evidence TSV")
-    parser.add_argument("--output", required=True, help="Parquet file to write")
-    parser.set_defaults(func=_cmd_build_evidence)
-
-
-def _cmd_build_evidence(args) -> int:
-    table, skipped = build_evidence(args.civic, args.curated)
-    metadata = {"civic": Path(args.civic).name, "curated": Path(args.curated).name,
-                "civic_left_out": "; ".join(f"{k}: {v}" for k, v in sorted(skipped.items()))}
-    write_parquet(table, args.output, EVIDENCE_SCHEMA, metadata)
-    counts = table["source"].value_counts()
-    print(f"{args.output}: {len(table)} evidence rows ({counts.get('curated', 0)} curated, "
-          f"{counts.get('civic', 0)} CIViC; CIViC left out: {metadata['civic_left_out']})")
-    return 0

@@ -15,7 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from oncoweave.core.tables import read_parquet, require_columns, schema_field, write_parquet
+from oncoweave.core.tables import read_parquet, require_columns, schema_field
+from oncoweave.drivers.defaults import DEFAULT_DRIVER_THRESHOLD
 from oncoweave.therapy.evidence import (
     DISEASE_MATCHES,
     EVIDENCE_SCHEMA,
@@ -32,7 +33,6 @@ TRUNCATING = frozenset({"frameshift", "stop_gained", "splice_acceptor", "splice_
 PROTEIN_ALTERING = TRUNCATING | {"missense", "stop_lost", "inframe_deletion", "inframe_insertion",
                                  "inframe_altering"}
 VARIANT_COLUMNS = ("patient", "gene", "hgvs_p", "hgvs_c", "consequence", "status", "filter")
-DEFAULT_MIN_DRIVER_SCORE = 0.5
 
 # AMP/ASCO/CAP tiers, strongest first: the one ranking every stage and report sorts by.
 TIER_ORDER = {"IA": 0, "IB": 1, "IIC": 2, "IID": 3, "III": 4}
@@ -45,17 +45,17 @@ THERAPIES_SCHEMA = pa.schema([
     schema_field("gene", pa.string(), "Gene of the call; null for TMB", True),
     schema_field("hgvs_p", pa.string(), "Protein change of the call", True),
     schema_field("hgvs_c", pa.string(), "Coding DNA change of the call", True),
-    schema_field("variant_status", pa.string(), "Call status (somatic, germline, loh, tumour_only); "
-           "null for TMB", True),
+    schema_field("variant_status", pa.string(),
+                 "Call status (somatic, germline, loh, tumour_only); null for TMB", True),
     schema_field("drug", pa.string(), "Drug(s); null when no therapy is approved", True),
     schema_field("evidence_level", pa.string(), "CIViC evidence level A-E", True),
     schema_field("amp_tier", pa.string(), "AMP/ASCO/CAP tier (IA, IB, IIC, IID, III) given the "
-           "disease match; null for no_approved_therapy", True),
+                 "disease match; null for no_approved_therapy", True),
     schema_field("direction", pa.string(), "sensitivity, resistance, reduced_sensitivity or "
-           "no_approved_therapy"),
+                 "no_approved_therapy"),
     schema_field("disease", pa.string(), "Disease of the evidence"),
     schema_field("disease_match", pa.string(), "Evidence disease vs the patient's cancer type: " +
-           ", ".join(DISEASE_MATCHES)),
+                 ", ".join(DISEASE_MATCHES)),
     schema_field("source_ids", pa.string(), "Evidence ids: CIViC:EID, PMID:, FDA: label"),
     schema_field("match_reason", pa.string(), "Why the call matched, and flags (germline ...)"),
 ])
@@ -63,7 +63,7 @@ THERAPIES_SCHEMA = pa.schema([
 
 def match_therapies(variants_df: pd.DataFrame, evidence_df: pd.DataFrame, *, patient: str,
                     cancer_type: str | None = None, tmb: float | None = None,
-                    min_driver_score: float = DEFAULT_MIN_DRIVER_SCORE) -> pd.DataFrame:
+                    min_driver_score: float = DEFAULT_DRIVER_THRESHOLD) -> pd.DataFrame:
     """THERAPIES_SCHEMA rows of ``patient``: each counted call (and a reportable ``tmb``, mut/Mb)
     against each evidence row it satisfies, best tier first."""
     require_columns(variants_df, VARIANT_COLUMNS)
@@ -205,41 +205,10 @@ def _ordered(table: pd.DataFrame) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------------------------
-# CLI
+# The patient's TMB, when the TMB stage says it may be acted on.
 
 def reportable_tmb(tmb_parquet: str | Path, patient: str) -> float | None:
     """The patient's TMB from a TMB table when it is reportable, else None."""
     df, _ = read_parquet(tmb_parquet, expected_schema=TMB_SCHEMA)
     rows = df[(df["patient"] == patient) & df["reportable"]]
     return float(rows["tmb"].iloc[0]) if len(rows) else None
-
-
-def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "match-therapies", help="therapies Parquet: a patient's calls against the evidence")
-    parser.add_argument("--variants", required=True, help="variants (or drivers) Parquet")
-    parser.add_argument("--evidence", required=True, help="build-evidence output")
-    parser.add_argument("--patient", required=True)
-    parser.add_argument("--cancer-type", help="patient's cancer type (clinical sheet)")
-    parser.add_argument("--tmb", help="compute-tmb output; used when reportable")
-    parser.add_argument("--min-driver-score", type=float, default=DEFAULT_MIN_DRIVER_SCORE)
-    parser.add_argument("--output", required=True, help="Parquet file to write")
-    parser.set_defaults(func=_cmd_match_therapies)
-
-
-def _cmd_match_therapies(args) -> int:
-    variants, _ = read_parquet(args.variants)
-    require_columns(variants, VARIANT_COLUMNS, args.variants)
-    evidence, _ = read_parquet(args.evidence, expected_schema=EVIDENCE_SCHEMA)
-    tmb = reportable_tmb(args.tmb, args.patient) if args.tmb else None
-    # The workflow passes the clinical sheet's cell, empty when the cancer type is unknown.
-    cancer_type = (args.cancer_type or "").strip() or None
-    table = match_therapies(variants, evidence, patient=args.patient,
-                            cancer_type=cancer_type, tmb=tmb,
-                            min_driver_score=args.min_driver_score)
-    write_parquet(table, args.output, THERAPIES_SCHEMA,
-                  {"cancer_type": cancer_type or "", "tmb": "" if tmb is None else str(tmb),
-                   "min_driver_score": str(args.min_driver_score)})
-    tier_one = int(table["amp_tier"].isin(["IA", "IB"]).sum())
-    print(f"{args.output}: {len(table)} therapy matches for {args.patient} ({tier_one} tier I)")
-    return 0

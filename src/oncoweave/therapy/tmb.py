@@ -18,21 +18,22 @@ import pandas as pd
 import pyarrow as pa
 
 from oncoweave.core.errors import InputError
-from oncoweave.core.tables import read_parquet, require_columns, schema_field, write_parquet
+from oncoweave.core.tables import require_columns, schema_field
+from oncoweave.therapy.defaults import DEFAULT_MIN_CALLABLE_MB, DEFAULT_MIN_DEPTH
 
 CODING_TERMS = frozenset({"missense", "synonymous", "stop_gained", "stop_lost", "start_lost",
                           "stop_retained", "frameshift", "inframe_deletion", "inframe_insertion",
                           "inframe_altering", "coding_sequence"})
 VARIANT_COLUMNS = ("patient", "sample", "chrom", "pos", "ref", "alt", "consequence", "status",
                    "filter")
-DEFAULT_MIN_DEPTH = 20
 
 
 TMB_SCHEMA = pa.schema([
     schema_field("patient", pa.string(), "Patient id"),
     schema_field("callable_mb", pa.float64(), "Megabases at >= min depth in tumour (and normal)"),
-    schema_field("somatic_coding_mutations", pa.int64(), "PASS somatic (tumour_only without a normal) "
-           "coding SNVs/indels, synonymous included"),
+    schema_field("somatic_coding_mutations", pa.int64(),
+                 "PASS somatic (tumour_only without a normal) coding SNVs/indels, synonymous "
+                 "included"),
     schema_field("tmb", pa.float64(), "Mutations per Mb; null when not reportable", True),
     schema_field("tmb_source", pa.string(), "computed or clinical"),
     schema_field("reportable", pa.bool_(), "Whether tmb may be reported and acted on"),
@@ -87,7 +88,8 @@ def count_coding_mutations(variants_df: pd.DataFrame, status: str) -> int:
 
 def compute_tmb(variants_df: pd.DataFrame, tumour_thresholds_bed: str | Path | None,
                 normal_thresholds_bed: str | Path | None, *, patient: str,
-                min_depth: int = DEFAULT_MIN_DEPTH, min_callable_mb: float = 1.0,
+                min_depth: int = DEFAULT_MIN_DEPTH,
+                min_callable_mb: float = DEFAULT_MIN_CALLABLE_MB,
                 clinical_tmb: float | None = None) -> dict:
     """One TMB_SCHEMA row for ``patient`` (``variants_df`` may hold other patients' rows too).
 
@@ -147,37 +149,3 @@ def clinical_tmb(clinical_tsv: str | Path, patient: str) -> float | None:
         raise InputError(f"TMB must be a number >= 0 (mut/Mb), got {cell!r}", path=clinical_tsv,
                          row=int(rows[0]) + 2, column="tmb")
     return value
-
-
-def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "compute-tmb", help="TMB Parquet of a patient from somatic calls and mosdepth thresholds")
-    parser.add_argument("--variants", required=True, help="variants Parquet (the patient's)")
-    parser.add_argument("--patient", required=True)
-    parser.add_argument("--tumour-thresholds", required=True,
-                        help="mosdepth {tumour}.thresholds.bed.gz")
-    parser.add_argument("--normal-thresholds", help="mosdepth {normal}.thresholds.bed.gz "
-                        "(omit for tumour-only)")
-    parser.add_argument("--min-depth", type=int, default=DEFAULT_MIN_DEPTH,
-                        help="a depth mosdepth --thresholds counted (default %(default)s)")
-    parser.add_argument("--min-callable-mb", type=float, default=1.0,
-                        help="smallest territory for a reportable estimate (default %(default)s)")
-    parser.add_argument("--clinical", help="clinical sheet; its 'tmb' column takes precedence")
-    parser.add_argument("--output", required=True, help="Parquet file to write")
-    parser.set_defaults(func=_cmd_compute_tmb)
-
-
-def _cmd_compute_tmb(args) -> int:
-    variants, _ = read_parquet(args.variants)
-    require_columns(variants, VARIANT_COLUMNS, args.variants)
-    row = compute_tmb(variants, args.tumour_thresholds, args.normal_thresholds,
-                      patient=args.patient, min_depth=args.min_depth,
-                      min_callable_mb=args.min_callable_mb,
-                      clinical_tmb=clinical_tmb(args.clinical, args.patient) if args.clinical
-                      else None)
-    write_parquet(pd.DataFrame([row]), args.output, TMB_SCHEMA,
-                  {"min_depth": str(args.min_depth), "min_callable_mb": str(args.min_callable_mb)})
-    value = "n/a" if row["tmb"] is None else f"{row['tmb']:.1f} mut/Mb"
-    print(f"{args.output}: {args.patient} TMB {value} ({row['tmb_source']}, "
-          f"{'reportable' if row['reportable'] else 'not reportable'})")
-    return 0

@@ -1,45 +1,40 @@
 """The toy cohort's images: CT-like phantoms whose lesion carries each patient's hidden risk.
 
-Every toy patient has ONE hidden risk in [0, 1], ``hidden_risk(patient_number, seed)``. It is the
-quantity the later stages must recover: the lesion phantom grows with it (radius), brightens with
-it (mean HU) and roughens with it (heterogeneity, spiculated surface), so radiomics (volume,
-first-order mean, texture) and a CNN can find it, and the outcome simulation draws from it. Nothing
-written here states the risk; the image sheet gets paths only.
+The hidden risk in [0, 1] (``toy.clinical.hidden_risk``) is the quantity the later stages must
+recover: the lesion phantom grows with it (radius), brightens with it (mean HU) and roughens with
+it (heterogeneity, spiculated surface), so radiomics (volume, first-order mean, texture) and a CNN
+can find it, and the outcome simulation draws from it. Nothing written here states the risk; the
+image sheet gets paths only.
 
 One patient can be written as a CT DICOM series instead of NIfTI, carrying PLANTED PHI in its
 headers (names, IDs, dates, institution, free text, a private tag) so tests can check that none
 of it reaches any output of the imaging stage. Everything is seeded: the same inputs give
 byte-identical files.
 
-The workflow's toy cohort (toy.TOY_IMAGE_PLAN) mixes real pyradiomics test cases with phantoms:
-``toy.toy_image_rows`` plans it, ``toy.toy_image_files`` names its files, ``write_toy_images``
-writes it.
+The workflow's toy cohort (toy.layout.TOY_IMAGE_PLAN) mixes real pyradiomics test cases with
+phantoms: ``toy.layout.toy_image_rows`` plans it, ``toy.layout.toy_image_files`` names its files,
+``write_toy_images`` writes it. SimpleITK, pydicom and scipy are imported where used.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import shutil
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 import pandas as pd
-import pydicom
-import SimpleITK as sitk
-from pydicom.dataset import FileMetaDataset
-from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
-from pydicom.valuerep import DSfloat
-from scipy import ndimage
 
 from oncoweave.core.errors import InputError
 from oncoweave.core.io import replaced_on_success, write_tsv
+from oncoweave.toy.clinical import hidden_risk
+from oncoweave.toy.layout import DICOM_PHANTOM, phantom_row
 
-# The plan of the toy cohort's images (toy.toy_image_rows) is path logic only: it lives in toy,
-# which the Snakefile imports at parse time, without SimpleITK, pydicom or scipy.
-from oncoweave.toy.reads import DICOM_PHANTOM, phantom_row
+if TYPE_CHECKING:  # imported where used: the readers of PLANTED_PHI need none of them
+    import pydicom
+    import SimpleITK as sitk
 
 logger = logging.getLogger(__name__)
 
@@ -86,15 +81,6 @@ PLANTED_PHI: dict[str | tuple[int, int], str] = {
 }
 RESCALE_INTERCEPT = -1024.0  # stored = HU + 1024, so a reader must apply the rescale to get HU
 RESCALE_SLOPE = 1.0
-
-
-def hidden_risk(patient_number: int, seed: int) -> float:
-    """THE hidden risk of toy patient ``patient_number`` (uniform in [0, 1], seeded).
-
-    Fusion and the outcome simulation must recover this value; it is drawn from its own
-    generator stream, so adding patients or changing the phantoms does not change it.
-    """
-    return float(np.random.default_rng([seed, patient_number]).uniform(0.0, 1.0))
 
 
 def lesion_phantom(risk: float, rng: np.random.Generator) -> tuple[sitk.Image, sitk.Image]:
@@ -152,11 +138,15 @@ def _lesion_region(x, y, z, center: np.ndarray, risk: float,
 
 def _smooth_field(rng: np.random.Generator, sigma: float) -> np.ndarray:
     """A smooth Gaussian random field of unit standard deviation on the phantom grid."""
+    from scipy import ndimage
+
     field = ndimage.gaussian_filter(rng.normal(size=PHANTOM_SIZE[::-1]), sigma, mode="wrap")
     return field / field.std()
 
 
 def _on_phantom_grid(array: np.ndarray) -> sitk.Image:
+    import SimpleITK as sitk
+
     image = sitk.GetImageFromArray(array)
     image.SetSpacing(PHANTOM_SPACING)
     image.SetOrigin(PHANTOM_ORIGIN)
@@ -173,6 +163,9 @@ def write_dicom_series(image: sitk.Image, folder: str | Path,
     written as LO in a private block of PRIVATE_CREATOR. UIDs derive from ``uid_seed``, so the
     same call writes byte-identical files. The folder is replaced as a whole on success.
     """
+    import pydicom
+    import SimpleITK as sitk
+
     phi = PLANTED_PHI if phi is None else phi
     if image.GetDimension() != 3:
         raise ValueError(f"need a 3-D image, got {image.GetDimension()}-D")
@@ -203,6 +196,8 @@ def write_dicom_series(image: sitk.Image, folder: str | Path,
 
 
 def _series_uids(uid_seed: str, n_slices: int) -> dict[str, object]:
+    from pydicom.uid import generate_uid
+
     def uid(*parts: str) -> str:
         return generate_uid(entropy_srcs=[uid_seed, "|", *parts])
     return {"study": uid("study"), "series": uid("series"), "frame": uid("frame"),
@@ -211,6 +206,11 @@ def _series_uids(uid_seed: str, n_slices: int) -> dict[str, object]:
 
 def _ct_slice(image: sitk.Image, k: int, pixels: np.ndarray, uids: dict,
               phi: dict[str | tuple[int, int], str]) -> pydicom.Dataset:
+    import pydicom
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian
+    from pydicom.valuerep import DSfloat
+
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = CTImageStorage
     meta.MediaStorageSOPInstanceUID = uids["sop"][k]
@@ -254,6 +254,8 @@ def _ct_slice(image: sitk.Image, k: int, pixels: np.ndarray, uids: dict,
 
 
 def _set_geometry(ds: pydicom.Dataset, image: sitk.Image, k: int) -> None:
+    from pydicom.valuerep import DSfloat
+
     direction = np.array(image.GetDirection()).reshape(3, 3)
     spacing = image.GetSpacing()
     position = image.TransformIndexToPhysicalPoint((0, 0, k))
@@ -320,6 +322,8 @@ def write_toy_images(rows: list[dict], testcases: Iterable[str | Path], seed: in
 
 
 def _write_nifti(image: sitk.Image, path: Path) -> None:
+    import SimpleITK as sitk
+
     with replaced_on_success(path) as temporary:
         sitk.WriteImage(image, str(temporary), useCompression=True)
 
@@ -327,34 +331,3 @@ def _write_nifti(image: sitk.Image, path: Path) -> None:
 def write_images_sheet(rows: list[dict], path: str | Path) -> None:
     """The image sheet (IMAGE_SHEET_COLUMNS) of ``rows``, as a TSV written atomically."""
     write_tsv(pd.DataFrame(rows, columns=list(IMAGE_SHEET_COLUMNS)), path)
-
-
-def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "toy-images", help="the toy cohort's CT phantoms (one DICOM patient with planted PHI)")
-    parser.add_argument("outdir")
-    parser.add_argument("--patients", required=True,
-                        help="comma-separated NUMBER:ID pairs, e.g. 4:P04,5:P05")
-    parser.add_argument("--seed", type=int, required=True)
-    parser.add_argument("--dicom", default="", help="comma-separated patient ids written as DICOM")
-    parser.add_argument("--sheet", required=True, help="image sheet TSV to write")
-    parser.set_defaults(func=_cmd_toy_images)
-
-
-def _parse_patients(text: str) -> list[tuple[int, str]]:
-    pairs = []
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        number, _, patient = item.partition(":")
-        if not number.isdigit() or not patient:
-            raise InputError(f"--patients item '{item}' is not NUMBER:ID (e.g. 4:P04)")
-        pairs.append((int(number), patient))
-    return pairs
-
-
-def _cmd_toy_images(args: argparse.Namespace) -> int:
-    rows = make_toy_images(args.outdir, _parse_patients(args.patients), args.seed,
-                           [p for p in args.dicom.split(",") if p])
-    write_images_sheet(rows, args.sheet)
-    print(f"{args.sheet}: {len(rows)} toy image(s) under {args.outdir}")
-    return 0
-

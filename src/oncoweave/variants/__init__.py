@@ -1,1 +1,2 @@
-"""Calls from inputs to the variants table: checks, identity, classification, export, MAF."""
+"""From input files to the variants table: input checks, pair identity, classification, export,
+the cohort table and its MAF."""

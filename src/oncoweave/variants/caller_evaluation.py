@@ -1,4 +1,4 @@
-"""Somatic calls against a planted truth, and a comparison of candidate callers on it.
+"""Scores somatic calls against a planted truth, and compares candidate callers on it.
 
 The tables here are generic: calls are DataFrames with the variants-table columns ``patient,
 contig, contig_pos, ref, alt, status, filter, t_vaf`` (results/cohort/variants.parquet, or
@@ -14,19 +14,16 @@ candidates of the same tumour/normal BAMs go through the same classification
 from __future__ import annotations
 
 import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import pysam
 import yaml
 
 from oncoweave.core.errors import InputError
-from oncoweave.core.io import open_vcf, write_tsv
+from oncoweave.core.io import open_vcf
 from oncoweave.core.sheets import read_sheet
 from oncoweave.genome.reference import BUNDLED_REFERENCE_DIR
 from oncoweave.variants.classify import (
@@ -305,6 +302,8 @@ def _run(command: list[str | Path], timeout: float | None = None) -> None:
 
 def bam_sample_tag(bam: str | Path) -> str:
     """The one SM tag of a BAM's read groups: the sample name freebayes gives its reads."""
+    import pysam
+
     with pysam.AlignmentFile(str(bam), check_sq=False) as handle:
         tags = {group.get("SM") for group in handle.header.to_dict().get("RG", [])}
     if len(tags) != 1 or None in tags:
@@ -413,29 +412,3 @@ def format_comparison(scores: pd.DataFrame, timings: pd.DataFrame) -> str:
         "wall seconds to candidates (bcftools: the workflow's benchmarks; freebayes: timed now)\n"
         + wall.to_string(float_format=lambda value: f"{value:.1f}"),
     ])
-
-
-def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "compare-callers",
-        help="score bcftools and freebayes somatic calls of a run against the toy truth")
-    parser.add_argument("--run-dir", required=True,
-                        help="a workflow working directory that ran the toy cohort")
-    parser.add_argument("--patients", nargs="+", metavar="PATIENT",
-                        help="paired patients to compare (default: all)")
-    parser.add_argument("--output", help="TSV to write the scores table to")
-    parser.set_defaults(func=_cmd_compare)
-
-
-def _cmd_compare(args) -> int:
-    inputs = run_inputs(args.run_dir, args.patients)
-    with tempfile.TemporaryDirectory(prefix="oncoweave-compare-") as work_dir:
-        try:
-            scores, timings = compare_callers(inputs, Path(work_dir))
-        except RuntimeError as err:  # a tool failed: its message, no traceback
-            print(f"oncoweave compare-callers: {err}", file=sys.stderr)
-            return 1
-    print(format_comparison(scores, timings))
-    if args.output:
-        write_tsv(scores, args.output, float_format="%.4f")
-    return 0

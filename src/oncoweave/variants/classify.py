@@ -8,6 +8,9 @@ the allele is inherited; a one-sided Fisher exact test of tumour against normal 
 whether the tumour carries it (somatic) or lost the other allele (LOH). Depth is FORMAT/DP (all
 high-quality reads at the site, so a second ALT allele does not inflate the VAF), falling back to
 the sum of AD; the ALT count is AD[1].
+
+scipy and pysam are imported where used: the variants export takes only allele_fraction from
+here.
 """
 
 from __future__ import annotations
@@ -15,14 +18,14 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
-
-import pysam
-from scipy.stats import fisher_exact
+from typing import TYPE_CHECKING, Mapping
 
 from oncoweave import __version__
 from oncoweave.core.errors import InputError
 from oncoweave.core.io import indexed_vcf_on_success, open_vcf
+
+if TYPE_CHECKING:
+    import pysam
 
 SOMATIC, GERMLINE, LOH, TUMOUR_ONLY = "somatic", "germline", "loh", "tumour_only"
 STATUSES = (SOMATIC, GERMLINE, LOH, TUMOUR_ONLY)
@@ -143,11 +146,15 @@ def allele_fraction(depth: int, alt: int) -> float:
 
 def fisher_p(t_depth: int, t_alt: int, n_depth: int, n_alt: int, alternative: str) -> float:
     """Fisher exact p of tumour vs normal (ALT, other) counts; 'greater': tumour ALT-richer."""
+    from scipy.stats import fisher_exact
+
     table = [[t_alt, max(t_depth - t_alt, 0)], [n_alt, max(n_depth - n_alt, 0)]]
     return float(fisher_exact(table, alternative=alternative).pvalue)
 
 
 def has_strand_bias(strands: StrandCounts, thresholds: CallingThresholds) -> bool:
+    from scipy.stats import fisher_exact
+
     alt = strands.alt_forward + strands.alt_reverse
     if alt == 0:
         return False
@@ -251,6 +258,8 @@ def classify_vcf(input_vcf: str | Path, output_vcf: str | Path, tumour_sample: s
     The summary has ``records_in``, ``records_out``, ``dropped_noise`` and, per status,
     ``<status>`` and ``<status>_pass``.
     """
+    import pysam
+
     input_vcf, output_vcf = Path(input_vcf), Path(output_vcf)
     use_normal = normal_sample is not None and pair_ok
     summary = dict.fromkeys(["records_in", "records_out", "dropped_noise"]
@@ -353,47 +362,3 @@ def _strand_counts(record: pysam.VariantRecord, sample: str) -> StrandCounts | N
     if not forward or not reverse or None in forward[:2] or None in reverse[:2]:
         return None
     return StrandCounts(forward[0], reverse[0], forward[1], reverse[1])
-
-
-# ---------------------------------------------------------------------------------------------
-# CLI
-
-def parse_threshold_options(items: list[str] | None) -> dict[str, int | float]:
-    """['min_vaf=0.1', ...] -> {'min_vaf': 0.1}; values are parsed as int, else float."""
-    values: dict[str, int | float] = {}
-    for item in items or []:
-        key, sep, text = item.partition("=")
-        if not sep or not key:
-            raise InputError(f"--threshold expects KEY=VALUE, got {item!r}")
-        try:
-            values[key] = int(text)
-        except ValueError:
-            try:
-                values[key] = float(text)
-            except ValueError:
-                raise InputError(f"--threshold {key}: not a number: {text!r}") from None
-    return values
-
-
-def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "classify-variants",
-        help="classify joint tumour/normal candidates as somatic, germline, LOH or tumour-only")
-    parser.add_argument("--input", required=True, help="candidates VCF/BCF (AD, DP, ADF, ADR)")
-    parser.add_argument("--output", required=True, help="classified .vcf.gz to write (+ .tbi)")
-    parser.add_argument("--tumour", required=True, help="tumour sample name in the VCF")
-    parser.add_argument("--normal", help="normal sample name in the VCF (omit: tumour-only)")
-    parser.add_argument("--pair-failed", action="store_true",
-                        help="the pair failed the identity check: analyse the tumour alone")
-    parser.add_argument("--threshold", action="append", metavar="KEY=VALUE",
-                        help="override a CallingThresholds field (repeatable)")
-    parser.set_defaults(func=_cmd_classify)
-
-
-def _cmd_classify(args) -> int:
-    thresholds = CallingThresholds.from_mapping(parse_threshold_options(args.threshold),
-                                                source="--threshold")
-    summary = classify_vcf(args.input, args.output, args.tumour, args.normal, thresholds,
-                           pair_ok=not args.pair_failed)
-    print("\t".join(f"{key}={value}" for key, value in summary.items()))
-    return 0

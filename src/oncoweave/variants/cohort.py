@@ -1,4 +1,4 @@
-"""The cohort variants table: every tumour sample's variants table in one Parquet (and a MAF)."""
+"""Merges every tumour sample's variants table into the cohort Parquet (and its MAF)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Iterable, Mapping
 import pandas as pd
 
 from oncoweave.core.errors import InputError
-from oncoweave.core.tables import parse_key_values, read_parquet, write_parquet
+from oncoweave.core.tables import read_parquet, write_parquet
 from oncoweave.variants.maf import DEFAULT_MAF_STATUSES, variants_to_maf, write_maf
 from oncoweave.variants.schema import VARIANTS_SCHEMA
 
@@ -75,24 +75,3 @@ def _check_samples_unique(tables: Mapping[Path, pd.DataFrame]) -> None:
                 raise InputError(f"sample {sample!r} is already in {seen[sample]} "
                                  "(each sample's table may be merged once)", path=path)
             seen[sample] = path
-
-
-def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "merge-variants", help="merge per-sample variants tables into a cohort Parquet and MAF")
-    parser.add_argument("--output", required=True, help="cohort Parquet to write")
-    parser.add_argument("--maf", help="also write the MAF (maftools / cBioPortal)")
-    parser.add_argument("--maf-statuses", default=",".join(DEFAULT_MAF_STATUSES),
-                        help="comma-separated statuses the MAF keeps (default: %(default)s)")
-    parser.add_argument("--metadata", action="append", metavar="KEY=VALUE",
-                        help="extra provenance for the Parquet metadata (repeatable)")
-    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="per-sample variants Parquet")
-    parser.set_defaults(func=_cmd_merge)
-
-
-def _cmd_merge(args) -> int:
-    merged = merge_variants(args.inputs, args.output, args.maf,
-                            parse_key_values(args.metadata, "--metadata"),
-                            maf_statuses=args.maf_statuses.split(","))
-    print(f"{args.output}: {len(merged)} variants of {merged['patient'].nunique()} patients")
-    return 0

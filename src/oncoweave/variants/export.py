@@ -1,4 +1,5 @@
-"""The variants table: one row per classified, consequence-annotated variant of a tumour sample.
+"""Writes the variants table: one row per classified, consequence-annotated variant of a tumour
+sample.
 
 ``export_variants`` fills ``VARIANTS_SCHEMA`` (in :mod:`oncoweave.variants.schema`) from the
 output of ``bcftools csq`` run on ``oncoweave classify-variants``' VCF.
@@ -9,23 +10,28 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Mapping
 
 import pandas as pd
-import pysam
 
 from oncoweave.core.errors import InputError
 from oncoweave.core.io import open_fasta, open_vcf
-from oncoweave.core.tables import parse_key_values, table_to_pandas, write_parquet
-from oncoweave.genome.reference import BUNDLED_REFERENCE_DIR, ContigMap
-from oncoweave.genome.transcripts import Transcript, canonical_models, strip_version, translate
+from oncoweave.core.tables import table_to_pandas, write_parquet
+from oncoweave.genome.reference import ContigMap
+from oncoweave.genome.transcripts import Transcript, strip_version, translate
 from oncoweave.variants.classify import allele_fraction
-from oncoweave.variants.schema import PAIR_IDENTITY_VALUES, VARIANTS_SCHEMA
+from oncoweave.variants.identity import PAIR_IDENTITY_VALUES
+from oncoweave.variants.schema import VARIANTS_SCHEMA
+
+if TYPE_CHECKING:
+    import pysam
 
 
 def provenance_from_vcf_header(path: str | Path) -> dict[str, str]:
     """Tool versions from a VCF/BCF header: ``##<tool>Version=`` lines (bcftools_callVersion,
     oncoweave_classifyVersion ...) and ``##source=`` lines ('; '-joined), keys kept verbatim."""
+    import pysam
+
     path = Path(path)
     try:
         with pysam.VariantFile(str(path)) as vcf:
@@ -310,40 +316,3 @@ def variant_type(ref: str, alt: str) -> str:
     if len(ref) == len(alt):
         return "SNV" if len(ref) == 1 else "MNV"
     return "INS" if len(alt) > len(ref) else "DEL"
-
-
-# ---------------------------------------------------------------------------------------------
-# CLI
-
-def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "export-variants", help="variants Parquet from a classified, csq-annotated VCF")
-    parser.add_argument("--vcf", required=True, help="classify-variants output after bcftools csq")
-    parser.add_argument("--output", required=True, help="Parquet file to write")
-    parser.add_argument("--patient", required=True)
-    parser.add_argument("--tumour", required=True, help="tumour sample name in the VCF")
-    parser.add_argument("--normal", help="normal sample id (omit: tumour-only)")
-    parser.add_argument("--fasta", required=True, help="reference FASTA that csq ran on (indexed)")
-    parser.add_argument("--gff3", default=str(BUNDLED_REFERENCE_DIR / "gene_models.regions.gff3"))
-    parser.add_argument("--canonical",
-                        default=str(BUNDLED_REFERENCE_DIR / "canonical_transcripts.tsv"))
-    parser.add_argument("--contig-map", default="",
-                        help="regions.tsv mapping contigs to GRCh38 (omit: contigs are "
-                        "chromosomes)")
-    parser.add_argument("--pair-identity", required=True, choices=PAIR_IDENTITY_VALUES)
-    parser.add_argument("--purity", type=float)
-    parser.add_argument("--metadata", action="append", metavar="KEY=VALUE",
-                        help="extra provenance for the Parquet metadata (repeatable)")
-    parser.set_defaults(func=_cmd_export)
-
-
-def _cmd_export(args) -> int:
-    df = export_variants(
-        args.vcf, args.output, patient=args.patient, tumour_sample=args.tumour,
-        normal_sample=args.normal, contig_map=ContigMap.from_tsv(args.contig_map),
-        transcripts=canonical_models(args.gff3, args.canonical), fasta_path=args.fasta,
-        pair_identity=args.pair_identity, purity=args.purity,
-        metadata=parse_key_values(args.metadata, "--metadata"))
-    print(f"{args.output}: {len(df)} variants, "
-          f"{int(((df['status'] == 'somatic') & (df['filter'] == 'PASS')).sum())} somatic PASS")
-    return 0

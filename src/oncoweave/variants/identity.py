@@ -1,10 +1,13 @@
-"""Sample-identity QC: do the tumour and the normal of a patient come from the same person?
+"""Sample-identity QC: checks that the tumour and the normal of a patient come from one person.
 
 A swapped or mislabelled normal makes every somatic/germline call of the patient wrong, so the
 workflow checks each pair on the germline sites it genotyped anyway (the joint tumour+normal
 candidates VCF): at sites where the normal carries a non-reference allele, the tumour of the same
 individual shows the same allele-fraction class; another individual's tumour agrees only by chance
 (about half the time at common SNPs).
+
+numpy, pandas and scikit-allel are imported where used: the command line and the variants schema
+read PAIR_IDENTITY_VALUES from here.
 """
 
 from __future__ import annotations
@@ -12,13 +15,14 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-
-import allel
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from oncoweave.core.errors import InputError
 from oncoweave.core.io import replaced_on_success, write_tsv
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 # Allele-fraction classes from read counts (AD). Why classes and not the caller's GT: bcftools
 # call genotypes the tumour with a diploid model, so purity, subclones and allelic imbalance flip
@@ -31,6 +35,8 @@ HOM_REF_MAX_FRACTION = 0.1
 HOM_ALT_MIN_FRACTION = 0.9
 HOM_REF, HET, HOM_ALT = 0, 1, 2
 
+#: The statuses of the check (a pair that fails is analysed as tumour-only).
+PAIR_IDENTITY_VALUES = ("pass", "fail", "no_normal", "insufficient_data")
 IDENTITY_COLUMNS = ["patient", "tumour", "normal", "n_sites", "concordance", "status"]
 
 
@@ -40,7 +46,7 @@ class IdentityResult:
     normal: str | None
     n_sites: int
     concordance: float | None  # None when no site could be compared
-    status: str  # pass | fail | insufficient_data | no_normal
+    status: str  # one of PAIR_IDENTITY_VALUES
 
 
 def check_pair_identity(vcf_path: str | Path, tumour_sample: str, normal_sample: str | None, *,
@@ -53,6 +59,8 @@ def check_pair_identity(vcf_path: str | Path, tumour_sample: str, normal_sample:
     sites where both samples fall in the same class (hom-ref / het / hom-alt, from AD). Fewer
     than ``min_sites`` sites gives ``insufficient_data``; no normal gives ``no_normal``.
     """
+    import numpy as np
+
     if normal_sample is None:
         return IdentityResult(tumour_sample, None, 0, None, "no_normal")
     genotypes, depths, allele_depths = _read_pair(Path(vcf_path), tumour_sample, normal_sample)
@@ -78,6 +86,8 @@ def allele_fraction_class(allele_depths: np.ndarray) -> np.ndarray:
     The non-reference fraction sums every ALT allele, so a multi-allelic record still classes
     correctly; missing AD entries (-1) count as zero reads.
     """
+    import numpy as np
+
     counts = np.clip(allele_depths, 0, None).astype(np.int64)
     total = counts.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -91,6 +101,9 @@ def allele_fraction_class(allele_depths: np.ndarray) -> np.ndarray:
 
 def _read_pair(vcf_path: Path, tumour_sample: str, normal_sample: str):
     """GenotypeArray, depth and AD of (tumour, normal), each with the sample axis in that order."""
+    import allel
+    import numpy as np
+
     if not vcf_path.exists():
         raise InputError("VCF not found", path=vcf_path)
     headers = _read_with_allel(allel.read_vcf_headers, vcf_path)
@@ -133,33 +146,12 @@ def _read_with_allel(reader, vcf_path: Path, **options):
 
 def write_identity_tsv(result: IdentityResult, patient: str, path: str | Path) -> None:
     """One-row TSV (patient, tumour, normal, n_sites, concordance, status); NA where undefined."""
+    import pandas as pd
+
     row = {"patient": patient, "tumour": result.tumour, "normal": result.normal,
            "n_sites": result.n_sites, "concordance": result.concordance, "status": result.status}
     table = pd.DataFrame([row], columns=IDENTITY_COLUMNS)
     write_tsv(table, path, na_rep="NA", float_format="%.4f")
-
-
-def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "check-identity", help="check that a tumour and its normal come from the same individual")
-    parser.add_argument("--vcf", required=True, help="joint tumour+normal VCF with GT, AD, DP")
-    parser.add_argument("--patient", required=True)
-    parser.add_argument("--tumour", required=True, help="tumour sample name in the VCF")
-    parser.add_argument("--normal", help="normal sample name in the VCF (omit: tumour-only)")
-    parser.add_argument("--output", required=True, help="identity TSV to write (one row)")
-    parser.add_argument("--min-depth", type=int, default=20)
-    parser.add_argument("--min-sites", type=int, default=10)
-    parser.add_argument("--min-concordance", type=float, default=0.9)
-    parser.set_defaults(func=_cmd_check_identity)
-
-
-def _cmd_check_identity(args) -> int:
-    result = check_pair_identity(args.vcf, args.tumour, args.normal, min_depth=args.min_depth,
-                                 min_sites=args.min_sites, min_concordance=args.min_concordance)
-    write_identity_tsv(result, args.patient, args.output)
-    print(f"{args.patient}\t{result.status}\tsites={result.n_sites}\t"
-          f"concordance={'NA' if result.concordance is None else f'{result.concordance:.3f}'}")
-    return 0
 
 
 MULTIQC_HEADER = """\
@@ -173,6 +165,8 @@ MULTIQC_HEADER = """\
 
 def summarize_identity(tsv_paths, table_path: str | Path, multiqc_path: str | Path) -> pd.DataFrame:
     """Cohort identity table (one row per patient) and the same as MultiQC custom content."""
+    import pandas as pd
+
     table = pd.concat([pd.read_csv(p, sep="\t") for p in tsv_paths], ignore_index=True)
     table = table[IDENTITY_COLUMNS].sort_values("patient", kind="stable")
     write_tsv(table, table_path, na_rep="NA", float_format="%.4f")

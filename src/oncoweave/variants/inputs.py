@@ -1,17 +1,15 @@
-"""Content checks of user input files (BAM/CRAM, VCF, FASTQ) and the import of a user VCF.
+"""Content checks of user BAM/CRAM and VCF files, and the import of a user VCF onto the reference.
 
-Cheap checks (a BAM header) run at parse time; ones that read a whole file (FASTQ, VCF records)
-run in a rule. Each failure is one InputError naming the file and what to do about it.
+Cheap checks (a BAM header) run at parse time; ones that read a whole file (VCF records) run in a
+rule. Each failure is one InputError naming the file and what to do about it. FASTQ files are
+checked by :mod:`oncoweave.variants.fastq`.
 """
 
 from __future__ import annotations
 
-import gzip
-import zlib
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from operator import methodcaller
 from pathlib import Path
 
 import pysam
@@ -35,8 +33,6 @@ GRCH37_LENGTHS = {
     "16": 90354753, "17": 81195210, "18": 78077248, "19": 59128983, "20": 63025520,
     "21": 48129895, "22": 51304566, "X": 155270560, "Y": 59373566,
 }
-
-FASTQ_CHUNK_BYTES = 16 * 1024 * 1024
 
 
 # --- BAM/CRAM --------------------------------------------------------------------------------
@@ -171,86 +167,6 @@ def _check_declared_lengths(path: str | Path, used_contigs: Mapping[str, int],
         if name in reference_contigs and reference_contigs[name] != length:
             raise InputError(f"its header declares {name} as {length:,} bp but the reference "
                              f"has {reference_contigs[name]:,} bp", path=str(path))
-
-
-# --- FASTQ -----------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class FastqSummary:
-    path: str
-    records: int
-    bases: int
-
-
-def check_fastq(path: str | Path) -> FastqSummary:
-    """Stream a FASTQ (gzip or plain), failing on truncation, corruption or broken records."""
-    records = bases = 0
-    leftover: list[bytes] = []  # lines of a record that continues in the next chunk
-    partial = b""  # an unfinished line at the end of a chunk
-    try:
-        with _open_maybe_gzip(path) as handle:
-            while chunk := handle.read(FASTQ_CHUNK_BYTES):
-                lines = leftover + (partial + chunk).split(b"\n")
-                partial = lines.pop()
-                whole = len(lines) - len(lines) % 4
-                bases += _check_records(lines[:whole], records, path)
-                records += whole // 4
-                leftover = lines[whole:]
-    except EOFError:
-        raise InputError("truncated gzip file (it ends before the end-of-stream marker); "
-                         "copy or download it again", path=str(path)) from None
-    except (zlib.error, gzip.BadGzipFile) as err:
-        raise InputError(f"corrupt gzip data ({err}); copy or download it again",
-                         path=str(path)) from None
-    tail = [line for line in leftover + [partial] if line.strip()]
-    if tail:
-        raise InputError(f"ends inside record {records + 1} ({len(tail)} of its 4 lines): "
-                         "the file is truncated", path=str(path))
-    if records == 0:
-        raise InputError("contains no reads", path=str(path))
-    return FastqSummary(str(path), records, bases)
-
-
-def check_fastq_pair(path1: str | Path, path2: str | Path) -> tuple[FastqSummary, FastqSummary]:
-    """Check both mates, and that they hold the same number of records."""
-    first, second = check_fastq(path1), check_fastq(path2)
-    if first.records != second.records:
-        raise InputError(f"{second.records:,} records but its mate {path1} has "
-                         f"{first.records:,}: the two files do not pair", path=str(path2))
-    return first, second
-
-
-def _open_maybe_gzip(path: str | Path):
-    """gzip (and bgzip) by content, not by file name."""
-    try:
-        with open(path, "rb") as probe:
-            is_gzip = probe.read(2) == b"\x1f\x8b"
-    except OSError as err:
-        raise InputError(f"cannot read it ({err.strerror})", path=str(path)) from None
-    return gzip.open(path, "rb") if is_gzip else open(path, "rb")
-
-
-def _check_records(lines: list[bytes], records_before: int, path: str | Path) -> int:
-    """Check whole 4-line records (C-speed map/compare); return their bases."""
-    headers, sequences, separators, qualities = (lines[i::4] for i in range(4))
-    for field, prefix, what in ((headers, b"@", "header line does not start with '@'"),
-                                (separators, b"+", "third line does not start with '+'")):
-        if not all(map(methodcaller("startswith", prefix), field)):
-            index = next(i for i, line in enumerate(field) if not line.startswith(prefix))
-            raise _record_error(path, records_before + index + 1, what)
-    sequence_lengths, quality_lengths = list(map(len, sequences)), list(map(len, qualities))
-    if sequence_lengths != quality_lengths:
-        index = next(i for i, (s, q) in enumerate(zip(sequence_lengths, quality_lengths,
-                                                      strict=True)) if s != q)
-        raise _record_error(path, records_before + index + 1,
-                            "sequence and quality lengths differ")
-    return sum(sequence_lengths)
-
-
-def _record_error(path: str | Path, record: int, what: str) -> InputError:
-    first_line = 4 * (record - 1) + 1
-    return InputError(f"record {record:,} (lines {first_line:,}-{first_line + 3:,}): {what}; "
-                      "not a valid FASTQ file", path=str(path))
 
 
 # --- VCF import ------------------------------------------------------------------------------
@@ -402,65 +318,3 @@ def _converted_record(record: pysam.VariantRecord, sink: pysam.VariantFile, cont
 def _is_missing(value) -> bool:
     values = value if isinstance(value, tuple) else (value,)
     return all(item is None for item in values)
-
-
-# --- command line ----------------------------------------------------------------------------
-
-def register(subparsers) -> None:
-    fastq = subparsers.add_parser(
-        "check-fastq", help="check a FASTQ file or pair for truncation and broken records")
-    fastq.add_argument("fastq", help="FASTQ (gzip or plain); read 1 of a pair")
-    fastq.add_argument("fastq2", nargs="?", help="read 2 of the pair (same record count)")
-    fastq.add_argument("--label", help="where the file comes from, for the error message "
-                                       "(e.g. 'samples.tsv row 3')")
-    fastq.set_defaults(func=_cmd_check_fastq)
-
-    vcf = subparsers.add_parser(
-        "import-vcf", help="bring a user VCF into reference contig coordinates (bgzip + tabix)")
-    vcf.add_argument("input", help="VCF/BCF in GRCh38 chromosome or reference contig coordinates")
-    vcf.add_argument("output", help="output .vcf.gz (a .tbi index is written beside it)")
-    vcf.add_argument("--reference", required=True, help="reference FASTA (indexed or writable)")
-    vcf.add_argument("--regions", default="",
-                     help="regions.tsv of a gene-region reference; leave out for full GRCh38")
-    vcf.add_argument("--tumour-sample", required=True, help="tumour sample id for the output")
-    vcf.add_argument("--normal-sample", help="normal sample id for the output")
-    vcf.add_argument("--tumour-column", help="tumour's column in the input (default: its id)")
-    vcf.add_argument("--normal-column", help="normal's column in the input (default: its id)")
-    vcf.set_defaults(func=_cmd_import_vcf)
-
-
-def _cmd_check_fastq(args) -> int:
-    try:
-        if args.fastq2:
-            first, second = check_fastq_pair(args.fastq, args.fastq2)
-            print(f"{first.path} + {second.path}: {first.records:,} read pairs, "
-                  f"{first.bases + second.bases:,} bases")
-        else:
-            summary = check_fastq(args.fastq)
-            print(f"{summary.path}: {summary.records:,} reads, {summary.bases:,} bases")
-    except InputError as err:
-        if args.label:
-            raise InputError(f"{args.label}: {err}") from None
-        raise
-    return 0
-
-
-def _cmd_import_vcf(args) -> int:
-    summary = import_vcf(args.input, args.output, reference_fasta=args.reference,
-                         contig_map=ContigMap.from_tsv(args.regions),
-                         tumour_sample=args.tumour_sample, normal_sample=args.normal_sample,
-                         tumour_column=args.tumour_column, normal_column=args.normal_column)
-    print(f"{args.input}: {summary.records_read:,} records read, {summary.records_written:,} "
-          f"written to {args.output}, {summary.outside_regions:,} outside the reference regions, "
-          f"{summary.without_alt:,} without an ALT allele")
-    return 0
-
-
-if __name__ == "__main__":
-    # `python -m oncoweave.variants.inputs check-fastq ...`: the checks without the whole CLI's imports, for
-    # the alignment job's environment.
-    import sys
-
-    from oncoweave.cli.main import main
-
-    sys.exit(main(modules=("oncoweave.variants.inputs",)))

@@ -4,17 +4,21 @@ Columns follow the GDC MAF specification's order (the subset a caller-side MAF c
 oncoweave's own: ``oncoweave_status`` and ``FILTER``. Alleles and coordinates use the MAF indel
 convention: no VCF anchor base; an insertion has Reference_Allele ``-`` and Start/End on the two
 reference bases around it; a deletion has Tumor_Seq_Allele2 ``-`` and spans the deleted bases.
+
+pandas is imported where used: the command line takes DEFAULT_MAF_STATUSES from here.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from oncoweave.core.errors import InputError
 from oncoweave.core.io import write_tsv
 from oncoweave.genome.transcripts import trim_alleles
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MAF_COLUMNS = [
     "Hugo_Symbol", "Entrez_Gene_Id", "Center", "NCBI_Build", "Chromosome", "Start_Position",
@@ -69,6 +73,8 @@ def variants_to_maf(variants: pd.DataFrame, *, statuses=DEFAULT_MAF_STATUSES,
     ``t_ref_count`` is ``t_depth - t_alt`` (reads supporting neither allele, if any, count as
     reference); tumour-only rows leave the normal columns empty.
     """
+    import pandas as pd
+
     unknown = sorted(set(statuses) - set(VARIANT_STATUSES))
     if unknown:
         raise InputError(f"unknown status(es) {unknown}; choose from {', '.join(VARIANT_STATUSES)}")
@@ -143,6 +149,8 @@ def variant_classification(consequence: str | None, variant_type: str) -> str:
 
     Raises ValueError on a term bcftools csq does not write (an upstream change to catch early).
     """
+    import pandas as pd
+
     if consequence is None or pd.isna(consequence) or consequence == "":
         return NO_CONSEQUENCE_CLASS
     # csq marks a consequence downstream of a stop on the same haplotype with '*'; with

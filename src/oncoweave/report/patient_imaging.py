@@ -1,0 +1,191 @@
+"""The patient report's imaging section: each lesion's widest slice with its mask, and its key
+radiomic features against the cohort's (table and strip plot), as embedded PNGs."""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from oncoweave.core.errors import InputError
+from oncoweave.core.tables import read_parquet, require_columns
+from oncoweave.fusion.survival_metrics import percentile_among
+from oncoweave.report.patient_sections import Section, Table, as_number, is_missing
+
+# Radiomic features shown against the cohort, in words; intensity and texture ones are compared
+# only with lesions of the same modality (CT HU and MR signal are not on one scale).
+KEY_RADIOMICS = (
+    ("original_shape_VoxelVolume", "lesion volume (mm³)", False),
+    ("original_shape_Maximum3DDiameter", "largest 3-D diameter (mm)", False),
+    ("original_shape_Sphericity", "sphericity (1 = a perfect sphere)", False),
+    ("original_firstorder_Mean", "mean intensity", True),
+    ("original_firstorder_Entropy", "intensity entropy (heterogeneity)", True),
+    ("original_glcm_Contrast", "texture contrast (GLCM)", True),
+)
+
+
+def _png(figure) -> str:
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=96, bbox_inches="tight")
+    plt.close(figure)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _window(pixels: np.ndarray, modality: str) -> tuple[float, float]:
+    if modality == "CT":
+        return -160.0, 240.0  # soft-tissue window (level 40, width 400 HU)
+    low, high = np.percentile(pixels, [0.5, 99.5])
+    return float(low), float(high if high > low else low + 1)
+
+
+def _acquisition_plane(pixels: np.ndarray, lesion: np.ndarray, spacing: Sequence[float]
+                       ) -> tuple[str, np.ndarray, np.ndarray, float]:
+    """(plane, image, mask, aspect) re-sliced so axis 0 is the thickest-spaced axis (the plane
+    the series was acquired in); arrays come in LPS order (z, y, x), superior up."""
+    sx, sy, sz = spacing
+    if sz >= max(sx, sy):
+        return "axial", pixels, lesion, sy / sx
+    if sy >= sx:  # coronal slices: rows are z (flipped so superior is up), columns x
+        order, aspect, plane = (1, 0, 2), sz / sx, "coronal"
+    else:  # sagittal slices: rows are z, columns y (anterior on the left)
+        order, aspect, plane = (2, 0, 1), sz / sy, "sagittal"
+    return (plane, np.flip(pixels.transpose(order), axis=1),
+            np.flip(lesion.transpose(order), axis=1), aspect)
+
+
+def lesion_figure(image_path: str | Path, mask_path: str | Path, modality: str) -> tuple[str, int]:
+    """(PNG data URI, slice index) of the slice with the most lesion voxels in the acquisition
+    plane, mask outlined, beside a close-up; radiological convention (patient's right on the
+    left of an axial or coronal slice)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import SimpleITK as sitk
+
+    try:
+        image = sitk.DICOMOrient(sitk.ReadImage(str(image_path)), "LPS")
+        mask = sitk.DICOMOrient(sitk.ReadImage(str(mask_path)), "LPS")
+    except RuntimeError as err:
+        raise InputError(f"cannot read image ({str(err).strip().splitlines()[-1]})",
+                         path=image_path) from None
+    pixels = sitk.GetArrayFromImage(image).astype(np.float64)  # z, y, x
+    lesion = sitk.GetArrayFromImage(mask) > 0
+    if pixels.shape != lesion.shape:
+        raise InputError(f"mask grid {lesion.shape} differs from the image's {pixels.shape}",
+                         path=mask_path)
+    if not lesion.any():
+        raise InputError("the mask is empty", path=mask_path)
+    low, high = _window(pixels, modality)
+    plane, pixels, lesion, aspect = _acquisition_plane(pixels, lesion, image.GetSpacing())
+    k = int(lesion.sum(axis=(1, 2)).argmax())
+    ys, xs = np.nonzero(lesion[k])
+    margin = max(8, int(0.6 * max(np.ptp(ys), np.ptp(xs))))
+    y0, y1 = max(ys.min() - margin, 0), min(ys.max() + margin + 1, lesion.shape[1])
+    x0, x1 = max(xs.min() - margin, 0), min(xs.max() + margin + 1, lesion.shape[2])
+    figure, axes = plt.subplots(1, 2, figsize=(8, 4))
+    for axis, (rows, cols), title in (
+            (axes[0], (slice(None), slice(None)), f"{plane} slice {k + 1} of {lesion.shape[0]}"),
+            (axes[1], (slice(y0, y1), slice(x0, x1)), "close-up")):
+        axis.imshow(pixels[k][rows, cols], cmap="gray", vmin=low, vmax=high, aspect=aspect,
+                    interpolation="nearest")
+        inside = lesion[k][rows, cols]
+        axis.imshow(np.ma.masked_where(~inside, inside), cmap="autumn", alpha=0.35,
+                    aspect=aspect, interpolation="nearest")
+        axis.contour(inside.astype(float), levels=[0.5], colors="red", linewidths=1.0)
+        axis.set_title(title, fontsize=9)
+        axis.set_axis_off()
+    figure.suptitle(f"{modality}: lesion mask in red (window {low:.0f} to {high:.0f})",
+                    fontsize=10)
+    return _png(figure), k
+
+
+def radiomics_figure(rows: list[tuple[str, np.ndarray, float]]) -> str:
+    """Strip plots: each feature's cohort values (grey) and this lesion's (red)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(len(rows), 1, figsize=(6, 0.7 * len(rows) + 0.4), squeeze=False)
+    for axis, (label, cohort, value) in zip(axes[:, 0], rows):
+        axis.scatter(cohort, np.zeros_like(cohort), s=25, color="0.6", zorder=2)
+        axis.scatter([value], [0], s=60, color="red", zorder=3)
+        axis.set_yticks([])
+        axis.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+        axis.tick_params(axis="x", labelsize=7)
+        for side in ("left", "right", "top"):
+            axis.spines[side].set_visible(False)
+    figure.tight_layout()
+    return _png(figure)
+
+
+@dataclass
+class Lesion:
+    image: Path
+    mask: Path
+    record: Path
+
+
+def imaging_section(patient: str, lesions: Sequence[Lesion], radiomics: pd.DataFrame | None,
+                    imaging_run: bool) -> Section:
+    section = Section("imaging", "Imaging")
+    if not imaging_run:
+        section.empty = "Stage not run: the cohort has no images (the image sheet is empty)."
+        return section
+    if not lesions:
+        section.empty = "No image: this patient has no lesion in the image sheet."
+        return section
+    for lesion in lesions:
+        record, _ = read_parquet(lesion.record)
+        require_columns(record, ["lesion", "modality", "lesion_volume_ml", "source_format"],
+                        lesion.record)
+        info = record.iloc[0]
+        modality = str(info["modality"])
+        uri, z = lesion_figure(lesion.image, lesion.mask, modality)
+        section.images.append({
+            "src": uri, "alt": f"lesion {info['lesion']} with its mask",
+            "caption": f"Lesion {info['lesion']} ({modality}, "
+                       f"{as_number(info['lesion_volume_ml'])} mL, {info['source_format']} "
+                       "input, de-identified working copy)"})
+        if radiomics is None:
+            section.notes.append("Radiomics not available for the cohort.")
+            continue
+        this = radiomics[(radiomics["patient"] == patient)
+                         & (radiomics["lesion"] == info["lesion"])]
+        if this.empty:
+            section.notes.append(f"Lesion {info['lesion']} has no radiomics row.")
+            continue
+        table_rows, plot_rows = [], []
+        for name, label, same_modality in KEY_RADIOMICS:
+            if name not in radiomics.columns:
+                continue
+            pool = radiomics[radiomics["modality"] == modality] if same_modality else radiomics
+            cohort = pd.to_numeric(pool[name], errors="coerce").dropna().to_numpy(dtype=float)
+            value = pd.to_numeric(pd.Series([this.iloc[0][name]]), errors="coerce").iloc[0]
+            if not len(cohort) or is_missing(value):
+                continue
+            value = float(value)
+            scope = f"{len(cohort)} {modality} lesions" if same_modality else \
+                f"{len(cohort)} lesions"
+            table_rows.append([label, f"{value:.4g}", f"{np.median(cohort):.4g}",
+                               f"{cohort.min():.4g} – {cohort.max():.4g}",
+                               f"{percentile_among(cohort, [value])[0]:.0f}", scope])
+            plot_rows.append((label, cohort, value))
+        if table_rows:
+            section.tables.append(Table(
+                ["feature", "this lesion", "cohort median", "cohort range", "percentile",
+                 "compared with"], table_rows, f"Lesion {info['lesion']}: key radiomic features "
+                                               "(pyradiomics) against the cohort"))
+            section.images.append({"src": radiomics_figure(plot_rows),
+                                   "alt": "radiomic features against the cohort",
+                                   "caption": "Each row: the cohort's lesions (grey) and this "
+                                              "lesion (red)."})
+    return section

@@ -1,0 +1,183 @@
+"""Training the ICB response model: seeded, stratified cross-validation of the four candidates
+(AUROC, AUPRC and Brier with patient-bootstrap 95 % CIs, calibration, the paired AUROC difference
+to the default), fitting the chosen one on the whole table, and its model card."""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+import sklearn
+import xgboost
+from scipy.special import logit
+from scipy.stats import rankdata
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+from oncoweave import __version__
+from oncoweave.core.io import file_sha256
+from oncoweave.therapy.icb import (
+    ICBResponseModel,
+    calibrated_pipeline,
+    save_model,
+    single_threaded_blas,
+)
+from oncoweave.therapy.icb_candidates import (
+    BINARY,
+    CANDIDATES,
+    CAPS,
+    CV_SPLITS,
+    DEFAULT_CANDIDATE,
+    EXCLUDED_COLUMNS,
+    INTERVAL_COVERAGE,
+    METRIC_BOOTSTRAPS,
+    VALID_RANGES,
+)
+from oncoweave.therapy.icb_tables import read_table, training_data
+
+
+# ---------------------------------------------------------------------------------------------
+# Cross-validated metrics with bootstrap CIs.
+
+def out_of_fold_probabilities(candidate: str, X: pd.DataFrame, y: np.ndarray,
+                              seed: int = 0) -> np.ndarray:
+    """Response probabilities of each patient from the fold model that did not see them."""
+    spec = CANDIDATES[candidate]
+    folds = StratifiedKFold(CV_SPLITS, shuffle=True, random_state=seed)
+    with single_threaded_blas():
+        return cross_val_predict(calibrated_pipeline(spec, seed), X[list(spec.features)], y,
+                                 cv=folds, method="predict_proba")[:, 1]
+
+
+def metrics_with_ci(y: np.ndarray, probability: np.ndarray, seed: int = 0,
+                    n_bootstrap: int = METRIC_BOOTSTRAPS) -> dict[str, dict]:
+    """AUROC, AUPRC and Brier, each with a 95 % percentile CI over patient bootstrap resamples."""
+    rows = _bootstrap_rows(y, seed, n_bootstrap)
+    labels, scores = y[rows], probability[rows]
+    spread = {
+        "auroc": _auroc_by_row(labels, scores),
+        "auprc": [average_precision_score(*pair) for pair in zip(labels, scores)],
+        "brier": ((scores - labels) ** 2).mean(axis=1),
+    }
+    estimates = {"auroc": roc_auc_score(y, probability),
+                 "auprc": average_precision_score(y, probability),
+                 "brier": brier_score_loss(y, probability)}
+    return {name: _estimate_and_ci(estimates[name], spread[name]) for name in estimates}
+
+
+def auroc_difference(y: np.ndarray, probability: np.ndarray, reference: np.ndarray,
+                     seed: int = 0, n_bootstrap: int = METRIC_BOOTSTRAPS) -> dict:
+    """AUROC minus the reference's on the same patients, with a paired bootstrap 95 % CI."""
+    rows = _bootstrap_rows(y, seed, n_bootstrap)
+    spread = (_auroc_by_row(y[rows], probability[rows])
+              - _auroc_by_row(y[rows], reference[rows]))
+    return _estimate_and_ci(roc_auc_score(y, probability) - roc_auc_score(y, reference), spread)
+
+
+def _bootstrap_rows(y: np.ndarray, seed: int, n_bootstrap: int) -> np.ndarray:
+    """Row indices of seeded bootstrap resamples (one per row) holding both classes."""
+    rows = np.random.default_rng(seed).integers(0, len(y), (n_bootstrap, len(y)))
+    positives = y[rows].sum(axis=1)
+    return rows[(positives > 0) & (positives < len(y))]
+
+
+def _estimate_and_ci(estimate: float, spread) -> dict:
+    return {"estimate": round(float(estimate), 4),
+            "ci95": [round(float(v), 4) for v in np.quantile(spread, [0.025, 0.975])]}
+
+
+def _auroc_by_row(labels: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """AUROC of each row (Mann-Whitney U from mid-ranks; equals roc_auc_score, ~50x faster)."""
+    ranks = rankdata(scores, axis=1)
+    positives = labels.sum(axis=1)
+    negatives = labels.shape[1] - positives
+    u = (ranks * labels).sum(axis=1) - positives * (positives + 1) / 2
+    return u / (positives * negatives)
+
+
+def calibration_summary(y: np.ndarray, probability: np.ndarray) -> dict[str, float]:
+    """Calibration slope (1 = ideal; < 1 over-confident) and mean predicted vs observed rate."""
+    log_odds = logit(np.clip(probability, 1e-6, 1 - 1e-6)).reshape(-1, 1)
+    slope = LogisticRegression(C=1e6).fit(log_odds, y).coef_[0, 0]  # C: unpenalised
+    return {"slope": round(float(slope), 4), "mean_predicted": round(float(probability.mean()), 4),
+            "observed_rate": round(float(y.mean()), 4)}
+
+
+def cross_validate_candidates(X: pd.DataFrame, y: np.ndarray, seed: int = 0,
+                              candidates: tuple[str, ...] = tuple(CANDIDATES)) -> dict[str, dict]:
+    """Per candidate: features, CV metrics, calibration and the paired AUROC difference to the
+    default candidate (same folds and bootstrap resamples for all)."""
+    probabilities = {name: out_of_fold_probabilities(name, X, y, seed) for name in candidates}
+    reference = probabilities.get(DEFAULT_CANDIDATE)
+    comparison = {}
+    for name, probability in probabilities.items():
+        comparison[name] = {"features": list(CANDIDATES[name].features),
+                            "learner": CANDIDATES[name].learner,
+                            **metrics_with_ci(y, probability, seed),
+                            "calibration": calibration_summary(y, probability)}
+        if reference is not None and name != DEFAULT_CANDIDATE:
+            comparison[name][f"auroc_minus_{DEFAULT_CANDIDATE}"] = auroc_difference(
+                y, probability, reference, seed)
+    return comparison
+
+
+# ---------------------------------------------------------------------------------------------
+# Training and the model card.
+
+def train(table_path: str | Path, output_dir: str | Path, candidate: str = DEFAULT_CANDIDATE,
+          seed: int = 0, n_bootstrap: int = 200) -> dict:
+    """Cross-validate all candidates, fit ``candidate`` on the whole table, save it; the card."""
+    table_path = Path(table_path)
+    every_feature = tuple(dict.fromkeys(f for c in CANDIDATES.values() for f in c.features))
+    X, y = training_data(read_table(table_path), every_feature, table_path)
+    comparison = cross_validate_candidates(X, y, seed)
+    model = ICBResponseModel(candidate, n_bootstrap, seed).fit(X, y)
+    card = model_card(model, comparison, table_path, y)
+    save_model(model, card, output_dir)
+    return card
+
+
+def model_card(model: ICBResponseModel, comparison: Mapping[str, dict], table_path: Path,
+               y: np.ndarray) -> dict:
+    prevalence = float(y.mean())
+    return {
+        "name": f"oncoweave-icb-{model.candidate}",
+        "task": "probability of response to immune checkpoint blockade (Response = 1, the "
+                "responder label of Chowell et al. 2022)",
+        "shipped_candidate": model.candidate,
+        "selection": "LORIS features: routinely recorded, and LORIS generalised best externally "
+                     "(Chang et al. 2024); no candidate's CV AUROC differs from it beyond chance "
+                     f"(auroc_minus_{DEFAULT_CANDIDATE} in cross_validation)",
+        "features": list(model.features_),
+        "cancer_types": list(model.cancer_types_),
+        "caps": CAPS,
+        "valid_ranges": {name: list(bounds) for name, bounds in VALID_RANGES.items()},
+        "binary_features": list(BINARY),
+        "excluded_columns": EXCLUDED_COLUMNS,
+        "missing_values": "no imputation: a patient missing any feature, or with a cancer type "
+                          "not in cancer_types, gets no probability and a reason",
+        "preprocessing": "caps, standard scaling, one-hot CancerType",
+        "calibration": f"sigmoid CalibratedClassifierCV ({CV_SPLITS}-fold stratified, "
+                       "ensemble=False: one pipeline on all rows, sigmoid on out-of-fold scores)",
+        "uncertainty": f"low/high: {INTERVAL_COVERAGE:.0%} percentile interval of "
+                       f"{model.n_bootstrap} refits on bootstrap resamples of the training data",
+        "seed": model.random_state,
+        "training_data": {"file": table_path.name, "sha256": file_sha256(table_path),
+                          "patients": int(len(y)), "responders": int(y.sum()),
+                          "source": "resources/icb/SOURCE.md"},
+        "cross_validation": {
+            "scheme": f"stratified {CV_SPLITS}-fold (shuffled, seed {model.random_state}), "
+                      "out-of-fold probabilities of the calibrated pipeline; 95 % CIs from "
+                      f"{METRIC_BOOTSTRAPS} patient bootstrap resamples; hyperparameters were "
+                      "chosen on this cohort, so the estimates are slightly optimistic",
+            "brier_of_prevalence": round(prevalence * (1 - prevalence), 4),
+            "candidates": dict(comparison),
+        },
+        "versions": {"oncoweave": __version__, "python": platform.python_version(),
+                     "scikit-learn": sklearn.__version__, "xgboost": xgboost.__version__,
+                     "numpy": np.__version__, "pandas": pd.__version__},
+    }

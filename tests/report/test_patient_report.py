@@ -1,0 +1,494 @@
+"""The per-patient HTML report: sections from fabricated tables, the coverage summary, and the toy
+cohort's reports rendered in headless Chromium (not blank, planted drivers shown, no PHI)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import run_snakemake
+from oncoweave.cli.main import main as cli
+from oncoweave.core.errors import InputError
+from oncoweave.core.tables import read_parquet, write_parquet
+from oncoweave.drivers.schema import DRIVERS_SCHEMA
+from oncoweave.fusion.retrieval import SIMILAR_PATIENTS_SCHEMA
+from oncoweave.report.patient import FUSION_COLUMNS, render_patient_report
+from oncoweave.report.patient_imaging import Lesion, lesion_figure
+from oncoweave.report.patient_sections import feature_reasons
+from oncoweave.therapy.icb_tables import ICB_SCHEMA
+from oncoweave.therapy.matching import THERAPIES_SCHEMA
+from oncoweave.therapy.tmb import TMB_SCHEMA
+from oncoweave.toy.images import PLANTED_PHI
+from oncoweave.toy.planting import DRIVERS, GERMLINE_PATHOGENIC
+from oncoweave.variants.coverage import COVERAGE_SCHEMA, summarize_coverage
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None, reason="chromium is not installed (Debian package 'chromium', which "
+                             "setup.sh installs): the report cannot be rendered here")
+TOY_PATIENTS = [f"P{n:02d}" for n in range(1, 9)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Fabricated stage tables.
+
+TOP_FEATURES = json.dumps([
+    {"feature": "hotspot_change_count", "value": 386.0, "contribution": 4.55,
+     "reason": "recurrent hotspot residue"},
+    {"feature": "in_domain", "value": 1.0, "contribution": 0.89,
+     "reason": "inside the DNA-binding domain"},
+    {"feature": "size_change", "value": -19.0, "contribution": -0.53,
+     "reason": "side-chain size change -19 Da"}])
+
+
+def driver_row(**values):
+    row = {"patient": "X1", "sample": "X1-T", "normal_sample": "X1-N", "chrom": "chr17",
+           "pos": 7675088, "ref": "C", "alt": "T", "contig": "chr17", "contig_pos": 7675088,
+           "variant_type": "SNV", "gene": "TP53", "transcript": "ENST00000269305",
+           "consequence": "missense", "hgvs_p": "p.R175H", "hgvs_c": "c.524G>A", "t_depth": 200,
+           "t_alt": 66, "t_vaf": 0.33, "n_depth": 100, "n_alt": 0, "n_vaf": 0.0,
+           "status": "somatic", "filter": "PASS", "quality": 200.0, "fisher_p": 1e-20,
+           "pair_identity": "pass", "purity": 0.7, "driver_score": 0.99,
+           "top_features": TOP_FEATURES, "driver_reasons": "recurrent hotspot residue (+)",
+           "cancer_cell_fraction": 0.94, "clonality": "clonal"}
+    row.update(values)
+    return row
+
+
+def therapy_row(**values):
+    row = {"patient": "X1", "biomarker": "TP53 p.R175H", "gene": "TP53", "hgvs_p": "p.R175H",
+           "hgvs_c": "c.524G>A", "variant_status": "somatic", "drug": "Doxorubicin",
+           "evidence_level": "C", "amp_tier": "IID", "direction": "sensitivity",
+           "disease": "Breast Cancer", "disease_match": "exact", "source_ids": "CIViC:EID1",
+           "match_reason": "exact protein change"}
+    row.update(values)
+    return row
+
+
+@pytest.fixture
+def tables(tmp_path):
+    """A tumour-only patient X1 (no normal, no image, no fusion): the stage tables as Parquet."""
+    paths = {name: tmp_path / f"{name}.parquet" for name in ("drivers", "therapies", "tmb", "icb")}
+    drivers = pd.DataFrame([
+        driver_row(normal_sample=None, n_depth=None, n_alt=None, n_vaf=None,
+                   status="tumour_only", pair_identity="no_normal"),
+        driver_row(gene="EGFR", hgvs_p="p.T790M", status="tumour_only", filter="low_vaf",
+                   t_vaf=0.04, normal_sample=None, n_depth=None, n_alt=None, n_vaf=None,
+                   pair_identity="no_normal"),
+        driver_row(gene="BRCA2", hgvs_p="p.<b>K3326*</b>", driver_score=0.01,
+                   status="tumour_only", normal_sample=None, n_depth=None, n_alt=None,
+                   n_vaf=None, pair_identity="no_normal"),
+        driver_row(patient="X2", gene="EGFR", hgvs_p="p.L858R")])
+    write_parquet(drivers, paths["drivers"], DRIVERS_SCHEMA, {"config_hash": "abc123",
+                                                              "bcftoolsVersion": "1.16"})
+    write_parquet(pd.DataFrame([
+        therapy_row(), therapy_row(source_ids="PMID:1"),
+        therapy_row(drug="<script>alert(1)</script>", amp_tier="IA", evidence_level="A"),
+        therapy_row(drug=None, amp_tier=None, evidence_level=None,
+                    direction="no_approved_therapy")]),
+        paths["therapies"], THERAPIES_SCHEMA, {"cancer_type": "Breast Cancer"})
+    write_parquet(pd.DataFrame([{
+        "patient": "X1", "callable_mb": 0.024, "somatic_coding_mutations": 3, "tmb": None,
+        "tmb_source": "computed", "reportable": False,
+        "reason": "callable territory 0.024 Mb < 1.0 Mb"}]), paths["tmb"], TMB_SCHEMA)
+    write_parquet(pd.DataFrame([{
+        "patient": "X1", "response_probability": 0.31, "low": 0.22, "high": 0.41,
+        "model": "oncoweave-icb-loris_logistic", "missing_features": "", "reason": None}]),
+        paths["icb"], ICB_SCHEMA, {"icb_model": "oncoweave-icb-loris_logistic"})
+    return paths
+
+
+class _Text(HTMLParser):
+    """The visible text of an HTML page (no tags, no style)."""
+
+    def __init__(self):
+        super().__init__()
+        self.parts, self._skip = [], 0
+
+    def handle_starttag(self, tag, attrs):
+        self._skip += tag in ("style", "script")
+
+    def handle_endtag(self, tag):
+        self._skip -= tag in ("style", "script")
+
+    def handle_data(self, data):
+        if not self._skip:
+            self.parts.append(data)
+
+
+def page_text(html: str) -> str:
+    parser = _Text()
+    parser.feed(html)
+    return re.sub(r"\s+", " ", " ".join(parser.parts))
+
+
+def section_text(html: str, key: str) -> str:
+    match = re.search(rf'<section id="{key}">(.*?)</section>', html, re.S)
+    assert match, f"no section {key}"
+    return page_text(match.group(1))
+
+
+def assert_self_contained(html: str) -> None:
+    """Nothing to fetch at view time: every src is a data: URI, every href a page anchor."""
+    sources = re.findall(r'\ssrc="([^"]*)"', html)
+    assert all(s.startswith("data:image/png;base64,") for s in sources), sources
+    assert all(h.startswith("#") for h in re.findall(r'\shref="([^"]*)"', html))
+    assert "<link" not in html and "@import" not in html and "url(" not in html
+
+
+# ---------------------------------------------------------------------------------------------
+# Unit tests.
+
+def test_feature_contributions_read_as_words():
+    words = feature_reasons(TOP_FEATURES)
+    assert words.startswith("recurrent hotspot residue (raises the score, +4.55 log-odds)")
+    assert "inside the DNA-binding domain (raises the score" in words
+    assert "side-chain size change -19 Da (lowers the score, -0.53 log-odds)" in words
+    assert feature_reasons(None) == "—"
+
+
+def test_tumour_only_patient_without_image_or_fusion_says_why(tables, tmp_path):
+    output = tmp_path / "report" / "X1.html"
+    sections = render_patient_report("X1", output, **tables, imaging_run=True,
+                                     config_hash="cafe01")
+    html = output.read_text()
+    assert_self_contained(html)
+    drivers = section_text(html, "drivers")
+    assert "TP53" in drivers and "p.R175H" in drivers and "33.0 %" in drivers
+    assert "recurrent hotspot residue (raises the score" in drivers
+    assert "inside the DNA-binding domain" in drivers
+    # the low-VAF call is named as filtered, the low-scoring BRCA2 call is not a driver
+    assert "EGFR p.T790M (low_vaf" in drivers and "K3326" not in drivers
+    assert "L858R" not in html, "another patient's row leaked into the report"
+    empty = {s.key: s.empty for s in sections if s.empty}
+    assert set(empty) == {"germline", "imaging", "fusion", "similar"}
+    assert "No normal sample" in section_text(html, "germline")
+    assert "No image" in section_text(html, "imaging")
+    assert "Stage not run" in section_text(html, "fusion")
+    therapies = section_text(html, "therapies")
+    assert "Doxorubicin" in therapies and "IID" in therapies and "this tumour type" in therapies
+    assert "CIViC:EID1; PMID:1" in therapies, "evidence rows for one match are merged"
+    assert therapies.index("IA") < therapies.index("IID"), "tiers are ordered"
+    assert "<script>" not in html and "&lt;script&gt;" in html, "table text is escaped"
+    tmb = section_text(html, "tmb")
+    assert "not reportable: callable territory 0.024 Mb" in tmb
+    assert "31 % (90 % bootstrap interval 22 % – 41 %)" in tmb
+    qc = section_text(html, "qc")
+    assert "cafe01" in qc and "abc123" in qc and "bcftoolsVersion" in qc
+    assert "not checked" in qc and "Coverage: no reads" in qc
+
+
+def test_germline_brca_is_flagged_for_counselling(tables, tmp_path):
+    drivers = pd.DataFrame([driver_row(), driver_row(
+        gene="BRCA1", hgvs_p="p.Q1756Pfs*74", status="germline", n_vaf=0.47, t_vaf=0.54,
+        consequence="frameshift"), driver_row(
+        gene="EGFR", hgvs_p="p.R776H", status="germline", n_vaf=0.5, driver_score=0.7)])
+    write_parquet(drivers, tables["drivers"], DRIVERS_SCHEMA)
+    output = tmp_path / "X1.html"
+    sections = render_patient_report("X1", output, **tables)
+    html = output.read_text()
+    germline = section_text(html, "germline")
+    assert "BRCA1" in germline and "p.Q1756Pfs*74" in germline and "47.0 %" in germline
+    assert "genetic counselling" in germline
+    alerts = next(s.alerts for s in sections if s.key == "germline")
+    assert alerts == ["Germline BRCA1 p.Q1756Pfs*74: refer for genetic counselling."]
+    egfr = germline[germline.index("p.R776H"):]
+    assert "confirm in a certified germline test" in egfr and "counselling" not in egfr
+    assert "p.Q1756Pfs*74" not in section_text(html, "drivers"), "germline is reported apart"
+
+
+def test_fused_prediction_section_follows_the_evaluate_fusion_contract(tables, tmp_path):
+    fusion = tmp_path / "patient_predictions.parquet"
+    pd.DataFrame([{
+        "patient": "X1", "risk": 81.0, "risk_lower": 62.0, "risk_upper": 95.5,
+        "risk_percentile": 87.5, "risk_group": "high", "response_probability": 0.22,
+        "response_lower": 0.1, "response_upper": 0.4, "modalities_used": "clinical, genomic",
+        "modalities_missing": "imaging", "model": "xgboost early fusion"}],
+        columns=FUSION_COLUMNS).to_parquet(fusion)
+    output = tmp_path / "X1.html"
+    render_patient_report("X1", output, **tables, fusion=fusion)
+    text = section_text(output.read_text(), "fusion")
+    assert ("higher than 81 % of the cohort's patients the model was trained on; "
+            "high-risk group") in text
+    assert "62nd – 96th percentile (median 88th)" in text
+    assert "22 % (95 % interval 10 % – 40 %)" in text
+    assert "clinical, genomic" in text and "imaging" in text and "xgboost early fusion" in text
+    # a table that breaks the contract is refused, naming the file and the missing column
+    pd.DataFrame({"patient": ["X1"], "risk": [1.0]}).to_parquet(fusion)
+    with pytest.raises(InputError, match=r"patient_predictions.parquet: missing column\(s\) "
+                                         r"risk_lower"):
+        render_patient_report("X1", tmp_path / "bad.html", **tables, fusion=fusion)
+    assert not (tmp_path / "bad.html").exists()
+
+
+def test_similar_patients_show_outcomes(tables, tmp_path):
+    similar = tmp_path / "similar.parquet"
+    write_parquet(pd.DataFrame([
+        {"patient": "X1", "rank": 1, "neighbour": "X7", "distance": 0.3,
+         "shared_drivers": "TP53 (p.R175H)", "shared_therapies": None, "imaging_traits": None,
+         "clinical_match": "same stage (IV)", "neighbour_os_months": 12.5,
+         "neighbour_os_event": 1, "neighbour_response": 0, "modalities_used": "genomic"},
+        {"patient": "X1", "rank": 2, "neighbour": "X9", "distance": 0.6,
+         "shared_drivers": None, "shared_therapies": None, "imaging_traits": None,
+         "clinical_match": None, "neighbour_os_months": 40.0, "neighbour_os_event": 0,
+         "neighbour_response": 1, "modalities_used": "genomic"}]),
+        similar, SIMILAR_PATIENTS_SCHEMA)
+    output = tmp_path / "X1.html"
+    render_patient_report("X1", output, **tables, similar=similar)
+    text = section_text(output.read_text(), "similar")
+    assert "X7" in text and "died at 12.5 months; did not respond (SD/PD)" in text
+    assert "alive at 40.0 months (censored); responded (CR/PR)" in text
+    assert text.index("X7") < text.index("X9")
+
+
+def test_bad_table_is_one_error_naming_the_file_and_no_report(tables, tmp_path):
+    pd.DataFrame({"patient": ["X1"], "gene": ["TP53"]}).to_parquet(tables["drivers"])
+    output = tmp_path / "X1.html"
+    with pytest.raises(InputError, match=r"drivers.parquet: columns/types differ"):
+        render_patient_report("X1", output, **tables)
+    assert not output.exists() and not list(tmp_path.glob(".tmp*"))
+
+
+def _write_lesion(tmp_path: Path, spacing=(1.0, 1.0, 3.0)):
+    import SimpleITK as sitk
+
+    pixels = np.full((12, 40, 40), -800, dtype=np.int16)  # z, y, x
+    mask = np.zeros(pixels.shape, dtype=np.uint8)
+    yy, xx = np.ogrid[:40, :40]
+    for z, radius in ((5, 4), (6, 8), (7, 5)):  # the lesion is widest on slice 6
+        mask[z][(yy - 20) ** 2 + (xx - 15) ** 2 <= radius ** 2] = 1
+    pixels[mask == 1] = 60
+    paths = []
+    for name, array in (("image.nii.gz", pixels), ("mask.nii.gz", mask)):
+        image = sitk.GetImageFromArray(array)
+        image.SetSpacing(spacing)
+        sitk.WriteImage(image, str(tmp_path / name))
+        paths.append(tmp_path / name)
+    return paths
+
+
+def test_lesion_figure_shows_the_widest_slice_with_its_mask(tmp_path):
+    import base64
+    import io
+
+    from PIL import Image
+
+    image, mask = _write_lesion(tmp_path)
+    uri, index = lesion_figure(image, mask, "CT")
+    assert index == 6
+    png = Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))).convert("RGB")
+    pixels = np.asarray(png).astype(int)
+    red = (pixels[..., 0] > 200) & (pixels[..., 1] < 80) & (pixels[..., 2] < 80)
+    assert red.sum() > 50, "the mask outline is drawn"
+    with pytest.raises(InputError, match="mask.nii.gz: the mask is empty"):
+        import SimpleITK as sitk
+
+        empty = sitk.Image(sitk.ReadImage(str(mask)))
+        sitk.WriteImage(empty * 0, str(mask))
+        lesion_figure(image, mask, "CT")
+
+
+def test_imaging_section_with_cohort_radiomics(tables, tmp_path):
+    image, mask = _write_lesion(tmp_path)
+    record = tmp_path / "ingest.parquet"
+    pd.DataFrame([{"patient": "X1", "lesion": "L1", "modality": "CT", "label": 1,
+                   "source_format": "nifti", "lesion_volume_ml": 0.6}]).to_parquet(record)
+    radiomics = tmp_path / "radiomics.parquet"
+    pd.DataFrame({"patient": ["X1", "X2", "X3", "X4"], "lesion": ["L1"] * 4,
+                  "modality": ["CT", "CT", "CT", "MR"],
+                  "original_shape_VoxelVolume": [600.0, 100.0, 200.0, 5000.0],
+                  "original_firstorder_Mean": [60.0, 10.0, 20.0, 900.0]}).to_parquet(radiomics)
+    output = tmp_path / "X1.html"
+    render_patient_report("X1", output, **tables, radiomics=radiomics,
+                          lesions=[Lesion(image, mask, record)])
+    html = output.read_text()
+    text = section_text(html, "imaging")
+    assert "Lesion L1 (CT, 0.60 mL" in text
+    volume = re.search(r"lesion volume \(mm³\) 600 (\S+) (\S+ – \S+) (\d+) (\d+ lesions)", text)
+    assert volume and volume.groups() == ("400", "100 – 5000", "62", "4 lesions")
+    mean = re.search(r"mean intensity 60 \S+ \S+ – \S+ (\d+) (\d+ CT lesions)", text)
+    assert mean and mean.groups() == ("83", "3 CT lesions"), "intensity compared within CT"
+    assert html.count('src="data:image/png;base64,') == 2
+    assert_self_contained(html)
+
+
+def _mosdepth_beds(tmp_path: Path, name: str, depths: tuple[float, float]):
+    regions, thresholds = tmp_path / f"{name}.regions.bed.gz", tmp_path / f"{name}.thresholds.bed.gz"
+    with gzip.open(regions, "wt") as handle:
+        handle.write(f"chr17\t0\t100\tTP53\t{depths[0]}\nchr17\t200\t500\tTP53\t{depths[1]}\n"
+                     "chr7\t0\t50\tEGFR\t30\nchr1\t0\t10\tOTHER\t5\n")
+    with gzip.open(thresholds, "wt") as handle:
+        handle.write("#chrom\tstart\tend\tregion\t20X\t100X\n"
+                     "chr17\t0\t100\tTP53\t100\t100\nchr17\t200\t500\tTP53\t300\t60\n"
+                     "chr7\t0\t50\tEGFR\t50\t0\nchr1\t0\t10\tOTHER\t0\t0\n")
+    return regions, thresholds
+
+
+def test_coverage_summary_per_driver_gene(tmp_path):
+    output = tmp_path / "coverage" / "X1.parquet"
+    assert cli(["summarize-coverage", "--patient", "X1",
+                "--sample", "X1-T", "tumour", *map(str, _mosdepth_beds(tmp_path, "T", (200, 100))),
+                "--sample", "X1-N", "normal", *map(str, _mosdepth_beds(tmp_path, "N", (50, 50))),
+                "--output", str(output)]) == 0
+    table, _ = read_parquet(output, COVERAGE_SCHEMA)
+    tp53 = table[(table["sample"] == "X1-T") & (table["gene"] == "TP53")].set_index("min_depth")
+    assert tp53["target_bp"].tolist() == [400, 400]
+    assert tp53["mean_depth"].iloc[0] == pytest.approx((100 * 200 + 300 * 100) / 400)
+    assert tp53.loc[20, "fraction_at_depth"] == 1.0
+    assert tp53.loc[100, "fraction_at_depth"] == pytest.approx(160 / 400)
+    assert set(table["gene"]) == {"TP53", "EGFR"}, "only driver genes are summarised"
+    assert set(table["sample_type"]) == {"tumour", "normal"}
+
+
+def test_coverage_summary_refuses_a_bed_without_names(tmp_path):
+    regions, thresholds = _mosdepth_beds(tmp_path, "T", (1, 1))
+    with gzip.open(regions, "wt") as handle:
+        handle.write("chr17\t0\t100\t200\n")
+    output = tmp_path / "X1.parquet"
+    with pytest.raises(InputError, match=r"T.regions.bed.gz: mosdepth regions bed has 4 columns, not 5"):
+        summarize_coverage("X1", output, [("X1-T", "tumour", regions, thresholds)])
+    assert not output.exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# The toy cohort's reports (the session's toy run) in headless Chromium.
+
+def chromium(tmp_path: Path, html: Path, *args: str) -> subprocess.CompletedProcess:
+    profile = tmp_path / f"chromium-profile-{time.monotonic_ns()}"
+    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+               "--hide-scrollbars", f"--user-data-dir={profile}", *args, html.as_uri()]
+    return subprocess.run(command, capture_output=True, text=True, timeout=180, check=True)
+
+
+def planted_drivers(patient: str) -> list[tuple[str, str]]:
+    number = int(patient.lstrip("P"))
+    planted = [(d.gene, d.hgvs_p) for k, d in enumerate(DRIVERS)
+               if k % len(TOY_PATIENTS) == number - 1]
+    return planted
+
+
+@pytest.fixture(scope="module")
+def reports(toy_run):
+    workdir, _ = toy_run
+    return workdir, {p: workdir / "results" / "report" / f"{p}.html" for p in TOY_PATIENTS}
+
+
+@pytest.mark.workflow
+@needs_chromium
+def test_toy_reports_render_with_the_planted_drivers(reports, tmp_path):
+    workdir, paths = reports
+    for patient, path in paths.items():
+        html = path.read_text()
+        assert_self_contained(html)
+        dom = chromium(tmp_path, path, "--dump-dom").stdout
+        drivers, germline = section_text(dom, "drivers"), section_text(dom, "germline")
+        for gene, change in planted_drivers(patient):
+            assert re.search(rf"{gene} {re.escape(change)} ", drivers), (patient, gene, change)
+        assert f"Patient report: {patient}" in page_text(dom)
+        if patient == "P01":  # the germline BRCA1 founder frameshift, for counselling
+            assert GERMLINE_PATHOGENIC.hgvs_p in germline and "genetic counselling" in germline
+        if patient == "P08":
+            assert "No normal sample" in germline
+        if patient == "P07":
+            assert "No image" in section_text(dom, "imaging")
+        fusion = section_text(dom, "fusion")  # evaluate_fusion's out-of-fold prediction
+        assert re.search(r"higher than \d+ % of the cohort's patients .* (high|low)-risk group",
+                         fusion), fusion
+        assert re.search(r"response probability \d+ % \(95 % interval \d+ % – \d+ %\)", fusion)
+        if patient == "P07":
+            assert "modalities missing radiomics, deep" in fusion
+        qc = section_text(dom, "qc")
+        assert "sample identity" in qc and "mean depth" in qc and "config hash" in qc
+    log = (workdir / "logs/render_patient_report/P05.log").read_text()
+    assert "P05: report with 8 sections" in log
+    assert (workdir / "benchmarks/render_patient_report/P05.tsv").exists()
+
+
+@pytest.mark.workflow
+@needs_chromium
+def test_toy_report_screenshot_is_not_blank(reports, tmp_path):
+    from PIL import Image
+
+    _, paths = reports
+    for patient, has_image in (("P05", True), ("P07", False)):
+        png = tmp_path / f"{patient}.png"
+        started = time.perf_counter()
+        chromium(tmp_path, paths[patient], f"--screenshot={png}", "--window-size=1280,8000")
+        seconds = time.perf_counter() - started
+        pixels = np.asarray(Image.open(png).convert("RGB")).astype(int)
+        assert pixels.shape[:2] == (8000, 1280)
+        grey = pixels.mean(axis=2)
+        non_white = (grey < 240).mean()
+        print(f"{patient}: chromium screenshot {seconds:.2f} s, {non_white:.1%} non-white, "
+              f"{paths[patient].stat().st_size / 1024:.0f} KB")
+        assert non_white > 0.03 and grey.std() > 20, f"{patient}: the page looks blank"
+        red = (pixels[..., 0] > 200) & (pixels[..., 1] < 60) & (pixels[..., 2] < 60)
+        # the lesion's mask outline and overlay: the embedded PNG was decoded and drawn
+        assert (red.sum() > 200) == has_image, (patient, int(red.sum()))
+
+
+# ---------------------------------------------------------------------------------------------
+# No PHI: the DICOM headers' planted PHI and values found only in the sheets.
+
+def _sheet_only_values(workdir: Path) -> list[str]:
+    """Values of the toy sheets that no report may show: the source files' paths."""
+    samples = pd.read_csv(workdir / "config/samples.tsv", sep="\t", dtype=str).fillna("")
+    images = pd.read_csv(workdir / "config/images.tsv", sep="\t", dtype=str).fillna("")
+    values = [*samples["fastq1"], *samples["fastq2"], *images["image"], *images["mask"]]
+    return sorted({v for v in values if v})
+
+
+def _phi_in(paths, needles) -> list[str]:
+    return [f"{path.name}: {needle}" for path in paths
+            for needle in needles if needle.lower() in path.read_text().lower()]
+
+
+@pytest.mark.workflow
+def test_toy_reports_carry_no_planted_phi(reports):
+    workdir, paths = reports
+    dicom = workdir / "toy_cohort/images/P05/dicom"
+    headers = b"".join(p.read_bytes() for p in dicom.iterdir())
+    assert all(str(v).encode() in headers for v in PLANTED_PHI.values()), "control: PHI planted"
+    needles = [str(v) for v in PLANTED_PHI.values()] + _sheet_only_values(workdir)
+    assert len(needles) > len(PLANTED_PHI)
+    assert not _phi_in(paths.values(), needles)
+
+
+SHEET_PHI = {"patient_name": "ZZSHEET^Panza^Teresa", "mrn": "ZZSHEET-MRN-1605",
+             "date_of_birth": "1547-09-29", "physician": "ZZSHEET Dr Sanson Carrasco"}
+
+
+@pytest.mark.workflow
+def test_phi_planted_in_the_clinical_sheet_reaches_no_report(toy_run, tmp_path):
+    """A core's clinical sheet with identifying columns: the stages rerun on it, the reports
+    stay free of them (the report reads no sheet; no stage carries such a column on)."""
+    source, _ = toy_run
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    for name in ("results", "toy_cohort"):  # hard links: snakemake replaces what it reruns
+        shutil.copytree(source / name, workdir / name, copy_function=os.link, symlinks=True)
+    for name in ("config", "logs", "benchmarks", ".snakemake"):
+        shutil.copytree(source / name, workdir / name, symlinks=True,
+                        ignore=shutil.ignore_patterns("locks", "incomplete"))
+    clinical = pd.read_csv(workdir / "config/clinical.tsv", sep="\t", dtype=str)
+    for column, value in SHEET_PHI.items():
+        clinical[column] = [f"{value}-{patient}" for patient in clinical["patient"]]
+    (workdir / "config/clinical.tsv").unlink()
+    clinical.to_csv(workdir / "config/clinical.tsv", sep="\t", index=False)
+    targets = [f"results/report/{p}.html" for p in TOY_PATIENTS]
+    result = run_snakemake(workdir, "--cores", "2", *targets)
+    assert "render_patient_report" in result.stderr, "the reports were remade on the new sheet"
+    paths = [workdir / target for target in targets]
+    assert not _phi_in(paths, list(SHEET_PHI.values()))
+    assert "P05" in paths[4].read_text()

@@ -1,0 +1,377 @@
+"""Input-file content checks (BAM, VCF, FASTQ) and the import of a user VCF."""
+
+import gzip
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pysam
+import pytest
+
+from helpers import TEST_DATA
+from oncoweave.cli import main as cli
+from oncoweave.core.errors import InputError
+from oncoweave.genome.reference import BUNDLED_REFERENCE_DIR, ContigMap
+from oncoweave.variants.fastq import check_fastq, check_fastq_pair
+from oncoweave.variants.inputs import (
+    GRCH38_LENGTHS,
+    ImportSummary,
+    check_bam,
+    check_vcf_contigs,
+    import_vcf,
+)
+
+HG19_BAM = TEST_DATA / "bad_inputs" / "NA06984_T.hg19_head.bam"
+CONTIG_MAP = ContigMap.from_tsv(BUNDLED_REFERENCE_DIR / "regions.tsv")
+
+
+@pytest.fixture(scope="module")
+def reference_fasta(tmp_path_factory) -> Path:
+    """The bundled reference, indexed in a tmp copy (indexes are not committed)."""
+    fasta = tmp_path_factory.mktemp("reference") / "grch38_gene_regions.fa"
+    shutil.copy(BUNDLED_REFERENCE_DIR / "grch38_gene_regions.fa", fasta)
+    pysam.faidx(str(fasta))
+    return fasta
+
+
+@pytest.fixture(scope="module")
+def reference_contigs(reference_fasta) -> dict[str, int]:
+    with pysam.FastaFile(str(reference_fasta)) as fasta:
+        return dict(zip(fasta.references, fasta.lengths, strict=True))
+
+
+def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
+    """The real `oncoweave` entry point, limited to this module's commands."""
+    original = cli.COMMAND_MODULES
+    cli.COMMAND_MODULES = ("oncoweave.cli.variants",)
+    try:
+        code = cli.main(argv)
+    finally:
+        cli.COMMAND_MODULES = original
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+# --- FASTQ -----------------------------------------------------------------------------------
+
+def fastq_text(records: int, read_length: int, start: int = 0) -> str:
+    return "".join(f"@read{i}/1\n{'ACGT' * (read_length // 4)}\n+\n{'I' * (read_length // 4 * 4)}\n"
+                   for i in range(start, start + records))
+
+
+def write_gzip(path: Path, text: str) -> Path:
+    with gzip.open(path, "wt") as handle:
+        handle.write(text)
+    return path
+
+
+def fastq_error(path: Path) -> str:
+    with pytest.raises(InputError) as caught:
+        check_fastq(path)
+    return str(caught.value)
+
+
+@pytest.mark.parametrize("compressed", [True, False])
+def test_fastq_counts_records_and_bases(tmp_path, compressed):
+    text = fastq_text(records=300, read_length=40)
+    path = tmp_path / "reads.fq"
+    if compressed:
+        write_gzip(path, text)
+    else:
+        path.write_text(text)
+    summary = check_fastq(path)
+    lines = text.splitlines()
+    assert summary.records == len(lines) // 4
+    assert summary.bases == sum(len(line) for line in lines[1::4])
+
+
+def test_fastq_records_spanning_chunks(tmp_path, monkeypatch):
+    monkeypatch.setattr("oncoweave.variants.fastq.FASTQ_CHUNK_BYTES", 37)  # cuts records and lines
+    path = write_gzip(tmp_path / "reads.fq.gz", fastq_text(records=50, read_length=28))
+    assert (check_fastq(path).records, check_fastq(path).bases) == (50, 50 * 28)
+
+
+def test_truncated_gzip_fastq(tmp_path):
+    whole = write_gzip(tmp_path / "whole.fq.gz", fastq_text(records=2000, read_length=100))
+    truncated = tmp_path / "truncated.fq.gz"
+    truncated.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    assert fastq_error(truncated).startswith(f"{truncated}: truncated gzip file")
+
+
+def test_corrupt_gzip_fastq(tmp_path):
+    path = write_gzip(tmp_path / "corrupt.fq.gz", fastq_text(records=2000, read_length=100))
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2: len(data) // 2 + 16] = bytes(16)
+    path.write_bytes(bytes(data))
+    assert fastq_error(path).startswith(f"{path}: corrupt gzip data")
+
+
+NOT_FASTQ = "; not a valid FASTQ file"
+
+
+@pytest.mark.parametrize("damage, expected", [
+    (lambda lines: lines.__setitem__(4, "read1"),
+     "record 2 (lines 5-8): header line does not start with '@'" + NOT_FASTQ),
+    (lambda lines: lines.__setitem__(10, "-"),
+     "record 3 (lines 9-12): third line does not start with '+'" + NOT_FASTQ),
+    (lambda lines: lines.__setitem__(7, "II"),
+     "record 2 (lines 5-8): sequence and quality lengths differ" + NOT_FASTQ),
+    (lambda lines: lines.pop(), "ends inside record 3 (3 of its 4 lines): the file is truncated"),
+])
+def test_broken_fastq_records(tmp_path, damage, expected):
+    lines = fastq_text(records=3, read_length=20).splitlines()
+    damage(lines)
+    path = tmp_path / "broken.fq"
+    path.write_text("\n".join(lines) + "\n")
+    assert fastq_error(path) == f"{path}: {expected}"
+
+
+def test_empty_fastq(tmp_path):
+    path = write_gzip(tmp_path / "empty.fq.gz", "")
+    assert fastq_error(path) == f"{path}: contains no reads"
+
+
+def test_fastq_pair_with_unequal_counts(tmp_path):
+    first = write_gzip(tmp_path / "r1.fq.gz", fastq_text(records=10, read_length=20))
+    second = write_gzip(tmp_path / "r2.fq.gz", fastq_text(records=9, read_length=20))
+    with pytest.raises(InputError) as caught:
+        check_fastq_pair(first, second)
+    assert str(caught.value) == f"{second}: 9 records but its mate {first} has 10: the two " \
+                                "files do not pair"
+
+
+def test_check_fastq_cli(tmp_path, capsys):
+    first = write_gzip(tmp_path / "r1.fq.gz", fastq_text(records=10, read_length=20))
+    second = write_gzip(tmp_path / "r2.fq.gz", fastq_text(records=10, read_length=20))
+    code, out, _ = run_cli(["check-fastq", str(first), str(second)], capsys)
+    assert code == 0
+    assert out == f"{first} + {second}: 10 read pairs, 400 bases\n"
+
+
+def write_truncated_fastq(tmp_path: Path) -> Path:
+    """A gzip FASTQ cut off mid-stream."""
+    truncated = tmp_path / "t.fq.gz"
+    truncated.write_bytes(write_gzip(tmp_path / "w.fq.gz",
+                                     fastq_text(records=500, read_length=60)).read_bytes()[:900])
+    return truncated
+
+
+def test_check_fastq_cli_error_is_one_labelled_line(tmp_path, capsys):
+    truncated = write_truncated_fastq(tmp_path)
+    code, out, err = run_cli(["check-fastq", str(truncated), "--label", "samples.tsv row 3"],
+                             capsys)
+    assert code == 2 and out == ""
+    assert err.startswith(f"oncoweave check-fastq: error: samples.tsv row 3: {truncated}: "
+                          "truncated gzip file")
+    assert err.count("\n") == 1
+
+
+def test_check_fastq_module_entry_as_align_reads_calls_it(tmp_path):
+    """`python -m oncoweave.cli.variants` (the alignment job's first step): the same one labelled
+    line, without importing the other stages (their libraries are not in the alignment
+    environment)."""
+    truncated = write_truncated_fastq(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "oncoweave.cli.variants", "check-fastq",
+         str(truncated), "--label", "samples.tsv, row 3"], capture_output=True, text=True)
+    assert result.returncode == 2 and result.stdout == ""
+    lines = result.stderr.splitlines()
+    [error] = [line for line in lines if not line.startswith("import time:")]
+    assert error.startswith(f"oncoweave check-fastq: error: samples.tsv, row 3: {truncated}: "
+                            "truncated gzip file")
+    imported = {line.rsplit("|", 1)[-1].strip() for line in lines if line.startswith("import time:")}
+    assert "oncoweave.core.io" in imported  # (the check's own imports are logged)
+    assert not {"allel", "xgboost", "torch", "oncoweave.variants.classify"} & imported
+
+
+# --- BAM -------------------------------------------------------------------------------------
+
+def write_bam_header(path: Path, contigs: dict[str, int]) -> Path:
+    header = {"HD": {"VN": "1.6"}, "SQ": [{"SN": name, "LN": length}
+                                          for name, length in contigs.items()]}
+    with pysam.AlignmentFile(str(path), "wb", header=header):
+        pass
+    return path
+
+
+def bam_error(path: Path, reference_contigs: dict[str, int]) -> str:
+    with pytest.raises(InputError) as caught:
+        check_bam(path, reference_contigs)
+    return str(caught.value)
+
+
+def test_bam_on_the_reference_passes(tmp_path, reference_contigs):
+    extra = {"chrM_decoy": 1000}  # contigs beyond the reference do no harm
+    check_bam(write_bam_header(tmp_path / "ok.bam", reference_contigs | extra), reference_contigs)
+
+
+def test_text_file_is_not_a_bam(tmp_path, reference_contigs):
+    path = tmp_path / "reads.bam"
+    path.write_text("this is not a BAM\n")
+    assert bam_error(path, reference_contigs).startswith(f"{path}: not a BAM/CRAM file")
+
+
+def test_hg19_bam_with_contig_17(reference_contigs):
+    message = bam_error(HG19_BAM, reference_contigs)
+    assert message.startswith(f"{HG19_BAM}: its header does not match the reference: ")
+    assert "absent from it (it has 17)" in message
+    assert "GRCh37/hg19: 17 is 81,195,210 bp" in message
+    assert "names chromosomes like '17' where the reference uses 'chr17'" in message
+
+
+def test_whole_grch38_bam_against_region_reference(tmp_path, reference_contigs):
+    chromosomes = {f"chr{key}": length for key, length in GRCH38_LENGTHS.items()}
+    path = write_bam_header(tmp_path / "grch38.bam", chromosomes)
+    message = bam_error(path, reference_contigs)
+    assert "not on the reference's gene-region contigs (chr17_TP53)" in message
+    assert "point `reference:` in the config at the full GRCh38 FASTA" in message
+
+
+def test_bam_contig_of_other_length(tmp_path, reference_contigs):
+    contigs = dict(reference_contigs, chr7_EGFR=reference_contigs["chr7_EGFR"] - 1)
+    message = bam_error(write_bam_header(tmp_path / "short.bam", contigs), reference_contigs)
+    assert f"contig chr7_EGFR is {contigs['chr7_EGFR']:,} bp in the file but " \
+           f"{reference_contigs['chr7_EGFR']:,} bp in the reference" in message
+
+
+# --- VCF contigs and import ------------------------------------------------------------------
+
+VCF_HEADER = """##fileformat=VCFv4.2
+{contigs}##INFO=<ID=DP,Number=1,Type=Integer,Description="Depth">
+##INFO=<ID=SOMATIC,Number=0,Type=Flag,Description="Somatic">
+##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">
+##FORMAT=<ID=AD,Number=R,Type=Integer,Description="Allele depths">
+#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tNORMAL\tTUMOR
+"""
+
+
+def write_vcf(path: Path, records: list[str], contigs: dict[str, int] | None = None) -> Path:
+    contig_lines = "".join(f"##contig=<ID={name},length={length}>\n"
+                           for name, length in (contigs or {}).items())
+    path.write_text(VCF_HEADER.format(contigs=contig_lines)
+                    + "".join(f"{record}\tGT:AD\t0/0:90,0\t0/1:60,40\n" for record in records))
+    return path
+
+
+R175H_GRCH38 = "chr17\t7675088\trs28934578\tC\tT\t99\tPASS\tDP=300;SOMATIC"
+
+
+def reference_base(fasta: Path, contig: str, pos: int) -> str:
+    with pysam.FastaFile(str(fasta)) as reference:
+        return reference.fetch(contig, pos - 1, pos)
+
+
+def test_vcf_on_ensembl_contig_names(tmp_path, reference_contigs):
+    path = write_vcf(tmp_path / "calls.vcf", ["17\t7675088\t.\tC\tT\t99\tPASS\tDP=300"])
+    with pytest.raises(InputError) as caught:
+        check_vcf_contigs(path, reference_contigs, CONTIG_MAP)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: records on contig '17', which is neither")
+    assert "names chromosomes like '17' (Ensembl/GRCh37 style) where the reference uses " \
+           "'chr17'" in message
+
+
+def test_vcf_declaring_grch37_lengths(tmp_path, reference_contigs):
+    path = write_vcf(tmp_path / "calls.vcf", [R175H_GRCH38], contigs={"chr17": 81195210})
+    with pytest.raises(InputError, match="declares chr17 as 81,195,210 bp, the GRCh37/hg19"):
+        check_vcf_contigs(path, reference_contigs, CONTIG_MAP)
+
+
+def test_vcf_contigs_counted(tmp_path, reference_contigs):
+    records = [R175H_GRCH38, "chr1\t1000000\t.\tA\tG\t50\tPASS\tDP=10",
+               "chr17_TP53\t35088\t.\tC\tT\t99\tPASS\tDP=300"]
+    path = write_vcf(tmp_path / "calls.vcf", records)
+    assert check_vcf_contigs(path, reference_contigs, CONTIG_MAP) == {
+        "chr17": 1, "chr1": 1, "chr17_TP53": 1}
+
+
+def test_full_reference_refuses_unknown_chromosome(tmp_path):
+    path = write_vcf(tmp_path / "calls.vcf", [R175H_GRCH38])
+    with pytest.raises(InputError, match="records on contig 'chr17'"):
+        check_vcf_contigs(path, {"chr1": GRCH38_LENGTHS["1"]}, ContigMap())
+
+
+def imported_records(path: Path) -> tuple[list[str], list[tuple]]:
+    with pysam.VariantFile(str(path)) as variants:
+        return list(variants.header.samples), [
+            (r.chrom, r.pos, r.ref, r.alts, r.id, *(s["AD"] for s in r.samples.values()),
+             "SOMATIC" in r.info) for r in variants]
+
+
+def test_import_r175h_lands_on_tp53_contig(tmp_path, reference_fasta):
+    brca1_pos = 43_045_712
+    brca1_ref = reference_base(reference_fasta, "chr17_BRCA1", brca1_pos - 43_000_000)
+    records = [R175H_GRCH38, f"chr17\t{brca1_pos}\t.\t{brca1_ref}\tG\t50\tPASS\tDP=80",
+               "chr17\t60000000\t.\tA\tG\t50\tPASS\tDP=80",
+               f"chr17\t{brca1_pos + 1}\t.\tN\t.\t.\t.\t."]
+    source = write_vcf(tmp_path / "published.vcf", records)
+    output = tmp_path / "out" / "P1.vcf.gz"
+    output.parent.mkdir()
+    summary = import_vcf(source, output, reference_fasta=reference_fasta, contig_map=CONTIG_MAP,
+                         tumour_sample="P1-T", normal_sample="P1-N", tumour_column="TUMOR",
+                         normal_column="NORMAL")
+    assert summary == ImportSummary(records_read=4, records_written=2, outside_regions=1,
+                                    without_alt=1)
+    samples, converted = imported_records(output)
+    assert samples == ["P1-T", "P1-N"]
+    assert converted[0] == ("chr17_TP53", 35088, "C", ("T",), "rs28934578", (60, 40), (90, 0),
+                            True)
+    assert converted[1][:2] == ("chr17_BRCA1", brca1_pos - 43_000_000)
+    assert Path(f"{output}.tbi").exists()
+    assert sorted(p.name for p in output.parent.iterdir()) == ["P1.vcf.gz", "P1.vcf.gz.tbi"]
+
+
+def test_import_tumour_only_in_contig_coordinates(tmp_path, reference_fasta):
+    source = write_vcf(tmp_path / "calls.vcf", ["chr17_TP53\t35088\t.\tC\tT\t99\tPASS\tDP=300"])
+    output = tmp_path / "T.vcf.gz"
+    import_vcf(source, output, reference_fasta=reference_fasta, contig_map=CONTIG_MAP,
+               tumour_sample="TUMOR")
+    samples, converted = imported_records(output)
+    assert samples == ["TUMOR"] and converted[0][:2] == ("chr17_TP53", 35088)
+
+
+def test_import_ref_mismatch_names_record_and_leaves_nothing(tmp_path, reference_fasta):
+    wrong = {"A", "C", "G", "T"} - {reference_base(reference_fasta, "chr17_TP53", 35088)}
+    base = sorted(wrong)[0]
+    source = write_vcf(tmp_path / "hg19.vcf", [f"chr17\t7675088\t.\t{base}\tT\t99\tPASS\tDP=3"])
+    output = tmp_path / "out.vcf.gz"
+    with pytest.raises(InputError) as caught:
+        import_vcf(source, output, reference_fasta=reference_fasta, contig_map=CONTIG_MAP,
+                   tumour_sample="TUMOR")
+    assert str(caught.value).startswith(f"{source}: record chr17:7675088 {base}>T: REF is")
+    assert "likely on another genome build" in str(caught.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hg19.vcf"]
+
+
+def test_import_unknown_sample_column(tmp_path, reference_fasta):
+    source = write_vcf(tmp_path / "calls.vcf", [R175H_GRCH38])
+    with pytest.raises(InputError) as caught:
+        import_vcf(source, tmp_path / "out.vcf.gz", reference_fasta=reference_fasta,
+                   contig_map=CONTIG_MAP, tumour_sample="P1-T")
+    assert str(caught.value).startswith(f"{source}: has no sample column 'P1-T' (its columns: "
+                                        "NORMAL, TUMOR)")
+
+
+def test_import_unsorted_input(tmp_path, reference_fasta):
+    next_base = reference_base(reference_fasta, "chr17_TP53", 35089)
+    alt = sorted({"A", "C", "G", "T"} - {next_base})[0]
+    second = f"chr17\t7675089\t.\t{next_base}\t{alt}\t99\tPASS\tDP=300"
+    source = write_vcf(tmp_path / "calls.vcf", [second, R175H_GRCH38])
+    with pytest.raises(InputError, match="not sorted by position"):
+        import_vcf(source, tmp_path / "out.vcf.gz", reference_fasta=reference_fasta,
+                   contig_map=CONTIG_MAP, tumour_sample="TUMOR")
+    assert not (tmp_path / "out.vcf.gz").exists()
+
+
+def test_import_vcf_cli(tmp_path, reference_fasta, capsys):
+    source = write_vcf(tmp_path / "published.vcf", [R175H_GRCH38])
+    output = tmp_path / "P1.vcf.gz"
+    code, out, _ = run_cli(["import-vcf", str(source), str(output), "--reference",
+                            str(reference_fasta), "--regions",
+                            str(BUNDLED_REFERENCE_DIR / "regions.tsv"), "--tumour-sample", "P1-T",
+                            "--tumour-column", "TUMOR"], capsys)
+    assert code == 0
+    assert out == f"{source}: 1 records read, 1 written to {output}, 0 outside the reference " \
+                  "regions, 0 without an ALT allele\n"
+    assert imported_records(output)[1][0][:2] == ("chr17_TP53", 35088)

@@ -1,0 +1,83 @@
+# Paths: the workflow's own files, the reference (the user's or the bundled GRCh38 gene regions),
+# the driver model, and the validated config with its hash. Included first; every rules file uses these.
+import hashlib
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+from snakemake.utils import validate
+
+WORKFLOW_ROOT = Path(workflow.basedir)
+# Rules run package code through workflow/scripts; make the checkout's package importable there too
+# (for --sdm conda envs and cluster jobs that did not `pip install -e .`).
+# Tools installed beside snakemake (multiqc in .venv/bin) are found even when the venv is not activated.
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(filter(None, [str(WORKFLOW_ROOT / "src"), os.getenv("PYTHONPATH")])),
+    PATH=os.pathsep.join([os.path.dirname(sys.executable), os.getenv("PATH", "")]),
+)
+
+from oncoweave.core import sheets  # noqa: E402  (after the path set-up above)
+from oncoweave.core.errors import InputError  # noqa: E402
+from oncoweave.drivers.defaults import DRIVER_GENES  # noqa: E402
+from oncoweave.toy import layout as toy  # noqa: E402
+
+validate(config, "../schemas/config.schema.yaml")
+
+# A hash of the effective configuration, written into every Parquet file's metadata.
+CONFIG_HASH = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------------------------------------
+# Reference: user paths, or the GRCh38 gene-region mini-reference bundled with the workflow.
+BUNDLED_REFERENCE = WORKFLOW_ROOT / "resources" / "reference"
+_reference = config["reference"]
+USING_BUNDLED_REFERENCE = not _reference["fasta"]
+
+
+def _reference_path(key, bundled_name):
+    if _reference[key]:
+        return os.path.abspath(_reference[key])
+    if USING_BUNDLED_REFERENCE or key == "canonical_transcripts":
+        return str(BUNDLED_REFERENCE / bundled_name)
+    raise ValueError(
+        f"config reference.{key} must be set when reference.fasta points at your own FASTA"
+    )
+
+
+REFERENCE = {
+    "fasta_source": _reference_path("fasta", "grch38_gene_regions.fa"),
+    "gff3": _reference_path("gff3", "gene_models.regions.gff3"),
+    "targets": _reference_path("targets", "targets.bed"),
+    "canonical_transcripts": _reference_path("canonical_transcripts", "canonical_transcripts.tsv"),
+    # Contigs of a full GRCh38 FASTA are chromosomes already: no map needed.
+    "contig_map": (
+        os.path.abspath(_reference["contig_map"])
+        if _reference["contig_map"]
+        else (str(BUNDLED_REFERENCE / "regions.tsv") if USING_BUNDLED_REFERENCE else "")
+    ),
+    "fasta": "results/reference/genome.fa",
+}
+BWA_INDEX = multiext(REFERENCE["fasta"], ".amb", ".ann", ".bwt", ".pac", ".sa")
+
+
+
+RADIOMICS_PARAMS = (
+    os.path.abspath(config["imaging"]["radiomics_params"])
+    if config["imaging"]["radiomics_params"]
+    else str(WORKFLOW_ROOT / "config" / "radiomics.yaml")
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Driver model: the shipped one, or (drivers.retrain) the one this run trains from the labels.
+DRIVER_MODEL_DIR = (
+    "results/drivers/model"
+    if config["drivers"]["retrain"]
+    else str(WORKFLOW_ROOT / "resources/models/driver")
+)
+DRIVER_MODEL_FILES = [f"{DRIVER_MODEL_DIR}/driver_model.json", f"{DRIVER_MODEL_DIR}/calibration.json"]
+DRIVER_LABEL_FILES = sorted(
+    str(p) for p in (WORKFLOW_ROOT / "resources/drivers").iterdir() if p.suffix != ".md"
+)

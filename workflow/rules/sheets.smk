@@ -1,0 +1,82 @@
+# Sheets: the sample, image and clinical sheets, validated at parse time (a bad sheet stops the run
+# before any job), and the dicts that input functions read.
+SCHEMAS = WORKFLOW_ROOT / "workflow" / "schemas"
+try:
+    SAMPLES = sheets.load_samples(
+        config["samples"], SCHEMAS / "samples.schema.yaml", generated=set(TOY_READS) | set(TOY_VCFS)
+    ).set_index("sample", drop=False)
+    IMAGES = sheets.load_images(
+        config.get("images"), SCHEMAS / "images.schema.yaml", generated=set(TOY_IMAGE_FILES)
+    )
+    CLINICAL = sheets.load_clinical(config.get("clinical"), SCHEMAS / "clinical.schema.yaml")
+except InputError as err:
+    # One line naming the file, row and column; no traceback for a user's typo.
+    sys.exit(f"oncoweave: error: {err}")
+
+
+def _cells(column):
+    """Sample -> its non-empty cell of this sheet column. Input functions read these dicts: they run
+    once per job, and a pandas lookup costs ~0.4 ms."""
+    return {s: cell for s, cell in zip(SAMPLES["sample"], SAMPLES[column]) if cell != ""}
+
+
+INPUT_BAM = _cells("bam")
+INPUT_VCF = _cells("vcf")
+FASTQ_PAIR = {s: {"r1": r1, "r2": r2} for s, r1, r2 in
+              zip(SAMPLES["sample"], SAMPLES["fastq1"], SAMPLES["fastq2"]) if r1 != ""}
+FASTQ_SAMPLES = sorted(FASTQ_PAIR)
+BAM_SAMPLES = sorted(INPUT_BAM)
+READ_SAMPLES = FASTQ_SAMPLES + BAM_SAMPLES
+PATIENTS = sorted(SAMPLES["patient"].unique())
+TUMOUR_OF = SAMPLES[SAMPLES["type"] == "tumour"].set_index("patient")["sample"].to_dict()
+NORMAL_OF = SAMPLES[SAMPLES["type"] == "normal"].set_index("patient")["sample"].to_dict()
+# Sets where input functions only ask membership: a list would cost O(patients) per job.
+VCF_PATIENTS = frozenset(SAMPLES.loc[SAMPLES["vcf"] != "", "patient"])
+
+# Imaging: one ingest job per lesion row of the image sheet, keyed "<patient>/<lesion>".
+IMAGES = IMAGES.assign(
+    key=[f"{patient}/{lesion}" for patient, lesion in zip(IMAGES["patient"], IMAGES["lesion"])]
+).set_index("key", drop=False)
+IMAGE_ROW = {key: row for row, key in enumerate(IMAGES.index, start=1)}
+IMAGE_PATIENTS = sorted(IMAGES["patient"].unique())
+_known_patients = set(PATIENTS)
+for _key, _patient in IMAGES["patient"].items():
+    if _patient not in _known_patients:
+        _error = sheets.sheet_error(
+            config["images"], IMAGE_ROW[_key],
+            f"'{_patient}' is not in the sample sheet {config['samples']}", column="patient",
+        )
+        sys.exit(f"oncoweave: error: {_error}")
+# The encoder learns from the cohort's lesions: it needs at least two.
+TRAIN_ENCODER = len(IMAGES) >= 2
+
+PURITY = {s: float(p) for s, p in _cells("purity").items()}
+
+
+SHEET_ROW = {sample: row for row, sample in enumerate(SAMPLES["sample"], start=1)}
+
+
+
+# Imaging: each lesion row of the image sheet by its '<patient>/<lesion>' key.
+IMAGE_RECORD = IMAGES.to_dict("index")
+LESIONS_OF = {patient: list(keys) for patient, keys in IMAGES.groupby("patient").groups.items()}
+
+
+def _one_of(names):
+    """A wildcard constraint matching exactly these names (and nothing when there are none)."""
+    return "|".join(map(re.escape, names)) if names else "(?!x)x"
+
+
+# Ids as the sheet schemas allow them. Not an alternation of the cohort's ids: Snakemake embeds the
+# constraint in every file pattern and rescans it per job, which made planning quadratic in patients.
+# Each path has one producing rule by its folder (results/mapped from FASTQ, results/linked from BAM).
+SHEET_ID = "[A-Za-z0-9._-]+"
+
+
+wildcard_constraints:
+    patient=SHEET_ID,
+    fastq_sample=SHEET_ID,
+    bam_sample=SHEET_ID,
+    sample=SHEET_ID,
+    lesion=SHEET_ID,
+    read="1|2",
