@@ -19,7 +19,7 @@ import pyarrow as pa
 from oncoweave.core.io import open_vcf
 from oncoweave.core.tables import schema_field
 from oncoweave.drivers.defaults import DRIVERS_RESOURCE_DIR
-from oncoweave.drivers.features import annotate_genomic, annotate_protein_change, DriverKnowledge
+from oncoweave.drivers.features import DriverKnowledge, annotate_genomic, annotate_protein_change
 
 CLINVAR_SOURCES = ("clinvar_calhoun2025", "clinvar_findlay2018", "clinvar_vcf_egfr")
 TRAINING_SCHEMA = pa.schema([

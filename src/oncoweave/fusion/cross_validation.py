@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from threadpoolctl import threadpool_limits
 
 from oncoweave import __version__
+from oncoweave.core.devices import single_threaded_blas
 from oncoweave.core.io import replaced_on_success
 from oncoweave.core.tables import schema_field, write_parquet
 from oncoweave.fusion.defaults import BOOTSTRAP_RESAMPLES
@@ -75,12 +75,6 @@ RESPONSE_PREDICTIONS_SCHEMA = pa.schema([
 
 # ---------------------------------------------------------------------------------------------
 # Cross-validation and ablation.
-
-def single_threaded_blas() -> threadpool_limits:
-    """BLAS on one thread: on tables of a few hundred rows extra threads only contend (a PCA of
-    300 x 3000 took 7 s instead of 0.2 s on a busy 2-core machine)."""
-    return threadpool_limits(limits=1, user_api="blas")
-
 
 def cross_validate_survival(table: pd.DataFrame, modality_map: ModalityMap, time: str,
                             event: str, folds: Sequence[Fold],

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from oncoweave.core.devices import single_threaded_blas
 from oncoweave.core.errors import InputError
 from oncoweave.core.io import replaced_on_success
 from oncoweave.core.tables import schema_field, write_parquet
@@ -42,7 +43,6 @@ from oncoweave.fusion.cross_validation import (
     AblationResult,
     ablation,
     ablation_configs,
-    single_threaded_blas,
     write_outputs,
 )
 from oncoweave.fusion.feature_table import ID_COLUMN, read_patient_features

@@ -32,8 +32,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
-from threadpoolctl import threadpool_limits
 
+from oncoweave.core.devices import single_threaded_blas
 from oncoweave.core.errors import InputError
 from oncoweave.core.io import file_sha256, replaced_on_success
 from oncoweave.core.tables import write_parquet
@@ -50,12 +50,6 @@ from oncoweave.therapy.icb_candidates import (
 from oncoweave.therapy.icb_tables import ICB_SCHEMA, parse_features, patient_ids
 
 MODEL_FILE, CARD_FILE = "model.joblib", "model_card.json"
-
-
-def single_threaded_blas() -> threadpool_limits:
-    """BLAS limited to one thread: on a 964 x 21 matrix extra threads only contend (10x slower
-    logistic fits on a busy 2-core machine)."""
-    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _cap(values: pd.DataFrame) -> pd.DataFrame:

@@ -19,13 +19,9 @@ from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_s
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from oncoweave import __version__
+from oncoweave.core.devices import single_threaded_blas
 from oncoweave.core.io import file_sha256
-from oncoweave.therapy.icb import (
-    ICBResponseModel,
-    calibrated_pipeline,
-    save_model,
-    single_threaded_blas,
-)
+from oncoweave.therapy.icb import ICBResponseModel, calibrated_pipeline, save_model
 from oncoweave.therapy.icb_candidates import (
     BINARY,
     CANDIDATES,
@@ -38,7 +34,6 @@ from oncoweave.therapy.icb_candidates import (
     VALID_RANGES,
 )
 from oncoweave.therapy.icb_tables import read_table, training_data
-
 
 # ---------------------------------------------------------------------------------------------
 # Cross-validated metrics with bootstrap CIs.
