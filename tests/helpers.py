@@ -100,3 +100,20 @@ def write_vcf_gz(path: Path, records: list[dict], *, contigs: dict[str, int], sa
                     record.samples[sample][key] = value
             vcf.write(record)
     return path
+
+
+def report_index(workdir: Path) -> dict[str, Path]:
+    """Patient -> its HTML report, from results/report/index.tsv (reports are written per shard)."""
+    lines = (workdir / "results/report/index.tsv").read_text().splitlines()[1:]
+    return {patient: workdir / path for patient, _, path in (line.split("\t") for line in lines)}
+
+
+def shard_of(workdir: Path, patient: str) -> str:
+    """The shard a patient of this working directory's sample sheet runs in (default sharding)."""
+    import csv
+
+    from oncoweave.core.shards import shard_map, shard_of_patients
+
+    with open(workdir / "config" / "samples.tsv") as handle:
+        patients = {row["patient"] for row in csv.DictReader(handle, delimiter="\t")}
+    return shard_of_patients(shard_map(patients))[patient]

@@ -36,6 +36,20 @@ def test_benchmark_reports_the_jobs_the_dag_holds(tmp_path):
     assert timing.wall_s > 0 and timing.peak_mb > 50  # a Python process with snakemake loaded
 
 
+def test_synthetic_vcf_cohort_is_one_tumour_row_per_patient(tmp_path):
+    config_file = scale.write_cohort(tmp_path, 4, kind="vcf")
+    sheet = pd.read_csv(config_file.parent / "samples.tsv", sep="\t", dtype=str).fillna("")
+    assert list(sheet.type) == ["tumour"] * 4 and (sheet.fastq1 == "").all()
+    assert sheet.vcf.map(lambda p: (tmp_path / p).exists()).all()
+
+
+def test_spine_is_one_job_per_sample_then_one_per_shard():
+    expected = scale.expected_spine_jobs(120, shard_size=50)  # 120 patients: 4 shards
+    assert expected["align_reads"] == 240
+    assert expected["call_variants"] == expected["render_patient_report"] == 4
+    assert expected["merge_variants"] == 1
+
+
 def test_table_lists_each_size():
     table = scale.format_table([scale.PlanTiming(100, 2111, 4.84, 230.4)])
     assert table.splitlines()[1].split() == ["100", "2111", "4.8", "230", "2.29"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import shutil
-import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -26,6 +25,7 @@ from oncoweave.variants.caller_evaluation import (
     truth_table,
     variant_kind,
 )
+from oncoweave.variants.pileup import call_patients
 
 
 def table(rows: list[tuple], columns: list[str]) -> pd.DataFrame:
@@ -255,20 +255,10 @@ def write_truth(path: Path, reference: str) -> None:
 def workflow_candidates(run: Path) -> None:
     """The workflow's bcftools chain (workflow/rules/call.smk) on the tiny run."""
     fasta, mapped = run / "results/reference/genome.fa", run / "results/mapped"
-    output = run / "results/calls/P1/candidates.vcf.gz"
-    output.parent.mkdir(parents=True)
-    groups = run / "read_groups.txt"
-    groups.write_text(f"* {mapped}/P1-T.bam P1-T\n* {mapped}/P1-N.bam P1-N\n")
-    stages = [
-        f"bcftools mpileup -f {fasta} -T {run}/targets.bed -G {groups}"
-        " -a FORMAT/AD,FORMAT/ADF,FORMAT/ADR,FORMAT/DP -d 100000 -L 100000 -p -m 2 -F 0.02"
-        f" -q 20 -Q 20 -Ou {mapped}/P1-T.bam {mapped}/P1-N.bam",
-        "bcftools call -m -A -Ou",
-        f"bcftools norm -f {fasta} -m -any -Ou",
-        f"bcftools view -e 'ALT=\"<*>\" || ALT=\".\"' -Oz -o {output}",
-    ]
-    subprocess.run("set -o pipefail; " + " | ".join(stages), shell=True, executable="/bin/bash",
-                   check=True, capture_output=True)
+    call_patients([{"patient": "P1", "samples": ["P1-T", "P1-N"],
+                    "bams": [str(mapped / "P1-T.bam"), str(mapped / "P1-N.bam")]}],
+                  run / "results/shards/s000/called", fasta=str(fasta),
+                  targets=str(run / "targets.bed"), min_base_quality=20, min_mapping_quality=20)
 
 
 @pytest.fixture(scope="module")

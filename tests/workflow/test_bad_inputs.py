@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from helpers import REPO, make_workdir, run_snakemake
+from helpers import REPO, make_workdir, run_snakemake, shard_of
 
 pytestmark = pytest.mark.workflow
 
@@ -84,10 +84,11 @@ def test_vcf_on_wrong_contig_names(workdir):
         "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tP1-T\n"
         "17\t7578406\t.\tC\tT\t50\tPASS\t.\tGT\t0/1\n")
     make_workdir(workdir, HEADER + "P1\tP1-T\ttumour\t\t\t\treads/calls.vcf\t\n")
-    result = run_snakemake(workdir, "--cores", "1", "results/calls/P1/imported.vcf.gz", check=False)
+    imported = f"results/shards/{shard_of(workdir, 'P1')}/imported"
+    result = run_snakemake(workdir, "--cores", "1", imported, check=False)
     assert result.returncode != 0
     error_line(result, "reads/calls.vcf", "row 1", "'17'")
-    assert not (workdir / "results/calls/P1/imported.vcf.gz").exists()
+    assert not (workdir / imported).exists()
 
 
 def test_hg19_bam_contigs_are_refused(workdir):

@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from helpers import REPO, make_workdir, run_snakemake
+from helpers import REPO, make_workdir, run_snakemake, shard_of
 from oncoweave.imaging.radiomics import extract_features
 from oncoweave.toy.clinical import hidden_risk
 from oncoweave.toy.images import PLANTED_PHI, lesion_phantom, write_dicom_series
@@ -35,8 +35,8 @@ def test_radiomics_has_one_row_per_lesion_as_pyradiomics_computes_it(imaging):
     features = table.columns[3:]
     assert all(name.startswith(("original_", "log-sigma", "wavelet")) for name in features)
     # The workflow's value is pyradiomics' own on the same working copy with the same settings.
-    direct = extract_features(imaging / "results/imaging/P01/L1/image.nii.gz",
-                              imaging / "results/imaging/P01/L1/mask.nii.gz",
+    lesion = imaging / "results/shards" / shard_of(imaging, "P01") / "imaging/P01/L1"
+    direct = extract_features(lesion / "image.nii.gz", lesion / "mask.nii.gz",
                               REPO / "config/radiomics.yaml")
     row = table[table.patient == "P01"].iloc[0]
     for name in ("original_shape_VoxelVolume", "original_firstorder_Mean",
@@ -118,15 +118,14 @@ def bad_image_workdir(tmp_path):
 
 
 def test_mask_off_the_image_grid_is_named_and_leaves_nothing(bad_image_workdir):
-    result = run_snakemake(bad_image_workdir, "--cores", "1", "results/imaging/P04/L1/ingest.parquet",
-                           check=False)
+    imaging = f"results/shards/{shard_of(bad_image_workdir, 'P04')}/imaging"
+    result = run_snakemake(bad_image_workdir, "--cores", "1", imaging, check=False)
     assert result.returncode != 0
     lines = [line for line in (result.stdout + result.stderr).splitlines()
              if "images.tsv, row 1" in line and "P04" in line and "origin" in line]
     assert lines, result.stderr[-3000:]
     assert "images/P04_mask.nii.gz" in lines[0]
-    assert not (bad_image_workdir / "results/imaging/P04/L1").exists() or not any(
-        (bad_image_workdir / "results/imaging/P04/L1").iterdir())
+    assert not (bad_image_workdir / imaging).exists()
 
 
 def test_image_patient_missing_from_sample_sheet_stops_before_any_job(tmp_path):

@@ -55,8 +55,10 @@ def test_bare_profile_name_resolves_after_linking(tmp_path):
     assert dry.returncode == 0, dry.stderr[-3000:]
     log = dry.stdout + dry.stderr
     assert "Using profile slurm" in log
-    # The groups are accepted: one group job per patient (8 read patients in the toy cohort).
-    assert log.count("Group job patient") == 8
+    # The groups are accepted: one group job per shard (8 read patients make one shard) and one
+    # per sample's alignment QC (15 samples).
+    assert log.count("Group job shard") == 1
+    assert log.count("Group job bam") == 15
 
 
 def snakemake_command(workdir: Path, *args: str) -> list[str]:
@@ -174,17 +176,21 @@ def test_every_job_ran_through_sbatch(slurm_run):
     assert {rule: len(ran[rule]) for rule in expected} == expected
 
 
-def test_profile_groups_run_as_one_slurm_job_per_sample_and_patient(slurm_run):
+def test_profile_groups_run_as_one_slurm_job_per_sample_patient_and_shard(slurm_run):
     finished = [job for job_id, job in slurm_run["job_logs"].items()
                 if job_id != slurm_run["cancelled"]]
     rules_of = [{rule for rule, _ in job["ran"]} for job in finished]
+    counts = slurm_run["counts"]
     sample_jobs = [rules for rules in rules_of if "align_reads" in rules]
-    patient_jobs = [rules for rules in rules_of if "call_variants" in rules]
-    assert len(sample_jobs) == slurm_run["counts"]["align_reads"]
+    assert len(sample_jobs) == counts["align_reads"]
     assert all(rules == {"align_reads"} for rules in sample_jobs)
-    assert len(patient_jobs) == slurm_run["counts"]["call_variants"]
-    assert all({"collect_alignment_qc", "export_variants", "compute_tmb"} <= rules
-               for rules in patient_jobs)
+    patient_jobs = [rules for rules in rules_of if "call_variants" in rules]
+    assert len(patient_jobs) == counts["call_variants"]
+    assert all(rules == {"call_variants"} for rules in patient_jobs)
+    shard_jobs = [rules for rules in rules_of if "classify_variants" in rules]
+    assert len(shard_jobs) == counts["classify_variants"]
+    assert all({"annotate_consequences", "export_variants", "compute_tmb", "score_drivers",
+                "match_therapies", "summarize_coverage"} <= rules for rules in shard_jobs)
 
 
 def test_gpus_go_to_gpu_rules_only(slurm_run):

@@ -67,7 +67,7 @@ def test_parquet_carries_schema_and_provenance(cohort):
 
     workdir, _, _, _ = cohort
     for path in [workdir / "results/cohort/variants.parquet",
-                 *sorted((workdir / "results/variants").glob("*.parquet"))]:
+                 *sorted((workdir / "results/shards").glob("*/variants.parquet"))]:
         schema = pq.read_schema(path)
         assert schema.remove_metadata().equals(VARIANTS_SCHEMA.remove_metadata()), path
         metadata = {k.decode(): v.decode() for k, v in (schema.metadata or {}).items()}
@@ -149,7 +149,8 @@ def test_therapies_tmb_and_icb_for_the_toy_patients(toy_run):
     workdir, _ = toy_run
 
     def therapies(patient):
-        return pd.read_parquet(workdir / f"results/therapies/{patient}.parquet")
+        table = pd.read_parquet(workdir / "results/cohort/therapies.parquet")
+        return table[table.patient == patient]
 
     # P02: EGFR L858R in a lung adenocarcinoma -> EGFR TKIs at tier I.
     p02 = therapies("P02")
@@ -167,7 +168,9 @@ def test_therapies_tmb_and_icb_for_the_toy_patients(toy_run):
     germline = p01[p01.hgvs_p == "p.Q1756Pfs*74"]
     assert "Olaparib" in set(germline.drug) and set(germline.variant_status) == {"germline"}
     # A four-gene panel is far too small for TMB: never reported, and said why.
-    tmb = pd.concat(pd.read_parquet(p) for p in sorted((workdir / "results/tmb").glob("*.parquet")))
+    tmb = pd.read_parquet(workdir / "results/cohort/tmb.parquet")
+    patients = pd.read_csv(workdir / "config/samples.tsv", sep="\t")["patient"]
+    assert sorted(tmb.patient) == sorted(patients.unique())
     assert not tmb.reportable.any() and tmb.reason.str.contains("callable territory").all()
     # The toy clinical sheet lacks the model's features: no prediction, and a reason for each.
     icb = pd.read_parquet(workdir / "results/icb/predictions.parquet")

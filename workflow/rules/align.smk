@@ -1,6 +1,6 @@
 # Alignment: one job per FASTQ sample (integrity check, fastp, bwa mem with read groups, duplicate
-# marking), BAM inputs checked against the reference and linked, then coverage over the targets
-# (mosdepth) and alignment statistics per sample. Few jobs per sample keep planning fast at scale.
+# marking, then coverage over the targets with mosdepth and samtools stats), BAM inputs checked
+# against the reference and linked with the same QC. One job per sample keeps planning fast at scale.
 
 
 rule align_reads:
@@ -10,7 +10,9 @@ rule align_reads:
         unpack(fastq_pair),
         fasta=REFERENCE["fasta"],
         index=BWA_INDEX,
+        targets=REFERENCE["targets"],
     output:
+        **alignment_qc_outputs("results/qc", "{fastq_sample}"),
         bam="results/mapped/{fastq_sample}.bam",
         bai="results/mapped/{fastq_sample}.bam.bai",
         fastp_json="results/qc/fastp/{fastq_sample}.fastp.json",
@@ -46,7 +48,9 @@ rule align_reads:
         " | samtools fixmate -m -u - -"
         " | samtools sort -@ {threads} -m 500M -T $scratch/sort -o $scratch/sorted.bam -"
         " && samtools markdup -@ {threads} -f {output.markdup:q} --write-index"
-        " $scratch/sorted.bam {output.bam:q}##idx##{output.bai:q}) 2>> {log}"
+        " $scratch/sorted.bam {output.bam:q}##idx##{output.bai:q}"
+        + ALIGNMENT_QC.format("results/qc", "fastq_sample")
+        + ") 2>> {log}"
 
 
 rule check_bam:
@@ -75,42 +79,16 @@ rule link_bam:
     input:
         bam=input_bam,
         checked="results/checks/{bam_sample}.bam.ok",
+        targets=REFERENCE["targets"],
+        fasta=REFERENCE["fasta"],
     output:
+        **alignment_qc_outputs("results/qc/linked", "{bam_sample}"),
         bam="results/linked/{bam_sample}.bam",
         bai="results/linked/{bam_sample}.bam.bai",
     log:
         "logs/link_bam/{bam_sample}.log",
     benchmark:
         "benchmarks/link_bam/{bam_sample}.tsv"
-    threads: 1
-    resources:
-        mem_mb=500,
-        runtime=60,
-    conda:
-        "../../envs/align.yaml"
-    shell:
-        # A link, not a copy: user BAMs can be large. The index is built here, never beside the input.
-        "(ln -sf $(realpath {input.bam:q}) {output.bam:q} && samtools index -o {output.bai:q} {output.bam:q}) 2> {log}"
-
-
-rule collect_alignment_qc:
-    # Coverage over the targets (mosdepth) and alignment statistics (samtools stats) of one BAM.
-    input:
-        unpack(sample_alignment),
-        targets=REFERENCE["targets"],
-        fasta=REFERENCE["fasta"],
-    output:
-        summary="results/qc/mosdepth/{sample}.mosdepth.summary.txt",
-        regions="results/qc/mosdepth/{sample}.regions.bed.gz",
-        thresholds="results/qc/mosdepth/{sample}.thresholds.bed.gz",
-        dist="results/qc/mosdepth/{sample}.mosdepth.region.dist.txt",
-        stats="results/qc/samtools/{sample}.stats.txt",
-    params:
-        prefix="results/qc/mosdepth/{sample}",
-    log:
-        "logs/collect_alignment_qc/{sample}.log",
-    benchmark:
-        "benchmarks/collect_alignment_qc/{sample}.tsv"
     threads: 2
     resources:
         mem_mb=1000,
@@ -118,6 +96,7 @@ rule collect_alignment_qc:
     conda:
         "../../envs/align.yaml"
     shell:
-        "(mosdepth --threads {threads} --no-per-base --by {input.targets:q}"
-        " --thresholds 20,100,200 {params.prefix:q} {input.bam:q}"
-        " && samtools stats --reference {input.fasta:q} {input.bam:q} > {output.stats:q}) 2> {log}"
+        # A link, not a copy: user BAMs can be large. The index is built here, never beside the input.
+        "(ln -sf $(realpath {input.bam:q}) {output.bam:q} && samtools index -o {output.bai:q} {output.bam:q}"
+        + ALIGNMENT_QC.format("results/qc/linked", "bam_sample")
+        + ") 2> {log}"

@@ -3,16 +3,18 @@
 
 rule annotate_consequences:
     input:
-        vcf="results/calls/{patient}/classified.vcf.gz",
+        calls="results/shards/{shard}/classified",
         fasta=REFERENCE["fasta"],
         fai=REFERENCE["fasta"] + ".fai",
         gff3=REFERENCE["gff3"],
     output:
-        "results/annotated/{patient}.bcf",
+        directory("results/shards/{shard}/annotated"),
+    params:
+        patients=lambda wildcards: SHARDS[wildcards.shard],
     log:
-        "logs/annotate_consequences/{patient}.log",
+        "logs/annotate_consequences/{shard}.log",
     benchmark:
-        "benchmarks/annotate_consequences/{patient}.tsv"
+        "benchmarks/annotate_consequences/{shard}.tsv"
     threads: 1
     resources:
         mem_mb=2000,
@@ -23,29 +25,29 @@ rule annotate_consequences:
         # -l -s -: annotate each variant on its own, whatever its genotype. Genotype-aware modes drop
         # low-VAF tumour alleles (called 0/0) and merge unrelated hets into false compound changes;
         # -p a: calls are unphased (the default -p r stops on unphased heterozygous genotypes).
-        "bcftools csq -l -s - -p a -f {input.fasta:q} -g {input.gff3:q} -Ob -o {output:q} {input.vcf:q}"
-        " 2> {log}"
+        "(mkdir -p {output:q} && for patient in {params.patients}; do"
+        " bcftools csq -l -s - -p a -f {input.fasta:q} -g {input.gff3:q} -Ob"
+        " -o {output:q}/$patient.bcf {input.calls:q}/$patient.vcf.gz || exit 1; done) 2> {log}"
 
 
 rule export_variants:
     input:
-        bcf="results/annotated/{patient}.bcf",
-        identity="results/qc/identity/{patient}.tsv",
+        annotated="results/shards/{shard}/annotated",
+        identity="results/shards/{shard}/identity.tsv",
         fasta=REFERENCE["fasta"],
         fai=REFERENCE["fasta"] + ".fai",
         gff3=REFERENCE["gff3"],
         canonical=REFERENCE["canonical_transcripts"],
     output:
-        "results/variants/{patient}.parquet",
+        "results/shards/{shard}/variants.parquet",
     params:
-        samples=patient_sample_names,
-        purity=tumour_purity,
+        patients=shard_patient_rows,
         contig_map=REFERENCE["contig_map"],
         config_hash=CONFIG_HASH,
     log:
-        "logs/export_variants/{patient}.log",
+        "logs/export_variants/{shard}.log",
     benchmark:
-        "benchmarks/export_variants/{patient}.tsv"
+        "benchmarks/export_variants/{shard}.tsv"
     threads: 1
     resources:
         mem_mb=1000,
@@ -58,7 +60,7 @@ rule export_variants:
 
 rule merge_variants:
     input:
-        expand("results/variants/{patient}.parquet", patient=PATIENTS),
+        shard_files("variants.parquet"),
     output:
         parquet="results/cohort/variants.parquet",
         maf="results/cohort/variants.maf",

@@ -1,61 +1,51 @@
-# Calling: one pileup of each patient's tumour (+ normal) to normalised candidates, a tumour/normal
-# identity check, and the somatic / germline / LOH / tumour-only classification (oncoweave.variants.classify).
+# Calling, per shard of patients: one pileup of each read patient's tumour (+ normal) to normalised
+# candidates, user VCFs imported, a tumour/normal identity check, and the somatic / germline / LOH /
+# tumour-only classification (oncoweave.variants.classify).
 
 
 rule call_variants:
+    # The shard's read patients: one bcftools pileup each over the targets (tumour + normal),
+    # `threads` patients side by side (oncoweave.variants.pileup).
     input:
-        unpack(patient_bams),
+        unpack(shard_bams),
         fasta=REFERENCE["fasta"],
         fai=REFERENCE["fasta"] + ".fai",
         targets=REFERENCE["targets"],
     output:
-        vcf="results/calls/{patient}/candidates.vcf.gz",
-        tbi="results/calls/{patient}/candidates.vcf.gz.tbi",
+        directory("results/shards/{shard}/called"),
     params:
-        # Name each BAM's reads after its sheet sample, whatever SM tag the BAM carries.
-        sample_names=bam_sample_names,
+        patients=shard_pileups,
         min_bq=config["calling"]["min_base_quality"],
         min_mq=config["calling"]["min_mapping_quality"],
     log:
-        "logs/call_variants/{patient}.log",
+        "logs/call_variants/{shard}.log",
     benchmark:
-        "benchmarks/call_variants/{patient}.tsv"
-    threads: 1
+        "benchmarks/call_variants/{shard}.tsv"
+    threads: 2
     resources:
         mem_mb=2000,
         runtime=240,
     conda:
         "../../envs/bcftools.yaml"
-    shell:
-        # -d/-L lift the depth caps (indels vanish at high depth otherwise); -p applies -m/-F per sample,
-        # so a 10 % tumour indel is a candidate even when the pooled fraction is lower; call -m -A keeps
-        # every allele seen, the classification decides later. Then left-align and split multiallelic
-        # sites, and keep only sites where a real allele was seen.
-        "(bcftools mpileup -f {input.fasta:q} -T {input.targets:q} -G <(printf '%s' {params.sample_names:q})"
-        " -a FORMAT/AD,FORMAT/ADF,FORMAT/ADR,FORMAT/DP -d 100000 -L 100000 -p -m 2 -F 0.02"
-        " -q {params.min_mq} -Q {params.min_bq} -Ou {input.bams:q}"
-        " | bcftools call -m -A -Ou"
-        " | bcftools norm -f {input.fasta:q} -m -any -Ou"
-        " | bcftools view -e 'ALT=\"<*>\" || ALT=\".\"' -Oz -o {output.vcf:q}"
-        " && bcftools index -t {output.vcf:q}) 2> {log}"
+    script:
+        "../scripts/call_variants.py"
 
 
-rule import_vcf:
+rule import_vcfs:
+    # The shard's patients given as VCFs enter after calling, brought to reference contig coordinates.
     input:
-        vcf=input_vcf,
+        vcfs=shard_vcfs,
         fasta=REFERENCE["fasta"],
         fai=REFERENCE["fasta"] + ".fai",
     output:
-        vcf="results/calls/{patient}/imported.vcf.gz",
-        tbi="results/calls/{patient}/imported.vcf.gz.tbi",
+        directory("results/shards/{shard}/imported"),
     params:
-        samples=patient_sample_names,
+        patients=shard_vcf_rows,
         contig_map=REFERENCE["contig_map"],
-        label=vcf_row_label,
     log:
-        "logs/import_vcf/{patient}.log",
+        "logs/import_vcfs/{shard}.log",
     benchmark:
-        "benchmarks/import_vcf/{patient}.tsv"
+        "benchmarks/import_vcfs/{shard}.tsv"
     threads: 1
     resources:
         mem_mb=1000,
@@ -63,45 +53,25 @@ rule import_vcf:
     conda:
         "../../envs/python.yaml"
     script:
-        "../scripts/import_vcf.py"
-
-
-rule check_sample_identity:
-    input:
-        candidate_calls,
-    output:
-        "results/qc/identity/{patient}.tsv",
-    params:
-        samples=patient_sample_names,
-        settings=config["identity"],
-    log:
-        "logs/check_sample_identity/{patient}.log",
-    benchmark:
-        "benchmarks/check_sample_identity/{patient}.tsv"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=30,
-    conda:
-        "../../envs/python.yaml"
-    script:
-        "../scripts/check_sample_identity.py"
+        "../scripts/import_vcfs.py"
 
 
 rule classify_variants:
+    # Per patient of the shard: the tumour/normal identity check (scikit-allel), then the somatic /
+    # germline / LOH / tumour-only classification (a pair that failed identity is never a pair).
     input:
-        vcf=candidate_calls,
-        identity="results/qc/identity/{patient}.tsv",
+        unpack(shard_candidates),
     output:
-        vcf="results/calls/{patient}/classified.vcf.gz",
-        tbi="results/calls/{patient}/classified.vcf.gz.tbi",
+        identity="results/shards/{shard}/identity.tsv",
+        calls=directory("results/shards/{shard}/classified"),
     params:
-        samples=patient_sample_names,
+        patients=shard_patient_rows,
+        identity=config["identity"],
         thresholds=config["calling"]["thresholds"],
     log:
-        "logs/classify_variants/{patient}.log",
+        "logs/classify_variants/{shard}.log",
     benchmark:
-        "benchmarks/classify_variants/{patient}.tsv"
+        "benchmarks/classify_variants/{shard}.tsv"
     threads: 1
     resources:
         mem_mb=1000,

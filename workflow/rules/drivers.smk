@@ -52,14 +52,14 @@ rule train_driver_model:
 
 rule score_drivers:
     input:
-        variants="results/variants/{patient}.parquet",
+        variants="results/shards/{shard}/variants.parquet",
         model=DRIVER_MODEL_FILES,
     output:
-        "results/drivers/{patient}.parquet",
+        "results/shards/{shard}/drivers.parquet",
     log:
-        "logs/score_drivers/{patient}.log",
+        "logs/score_drivers/{shard}.log",
     benchmark:
-        "benchmarks/score_drivers/{patient}.tsv"
+        "benchmarks/score_drivers/{shard}.tsv"
     threads: 1
     resources:
         mem_mb=2000,
@@ -72,7 +72,7 @@ rule score_drivers:
 
 rule merge_drivers:
     input:
-        expand("results/drivers/{patient}.parquet", patient=PATIENTS),
+        shard_files("drivers.parquet"),
     output:
         "results/cohort/drivers.parquet",
     log:

@@ -55,7 +55,7 @@ rule find_similar_patients:
         features="results/cohort/patient_features.parquet",
         representation="results/fusion/embedding.parquet",
         drivers="results/cohort/drivers.parquet",
-        therapies=expand("results/therapies/{patient}.parquet", patient=PATIENTS),
+        therapies=shard_files("therapies.parquet"),
     output:
         "results/fusion/similar_patients.parquet",
     params:

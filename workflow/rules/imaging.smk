@@ -4,20 +4,19 @@
 
 
 rule ingest_images:
+    # Each lesion row of the shard's patients: read (DICOM de-identified), check geometry, write
+    # NIfTI working copies and an ingest record to <folder>/<patient>/<lesion>/.
     input:
-        unpack(image_files),
+        shard_image_files,
     output:
-        image="results/imaging/{patient}/{lesion}/image.nii.gz",
-        mask="results/imaging/{patient}/{lesion}/mask.nii.gz",
-        record="results/imaging/{patient}/{lesion}/ingest.parquet",
+        directory("results/shards/{shard}/imaging"),
     params:
-        row=image_row,
-        label=image_row_label,
+        lesions=shard_image_rows,
         salt=config["imaging"]["deid_salt"],
     log:
-        "logs/ingest_images/{patient}/{lesion}.log",
+        "logs/ingest_images/{shard}.log",
     benchmark:
-        "benchmarks/ingest_images/{patient}/{lesion}.tsv"
+        "benchmarks/ingest_images/{shard}.tsv"
     threads: 1
     resources:
         mem_mb=4000,
@@ -30,14 +29,18 @@ rule ingest_images:
 
 rule extract_radiomics:
     input:
-        unpack(patient_lesions),
+        imaging="results/shards/{shard}/imaging",
         params=RADIOMICS_PARAMS,
     output:
-        "results/radiomics/{patient}.parquet",
+        "results/shards/{shard}/radiomics.parquet",
+    params:
+        lesions=lambda wildcards: ingested_lesions(
+            [key for p in SHARDS[wildcards.shard] for key in LESIONS_OF.get(p, [])]
+        ),
     log:
-        "logs/extract_radiomics/{patient}.log",
+        "logs/extract_radiomics/{shard}.log",
     benchmark:
-        "benchmarks/extract_radiomics/{patient}.tsv"
+        "benchmarks/extract_radiomics/{shard}.tsv"
     threads: 1
     resources:
         mem_mb=4000,
@@ -50,7 +53,7 @@ rule extract_radiomics:
 
 rule merge_radiomics:
     input:
-        expand("results/radiomics/{patient}.parquet", patient=IMAGE_PATIENTS),
+        shard_files("radiomics.parquet", IMAGE_SHARDS),
     output:
         "results/cohort/radiomics.parquet",
     log:
@@ -69,12 +72,13 @@ rule merge_radiomics:
 
 rule train_image_encoder:
     input:
-        unpack(cohort_lesions),
+        cohort_imaging_folders,
     output:
         model="results/imaging/encoder/models/model.pt",
         metadata="results/imaging/encoder/configs/metadata.json",
         inference="results/imaging/encoder/configs/inference.json",
     params:
+        lesions=cohort_lesion_files,
         settings=config["imaging"]["encoder"],
     log:
         "logs/train_image_encoder/encoder.log",
@@ -93,12 +97,14 @@ rule train_image_encoder:
 
 rule embed_images:
     input:
-        unpack(cohort_lesions),
+        imaging=cohort_imaging_folders,
         model="results/imaging/encoder/models/model.pt",
         metadata="results/imaging/encoder/configs/metadata.json",
         inference="results/imaging/encoder/configs/inference.json",
     output:
         "results/cohort/deep_features.parquet",
+    params:
+        lesions=cohort_lesion_files,
     log:
         "logs/embed_images/cohort.log",
     benchmark:

@@ -7,42 +7,15 @@ def input_bam(wildcards):
     return INPUT_BAM[wildcards.bam_sample]
 
 
-def input_vcf(wildcards):
-    return INPUT_VCF[TUMOUR_OF[wildcards.patient]]
-
-
 def alignment_of(sample):
     """The sample's BAM as the workflow holds it: aligned from FASTQ, or the user's BAM linked."""
     folder = "results/linked" if sample in INPUT_BAM else "results/mapped"
     return {"bam": f"{folder}/{sample}.bam", "bai": f"{folder}/{sample}.bam.bai"}
 
 
-def sample_alignment(wildcards):
-    return alignment_of(wildcards.sample)
-
-
-def patient_bams(wildcards):
-    """The patient's tumour BAM first, then its normal when there is one."""
-    samples = [TUMOUR_OF[wildcards.patient]]
-    if wildcards.patient in NORMAL_OF:
-        samples.append(NORMAL_OF[wildcards.patient])
-    alignments = [alignment_of(s) for s in samples]
-    return {"bams": [a["bam"] for a in alignments], "bais": [a["bai"] for a in alignments]}
-
-
-def candidate_calls(wildcards):
-    """Calls from our own pileup, or the patient's imported VCF (the 'published cohort' path)."""
-    if wildcards.patient in VCF_PATIENTS:
-        return f"results/calls/{wildcards.patient}/imported.vcf.gz"
-    return f"results/calls/{wildcards.patient}/candidates.vcf.gz"
-
 
 def patient_samples(patient):
     return {"tumour": TUMOUR_OF[patient], "normal": NORMAL_OF.get(patient)}
-
-
-def tumour_purity(wildcards):
-    return PURITY.get(TUMOUR_OF[wildcards.patient])
 
 
 def all_outputs():
@@ -53,7 +26,8 @@ def all_outputs():
         "results/qc/identity.tsv",
         "results/saturation.parquet",
         "results/icb/predictions.parquet",
-        *expand("results/therapies/{patient}.parquet", patient=PATIENTS),
+        "results/cohort/therapies.parquet",
+        "results/cohort/tmb.parquet",
     ]
     if READ_SAMPLES:
         outputs.append("results/qc/multiqc.html")
@@ -72,7 +46,8 @@ def all_outputs():
     ]
     if IMAGE_PATIENTS:
         outputs.append("results/report/radiomics_summary.html")
-    outputs += expand("results/report/{patient}.html", patient=PATIENTS)  # patient_report.smk
+    # One folder of patient reports per shard, and the index linking every patient's report.
+    outputs += [*expand("results/report/{shard}", shard=SHARDS), "results/report/index.html"]
     return outputs
 
 
@@ -103,86 +78,12 @@ def read_group(wildcards):
     return f"@RG\\tID:{sample}\\tSM:{sample}\\tPL:ILLUMINA\\tLB:{sample}"
 
 
-def patient_sample_names(wildcards):
-    return patient_samples(wildcards.patient)
-
-
-def bam_sample_names(wildcards):
-    """bcftools mpileup -G lines ('* <bam> <sample>') naming each BAM's reads after its sheet sample."""
-    names = patient_samples(wildcards.patient)
-    bams = patient_bams(wildcards)["bams"]
-    samples = [names["tumour"]] + ([names["normal"]] if names["normal"] else [])
-    return "".join(f"* {bam} {sample}\n" for bam, sample in zip(bams, samples))
-
-
-def vcf_row_label(wildcards):
-    sample = TUMOUR_OF[wildcards.patient]
-    return f"{config['samples']}, row {SHEET_ROW[sample]} (sample {sample})"
-
-
-def tmb_inputs(wildcards):
-    """mosdepth thresholds of the patient's tumour (and normal); none for a patient given as a VCF."""
-    if wildcards.patient in VCF_PATIENTS:
-        return {}
-    samples = patient_samples(wildcards.patient)
-    inputs = {"tumour": f"results/qc/mosdepth/{samples['tumour']}.thresholds.bed.gz"}
-    if samples["normal"]:
-        inputs["normal"] = f"results/qc/mosdepth/{samples['normal']}.thresholds.bed.gz"
-    return inputs
-
-
-def clinical_value(column):
-    """An input function giving the patient's cell of the clinical sheet ('' when absent)."""
-    by_patient = (
-        CLINICAL.set_index("patient")[column].to_dict() if column in CLINICAL.columns else {}
-    )
-
-    def value(wildcards):
-        return by_patient.get(wildcards.patient, "")
-
-    value.__name__ = f"clinical_{column}"
-    return value
-
 
 # ---------------------------------------------------------------------------------------------
-# Imaging input functions.
+# The cohort tables the fusion stage joins.
 
 
-def image_files(wildcards):
-    row = IMAGE_RECORD[f"{wildcards.patient}/{wildcards.lesion}"]
-    return {"image": row["image"], "mask": row["mask"]}
 
-
-def image_row(wildcards):
-    """The lesion's modality and mask label from the image sheet."""
-    row = IMAGE_RECORD[f"{wildcards.patient}/{wildcards.lesion}"]
-    return {"modality": row["modality"], "label": int(row["label"])}
-
-
-def image_row_label(wildcards):
-    """Where a lesion came from, for error messages: '<sheet>, row N (patient P, lesion L)'."""
-    key = f"{wildcards.patient}/{wildcards.lesion}"
-    return (
-        f"{config['images']}, row {IMAGE_ROW[key]} "
-        f"(patient {wildcards.patient}, lesion {wildcards.lesion})"
-    )
-
-
-def _ingested(keys):
-    """Working-copy images, masks and ingest records of these '<patient>/<lesion>' keys."""
-    return {
-        kind: [f"results/imaging/{key}/{name}" for key in keys]
-        for kind, name in (("images", "image.nii.gz"), ("masks", "mask.nii.gz"),
-                           ("records", "ingest.parquet"))
-    }
-
-
-def patient_lesions(wildcards):
-    return _ingested(LESIONS_OF.get(wildcards.patient, []))
-
-
-def cohort_lesions(wildcards):
-    return _ingested(IMAGES.index)
 
 
 def patient_feature_inputs(wildcards):
@@ -190,7 +91,7 @@ def patient_feature_inputs(wildcards):
     inputs = {
         "samples": config["samples"],
         "drivers": "results/cohort/drivers.parquet",
-        "tmb": expand("results/tmb/{patient}.parquet", patient=PATIENTS),
+        "tmb": shard_files("tmb.parquet"),
     }
     if IMAGE_PATIENTS:
         inputs["radiomics"] = "results/cohort/radiomics.parquet"
@@ -199,3 +100,207 @@ def patient_feature_inputs(wildcards):
     if config.get("clinical"):
         inputs["clinical"] = config["clinical"]
     return inputs
+
+
+# ---------------------------------------------------------------------------------------------
+# Shards: the light per-patient stages run once per shard of patients. Each shard job gets its
+# patients' sheet facts as params (plain dicts) and loops over them in one Python process.
+
+
+def shard_files(name, shards=None):
+    """One stage's file of every shard (or of these shards): what cohort tables are made from."""
+    return [f"results/shards/{shard}/{name}" for shard in (SHARDS if shards is None else shards)]
+
+
+def _vcf_patients_of(shard):
+    return [p for p in SHARDS[shard] if p in VCF_PATIENTS]
+
+
+def shard_vcfs(wildcards):
+    """The user VCFs of the shard's patients given as VCFs."""
+    return [INPUT_VCF[TUMOUR_OF[p]] for p in _vcf_patients_of(wildcards.shard)]
+
+
+def shard_vcf_rows(wildcards):
+    """Per VCF patient of the shard: its VCF, sample names and sheet row (for error messages)."""
+    return [
+        {"patient": p, "vcf": INPUT_VCF[TUMOUR_OF[p]], **patient_samples(p),
+         "label": f"{config['samples']}, row {SHEET_ROW[TUMOUR_OF[p]]} (sample {TUMOUR_OF[p]})"}
+        for p in _vcf_patients_of(wildcards.shard)
+    ]
+
+
+def _read_patients_of(shard):
+    return [p for p in SHARDS[shard] if p not in VCF_PATIENTS]
+
+
+def shard_bams(wildcards):
+    """The BAMs (and indexes) of the shard's read patients."""
+    bams = {"bams": [], "bais": []}
+    for patient in _read_patients_of(wildcards.shard):
+        for sample in filter(None, patient_samples(patient).values()):
+            bams["bams"].append(alignment_of(sample)["bam"])
+            bams["bais"].append(alignment_of(sample)["bai"])
+    return bams
+
+
+def shard_pileups(wildcards):
+    """Per read patient of the shard: its BAMs, tumour first, and their sheet sample names."""
+    rows = []
+    for patient in _read_patients_of(wildcards.shard):
+        samples = [s for s in (TUMOUR_OF[patient], NORMAL_OF.get(patient)) if s]
+        rows.append({"patient": patient, "samples": samples,
+                     "bams": [alignment_of(s)["bam"] for s in samples]})
+    return rows
+
+
+def shard_candidates(wildcards):
+    """The folders of the shard's pileup calls and of its imported VCFs (those it has)."""
+    shard = wildcards.shard
+    inputs = {}
+    if _read_patients_of(shard):
+        inputs["called"] = f"results/shards/{shard}/called"
+    if _vcf_patients_of(shard):
+        inputs["imported"] = f"results/shards/{shard}/imported"
+    return inputs
+
+
+def shard_patient_rows(wildcards):
+    """Per patient of the shard: sample names, purity, clinical TMB and cancer type, and where its
+    calls and coverage come from."""
+    shard = wildcards.shard
+    rows = []
+    for patient in SHARDS[shard]:
+        samples = patient_samples(patient)
+        from_vcf = patient in VCF_PATIENTS
+        row = {
+            "patient": patient, **samples,
+            "purity": PURITY.get(samples["tumour"]),
+            "calls": f"results/shards/{shard}/{'imported' if from_vcf else 'called'}/{patient}.vcf.gz",
+            "clinical_tmb": CLINICAL_CELL["tmb"].get(patient, ""),
+            "cancer_type": CLINICAL_CELL["cancer_type"].get(patient, ""),
+            "coverage": {},
+        }
+        if not from_vcf:
+            for kind in ("tumour", "normal"):
+                if samples[kind]:
+                    qc = alignment_qc(samples[kind])
+                    row["coverage"][kind] = {"regions": qc["regions"],
+                                             "thresholds": qc["thresholds"]}
+        rows.append(row)
+    return rows
+
+
+def shard_mosdepth(wildcards):
+    """mosdepth region and threshold beds of the shard's read patients (TMB territory, coverage)."""
+    beds = []
+    for patient in SHARDS[wildcards.shard]:
+        if patient in VCF_PATIENTS:
+            continue
+        for sample in filter(None, patient_samples(patient).values()):
+            qc = alignment_qc(sample)
+            beds += [qc["regions"], qc["thresholds"]]
+    return beds
+
+
+def shard_image_rows(wildcards):
+    """The shard's lesion rows of the image sheet, with their sheet row for error messages."""
+    return [
+        {"patient": IMAGE_RECORD[key]["patient"], "lesion": IMAGE_RECORD[key]["lesion"],
+         "image": IMAGE_RECORD[key]["image"], "mask": IMAGE_RECORD[key]["mask"],
+         "modality": IMAGE_RECORD[key]["modality"], "label": int(IMAGE_RECORD[key]["label"]),
+         "row": f"{config['images']}, row {IMAGE_ROW[key]} "
+                f"(patient {IMAGE_RECORD[key]['patient']}, lesion {IMAGE_RECORD[key]['lesion']})"}
+        for patient in SHARDS[wildcards.shard] for key in LESIONS_OF.get(patient, [])
+    ]
+
+
+def shard_image_files(wildcards):
+    """The images and masks the shard's lesion rows name."""
+    return [path for row in shard_image_rows(wildcards) for path in (row["image"], row["mask"])]
+
+
+def ingested_lesions(keys):
+    """Working copies and ingest records of these '<patient>/<lesion>' keys, inside their shard's
+    imaging folder: parallel lists for oncoweave.imaging.ingest.ingested_cases."""
+    lesions = {"images": [], "masks": [], "records": []}
+    for key in keys:
+        folder = f"results/shards/{SHARD_OF[IMAGE_RECORD[key]['patient']]}/imaging/{key}"
+        for kind, name in (("images", "image.nii.gz"), ("masks", "mask.nii.gz"),
+                           ("records", "ingest.parquet")):
+            lesions[kind].append(f"{folder}/{name}")
+    return lesions
+
+
+def cohort_imaging_folders(wildcards):
+    return shard_files("imaging", IMAGE_SHARDS)
+
+
+def cohort_lesion_files(wildcards):
+    return ingested_lesions(IMAGES.index)
+
+
+def shard_report_inputs(wildcards):
+    """The shard's stage tables and the cohort tables its reports read."""
+    shard = wildcards.shard
+    inputs = {
+        "drivers": f"results/shards/{shard}/drivers.parquet",
+        "therapies": f"results/shards/{shard}/therapies.parquet",
+        "tmb": f"results/shards/{shard}/tmb.parquet",
+        "identity": f"results/shards/{shard}/identity.tsv",
+        "icb": "results/icb/predictions.parquet",
+        "similar": "results/fusion/similar_patients.parquet",
+        "fusion": "results/fusion/patient_predictions.parquet",  # rule evaluate_fusion
+    }
+    if any(p not in VCF_PATIENTS for p in SHARDS[shard]):
+        inputs["coverage"] = f"results/shards/{shard}/coverage.parquet"
+    if shard in IMAGE_SHARDS:
+        inputs["imaging"] = f"results/shards/{shard}/imaging"
+        inputs["radiomics"] = "results/cohort/radiomics.parquet"
+    return inputs
+
+
+def shard_report_rows(wildcards):
+    """Per patient of the shard: whether it has coverage, and its lesions' working copies."""
+    rows = []
+    for patient in SHARDS[wildcards.shard]:
+        lesions = ingested_lesions(LESIONS_OF.get(patient, []))
+        rows.append({"patient": patient, "coverage": patient not in VCF_PATIENTS,
+                     "lesions": [list(files) for files in zip(lesions["images"], lesions["masks"],
+                                                              lesions["records"])]})
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# Alignment QC: both alignment rules (align_reads, link_bam) write it in the same job.
+# A FASTQ sample's QC is in results/qc/{mosdepth,samtools}/, a user BAM's in results/qc/linked/...:
+# one producing rule per path, as for the BAMs themselves (results/mapped vs results/linked).
+def qc_folder(sample):
+    return "results/qc/linked" if sample in INPUT_BAM else "results/qc"
+
+
+def alignment_qc(sample):
+    """mosdepth and samtools stats outputs of one sample's BAM."""
+    return alignment_qc_outputs(qc_folder(sample), sample)
+
+
+def alignment_qc_outputs(folder, sample):
+    """mosdepth and samtools stats outputs under ``folder`` (a sample id or its wildcard)."""
+    prefix = f"{folder}/mosdepth/{sample}"
+    return {
+        "summary": f"{prefix}.mosdepth.summary.txt",
+        "regions": f"{prefix}.regions.bed.gz",
+        "thresholds": f"{prefix}.thresholds.bed.gz",
+        "dist": f"{prefix}.mosdepth.region.dist.txt",
+        "stats": f"{folder}/samtools/{sample}.stats.txt",
+    }
+
+
+# Coverage over the targets (mosdepth: thresholds for TMB territory and the report) and alignment
+# statistics (samtools stats) of the BAM just written, in the same job; {0} is the QC folder and
+# {1} the sample's wildcard.
+ALIGNMENT_QC = (
+    " && mosdepth --threads {{threads}} --no-per-base --by {{input.targets:q}}"
+    " --thresholds 20,100,200 {0}/mosdepth/{{wildcards.{1}:q}} {{output.bam:q}}"
+    " && samtools stats --reference {{input.fasta:q}} {{output.bam:q}} > {{output.stats:q}}"
+)

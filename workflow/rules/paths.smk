@@ -18,7 +18,7 @@ os.environ.update(
     PATH=os.pathsep.join([os.path.dirname(sys.executable), os.getenv("PATH", "")]),
 )
 
-from oncoweave.core import sheets  # noqa: E402  (after the path set-up above)
+from oncoweave.core import shards, sheets  # noqa: E402  (after the path set-up above)
 from oncoweave.core.errors import InputError  # noqa: E402
 from oncoweave.drivers.defaults import DRIVER_GENES  # noqa: E402
 from oncoweave.toy import layout as toy  # noqa: E402

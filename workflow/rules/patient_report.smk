@@ -1,24 +1,23 @@
-# Per-patient report: one self-contained HTML file per patient (images embedded as base64 PNG, no
-# script or link fetched at view time), made only from the patient's stage tables; and the
-# coverage summary per driver gene it shows. Reads no sheet and no image header.
-
-
-include: "patient_report_inputs.smk"
+# Per-patient reports: one self-contained HTML file per patient (images embedded as base64 PNG, no
+# script or link fetched at view time), made only from the patient's stage tables, written per shard
+# to results/report/<shard>/<patient>.html; results/report/index.html links every patient's report.
+# Reads no sheet and no image header.
 
 
 rule summarize_coverage:
+    # Coverage per driver gene of the shard's patients with reads, from their mosdepth outputs.
     input:
-        unpack(patient_coverage_beds),
+        shard_mosdepth,
     output:
-        "results/qc/coverage/{patient}.parquet",
+        "results/shards/{shard}/coverage.parquet",
     params:
-        samples=patient_sample_names,
+        patients=shard_patient_rows,
         genes=list(DRIVER_GENES),
         config_hash=CONFIG_HASH,
     log:
-        "logs/summarize_coverage/{patient}.log",
+        "logs/summarize_coverage/{shard}.log",
     benchmark:
-        "benchmarks/summarize_coverage/{patient}.tsv"
+        "benchmarks/summarize_coverage/{shard}.tsv"
     threads: 1
     resources:
         mem_mb=1000,
@@ -31,22 +30,46 @@ rule summarize_coverage:
 
 rule render_patient_report:
     input:
-        unpack(patient_report_inputs),
+        unpack(shard_report_inputs),
     output:
-        "results/report/{patient}.html",
+        directory("results/report/{shard}"),
     params:
+        patients=shard_report_rows,
         imaging_run=bool(IMAGE_PATIENTS),
         driver_threshold=config["fusion"]["driver_threshold"],
         config_hash=CONFIG_HASH,
     log:
-        "logs/render_patient_report/{patient}.log",
+        "logs/render_patient_report/{shard}.log",
     benchmark:
-        "benchmarks/render_patient_report/{patient}.tsv"
+        "benchmarks/render_patient_report/{shard}.tsv"
     threads: 1
     resources:
         mem_mb=2000,
-        runtime=10,
+        runtime=30,
     conda:
         "../../envs/patient_report.yaml"
     script:
         "../scripts/render_patient_report.py"
+
+
+rule index_patient_reports:
+    # Where each patient's report is: an HTML list of links and the same as a TSV.
+    input:
+        expand("results/report/{shard}", shard=SHARDS),
+    output:
+        html="results/report/index.html",
+        tsv="results/report/index.tsv",
+    params:
+        shards=SHARDS,
+    log:
+        "logs/index_patient_reports/index.log",
+    benchmark:
+        "benchmarks/index_patient_reports/index.tsv"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    conda:
+        "../../envs/python.yaml"
+    script:
+        "../scripts/index_patient_reports.py"

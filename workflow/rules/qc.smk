@@ -3,7 +3,7 @@
 
 rule summarize_identity:
     input:
-        expand("results/qc/identity/{patient}.tsv", patient=PATIENTS),
+        shard_files("identity.tsv"),
     output:
         table="results/qc/identity.tsv",
         multiqc="results/qc/identity_mqc.tsv",
@@ -25,13 +25,9 @@ rule report_qc:
     input:
         fastp=expand("results/qc/fastp/{sample}.fastp.json", sample=FASTQ_SAMPLES),
         markdup=expand("results/qc/markdup/{sample}.markdup.txt", sample=FASTQ_SAMPLES),
-        stats=expand("results/qc/samtools/{sample}.stats.txt", sample=READ_SAMPLES),
-        coverage=expand(
-            "results/qc/mosdepth/{sample}.mosdepth.summary.txt", sample=READ_SAMPLES
-        ),
-        coverage_dist=expand(
-            "results/qc/mosdepth/{sample}.mosdepth.region.dist.txt", sample=READ_SAMPLES
-        ),
+        stats=[alignment_qc(sample)["stats"] for sample in READ_SAMPLES],
+        coverage=[alignment_qc(sample)["summary"] for sample in READ_SAMPLES],
+        coverage_dist=[alignment_qc(sample)["dist"] for sample in READ_SAMPLES],
         identity="results/qc/identity_mqc.tsv",
     output:
         report=report(

@@ -90,7 +90,7 @@ rule plot_vaf_distribution:
 
 rule tabulate_therapy_tiers:
     input:
-        expand("results/therapies/{patient}.parquet", patient=PATIENTS),
+        shard_files("therapies.parquet"),
     output:
         table="results/cohort/therapy_tiers.parquet",
         page=report(

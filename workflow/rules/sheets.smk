@@ -52,6 +52,19 @@ TRAIN_ENCODER = len(IMAGES) >= 2
 
 PURITY = {s: float(p) for s, p in _cells("purity").items()}
 
+# Light per-patient stages run once per shard of patients (oncoweave.core.shards): the map follows
+# from the patient ids alone, so adding a patient re-runs only its shard.
+SHARDS = shards.shard_map(PATIENTS, config["sharding"]["shard_size"],
+                          config["sharding"]["shards"] or None)
+SHARD_OF = shards.shard_of_patients(SHARDS)
+IMAGE_SHARDS = sorted({SHARD_OF[patient] for patient in IMAGE_PATIENTS})
+
+
+# The clinical cells shard jobs pass on per patient ('' when the column or the patient is absent).
+CLINICAL_CELL = {
+    column: (CLINICAL.set_index("patient")[column].to_dict() if column in CLINICAL.columns else {})
+    for column in ("tmb", "cancer_type")
+}
 
 SHEET_ROW = {sample: row for row, sample in enumerate(SAMPLES["sample"], start=1)}
 
@@ -79,4 +92,5 @@ wildcard_constraints:
     bam_sample=SHEET_ID,
     sample=SHEET_ID,
     lesion=SHEET_ID,
+    shard="s[0-9]+",
     read="1|2",

@@ -24,17 +24,17 @@ rule build_evidence:
 
 rule compute_tmb:
     input:
-        unpack(tmb_inputs),
-        variants="results/variants/{patient}.parquet",
+        beds=shard_mosdepth,
+        variants="results/shards/{shard}/variants.parquet",
     output:
-        "results/tmb/{patient}.parquet",
+        "results/shards/{shard}/tmb.parquet",
     params:
-        clinical_tmb=clinical_value("tmb"),
+        patients=shard_patient_rows,
         settings=config["tmb"],
     log:
-        "logs/compute_tmb/{patient}.log",
+        "logs/compute_tmb/{shard}.log",
     benchmark:
-        "benchmarks/compute_tmb/{patient}.tsv"
+        "benchmarks/compute_tmb/{shard}.tsv"
     threads: 1
     resources:
         mem_mb=1000,
@@ -47,17 +47,17 @@ rule compute_tmb:
 
 rule match_therapies:
     input:
-        drivers="results/drivers/{patient}.parquet",
+        drivers="results/shards/{shard}/drivers.parquet",
         evidence="results/evidence/evidence.parquet",
-        tmb="results/tmb/{patient}.parquet",
+        tmb="results/shards/{shard}/tmb.parquet",
     output:
-        "results/therapies/{patient}.parquet",
+        "results/shards/{shard}/therapies.parquet",
     params:
-        cancer_type=clinical_value("cancer_type"),
+        patients=shard_patient_rows,
     log:
-        "logs/match_therapies/{patient}.log",
+        "logs/match_therapies/{shard}.log",
     benchmark:
-        "benchmarks/match_therapies/{patient}.tsv"
+        "benchmarks/match_therapies/{shard}.tsv"
     threads: 1
     resources:
         mem_mb=1000,
@@ -70,7 +70,7 @@ rule match_therapies:
 
 rule predict_icb_response:
     input:
-        tmb=expand("results/tmb/{patient}.parquet", patient=PATIENTS),
+        tmb="results/cohort/tmb.parquet",
         model=WORKFLOW_ROOT / "resources/models/icb/model_card.json",
     output:
         "results/icb/predictions.parquet",
@@ -89,3 +89,25 @@ rule predict_icb_response:
         "../../envs/python.yaml"
     script:
         "../scripts/predict_icb_response.py"
+
+
+rule merge_shard_tables:
+    # The cohort's TMB and therapy tables: every shard's file read as one pyarrow dataset.
+    input:
+        lambda wildcards: shard_files(f"{wildcards.table}.parquet"),
+    output:
+        "results/cohort/{table}.parquet",
+    log:
+        "logs/merge_shard_tables/{table}.log",
+    benchmark:
+        "benchmarks/merge_shard_tables/{table}.tsv"
+    wildcard_constraints:
+        table="tmb|therapies",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/python.yaml"
+    script:
+        "../scripts/merge_shard_tables.py"

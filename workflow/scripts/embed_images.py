@@ -7,7 +7,8 @@ from oncoweave.imaging.ingest import ingested_cases
 
 
 def main():
-    cases = ingested_cases(snakemake.input.records, snakemake.input.images, snakemake.input.masks)
+    lesions = snakemake.params.lesions
+    cases = ingested_cases(lesions["records"], lesions["images"], lesions["masks"])
     bundle = Path(snakemake.input.model).parent.parent
     write_deep_features(embed_cases(cases, bundle), snakemake.output[0], bundle)
 

@@ -1,11 +1,12 @@
-"""pyradiomics features of each ingested lesion of one patient."""
+"""pyradiomics features of each ingested lesion of the shard's patients."""
 from oncoweave.cli.glue import run_step
 from oncoweave.imaging.ingest import ingested_cases
 from oncoweave.imaging.radiomics import radiomics_table, write_radiomics
 
 
 def main():
-    cases = ingested_cases(snakemake.input.records, snakemake.input.images, snakemake.input.masks)
+    lesions = snakemake.params.lesions
+    cases = ingested_cases(lesions["records"], lesions["images"], lesions["masks"])
     table = radiomics_table(cases, snakemake.input.params)
     write_radiomics(table, snakemake.output[0], snakemake.input.params)
 

@@ -1,4 +1,4 @@
-"""driver_score, its top contributions in words, and clonality for the patient's variants."""
+"""driver_score, its top contributions in words, and clonality for the shard's variants."""
 from pathlib import Path
 
 from oncoweave.cli.glue import run_step
@@ -9,11 +9,13 @@ from oncoweave.drivers.scoring import score_drivers
 
 
 def main():
+    # Every patient's variants in one table: the model loads once and scores them together.
     variants, metadata = read_parquet(snakemake.input.variants)
     model_dir = Path(snakemake.input.model[0]).parent
     drivers = score_drivers(variants, DriverModel.load(model_dir))
     write_parquet(drivers, snakemake.output[0], DRIVERS_SCHEMA,
                   {**metadata, "driver_model_dir": str(model_dir)})
+    print(f"{variants['patient'].nunique()} patients, {len(drivers)} variants scored")
 
 
 run_step(snakemake, main)

@@ -1,15 +1,22 @@
-"""The patient's coverage per driver gene from its mosdepth outputs, as Parquet."""
-from oncoweave.cli.glue import run_step
-from oncoweave.variants.coverage import summarize_coverage
+"""Coverage per driver gene of each patient of the shard with reads, from mosdepth, as Parquet."""
+import pandas as pd
+
+from oncoweave.cli.glue import each_patient, run_step
+from oncoweave.core.tables import write_parquet
+from oncoweave.variants.coverage import COVERAGE_SCHEMA, coverage_rows
 
 
 def main():
-    inputs, samples = snakemake.input, snakemake.params.samples
-    summarize_coverage(
-        snakemake.wildcards.patient, snakemake.output[0],
-        [(samples[kind], kind, inputs[f"{kind}_regions"], inputs[f"{kind}_thresholds"])
-         for kind in ("tumour", "normal") if samples[kind]],
-        genes=snakemake.params.genes, metadata={"config_hash": snakemake.params.config_hash})
+    params = snakemake.params
+    tables = [
+        coverage_rows(row["patient"], row[kind], kind, files["regions"], files["thresholds"],
+                      params.genes)
+        for row in each_patient([row for row in params.patients if row["coverage"]])
+        for kind, files in row["coverage"].items()
+    ]
+    write_parquet(pd.concat(tables, ignore_index=True), snakemake.output[0], COVERAGE_SCHEMA,
+                  {"mosdepth_outputs": "regions.bed.gz, thresholds.bed.gz",
+                   "config_hash": params.config_hash})
 
 
 run_step(snakemake, main)

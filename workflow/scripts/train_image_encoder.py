@@ -8,7 +8,8 @@ from oncoweave.imaging.ingest import ingested_cases
 
 
 def main():
-    cases = ingested_cases(snakemake.input.records, snakemake.input.images, snakemake.input.masks)
+    lesions = snakemake.params.lesions
+    cases = ingested_cases(lesions["records"], lesions["images"], lesions["masks"])
     bundle = Path(snakemake.output.model).parent.parent
     train_encoder(cases, bundle, EncoderSettings.from_config(snakemake.params.settings))
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any, Callable
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
 
 from oncoweave.core.errors import InputError
 
 log = logging.getLogger("oncoweave")
+T = TypeVar("T")
 
 
 def run_step(snakemake: Any, step: Callable[[], object]) -> None:
@@ -42,3 +45,15 @@ def log_to_stderr() -> None:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def each_patient(rows: Sequence[T], key: str = "patient") -> Iterator[T]:
+    """Yield a shard job's rows one by one, logging '[k/n] <patient>' and the seconds each took,
+    so a long shard shows its progress in the rule's log."""
+    total = len(rows)
+    for number, row in enumerate(rows, start=1):
+        name = row[key] if isinstance(row, Mapping) else row
+        started = time.perf_counter()
+        log.info("[%d/%d] %s", number, total, name)
+        yield row
+        log.info("[%d/%d] %s done in %.2f s", number, total, name, time.perf_counter() - started)

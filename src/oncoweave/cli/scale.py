@@ -2,8 +2,9 @@
 
 `oncoweave benchmark-scale --patients 100 1000 10000` writes a paired tumour/normal sample sheet of
 FASTQ rows per size (each row's files are empty placeholders: planning needs them to exist, not to
-hold reads), so the DAG has the full per-sample chain (align, QC) and per-patient chain (call to
-report), then times a dry run of the workflow on each sheet.
+hold reads), so the DAG has the full per-sample chain (alignment with its QC) and the per-shard
+chain (calling to reports), then times a dry run of the workflow on each sheet. ``--kind vcf``
+writes one tumour row with a VCF per patient instead (the published-cohort case).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import yaml
 
 from oncoweave.core.errors import InputError
 from oncoweave.core.paths import REPO_ROOT
+from oncoweave.core.shards import DEFAULT_SHARD_SIZE, shard_map
 
 SAMPLE_COLUMNS = ("patient", "sample", "type", "fastq1", "fastq2", "bam", "vcf", "purity")
 IMAGE_COLUMNS = ("patient", "image", "mask", "modality", "label")
@@ -38,13 +40,19 @@ class PlanTiming:
     peak_mb: float
 
 
-def write_cohort(directory: Path, patients: int) -> Path:
-    """A working directory with a paired FASTQ cohort of `patients` patients; returns its config."""
+def write_cohort(directory: Path, patients: int, kind: str = "fastq") -> Path:
+    """A working directory with a cohort of `patients` patients (paired FASTQ, or one tumour VCF
+    each with ``kind="vcf"``); returns its config."""
     reads = directory / "reads"
     reads.mkdir(parents=True, exist_ok=True)
     rows = ["\t".join(SAMPLE_COLUMNS)]
     for number in range(1, patients + 1):
         patient = f"S{number:06d}"
+        if kind == "vcf":
+            vcf = reads / f"{patient}-T.vcf.gz"
+            vcf.touch()
+            rows.append("\t".join([patient, f"{patient}-T", "tumour", "", "", "", str(vcf), ""]))
+            continue
         for sample_type, suffix in (("tumour", "T"), ("normal", "N")):
             sample = f"{patient}-{suffix}"
             pair = [reads / f"{sample}_R{read}.fastq.gz" for read in (1, 2)]
@@ -93,29 +101,33 @@ def time_dry_run(workdir: Path, config_file: Path, cores: int = 2,
     return jobs, wall, usage.ru_maxrss / 1024, output  # ru_maxrss is in KiB on Linux
 
 
-def benchmark_scale(sizes: list[int], root: Path, cores: int = 2) -> list[PlanTiming]:
+def benchmark_scale(sizes: list[int], root: Path, cores: int = 2,
+                    kind: str = "fastq") -> list[PlanTiming]:
     timings = []
     for patients in sizes:
         workdir = root / f"patients_{patients}"
-        config_file = write_cohort(workdir, patients)
+        config_file = write_cohort(workdir, patients, kind)
         jobs, wall, peak, _ = time_dry_run(workdir, config_file, cores)
         timings.append(PlanTiming(patients, jobs, wall, peak))
     return timings
 
 
-# The spine's rules and how many jobs each has per patient of a paired FASTQ cohort.
-SPINE_JOBS_PER_PATIENT = {
-    **dict.fromkeys(("align_reads", "collect_alignment_qc"), 2),
-    **dict.fromkeys(("call_variants", "check_sample_identity", "classify_variants",
-                     "annotate_consequences", "export_variants"), 1),
-}
+# The spine's rules of a paired FASTQ cohort: one alignment job per sample (with its QC), then
+# one job per shard of patients for each light stage.
+SPINE_JOBS_PER_SAMPLE = ("align_reads",)
+SPINE_JOBS_PER_SHARD = ("call_variants", "classify_variants", "annotate_consequences",
+                        "export_variants", "compute_tmb", "score_drivers", "match_therapies",
+                        "summarize_coverage", "render_patient_report")
 SPINE_JOBS_ONCE = ("link_reference", "index_reference", "index_reference_bwa", "merge_variants",
-                   "summarize_identity", "report_qc", "all")
+                   "summarize_identity", "report_qc", "index_patient_reports", "all")
 
 
-def expected_spine_jobs(patients: int) -> dict[str, int]:
+def expected_spine_jobs(patients: int, shard_size: int = DEFAULT_SHARD_SIZE) -> dict[str, int]:
     """Jobs per spine rule that the DAG must hold for `patients` paired FASTQ patients."""
-    expected = {rule: n * patients for rule, n in SPINE_JOBS_PER_PATIENT.items()}
+    ids = [f"S{number:06d}" for number in range(1, patients + 1)]
+    shards = len(shard_map(ids, shard_size))
+    expected = dict.fromkeys(SPINE_JOBS_PER_SAMPLE, 2 * patients)
+    expected.update(dict.fromkeys(SPINE_JOBS_PER_SHARD, shards))
     expected.update(dict.fromkeys(SPINE_JOBS_ONCE, 1))
     return expected
 
@@ -143,6 +155,8 @@ def register(subparsers) -> None:
         "benchmark-scale", help="time `snakemake -n` (wall s, peak MB) on synthetic cohorts")
     parser.add_argument("--patients", type=int, nargs="+", default=[100, 1000])
     parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--kind", choices=("fastq", "vcf"), default="fastq",
+                        help="paired FASTQ patients (default) or one tumour VCF per patient")
     parser.add_argument("--workdir", help="folder for the synthetic cohorts (default: temporary)")
     parser.set_defaults(func=_cmd_benchmark_scale)
 
@@ -151,9 +165,9 @@ def _cmd_benchmark_scale(args) -> int:
     if any(n < 1 for n in args.patients):
         raise InputError(f"--patients must be at least 1, got {args.patients}")
     if args.workdir:
-        timings = benchmark_scale(args.patients, Path(args.workdir), args.cores)
+        timings = benchmark_scale(args.patients, Path(args.workdir), args.cores, args.kind)
     else:
         with tempfile.TemporaryDirectory(prefix="oncoweave-scale-") as root:
-            timings = benchmark_scale(args.patients, Path(root), args.cores)
+            timings = benchmark_scale(args.patients, Path(root), args.cores, args.kind)
     print(format_table(timings))
     return 0

@@ -8,8 +8,9 @@ carry provenance (oncoweave and tool versions, config hash ...) in the file's ke
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
@@ -126,3 +127,30 @@ def parse_key_values(items: list[str] | None, option: str) -> dict[str, str]:
             raise InputError(f"{option} expects KEY=VALUE, got {item!r}")
         values[key] = value
     return values
+
+
+def concat_shard_tables(paths: Sequence[str | Path], output: str | Path,
+                        sort_by: str = "patient") -> pa.Table:
+    """Write one table of the shards' Parquet files of a stage, rows sorted (stably) by ``sort_by``.
+
+    The files are read as one pyarrow dataset, which checks that their schemas agree (pyarrow is
+    already every stage's Parquet engine; DuckDB would add a second engine for a union). The
+    first file's metadata (provenance) is kept.
+    """
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    if not paths:
+        raise InputError("no shard tables to merge")
+    schema = pq.read_schema(paths[0])
+    try:
+        table = ds.dataset([str(p) for p in paths], schema=schema, format="parquet").to_table()
+    except (OSError, pa.ArrowInvalid, pa.ArrowTypeError) as err:
+        raise InputError(f"the shard tables do not read as one dataset ({err})",
+                         path=paths[0]) from None
+    if sort_by in table.column_names:
+        table = table.sort_by([(sort_by, "ascending")])
+    table = table.replace_schema_metadata(schema.metadata)
+    with replaced_on_success(output) as temporary:
+        pq.write_table(table, temporary)
+    return table

@@ -62,7 +62,7 @@ PROVENANCE_KEY = re.compile(r"(version|config_hash|sha256|^icb_model)$", re.IGNO
 # ---------------------------------------------------------------------------------------------
 # QC and provenance.
 
-def _identity_facts(path: Path | None) -> list[tuple[str, str]]:
+def _identity_facts(path: Path | None, patient: str) -> list[tuple[str, str]]:
     if path is None:
         return [("sample identity", "not checked: the calls were imported from a VCF")]
     try:
@@ -70,8 +70,10 @@ def _identity_facts(path: Path | None) -> list[tuple[str, str]]:
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
         raise InputError(f"cannot read identity table ({err})", path=path) from None
     require_columns(table, ["status", "n_sites", "concordance"], path)
+    if "patient" in table.columns:  # a shard's table: one row per patient
+        table = table[table["patient"] == patient]
     if table.empty:
-        raise InputError("identity table has no row", path=path)
+        raise InputError(f"identity table has no row for {patient}", path=path)
     row = table.iloc[0]
     words = {
         "pass": f"pass: tumour and normal come from the same person (concordance "
@@ -85,9 +87,9 @@ def _identity_facts(path: Path | None) -> list[tuple[str, str]]:
 
 
 def qc_section(coverage: pd.DataFrame | None, identity: Path | None,
-               provenance: list[list[str]], config_hash: str | None) -> Section:
+               provenance: list[list[str]], config_hash: str | None, patient: str = "") -> Section:
     section = Section("qc", "Quality control and provenance")
-    section.facts += _identity_facts(identity)
+    section.facts += _identity_facts(identity, patient)
     if coverage is None:
         section.notes.append("Coverage: no reads (the calls were imported from a VCF).")
     elif coverage.empty:
@@ -153,6 +155,15 @@ def _render_html(patient: str, sections: list[Section]) -> str:
                                                      version=__version__)
 
 
+def _cancer_type(therapies: str | Path, patient: str) -> str:
+    """The cancer type the patient's therapies were matched for: a shard's therapy table records
+    'P1=type;P2=type' in its metadata (a single patient's table, the bare type)."""
+    recorded = (pq.read_schema(therapies).metadata or {}).get(b"cancer_type", b"").decode()
+    if "=" not in recorded:
+        return recorded
+    return dict(item.split("=", 1) for item in recorded.split(";") if item).get(patient, "")
+
+
 def render_patient_report(patient: str, output: str | Path, *, drivers: str | Path,
                           therapies: str | Path, tmb: str | Path, icb: str | Path,
                           identity: str | Path | None = None,
@@ -180,7 +191,7 @@ def render_patient_report(patient: str, output: str | Path, *, drivers: str | Pa
     if radiomics is not None:
         radiomics_table, _ = read_parquet(radiomics)
         require_columns(radiomics_table, ["patient", "lesion", "modality"], radiomics)
-    cancer_type = (pq.read_schema(therapies).metadata or {}).get(b"cancer_type", b"").decode()
+    cancer_type = _cancer_type(therapies, patient)
     lesions = [Lesion(Path(item.image), Path(item.mask), Path(item.record)) for item in lesions]
     sections = [
         drivers_section(driver_table, driver_threshold),
@@ -197,7 +208,7 @@ def render_patient_report(patient: str, output: str | Path, *, drivers: str | Pa
                                     "similar patients": Path(similar) if similar else None,
                                     "fusion": Path(fusion) if fusion else None,
                                     "coverage": Path(coverage) if coverage else None}),
-                   config_hash),
+                   config_hash, patient),
     ]
     html = _render_html(patient, sections)
     with replaced_on_success(output) as temporary:

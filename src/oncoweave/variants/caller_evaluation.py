@@ -233,7 +233,12 @@ class RunInputs:
         return self.run_dir / "results" / "mapped" / f"{sample}.bam"
 
     def candidates(self, patient: str) -> Path:
-        return self.run_dir / "results" / "calls" / patient / "candidates.vcf.gz"
+        """The patient's pileup candidates, in its shard's folder (results/shards/<shard>/called)."""
+        found = sorted((self.run_dir / "results" / "shards").glob(f"*/called/{patient}.vcf.gz"))
+        if not found:
+            raise InputError(f"no candidates of patient {patient} under results/shards/*/called "
+                             "(run the workflow first)", path=self.run_dir)
+        return found[0]
 
 
 def paired_patients(sheet: str | Path, patients: Collection[str] | None = None) -> list[Pair]:
@@ -338,12 +343,16 @@ def freebayes_candidates(bams: list[Path], samples: list[str], fasta: Path, targ
 
 
 def workflow_call_seconds(run_dir: Path, patient: str) -> float:
-    """Wall seconds of the workflow's bcftools candidates of a patient (mpileup | call | norm |
-    view), from its benchmark file; NaN when it is missing."""
-    path = run_dir / "benchmarks" / "call_variants" / f"{patient}.tsv"
-    if not path.exists():
-        return float("nan")
-    return float(pd.read_csv(path, sep="\t")["s"].mean())
+    """Wall seconds of the workflow's bcftools candidates per patient (mpileup | call | norm |
+    view): the benchmark of the patient's shard job divided by the patients it called; NaN when
+    it is missing."""
+    for called in sorted((run_dir / "results" / "shards").glob(f"*/called/{patient}.vcf.gz")):
+        shard = called.parent.parent.name
+        path = run_dir / "benchmarks" / "call_variants" / f"{shard}.tsv"
+        if path.exists():
+            patients = len(list(called.parent.glob("*.vcf.gz")))
+            return float(pd.read_csv(path, sep="\t")["s"].mean()) / patients
+    return float("nan")
 
 
 def _classified(candidates: Path, pair: Pair, thresholds: CallingThresholds,

@@ -13,6 +13,7 @@ read PAIR_IDENTITY_VALUES from here.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -146,11 +147,18 @@ def _read_with_allel(reader, vcf_path: Path, **options):
 
 def write_identity_tsv(result: IdentityResult, patient: str, path: str | Path) -> None:
     """One-row TSV (patient, tumour, normal, n_sites, concordance, status); NA where undefined."""
+    write_identity_table({patient: result}, path)
+
+
+def write_identity_table(results: Mapping[str, IdentityResult], path: str | Path) -> None:
+    """One TSV row per patient (patient, tumour, normal, n_sites, concordance, status), sorted by
+    patient; NA where undefined."""
     import pandas as pd
 
-    row = {"patient": patient, "tumour": result.tumour, "normal": result.normal,
-           "n_sites": result.n_sites, "concordance": result.concordance, "status": result.status}
-    table = pd.DataFrame([row], columns=IDENTITY_COLUMNS)
+    rows = [{"patient": patient, "tumour": result.tumour, "normal": result.normal,
+             "n_sites": result.n_sites, "concordance": result.concordance,
+             "status": result.status} for patient, result in sorted(results.items())]
+    table = pd.DataFrame(rows, columns=IDENTITY_COLUMNS)
     write_tsv(table, path, na_rep="NA", float_format="%.4f")
 
 
