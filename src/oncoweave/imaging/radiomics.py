@@ -294,7 +294,9 @@ def merge_radiomics(paths: Sequence[str | Path], out: str | Path) -> pd.DataFram
                              f"{first_metadata['radiomics_params_sha256'][:12]}); re-extract "
                              "the cohort with one params file", path=path)
         tables.append(df)
-    merged = pd.concat(tables, ignore_index=True)
+    # Shards hold patients in hash order: the cohort table is by patient, lesions in sheet order.
+    merged = pd.concat(tables, ignore_index=True).sort_values("patient", kind="stable",
+                                                              ignore_index=True)
     duplicated = merged.duplicated(list(ID_COLUMNS[:2]))
     if duplicated.any():
         patient, lesion = merged.loc[duplicated.idxmax(), ["patient", "lesion"]]
