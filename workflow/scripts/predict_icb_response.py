@@ -5,8 +5,7 @@ import pandas as pd
 
 from oncoweave.cli.glue import run_step
 from oncoweave.therapy.icb import predict_response, write_predictions
-from oncoweave.core.tables import read_parquet
-from oncoweave.therapy.tmb import TMB_SCHEMA
+from oncoweave.therapy.matching import reportable_tmbs
 
 
 def main():
@@ -15,10 +14,9 @@ def main():
     if not clinical.empty:
         features = features.merge(clinical.replace("", None), on="patient", how="left")
     # A reportable TMB of this run stands in where the sheet gives none (never a 4-gene panel's).
-    tmb, _ = read_parquet(snakemake.input.tmb, expected_schema=TMB_SCHEMA)
-    reportable = tmb[tmb["reportable"]].set_index("patient")["tmb"]
     if "TMB" not in features:
-        features["TMB"] = features["patient"].map(reportable).astype(float)
+        reportable = reportable_tmbs(snakemake.input.tmb)
+        features["TMB"] = [reportable.get(patient) for patient in features["patient"]]
     model_dir = Path(snakemake.input.model).parent
     predictions = predict_response(features, model_dir)
     write_predictions(predictions, snakemake.output[0], model_dir)

@@ -209,6 +209,11 @@ def _ordered(table: pd.DataFrame) -> pd.DataFrame:
 
 def reportable_tmb(tmb_parquet: str | Path, patient: str) -> float | None:
     """The patient's TMB from a TMB table when it is reportable, else None."""
+    return reportable_tmbs(tmb_parquet).get(patient)
+
+
+def reportable_tmbs(tmb_parquet: str | Path) -> dict[str, float]:
+    """Patient -> TMB of every patient of a TMB table whose TMB is reportable (read once)."""
     df, _ = read_parquet(tmb_parquet, expected_schema=TMB_SCHEMA)
-    rows = df[(df["patient"] == patient) & df["reportable"]]
-    return float(rows["tmb"].iloc[0]) if len(rows) else None
+    rows = df[df["reportable"]]
+    return {str(patient): float(tmb) for patient, tmb in zip(rows["patient"], rows["tmb"])}
