@@ -100,3 +100,16 @@ def write_vcf_gz(path: Path, records: list[dict], *, contigs: dict[str, int], sa
                     record.samples[sample][key] = value
             vcf.write(record)
     return path
+
+
+def indexed_bundled_reference(directory: Path) -> Path:
+    """A copy of the bundled GRCh38 gene-region FASTA in ``directory``, faidx-indexed (indexes
+    are not committed beside the bundled file)."""
+    import pysam
+
+    from oncoweave.genome.reference import BUNDLED_REFERENCE_DIR
+
+    path = directory / "grch38_gene_regions.fa"
+    shutil.copy(BUNDLED_REFERENCE_DIR / "grch38_gene_regions.fa", path)
+    pysam.faidx(str(path))
+    return path

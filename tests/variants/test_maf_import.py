@@ -4,13 +4,12 @@ into reference and TMB-only rows, MAF -> VCF alleles, and the round trip of the 
 from __future__ import annotations
 
 import gzip
-import shutil
 from pathlib import Path
 
 import pysam
 import pytest
 
-from helpers import SHARED_DATA
+from helpers import SHARED_DATA, indexed_bundled_reference
 from oncoweave.core.errors import InputError
 from oncoweave.genome.reference import BUNDLED_REFERENCE_DIR, ContigMap
 from oncoweave.variants.maf import variants_to_maf, write_maf
@@ -32,10 +31,7 @@ COLUMNS = ["Hugo_Symbol", "Chromosome", "Start_Position", "End_Position", "Refer
 
 @pytest.fixture(scope="module")
 def fasta_path(tmp_path_factory) -> Path:
-    fasta = tmp_path_factory.mktemp("reference") / "grch38_gene_regions.fa"
-    shutil.copy(BUNDLED_REFERENCE_DIR / "grch38_gene_regions.fa", fasta)
-    pysam.faidx(str(fasta))
-    return fasta
+    return indexed_bundled_reference(tmp_path_factory.mktemp("reference"))
 
 
 def genomic_bases(fasta_path: Path, chrom: str, pos: int, length: int) -> str:

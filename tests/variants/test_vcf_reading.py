@@ -11,6 +11,7 @@ import pandas as pd
 import pysam
 import pytest
 
+from helpers import indexed_bundled_reference
 from oncoweave.genome.reference import BUNDLED_REFERENCE_DIR, ContigMap
 from oncoweave.genome.transcripts import canonical_models
 from oncoweave.variants import vcf_reading
@@ -58,10 +59,7 @@ def write_vcf(path: Path, records=RECORDS) -> Path:
 
 @pytest.fixture(scope="module")
 def fasta_path(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("reference") / "grch38_gene_regions.fa"
-    shutil.copy(BUNDLED_REFERENCE_DIR / "grch38_gene_regions.fa", path)
-    pysam.faidx(str(path))
-    return path
+    return indexed_bundled_reference(tmp_path_factory.mktemp("reference"))
 
 
 @pytest.mark.parametrize("suffix", [".vcf", ".bcf"])
