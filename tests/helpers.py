@@ -117,3 +117,16 @@ def shard_of(workdir: Path, patient: str) -> str:
     with open(workdir / "config" / "samples.tsv") as handle:
         patients = {row["patient"] for row in csv.DictReader(handle, delimiter="\t")}
     return shard_of_patients(shard_map(patients))[patient]
+
+
+def indexed_bundled_reference(directory: Path) -> Path:
+    """A copy of the bundled GRCh38 gene-region FASTA in ``directory``, faidx-indexed (indexes
+    are not committed beside the bundled file)."""
+    import pysam
+
+    from oncoweave.genome.reference import BUNDLED_REFERENCE_DIR
+
+    path = directory / "grch38_gene_regions.fa"
+    shutil.copy(BUNDLED_REFERENCE_DIR / "grch38_gene_regions.fa", path)
+    pysam.faidx(str(path))
+    return path

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import re
-import shutil
 import subprocess
 from itertools import islice
 from pathlib import Path
@@ -14,6 +13,7 @@ import pandas as pd
 import pysam
 import pytest
 
+from helpers import indexed_bundled_reference
 from oncoweave.cli.main import main
 from oncoweave.genome.reference import BUNDLED_REFERENCE_DIR, ContigMap
 from oncoweave.genome.transcripts import canonical_models, reverse_complement, translate
@@ -54,10 +54,7 @@ def runs(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory) -> Path:
-    copy = tmp_path_factory.mktemp("reference") / "ref.fa"
-    shutil.copy(BUNDLED_REFERENCE_DIR / "grch38_gene_regions.fa", copy)
-    pysam.faidx(str(copy))
-    return copy
+    return indexed_bundled_reference(tmp_path_factory.mktemp("reference"))
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,6 @@
 """Input-file content checks (BAM, VCF, FASTQ) and the import of a user VCF."""
 
 import gzip
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +8,7 @@ from pathlib import Path
 import pysam
 import pytest
 
-from helpers import TEST_DATA
+from helpers import TEST_DATA, indexed_bundled_reference
 from oncoweave.cli import main as cli
 from oncoweave.core.errors import InputError
 from oncoweave.genome.reference import BUNDLED_REFERENCE_DIR, ContigMap
@@ -29,10 +28,7 @@ CONTIG_MAP = ContigMap.from_tsv(BUNDLED_REFERENCE_DIR / "regions.tsv")
 @pytest.fixture(scope="module")
 def reference_fasta(tmp_path_factory) -> Path:
     """The bundled reference, indexed in a tmp copy (indexes are not committed)."""
-    fasta = tmp_path_factory.mktemp("reference") / "grch38_gene_regions.fa"
-    shutil.copy(BUNDLED_REFERENCE_DIR / "grch38_gene_regions.fa", fasta)
-    pysam.faidx(str(fasta))
-    return fasta
+    return indexed_bundled_reference(tmp_path_factory.mktemp("reference"))
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pysam
 import pytest
 
-from helpers import CALL_FORMATS, write_vcf_gz
+from helpers import CALL_FORMATS, indexed_bundled_reference, write_vcf_gz
 from oncoweave import __version__
 from oncoweave.cli.main import main
 from oncoweave.core.errors import InputError
@@ -35,10 +35,7 @@ REGIONS = BUNDLED_REFERENCE_DIR / "regions.tsv"
 @pytest.fixture(scope="module")
 def fasta_path(tmp_path_factory) -> Path:
     """The bundled reference, indexed in a temporary copy (indexes are not committed)."""
-    path = tmp_path_factory.mktemp("reference") / "grch38_gene_regions.fa"
-    shutil.copy(BUNDLED_REFERENCE_DIR / "grch38_gene_regions.fa", path)
-    pysam.faidx(str(path))
-    return path
+    return indexed_bundled_reference(tmp_path_factory.mktemp("reference"))
 
 
 @pytest.fixture(scope="module")

@@ -156,6 +156,13 @@ def register(subparsers) -> None:
     imaging.add_argument("--params", help="pyradiomics params (default: config/radiomics.yaml)")
     imaging.add_argument("--repeats", type=int, default=3)
     imaging.set_defaults(func=_cmd_imaging)
+    vcf_import = commands.add_parser(
+        "vcf-import", help="VCF -> Parquet (export-variants) on a synthetic VCF, against "
+        "`bcftools query` of the same fields")
+    vcf_import.add_argument("--records", type=int, default=1_000_000)
+    vcf_import.add_argument("--seed", type=int, default=0)
+    vcf_import.add_argument("--workdir", help="folder for the VCF and outputs (default: temporary)")
+    vcf_import.set_defaults(func=_cmd_vcf_import)
 
 
 def _cmd_summarize(args) -> int:
@@ -212,4 +219,18 @@ def _cmd_imaging(args) -> int:
         print(f"embedding: {embedding['embedding_seconds_per_case']:.3f} s per lesion on "
               f"{embedding['embedding_device']}; training {embedding['training_seconds_per_epoch']:.2f}"
               f" s per epoch ({embedding['training_n_cases']} lesions, {embedding['training_device']})")
+    return 0
+
+
+def _cmd_vcf_import(args) -> int:
+    from oncoweave.variants.vcf_benchmark import time_vcf_import
+
+    if args.records < 1:
+        raise InputError(f"--records must be at least 1, got {args.records}")
+    workdir = Path(args.workdir) if args.workdir else Path(
+        tempfile.mkdtemp(prefix="oncoweave-vcf-import-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    timings = time_vcf_import(workdir, args.records, args.seed)
+    print(pd.DataFrame(timings).to_string(index=False, float_format="%.2f"))
+    print(f"\n{args.records:,} records in {workdir}")
     return 0

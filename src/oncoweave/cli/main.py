@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "oncoweave.cli.toy",
     "oncoweave.cli.benchmark",
     "oncoweave.cli.scale",
+    "oncoweave.cli.importtime",
 )
 
 

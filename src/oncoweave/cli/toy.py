@@ -44,6 +44,15 @@ def register(subparsers) -> None:
     images.add_argument("--sheet", required=True, help="image sheet TSV to write")
     images.set_defaults(func=_cmd_toy_images)
 
+    maf = subparsers.add_parser(
+        "toy-maf-cohort", help="simulate a published-cohort MAF (GRCh38, TCGA/GENIE columns)")
+    maf.add_argument("--patients", type=int, required=True)
+    maf.add_argument("--seed", type=int, default=1)
+    maf.add_argument("--output", required=True, help="MAF to write (.gz: gzipped)")
+    maf.add_argument("--median-mutations", type=float, default=75.0,
+                     help="median coding mutations per patient (log-normal)")
+    maf.set_defaults(func=_cmd_toy_maf_cohort)
+
 
 def _cmd_toy_cohort(args) -> int:
     from oncoweave.toy.cohort import make_toy_cohort
@@ -77,4 +86,18 @@ def _cmd_toy_images(args: argparse.Namespace) -> int:
                            [p for p in args.dicom.split(",") if p])
     write_images_sheet(rows, args.sheet)
     print(f"{args.sheet}: {len(rows)} toy image(s) under {args.outdir}")
+    return 0
+
+
+def _cmd_toy_maf_cohort(args) -> int:
+    from oncoweave.toy.maf_cohort import simulate_maf_cohort
+
+    if args.patients < 1:
+        raise InputError(f"--patients must be at least 1 (got {args.patients})")
+    started = time.perf_counter()
+    summary = simulate_maf_cohort(args.patients, args.output, args.seed,
+                                  median_mutations=args.median_mutations)
+    print(f"{args.output}: {summary.rows:,} rows of {summary.patients:,} patients, "
+          f"{summary.in_regions:,} in the reference regions ({summary.hotspots:,} hotspots) "
+          f"({time.perf_counter() - started:.1f} s)")
     return 0

@@ -50,6 +50,16 @@ def _add_input_checks(subparsers) -> None:
     vcf.add_argument("--normal-column", help="normal's column in the input (default: its id)")
     vcf.set_defaults(func=_cmd_import_vcf)
 
+    maf = subparsers.add_parser(
+        "import-maf", help="check a published-cohort MAF; per-patient VCFs and TMB counts")
+    maf.add_argument("input", help="MAF (GDC/cBioPortal columns, GRCh38; may be gzipped)")
+    maf.add_argument("--reference", required=True, help="reference FASTA (indexed)")
+    maf.add_argument("--regions", default="",
+                     help="regions.tsv of a gene-region reference; leave out for full GRCh38")
+    maf.add_argument("--outdir", help="write <patient>.vcf.gz per patient with rows in the "
+                                      "reference, and tmb_counts.tsv")
+    maf.set_defaults(func=_cmd_import_maf)
+
 
 def _cmd_check_fastq(args) -> int:
     from oncoweave.variants.fastq import check_fastq, check_fastq_pair
@@ -80,6 +90,26 @@ def _cmd_import_vcf(args) -> int:
     print(f"{args.input}: {summary.records_read:,} records read, {summary.records_written:,} "
           f"written to {args.output}, {summary.outside_regions:,} outside the reference regions, "
           f"{summary.without_alt:,} without an ALT allele")
+    return 0
+
+
+def _cmd_import_maf(args) -> int:
+    from oncoweave.core.io import write_tsv
+    from oncoweave.genome.reference import ContigMap
+    from oncoweave.variants.maf_import import maf_tmb_counts, maf_to_vcf, read_maf, split_maf
+
+    contig_map = ContigMap.from_tsv(args.regions)
+    rows = read_maf(args.input, args.reference, contig_map)
+    inside, outside = split_maf(rows)
+    print(f"{args.input}: {len(rows):,} rows of {rows['patient'].nunique():,} patients, "
+          f"{len(inside):,} inside the reference, {len(outside):,} outside (TMB only)")
+    if args.outdir:
+        outdir = Path(args.outdir)
+        for patient, patient_rows in inside.groupby("patient", sort=True):
+            maf_to_vcf(patient_rows, outdir / f"{patient}.vcf.gz", args.reference, contig_map,
+                       tumour_sample=str(patient))
+        write_tsv(maf_tmb_counts(rows).reset_index(), outdir / "tmb_counts.tsv")
+        print(f"{outdir}: {inside['patient'].nunique():,} VCF(s) and tmb_counts.tsv")
     return 0
 
 

@@ -14,14 +14,17 @@ import os
 import re
 from collections.abc import Collection, Hashable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import jsonschema
 import pandas as pd
-import yaml
-from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
 
 from oncoweave.core.errors import InputError
+
+if TYPE_CHECKING:
+    from snakemake.exceptions import WorkflowError
+
+# jsonschema, yaml and snakemake are imported where a sheet is validated: the steps that only
+# read a sheet (read_sheet, sheet_error) do not pay for them.
 
 READ_INPUT_COLUMNS = ("fastq1", "fastq2", "bam", "vcf")
 IMAGE_FILE_COLUMNS = ("image", "mask")
@@ -92,6 +95,9 @@ def validate_sheet_with_schema(df: pd.DataFrame, schema_path: str | Path,
     Empty cells count as absent; cells of number/integer columns are parsed first so that the
     schema judges values, not strings. The returned frame holds every schema column.
     """
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+
     schema = _load_schema(schema_path)
     properties = schema.get("properties", {})
     _check_columns_against_schema(df, schema, sheet_path)
@@ -104,6 +110,8 @@ def validate_sheet_with_schema(df: pd.DataFrame, schema_path: str | Path,
 
 
 def _load_schema(schema_path: str | Path) -> dict:
+    import yaml
+
     with open(schema_path) as handle:
         return yaml.safe_load(handle)
 
@@ -147,6 +155,8 @@ def _parse_number(cell: str | None) -> int | float | str | None:
 
 def _schema_error(err: WorkflowError, sheet_path: str | Path) -> InputError:
     """Turn snakemake's 'Error validating row i' (0-based) + jsonschema error into a row error."""
+    import jsonschema
+
     cause = err.__context__
     match = re.search(r"validating row (\d+)", str(err))
     if not isinstance(cause, jsonschema.ValidationError) or match is None:

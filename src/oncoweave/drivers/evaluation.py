@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 from oncoweave.drivers.defaults import SEED
 from oncoweave.drivers.features import FEATURES, RECURRENCE_FEATURES
@@ -30,8 +29,10 @@ def cross_validated_scores(features: pd.DataFrame, training: pd.DataFrame, seed:
 
 def ranking_metrics(labels, scores, seed: int = SEED) -> dict:
     """AUROC and AUPRC (at the rows' natural prevalence) with bootstrap 95% CIs, and Brier."""
+    from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
     labels, scores = np.asarray(labels, dtype=int), np.asarray(scores, dtype=float)
-    result = {"n": int(len(labels)), "positives": int(labels.sum()),
+    result = {"n": len(labels), "positives": int(labels.sum()),
               "prevalence": round(float(labels.mean()), 4),
               "brier": round(float(brier_score_loss(labels, scores)), 4)}
     if labels.min() == labels.max():
@@ -83,6 +84,8 @@ def hotspot_circularity(training: pd.DataFrame, scores: np.ndarray,
                         ablated_scores: np.ndarray) -> dict:
     """AUROC of hotspot-derived positives against ClinVar benign rows of the same genes, with
     and without the recurrence features: the gap is what the circular features contribute."""
+    from sklearn.metrics import roc_auc_score
+
     hotspot = (training["label_source"] == "cancerhotspots_v2").to_numpy()
     genes = training["gene"][hotspot].unique()
     benign = (training["label_source"].isin(CLINVAR_SOURCES) & (training["label"] == 0)
@@ -115,6 +118,8 @@ QUICK_CHECK = {"params": {"n_estimators": 60}, "folds": 3}
 def quick_check_metrics(features: pd.DataFrame, training: pd.DataFrame,
                         seed: int = SEED) -> dict:
     """AUROC per gene (ClinVar rows) of a 3-fold residue-grouped CV with 60-tree models."""
+    from sklearn.metrics import roc_auc_score
+
     y = training["label"].to_numpy(dtype=int)
     scores = np.zeros(len(y))
     for train, test in residue_folds(y, training["residue_group"], seed, QUICK_CHECK["folds"]):

@@ -10,8 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import sklearn
-import xgboost as xgb
 
 from oncoweave import __version__
 from oncoweave.drivers.defaults import SEED
@@ -37,6 +35,9 @@ RELIABILITY_PNG = "reliability.png"
 
 
 def _versions() -> dict:
+    import sklearn
+    import xgboost as xgb
+
     return {"oncoweave": __version__, "xgboost": xgb.__version__,
             "scikit-learn": sklearn.__version__, "numpy": np.__version__,
             "pandas": pd.__version__, "python": platform.python_version()}
@@ -101,7 +102,7 @@ def _model_card(training: pd.DataFrame, model: DriverModel, metrics: dict) -> di
         "seed": model.seed,
         "params": model.params,
         "versions": _versions(),
-        "data": {"training_rows": int(len(training)), "label_counts": label_counts(training),
+        "data": {"training_rows": len(training), "label_counts": label_counts(training),
                  "sources": "resources/drivers/SOURCE.md"},
         "features": {name: FEATURES[name] for name in model.feature_names},
         "recurrence_features": list(RECURRENCE_FEATURES),
@@ -125,8 +126,8 @@ def _card_markdown(card: dict) -> str:
     metrics = card["metrics"]
     if metrics:
         lines += ["", "## Metrics (ClinVar-labelled rows, out of fold)", "",
-                  "| evaluation | gene | subset | n | pos | AUROC [95% CI] | AUPRC [95% CI] "
-                  "| Brier |", "|---|---|---|---|---|---|---|---|"]
+                  ("| evaluation | gene | subset | n | pos | AUROC [95% CI] | AUPRC [95% CI] "
+                   "| Brier |"), "|---|---|---|---|---|---|---|---|"]
         for evaluation in ("grouped_cv", "grouped_cv_without_recurrence"):
             for gene, subsets in metrics[evaluation].items():
                 for subset, m in subsets.items():

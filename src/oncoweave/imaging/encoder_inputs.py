@@ -25,13 +25,13 @@ import json
 import logging
 import math
 import warnings
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from oncoweave.core.errors import InputError
 from oncoweave.core.settings import settings_from_config
@@ -113,6 +113,8 @@ def read_settings(path: str | Path | None) -> EncoderSettings:
     """Settings from a YAML or JSON file (a mapping of setting -> value); defaults without one."""
     if path is None:
         return EncoderSettings()
+    import yaml
+
     path = Path(path)
     try:
         text = path.read_text()

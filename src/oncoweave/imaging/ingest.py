@@ -13,7 +13,6 @@ import json
 import logging
 import os
 from contextlib import ExitStack
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -193,6 +192,8 @@ def _record(patient: str, lesion: str, modality: str, label: int, kind: str, ima
 
 def provenance(header: dict | None = None) -> dict[str, str]:
     """Key-value metadata of ingest.parquet: library versions, the profile, the tolerances."""
+    from importlib import metadata
+
     import pydicom
     import SimpleITK as sitk
 

@@ -19,14 +19,14 @@ import hashlib
 import logging
 import re
 import warnings
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import yaml
 
 from oncoweave.core.errors import InputError
 from oncoweave.core.tables import read_parquet, require_columns, schema_field, write_parquet
@@ -77,6 +77,8 @@ def _pyradiomics() -> ModuleType:
 
 def read_params(params_path: str | Path) -> tuple[str, dict]:
     """(text, parsed mapping) of a pyradiomics params file; InputError naming it if unreadable."""
+    import yaml
+
     path = Path(params_path)
     try:
         text = path.read_text()

@@ -5,18 +5,11 @@ to the default), fitting the chosen one on the whole table, and its model card."
 from __future__ import annotations
 
 import platform
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 import pandas as pd
-import sklearn
-import xgboost
-from scipy.special import logit
-from scipy.stats import rankdata
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from oncoweave import __version__
 from oncoweave.core.devices import single_threaded_blas
@@ -41,6 +34,8 @@ from oncoweave.therapy.icb_tables import read_table, training_data
 def out_of_fold_probabilities(candidate: str, X: pd.DataFrame, y: np.ndarray,
                               seed: int = 0) -> np.ndarray:
     """Response probabilities of each patient from the fold model that did not see them."""
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
     spec = CANDIDATES[candidate]
     folds = StratifiedKFold(CV_SPLITS, shuffle=True, random_state=seed)
     with single_threaded_blas():
@@ -51,6 +46,8 @@ def out_of_fold_probabilities(candidate: str, X: pd.DataFrame, y: np.ndarray,
 def metrics_with_ci(y: np.ndarray, probability: np.ndarray, seed: int = 0,
                     n_bootstrap: int = METRIC_BOOTSTRAPS) -> dict[str, dict]:
     """AUROC, AUPRC and Brier, each with a 95 % percentile CI over patient bootstrap resamples."""
+    from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
     rows = _bootstrap_rows(y, seed, n_bootstrap)
     labels, scores = y[rows], probability[rows]
     spread = {
@@ -67,6 +64,8 @@ def metrics_with_ci(y: np.ndarray, probability: np.ndarray, seed: int = 0,
 def auroc_difference(y: np.ndarray, probability: np.ndarray, reference: np.ndarray,
                      seed: int = 0, n_bootstrap: int = METRIC_BOOTSTRAPS) -> dict:
     """AUROC minus the reference's on the same patients, with a paired bootstrap 95 % CI."""
+    from sklearn.metrics import roc_auc_score
+
     rows = _bootstrap_rows(y, seed, n_bootstrap)
     spread = (_auroc_by_row(y[rows], probability[rows])
               - _auroc_by_row(y[rows], reference[rows]))
@@ -87,6 +86,8 @@ def _estimate_and_ci(estimate: float, spread) -> dict:
 
 def _auroc_by_row(labels: np.ndarray, scores: np.ndarray) -> np.ndarray:
     """AUROC of each row (Mann-Whitney U from mid-ranks; equals roc_auc_score, ~50x faster)."""
+    from scipy.stats import rankdata
+
     ranks = rankdata(scores, axis=1)
     positives = labels.sum(axis=1)
     negatives = labels.shape[1] - positives
@@ -96,6 +97,9 @@ def _auroc_by_row(labels: np.ndarray, scores: np.ndarray) -> np.ndarray:
 
 def calibration_summary(y: np.ndarray, probability: np.ndarray) -> dict[str, float]:
     """Calibration slope (1 = ideal; < 1 over-confident) and mean predicted vs observed rate."""
+    from scipy.special import logit
+    from sklearn.linear_model import LogisticRegression
+
     log_odds = logit(np.clip(probability, 1e-6, 1 - 1e-6)).reshape(-1, 1)
     slope = LogisticRegression(C=1e6).fit(log_odds, y).coef_[0, 0]  # C: unpenalised
     return {"slope": round(float(slope), 4), "mean_predicted": round(float(probability.mean()), 4),
@@ -138,6 +142,9 @@ def train(table_path: str | Path, output_dir: str | Path, candidate: str = DEFAU
 
 def model_card(model: ICBResponseModel, comparison: Mapping[str, dict], table_path: Path,
                y: np.ndarray) -> dict:
+    import sklearn
+    import xgboost
+
     prevalence = float(y.mean())
     return {
         "name": f"oncoweave-icb-{model.candidate}",
@@ -162,7 +169,7 @@ def model_card(model: ICBResponseModel, comparison: Mapping[str, dict], table_pa
                        f"{model.n_bootstrap} refits on bootstrap resamples of the training data",
         "seed": model.random_state,
         "training_data": {"file": table_path.name, "sha256": file_sha256(table_path),
-                          "patients": int(len(y)), "responders": int(y.sum()),
+                          "patients": len(y), "responders": int(y.sum()),
                           "source": "resources/icb/SOURCE.md"},
         "cross_validation": {
             "scheme": f"stratified {CV_SPLITS}-fold (shuffled, seed {model.random_state}), "

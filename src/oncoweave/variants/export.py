@@ -8,18 +8,18 @@ output of ``bcftools csq`` run on ``oncoweave classify-variants``' VCF.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Mapping
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from oncoweave.core.errors import InputError
-from oncoweave.core.io import open_fasta, open_vcf
+from oncoweave.core.io import open_fasta
 from oncoweave.core.tables import table_to_pandas, write_parquet
 from oncoweave.genome.reference import ContigMap
 from oncoweave.genome.transcripts import Transcript, strip_version, translate
-from oncoweave.variants.classify import allele_fraction
 from oncoweave.variants.identity import PAIR_IDENTITY_VALUES
 from oncoweave.variants.schema import VARIANTS_SCHEMA
 
@@ -181,9 +181,6 @@ class _Site:
     alt: str
     consequences: list[Consequence]
     references: list[int]
-    info: dict
-    quality: float | None
-    filter: str
 
 
 def export_variants(annotated_vcf: str | Path, output_parquet: str | Path, *, patient: str,
@@ -202,86 +199,92 @@ def export_variants(annotated_vcf: str | Path, output_parquet: str | Path, *, pa
     if pair_identity not in PAIR_IDENTITY_VALUES:
         raise InputError(f"pair_identity must be one of {', '.join(PAIR_IDENTITY_VALUES)}, "
                          f"got {pair_identity!r}")
-    sites = _read_sites(annotated_vcf, tumour_sample)
-    by_position = _consequences_by_position(sites)
-    canonical_ids = {strip_version(t.transcript_id): t for t in transcripts.values()}
+    records = read_annotated_records(annotated_vcf, tumour_sample)
+    df = _variant_columns(records, annotated_vcf, contig_map, transcripts, fasta_path)
     fixed = {"patient": patient, "sample": tumour_sample, "normal_sample": normal_sample,
              "pair_identity": pair_identity, "purity": purity}
+    for name, value in fixed.items():
+        df[name] = pd.Series([value] * len(df), dtype=object)
+    provenance = {**provenance_from_vcf_header(annotated_vcf), **metadata}
+    return table_to_pandas(write_parquet(df[VARIANTS_SCHEMA.names], output_parquet,
+                                         VARIANTS_SCHEMA, provenance))
+
+
+def read_annotated_records(path: str | Path, tumour_sample: str, *,
+                           reader: str = "auto") -> pd.DataFrame:
+    """The fields export needs, one row per record in file order (see :mod:`.vcf_reading`)."""
+    from oncoweave.variants.vcf_reading import read_records
+
+    return read_records(Path(path), tumour_sample, reader=reader)
+
+
+def _variant_columns(records: pd.DataFrame, path: Path, contig_map: ContigMap,
+                     transcripts: Mapping[str, Transcript],
+                     fasta_path: str | Path) -> pd.DataFrame:
+    """Every column but the per-sample constants; per-record Python only for the HGVS strings."""
+    import numpy as np
+
+    from oncoweave.variants.vcf_reading import genomic_positions, variant_types
+
+    contigs, positions = records["contig"].to_numpy(), records["pos"].to_numpy()
+    chrom, genomic_pos = genomic_positions(contigs, positions, contig_map, path)
+    refs, alts = records["ref"].to_numpy(), records["alt"].to_numpy()
+    sites = [_Site(contig, int(pos), ref, alt, *(parse_bcsq(bcsq.split(",")) if bcsq else ([], [])))
+             for contig, pos, ref, alt, bcsq in zip(contigs, positions, refs, alts,
+                                                     records["bcsq"].to_numpy())]
+    by_position = _consequences_by_position(sites)
+    canonical_ids = {strip_version(t.transcript_id): t for t in transcripts.values()}
     with open_fasta(Path(fasta_path)) as fasta:
         proteins: dict[str, str] = {}
-        rows = [{**fixed, **_site_row(site, annotated_vcf, contig_map, canonical_ids,
-                                      by_position, fasta, proteins)}
-                for site in sites]
-    df = pd.DataFrame(rows, columns=VARIANTS_SCHEMA.names)
-    provenance = {**provenance_from_vcf_header(annotated_vcf), **metadata}
-    return table_to_pandas(write_parquet(df, output_parquet, VARIANTS_SCHEMA, provenance))
-
-
-def _read_sites(path: Path, tumour_sample: str) -> list[_Site]:
-    with open_vcf(path) as vcf:
-        if tumour_sample not in vcf.header.samples:
-            raise InputError(f"sample {tumour_sample!r} not in the VCF (samples: "
-                             f"{', '.join(vcf.header.samples)})", path=path)
-        for key in ("STATUS", "BCSQ"):
-            if key not in vcf.header.info:
-                raise InputError(f"INFO/{key} missing: export needs the output of "
-                                 "classify-variants annotated by bcftools csq", path=path)
-        return [_site(record, path) for record in vcf]
-
-
-def _site(record: pysam.VariantRecord, path: Path) -> _Site:
-    if not record.alts or len(record.alts) != 1:
-        raise InputError(f"record {record.chrom}:{record.pos} must have exactly one ALT allele",
-                         path=path)
-    consequences, references = parse_bcsq(record.info.get("BCSQ", ()))
-    return _Site(contig=record.chrom, pos=record.pos, ref=record.ref, alt=record.alts[0],
-                 consequences=consequences, references=references, info=dict(record.info),
-                 quality=record.qual, filter=";".join(record.filter.keys()) or "PASS")
+        annotations = [_annotation(site, path, canonical_ids, by_position, fasta, proteins)
+                       for site in sites]
+    columns = ["gene", "transcript", "consequence", "hgvs_p", "hgvs_c"]
+    df = pd.DataFrame(annotations or None, columns=columns, dtype=object)
+    df.insert(0, "variant_type", variant_types(refs, alts))
+    for name, values in (("contig_pos", positions), ("contig", contigs), ("alt", alts),
+                         ("ref", refs), ("pos", genomic_pos), ("chrom", chrom)):
+        df.insert(0, name, values)
+    for side, depth, alt in (("t", "t_dp", "t_alt"), ("n", "n_dp", "n_alt")):
+        depths, alt_counts = records[depth], records[alt]
+        depth_values = depths.to_numpy(dtype=float, na_value=np.nan)
+        alt_values = alt_counts.to_numpy(dtype=float, na_value=np.nan)
+        # VAFs from the counts: INFO/T_VAF is a rounded float32 (allele_fraction's rule).
+        with np.errstate(divide="ignore", invalid="ignore"):
+            vaf = np.where(depth_values > 0, alt_values / depth_values, 0.0)
+        df[f"{side}_depth"], df[f"{side}_alt"] = depths, alt_counts
+        df[f"{side}_vaf"] = np.where(np.isnan(depth_values), np.nan, vaf)
+    for name, source in (("status", "status"), ("filter", "filter"), ("quality", "quality"),
+                         ("fisher_p", "fisher_p")):
+        df[name] = records[source].to_numpy()
+    return df
 
 
 def _consequences_by_position(sites: list[_Site]) -> dict[tuple[str, int], list[Consequence]]:
     by_position: dict[tuple[str, int], list[Consequence]] = {}
     for site in sites:
-        by_position.setdefault((site.contig, site.pos), []).extend(site.consequences)
+        if site.consequences:
+            by_position.setdefault((site.contig, site.pos), []).extend(site.consequences)
     return by_position
 
 
-def _site_row(site: _Site, path: Path, contig_map: ContigMap,
-              canonical: Mapping[str, Transcript],
-              by_position: Mapping[tuple[str, int], list[Consequence]],
-              fasta: pysam.FastaFile, proteins: dict[str, str]) -> dict:
-    where = f"record {site.contig}:{site.pos}"
-    try:
-        chrom, pos = contig_map.to_genomic(site.contig, site.pos)
-    except KeyError as err:
-        raise InputError(f"{where}: {err.args[0]}", path=path) from None
+def _annotation(site: _Site, path: Path, canonical: Mapping[str, Transcript],
+                by_position: Mapping[tuple[str, int], list[Consequence]],
+                fasta: pysam.FastaFile, proteins: dict[str, str]) -> tuple:
+    """(gene, transcript, consequence, hgvs_p, hgvs_c) of one site."""
     consequence = _canonical_consequence(site, canonical, by_position)
     transcript = (canonical[consequence.transcript] if consequence
                   else _enclosing_transcript(site, canonical))
+    if transcript is None:
+        return None, None, None, None, None
     try:
-        hgvs_c = transcript.hgvs_c(site.pos, site.ref, site.alt, fasta) if transcript else None
+        hgvs_c = transcript.hgvs_c(site.pos, site.ref, site.alt, fasta)
         hgvs_p = (hgvs_protein(consequence.term, consequence.amino_acids,
                                _protein(transcript, fasta, proteins)) if consequence else None)
     except ValueError as err:
-        raise InputError(f"{where}: {err} (was bcftools csq run with the same FASTA and GFF3?)",
-                         path=path) from None
-    info = site.info
-    t_depth, t_alt, n_depth, n_alt = (info.get(key) for key in ("T_DP", "T_ALT", "N_DP", "N_ALT"))
-    return {
-        "chrom": chrom, "pos": pos, "ref": site.ref, "alt": site.alt, "contig": site.contig,
-        "contig_pos": site.pos, "variant_type": variant_type(site.ref, site.alt),
-        "gene": transcript.gene if transcript else None,
-        "transcript": strip_version(transcript.transcript_id) if transcript else None,
-        "consequence": consequence.term if consequence else ("intron" if transcript else None),
-        "hgvs_p": hgvs_p, "hgvs_c": hgvs_c,
-        # VAFs from the counts: INFO/T_VAF is a rounded float32.
-        "t_depth": t_depth, "t_alt": t_alt,
-        "t_vaf": allele_fraction(t_depth, t_alt) if t_depth is not None else None,
-        "n_depth": n_depth, "n_alt": n_alt,
-        "n_vaf": allele_fraction(n_depth, n_alt) if n_depth is not None else None,
-        "status": info.get("STATUS"), "filter": site.filter, "quality": site.quality,
-        "fisher_p": info.get("FISHER_P"),
-    }
+        raise InputError(f"record {site.contig}:{site.pos}: {err} (was bcftools csq run with "
+                         "the same FASTA and GFF3?)", path=path) from None
+    return (transcript.gene, strip_version(transcript.transcript_id),
+            consequence.term if consequence else "intron", hgvs_p, hgvs_c)
 
 
 def _canonical_consequence(site: _Site, canonical: Mapping[str, Transcript],

@@ -133,11 +133,33 @@ def check_vcf_contigs(path: str | Path, reference_contigs: Mapping[str, int],
 
 
 def _records_per_contig(path: str | Path) -> Counter:
+    """Records per contig in first-seen order: `bcftools query` counted by pandas, or pysam."""
+    counted = _records_per_contig_bcftools(path)
+    if counted is not None:
+        return counted
     try:
         with pysam.VariantFile(str(path)) as variants:
             return Counter(record.chrom for record in variants)
     except (ValueError, OSError) as err:
         raise InputError(f"not a readable VCF/BCF file ({err})", path=str(path)) from None
+
+
+def _records_per_contig_bcftools(path: str | Path) -> Counter | None:
+    """None when bcftools is missing or fails (pysam then reads the file and names the fault)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("bcftools") is None:
+        return None
+    completed = subprocess.run(["bcftools", "query", "-f", "%CHROM\n", str(path)],
+                               capture_output=True, check=False)
+    if completed.returncode != 0:
+        return None
+    import pandas as pd
+
+    contigs = pd.Series(completed.stdout.decode().splitlines(), dtype=object)
+    counts = contigs.value_counts(sort=False)
+    return Counter({contig: int(counts[contig]) for contig in pd.unique(contigs)})
 
 
 def _unknown_contig_message(contig: str, reference_contigs: Mapping[str, int],
@@ -199,10 +221,10 @@ def import_vcf(input_vcf: str | Path, output_vcf: str | Path, *, reference_fasta
         with pysam.VariantFile(str(input_vcf)) as source:
             columns = _sample_columns(source.header, input_vcf, wanted_columns[:len(names)])
             header = _output_header(source.header, reference_contigs, names, reference_fasta)
-            with indexed_vcf_on_success(output_vcf) as temporary:
-                with pysam.VariantFile(str(temporary), "wz", header=header) as sink:
-                    summary = _copy_records(source, sink, fasta, contig_map, columns, names,
-                                            input_vcf)
+            with indexed_vcf_on_success(output_vcf) as temporary, \
+                    pysam.VariantFile(str(temporary), "wz", header=header) as sink:
+                summary = _copy_records(source, sink, fasta, contig_map, columns, names,
+                                        input_vcf)
     return summary
 
 

@@ -1,0 +1,172 @@
+"""Columnar reading of the records export needs from an annotated VCF/BCF.
+
+One ``bcftools query`` call gives the exact text fields (CHROM, POS, REF, ALT, FILTER, STATUS,
+the integer counts, BCSQ), parsed by pyarrow. Floats are not taken from it: bcftools prints them
+with six significant digits, which loses float32 bits (FISHER_P), so QUAL and FISHER_P come from
+a pysam pass over the same file that runs while bcftools does. Without bcftools on PATH the whole
+table comes from pysam (``reader="pysam"``, also the reference the fast path is tested against).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from oncoweave.core.errors import InputError
+from oncoweave.core.io import open_vcf
+from oncoweave.genome.reference import ContigMap
+
+TEXT_COLUMNS = ["contig", "pos", "ref", "alt", "filter", "status", "t_dp", "t_alt", "n_dp",
+                "n_alt", "bcsq"]
+INTEGER_COLUMNS = ["pos", "t_dp", "t_alt", "n_dp", "n_alt"]
+RECORD_COLUMNS = TEXT_COLUMNS + ["quality", "fisher_p"]
+_QUERY = {"contig": "%CHROM", "pos": "%POS", "ref": "%REF", "alt": "%ALT", "filter": "%FILTER",
+          "status": "%INFO/STATUS", "t_dp": "%INFO/T_DP", "t_alt": "%INFO/T_ALT",
+          "n_dp": "%INFO/N_DP", "n_alt": "%INFO/N_ALT", "bcsq": "%INFO/BCSQ"}
+
+
+def read_records(path: Path, tumour_sample: str, *, reader: str = "auto") -> pd.DataFrame:
+    """RECORD_COLUMNS, one row per record in file order; missing values are null.
+
+    ``reader``: "auto" (bcftools when on PATH), "bcftools" or "pysam". A record without exactly
+    one ALT allele is an InputError naming it.
+    """
+    info_keys = _check_header(path, tumour_sample)
+    if reader == "auto":
+        reader = "bcftools" if shutil.which("bcftools") else "pysam"
+    if reader == "bcftools":
+        records = _read_with_bcftools(path, info_keys)
+    elif reader == "pysam":
+        records = _read_with_pysam(path)
+    else:
+        raise ValueError(f"unknown reader {reader!r}")
+    _check_single_alt(records, path)
+    return records
+
+
+def _check_header(path: Path, tumour_sample: str) -> set[str]:
+    with open_vcf(path) as vcf:
+        if tumour_sample not in vcf.header.samples:
+            raise InputError(f"sample {tumour_sample!r} not in the VCF (samples: "
+                             f"{', '.join(vcf.header.samples)})", path=path)
+        for key in ("STATUS", "BCSQ"):
+            if key not in vcf.header.info:
+                raise InputError(f"INFO/{key} missing: export needs the output of "
+                                 "classify-variants annotated by bcftools csq", path=path)
+        return set(vcf.header.info)
+
+
+def _read_with_bcftools(path: Path, info_keys: set[str]) -> pd.DataFrame:
+    import pyarrow as pa
+    from pyarrow import csv
+
+    # bcftools refuses a tag the header lacks; such a column is all null, as pysam reads it.
+    queried = [name for name, field in _QUERY.items()
+               if not field.startswith("%INFO/") or field[6:] in info_keys]
+    query = "\t".join(_QUERY[name] for name in queried) + "\n"
+    with tempfile.TemporaryDirectory(prefix="oncoweave-query-") as folder:
+        output = Path(folder) / "records.tsv"
+        with output.open("wb") as handle:
+            process = subprocess.Popen(["bcftools", "query", "-f", query, str(path)],
+                                       stdout=handle, stderr=subprocess.PIPE)
+        try:
+            floats = _read_floats(path)
+        finally:
+            _, stderr = process.communicate()
+        if process.returncode != 0:
+            raise InputError(f"bcftools query failed: {stderr.decode().strip()}", path=path)
+        if output.stat().st_size == 0:
+            table = pa.table({name: pa.array([], pa.string()) for name in queried})
+        else:
+            table = csv.read_csv(
+                output, read_options=csv.ReadOptions(column_names=queried),
+                parse_options=csv.ParseOptions(delimiter="\t", quote_char=False,
+                                               escape_char=False),
+                convert_options=csv.ConvertOptions(
+                    column_types={name: pa.string() for name in queried},
+                    null_values=["."], strings_can_be_null=True, quoted_strings_can_be_null=False))
+    records = pd.DataFrame({name: (table.column(name).to_numpy(zero_copy_only=False)
+                                   if name in queried else np.full(table.num_rows, None))
+                            for name in TEXT_COLUMNS})
+    for name in ("contig", "ref", "alt", "filter", "status", "bcsq"):
+        records[name] = records[name].astype(object).where(records[name].notna(), None)
+    records["filter"] = records["filter"].where(records["filter"].notna(), "PASS")
+    for name in INTEGER_COLUMNS:
+        records[name] = pd.array(pd.to_numeric(records[name]), dtype="Int64")
+    records["pos"] = records["pos"].astype("int64")
+    records["quality"], records["fisher_p"] = floats
+    return records
+
+
+def _read_floats(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """QUAL and INFO/FISHER_P as pysam gives them (float32 widened; missing: None)."""
+    with open_vcf(path) as vcf:
+        pairs = [(record.qual, record.info.get("FISHER_P")) for record in vcf]
+    quality = np.array([pair[0] for pair in pairs], dtype=object)
+    fisher = np.array([pair[1] for pair in pairs], dtype=object)
+    return quality, fisher
+
+
+def _read_with_pysam(path: Path) -> pd.DataFrame:
+    """The per-record reference reader: every field through pysam."""
+    rows = []
+    with open_vcf(path) as vcf:
+        for record in vcf:
+            info = record.info
+            alts = record.alts or ()
+            rows.append((record.chrom, record.pos, record.ref, ",".join(alts) or None,
+                         ";".join(record.filter.keys()) or "PASS", info.get("STATUS"),
+                         *(info.get(key) for key in ("T_DP", "T_ALT", "N_DP", "N_ALT")),
+                         ",".join(info.get("BCSQ", ())) or None, record.qual,
+                         info.get("FISHER_P")))
+    records = pd.DataFrame(rows or None, columns=RECORD_COLUMNS, dtype=object)
+    for name in INTEGER_COLUMNS:
+        records[name] = pd.array(records[name].tolist(), dtype="Int64")
+    records["pos"] = records["pos"].astype("int64")
+    return records
+
+
+def _check_single_alt(records: pd.DataFrame, path: Path) -> None:
+    alts = records["alt"]
+    bad = alts.isna() | alts.str.contains(",", regex=False).fillna(False).astype(bool)
+    if bad.any():
+        first = records.loc[bad.idxmax()]
+        raise InputError(f"record {first['contig']}:{first['pos']} must have exactly one ALT "
+                         "allele", path=path)
+
+
+def genomic_positions(contigs: np.ndarray, positions: np.ndarray, contig_map: ContigMap,
+                      path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(GRCh38 chromosome, position) columns, one contig-map look-up per contig."""
+    chrom = np.empty(len(contigs), dtype=object)
+    genomic = np.empty(len(contigs), dtype=np.int64)
+    unknown = np.zeros(len(contigs), dtype=bool)
+    messages = {}
+    for contig in pd.unique(contigs):
+        rows = contigs == contig
+        try:
+            name, offset = contig_map.to_genomic(contig, 0)
+        except KeyError as err:
+            unknown |= rows
+            messages[contig] = err.args[0]
+            continue
+        chrom[rows], genomic[rows] = name, positions[rows] + offset
+    if unknown.any():
+        first = int(np.argmax(unknown))
+        raise InputError(f"record {contigs[first]}:{positions[first]}: "
+                         f"{messages[contigs[first]]}", path=path)
+    return chrom, genomic
+
+
+def variant_types(refs: np.ndarray, alts: np.ndarray) -> np.ndarray:
+    """SNV, MNV, INS or DEL from the allele lengths (export.variant_type, vectorised)."""
+    ref_length = pd.Series(refs, dtype=object).str.len().to_numpy()
+    alt_length = pd.Series(alts, dtype=object).str.len().to_numpy()
+    same = np.where(ref_length == 1, "SNV", "MNV")
+    return np.where(ref_length == alt_length, same,
+                    np.where(alt_length > ref_length, "INS", "DEL")).astype(object)

@@ -1,0 +1,126 @@
+"""The columnar VCF reader of export (bcftools query + a pysam float pass) against the
+per-record pysam reader, contig counting, and the seeded synthetic benchmark VCF."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pysam
+import pytest
+
+from helpers import indexed_bundled_reference
+from oncoweave.genome.reference import BUNDLED_REFERENCE_DIR, ContigMap
+from oncoweave.genome.transcripts import canonical_models
+from oncoweave.variants import vcf_reading
+from oncoweave.variants.export import export_variants
+from oncoweave.variants.inputs import _records_per_contig
+from oncoweave.variants.vcf_benchmark import write_synthetic_vcf
+from oncoweave.variants.vcf_reading import read_records
+
+pytestmark = pytest.mark.skipif(shutil.which("bcftools") is None, reason="bcftools not installed")
+
+HEADER = """##fileformat=VCFv4.2
+##contig=<ID=chr17_TP53,length=70000>
+##contig=<ID=chr7_EGFR,length=192612>
+##FILTER=<ID=PASS,Description="All filters passed">
+##FILTER=<ID=low_vaf,Description="low VAF">
+##FILTER=<ID=strand,Description="strand">
+##INFO=<ID=STATUS,Number=1,Type=String,Description="s">
+##INFO=<ID=FISHER_P,Number=1,Type=Float,Description="p">
+##INFO=<ID=T_DP,Number=1,Type=Integer,Description="d">
+##INFO=<ID=T_ALT,Number=1,Type=Integer,Description="a">
+##INFO=<ID=N_DP,Number=1,Type=Integer,Description="d">
+##INFO=<ID=N_ALT,Number=1,Type=Integer,Description="a">
+##INFO=<ID=BCSQ,Number=.,Type=String,Description="csq">
+##FORMAT=<ID=GT,Number=1,Type=String,Description="g">
+##FORMAT=<ID=AD,Number=R,Type=Integer,Description="a">
+#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tTUM
+"""
+PAIRED = "T_DP=200;T_ALT=40;N_DP=100;N_ALT=0;FISHER_P=1.2345678e-12;STATUS=somatic"
+R175H = ("missense|TP53|ENST00000269305|protein_coding|-|175R>175H|35088C>T,"
+         "missense|TP53|ENST00000413465|protein_coding|-|175R>175H|35088C>T")
+RECORDS = [
+    f"chr17_TP53\t10000\t.\tT\tA\t45.3\tPASS\t{PAIRED}\tGT:AD\t0/1:160,40",
+    # a multiallelic site split into two records, one with a missing AD and QUAL
+    f"chr17_TP53\t35088\t.\tC\tT\t99.123456\tPASS\t{PAIRED};BCSQ={R175H}\tGT:AD\t0/1:.",
+    "chr17_TP53\t35088\t.\tC\tA\t.\tlow_vaf;strand\tT_DP=0;T_ALT=0;STATUS=tumour_only\tGT:AD\t0/0:.",
+    f"chr17_TP53\t35499\t.\tTCT\tT\t12\t.\t{PAIRED}\tGT\t0/1",
+    f"chr7_EGFR\t172806\t.\tT\tTGGA\t7.5\tPASS\t{PAIRED.replace('1.2345678e-12', '0.31')}\tGT\t0/1",
+]
+
+
+def write_vcf(path: Path, records=RECORDS) -> Path:
+    path.write_text(HEADER + "\n".join(records) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def fasta_path(tmp_path_factory) -> Path:
+    return indexed_bundled_reference(tmp_path_factory.mktemp("reference"))
+
+
+@pytest.mark.parametrize("suffix", [".vcf", ".bcf"])
+def test_bcftools_reader_equals_the_per_record_reader(tmp_path, suffix):
+    vcf = write_vcf(tmp_path / "calls.vcf")
+    if suffix == ".bcf":
+        with pysam.VariantFile(str(vcf)) as source, \
+                pysam.VariantFile(str(tmp_path / "calls.bcf"), "wb", header=source.header) as sink:
+            for record in source:
+                sink.write(record)
+        vcf = tmp_path / "calls.bcf"
+    fast = read_records(vcf, "TUM", reader="bcftools")
+    slow = read_records(vcf, "TUM", reader="pysam")
+    pd.testing.assert_frame_equal(fast, slow)
+    assert list(fast["filter"]) == ["PASS", "PASS", "low_vaf;strand", "PASS", "PASS"]
+    assert fast["fisher_p"][0] == slow["fisher_p"][0] != 1.2345678e-12  # float32, not text
+    assert fast["quality"][2] is None and fast["n_dp"].isna()[2]
+
+
+def test_export_is_byte_identical_with_either_reader(tmp_path, fasta_path, monkeypatch):
+    vcf = write_vcf(tmp_path / "calls.vcf")
+    models = canonical_models(BUNDLED_REFERENCE_DIR / "gene_models.regions.gff3",
+                              BUNDLED_REFERENCE_DIR / "canonical_transcripts.tsv")
+    options = {"patient": "P1", "tumour_sample": "TUM", "normal_sample": None,
+               "contig_map": ContigMap.from_tsv(BUNDLED_REFERENCE_DIR / "regions.tsv"),
+               "transcripts": models, "fasta_path": fasta_path, "pair_identity": "no_normal",
+               "purity": None, "metadata": {}}
+    fast = export_variants(vcf, tmp_path / "fast.parquet", **options)
+    monkeypatch.setattr(vcf_reading.shutil, "which", lambda name: None)
+    slow = export_variants(vcf, tmp_path / "slow.parquet", **options)
+    pd.testing.assert_frame_equal(fast, slow)
+    assert (tmp_path / "fast.parquet").read_bytes() == (tmp_path / "slow.parquet").read_bytes()
+    assert list(fast["variant_type"]) == ["SNV", "SNV", "SNV", "DEL", "INS"]
+    assert fast["hgvs_p"][1] == "p.R175H" and fast["t_vaf"][2] == 0.0
+
+
+def test_multiallelic_record_is_refused_by_both_readers(tmp_path):
+    vcf = write_vcf(tmp_path / "calls.vcf", RECORDS[:1] + [RECORDS[1].replace("\tT\t", "\tT,A\t")])
+    for reader in ("bcftools", "pysam"):
+        with pytest.raises(Exception, match="record chr17_TP53:35088 must have exactly one ALT"):
+            read_records(vcf, "TUM", reader=reader)
+
+
+def test_records_per_contig_keeps_first_seen_order(tmp_path):
+    counted = _records_per_contig(write_vcf(tmp_path / "calls.vcf"))
+    assert list(counted.items()) == [("chr17_TP53", 4), ("chr7_EGFR", 1)]
+
+
+def test_synthetic_vcf_is_seeded_and_matches_the_reference(tmp_path, fasta_path):
+    first = write_synthetic_vcf(tmp_path / "a.vcf.gz", fasta_path, 2000, seed=7)
+    again = write_synthetic_vcf(tmp_path / "b.vcf.gz", fasta_path, 2000, seed=7)
+    other = write_synthetic_vcf(tmp_path / "c.vcf.gz", fasta_path, 2000, seed=8)
+    text = gzip.decompress(first.read_bytes())
+    assert text == gzip.decompress(again.read_bytes()) != gzip.decompress(other.read_bytes())
+    assert Path(f"{first}.tbi").exists()
+    with pysam.VariantFile(str(first)) as vcf, pysam.FastaFile(str(fasta_path)) as fasta:
+        records = list(vcf)
+        assert len(records) == 2000
+        assert all(fasta.fetch(r.chrom, r.pos - 1, r.pos - 1 + len(r.ref)).upper() == r.ref
+                   for r in records)
+        assert all(len(r.alts) == 1 and r.alts[0] != r.ref for r in records)
+        keys = [(r.chrom, r.pos) for r in records]
+        assert len(set(keys)) < len(keys)  # split multiallelic sites
+        assert any(r.samples["TUMOUR"]["AD"] == (None,) for r in records)
