@@ -10,6 +10,7 @@ from oncoweave.core.sheets import (
     load_clinical,
     load_images,
     load_samples,
+    maf_samples,
     read_sheet,
     validate_sheet_with_schema,
 )
@@ -291,3 +292,44 @@ def test_validate_sheet_with_schema_fills_defaults(cohort_dir):
                       [["P1", "a.nii", "b.nii", "MR"]])
     validated = validate_sheet_with_schema(read_sheet(sheet), IMAGES_SCHEMA, sheet)
     assert validated.loc[0, "label"] == "1"
+
+
+def test_a_maf_makes_a_header_only_sheet_legal_and_adds_its_tumours(cohort_dir):
+    sheet = write_tsv(cohort_dir / "samples.tsv", SAMPLE_HEADER, [])
+    df = load_samples(sheet, SAMPLES_SCHEMA, maf="c.maf", maf_barcodes=["TCGA-A1", "TCGA-A2"])
+    assert df[["patient", "sample", "type", "vcf"]].values.tolist() == [
+        ["TCGA-A1", "TCGA-A1", "tumour", ""], ["TCGA-A2", "TCGA-A2", "tumour", ""]]
+    assert maf_samples(df) == {"TCGA-A1", "TCGA-A2"}
+
+
+def test_the_sheet_may_name_a_maf_tumour_with_its_patient_id(cohort_dir):
+    rows = good_sample_rows() + [["P9", "TCGA-A1", "tumour", "", "", "", "", "0.4"]]
+    sheet = write_tsv(cohort_dir / "samples.tsv", SAMPLE_HEADER, rows)
+    df = load_samples(sheet, SAMPLES_SCHEMA, maf="c.maf", maf_barcodes=["TCGA-A1", "TCGA-A2"])
+    named = df.set_index("sample").loc[["TCGA-A1", "TCGA-A2"], ["patient", "purity"]]
+    assert named.values.tolist() == [["P9", "0.4"], ["TCGA-A2", ""]]
+    assert maf_samples(df) == {"TCGA-A1", "TCGA-A2"}
+
+
+@pytest.mark.parametrize("row, barcodes, expected", [
+    (["P9", "TCGA-A1", "tumour", "", "", "", "calls/P2.vcf.gz", ""], ["TCGA-A1"],
+     "row 5 (line 6): sample 'TCGA-A1' is a Tumor_Sample_Barcode of the MAF and gives vcf too"),
+    (["P9", "TCGA-A1", "normal", "", "", "", "", ""], ["TCGA-A1"],
+     "row 5 (line 6): column 'type': sample 'TCGA-A1' is a Tumor_Sample_Barcode of the MAF: its "
+     "type must be tumour"),
+    (["P1", "TCGA-A1", "tumour", "", "", "", "", ""], ["TCGA-A1"], "patient 'P1' has a second "
+     "tumour"),
+    (["P9", "P9-T", "tumour", "", "", "", "", ""], ["TCGA-A1"], "gives none; give exactly one "
+     "of fastq1+fastq2, bam or vcf (or name a Tumor_Sample_Barcode of the MAF)"),
+])
+def test_maf_rows_of_the_sheet_are_checked(cohort_dir, row, barcodes, expected):
+    sheet = write_tsv(cohort_dir / "samples.tsv", SAMPLE_HEADER, good_sample_rows() + [row])
+    assert expected in samples_error(sheet, maf="c.maf", maf_barcodes=barcodes)
+
+
+def test_a_barcode_that_cannot_be_a_patient_id_is_named(cohort_dir):
+    sheet = write_tsv(cohort_dir / "samples.tsv", SAMPLE_HEADER, good_sample_rows())
+    message = samples_error(sheet, maf="c.maf", maf_barcodes=["TCGA A1"])
+    assert message.startswith("c.maf: Tumor_Sample_Barcode 'TCGA A1' cannot be a patient id")
+    message = samples_error(sheet, maf="c.maf", maf_barcodes=["P2"])
+    assert "Tumor_Sample_Barcode 'P2' is also a patient or sample of the sample sheet" in message

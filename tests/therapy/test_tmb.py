@@ -126,3 +126,17 @@ def test_cli_compute_tmb_uses_the_clinical_sheet(calls, panel, tmp_path, capsys)
     assert table.loc[0, "tmb"] == 11.0 and table.loc[0, "tmb_source"] == "clinical"
     assert metadata["min_depth"] == "20"
     assert "11.0 mut/Mb (clinical, reportable)" in capsys.readouterr().out
+
+
+def test_maf_patient_counts_its_rows_outside_the_regions_over_the_given_territory(calls):
+    # P02's somatic PASS coding calls: missense, synonymous, frameshift, splice&syn = 4.
+    row = compute_tmb(calls, None, None, patient="P02", maf_outside_mutations=34,
+                      maf_territory_mb=38.0)
+    assert row["somatic_coding_mutations"] == 38 and row["tmb"] == pytest.approx(1.0)
+    assert row["reportable"] is True and row["callable_mb"] == 38.0
+
+
+def test_maf_patient_without_a_territory_is_not_reportable(calls):
+    row = compute_tmb(calls, None, None, patient="P02", maf_outside_mutations=34)
+    assert row["reportable"] is False and row["tmb"] is None
+    assert row["reason"].startswith("MAF calls: set tmb.maf_territory_mb")

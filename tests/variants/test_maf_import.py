@@ -14,11 +14,14 @@ from oncoweave.core.errors import InputError
 from oncoweave.genome.reference import BUNDLED_REFERENCE_DIR, ContigMap
 from oncoweave.variants.maf import variants_to_maf, write_maf
 from oncoweave.variants.maf_import import (
+    maf_barcodes,
     maf_patients,
     maf_tmb_counts,
     maf_to_vcf,
     read_maf,
+    read_shard_rows,
     split_maf,
+    write_shard_rows,
 )
 from oncoweave.variants.schema import VARIANTS_SCHEMA
 
@@ -163,9 +166,10 @@ def test_rows_outside_the_regions_are_kept_and_count_for_tmb(tmp_path, fasta_pat
     assert outside["Hugo_Symbol"].tolist() == ["KRAS", "TTN"]
     counts = maf_tmb_counts(rows)
     assert counts.loc["S1", ["Missense_Mutation", "Frame_Shift_Ins", "total"]].tolist() == [1, 1, 2]
-    # S2: the TP53 deletion and KRAS G12D count; the TTN silent change does not.
-    assert counts.loc["S2", "total"] == 2 and counts.loc["S2", "Frame_Shift_Del"] == 1
-    assert maf_tmb_counts(outside).loc["S2", "total"] == 1
+    # S2: the TP53 deletion, KRAS G12D and the TTN silent change count (synonymous included,
+    # as the workflow's TMB counts them).
+    assert counts.loc["S2", ["Frame_Shift_Del", "Silent", "total"]].tolist() == [1, 1, 3]
+    assert maf_tmb_counts(outside).loc["S2", "total"] == 2
 
 
 def test_germline_rows_do_not_count_for_tmb(tmp_path, fasta_path):
@@ -174,7 +178,7 @@ def test_germline_rows_do_not_count_for_tmb(tmp_path, fasta_path):
             zip(good_rows(fasta_path), ["Somatic", "Germline", "Somatic", "", "Somatic"])]
     counts = maf_tmb_counts(read_maf(maf_file(tmp_path / "c.maf", rows, columns), fasta_path,
                                      CONTIG_MAP))
-    assert counts["total"].to_dict() == {"S1": 1, "S2": 2}
+    assert counts["total"].to_dict() == {"S1": 1, "S2": 3}
 
 
 def test_barcodes_map_to_patients_through_the_sample_sheet(tmp_path, fasta_path):
@@ -243,3 +247,46 @@ def test_workflow_maf_round_trips_to_the_same_calls(tmp_path, fasta_path):
             for contig, pos, ref, alt, ad, _ in vcf_records(tmp_path / "P1.vcf.gz")]
     assert back == [("chr17", pos, ref, alt) for pos, ref, alt, _ in calls]
     assert [ad for *_, ad, _ in vcf_records(tmp_path / "P1.vcf.gz")] == [(140, 60)] * 4
+
+
+def test_barcodes_are_read_for_planning_in_file_order(tmp_path, fasta_path):
+    path = maf_file(tmp_path / "c.maf", good_rows(fasta_path))
+    assert maf_barcodes(path) == ["S1", "S2"]
+    with pytest.raises(InputError, match=r"line 2: missing required MAF column "
+                                         r"Tumor_Sample_Barcode"):
+        maf_barcodes(maf_file(tmp_path / "bad.maf", [], columns=["Hugo_Symbol", "Chromosome"]))
+
+
+def test_published_calls_keep_their_status_and_pass_whatever_their_depth(tmp_path, fasta_path):
+    from oncoweave.variants.classify import CallingThresholds, classify_vcf
+
+    columns = COLUMNS + ["Mutation_Status"]
+    rows = [row + [status] for row, status in
+            zip(good_rows(fasta_path), ["Somatic", "Germline", "", "", ""])]
+    table = read_maf(maf_file(tmp_path / "c.maf", rows, columns), fasta_path, CONTIG_MAP)
+    for patient, expected in (("S1", [("somatic", 0.4), ("germline", 0.1667)]),
+                              ("S2", [("somatic", None)])):  # S2's deletion has no counts
+        imported, classified = tmp_path / f"{patient}.in.vcf.gz", tmp_path / f"{patient}.vcf.gz"
+        maf_to_vcf(table[table["patient"] == patient], imported, fasta_path, CONTIG_MAP, patient)
+        summary = classify_vcf(imported, classified, patient, None, CallingThresholds(),
+                               published=True)
+        assert summary["records_out"] == len(expected) and summary["dropped_noise"] == 0
+        with pysam.VariantFile(str(classified)) as vcf:
+            got = [(r.info["STATUS"], r.info.get("T_VAF"), list(r.filter)) for r in vcf]
+        got = [(status, vaf if vaf is None else round(vaf, 4), f) for status, vaf, f in got]
+        assert got == [(status, vaf, ["PASS"]) for status, vaf in expected]
+    # Classified from its read counts instead, S2's deletion (no counts) would be dropped.
+    summary = classify_vcf(tmp_path / "S2.in.vcf.gz", tmp_path / "S2.counts.vcf.gz", "S2", None,
+                           CallingThresholds())
+    assert summary["records_out"] == 0 and summary["dropped_noise"] == 1
+
+
+def test_shard_rows_are_written_per_shard_and_read_back(tmp_path, fasta_path):
+    table = read_maf(maf_file(tmp_path / "c.maf", good_rows(fasta_path)), fasta_path, CONTIG_MAP)
+    outputs = [str(tmp_path / "s000.parquet"), str(tmp_path / "s001.parquet")]
+    write_shard_rows(table, {"S1": "s001", "S2": "s001"}, outputs)
+    assert len(read_shard_rows(outputs[0], "c.maf")) == 0
+    back = read_shard_rows(outputs[1], "c.maf")
+    assert back.attrs["path"] == "c.maf"
+    assert back[["line", "patient", "contig_pos"]].astype(str).values.tolist() == \
+        table[["line", "patient", "contig_pos"]].astype(str).values.tolist()

@@ -31,16 +31,47 @@ rule call_variants:
         "../scripts/call_variants.py"
 
 
+if MAF:
+
+    rule split_maf:
+        # The configured MAF read and checked once (every bad row stops here, naming its line), then
+        # each shard's rows written apart for that shard's jobs.
+        input:
+            maf=MAF,
+            fasta=REFERENCE["fasta"],
+            fai=REFERENCE["fasta"] + ".fai",
+        output:
+            expand("results/maf/{shard}.parquet", shard=MAF_SHARDS),
+        params:
+            patients=maf_patient_of_barcode,
+            shard_of=maf_shard_of_patient,
+            contig_map=REFERENCE["contig_map"],
+        log:
+            "logs/split_maf.log",
+        benchmark:
+            "benchmarks/split_maf.tsv"
+        threads: 2
+        resources:
+            mem_mb=8000,
+            runtime=30,
+        conda:
+            "../../envs/python.yaml"
+        script:
+            "../scripts/split_maf.py"
+
+
 rule import_vcfs:
-    # The shard's patients given as VCFs enter after calling, brought to reference contig coordinates.
+    # The shard's patients given as VCFs or MAF rows enter after calling, as VCFs in reference
+    # contig coordinates.
     input:
-        vcfs=shard_vcfs,
+        unpack(shard_imports),
         fasta=REFERENCE["fasta"],
         fai=REFERENCE["fasta"] + ".fai",
     output:
         directory("results/shards/{shard}/imported"),
     params:
         patients=shard_vcf_rows,
+        maf_patients=shard_maf_rows,
         contig_map=REFERENCE["contig_map"],
     log:
         "logs/import_vcfs/{shard}.log",

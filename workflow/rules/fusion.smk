@@ -8,6 +8,8 @@ rule build_patient_features:
     output:
         "results/cohort/patient_features.parquet",
     params:
+        # The patients as the sheets make them (MAF tumours the sample sheet does not name too).
+        patients=SAMPLES[["patient", "type"]].to_dict("list"),
         driver_threshold=config["fusion"]["driver_threshold"],
         lesion_aggregation=config["fusion"]["lesion_aggregation"],
         config_hash=CONFIG_HASH,

@@ -130,8 +130,40 @@ def shard_vcf_rows(wildcards):
     ]
 
 
+def _maf_patients_of(shard):
+    return [p for p in SHARDS[shard] if p in MAF_PATIENTS]
+
+
+def maf_patient_of_barcode(wildcards):
+    """Each Tumor_Sample_Barcode of the MAF -> its patient (from the sample sheet)."""
+    return {sample: SAMPLES.at[sample, "patient"] for sample in MAF_SAMPLES}
+
+
+def maf_shard_of_patient(wildcards):
+    return {patient: SHARD_OF[patient] for patient in MAF_PATIENTS}
+
+
+def shard_maf(shard):
+    """The shard's rows of the MAF (rule split_maf), or None when it has no MAF patient."""
+    return f"results/maf/{shard}.parquet" if shard in MAF_SHARDS else None
+
+
+def shard_imports(wildcards):
+    """The user VCFs and the MAF rows of the shard's imported patients."""
+    inputs = {"vcfs": shard_vcfs(wildcards)}
+    if shard_maf(wildcards.shard):
+        inputs["maf"] = shard_maf(wildcards.shard)
+    return inputs
+
+
+def shard_maf_rows(wildcards):
+    """Per MAF patient of the shard: its tumour's barcode (the VCF sample name)."""
+    return [{"patient": p, "tumour": TUMOUR_OF[p], "maf": MAF}
+            for p in _maf_patients_of(wildcards.shard)]
+
+
 def _read_patients_of(shard):
-    return [p for p in SHARDS[shard] if p not in VCF_PATIENTS]
+    return [p for p in SHARDS[shard] if p not in IMPORTED_PATIENTS]
 
 
 def shard_bams(wildcards):
@@ -160,7 +192,7 @@ def shard_candidates(wildcards):
     inputs = {}
     if _read_patients_of(shard):
         inputs["called"] = f"results/shards/{shard}/called"
-    if _vcf_patients_of(shard):
+    if _vcf_patients_of(shard) or _maf_patients_of(shard):
         inputs["imported"] = f"results/shards/{shard}/imported"
     return inputs
 
@@ -172,16 +204,18 @@ def shard_patient_rows(wildcards):
     rows = []
     for patient in SHARDS[shard]:
         samples = patient_samples(patient)
-        from_vcf = patient in VCF_PATIENTS
+        imported = patient in IMPORTED_PATIENTS
         row = {
             "patient": patient, **samples,
             "purity": PURITY.get(samples["tumour"]),
-            "calls": f"results/shards/{shard}/{'imported' if from_vcf else 'called'}/{patient}.vcf.gz",
+            "calls": f"results/shards/{shard}/{'imported' if imported else 'called'}/{patient}.vcf.gz",
+            # MAF rows are a published pipeline's calls: kept as made, not re-filtered.
+            "published": patient in MAF_PATIENTS,
             "clinical_tmb": CLINICAL_CELL["tmb"].get(patient, ""),
             "cancer_type": CLINICAL_CELL["cancer_type"].get(patient, ""),
             "coverage": {},
         }
-        if not from_vcf:
+        if not imported:
             for kind in ("tumour", "normal"):
                 if samples[kind]:
                     qc = alignment_qc(samples[kind])
@@ -195,7 +229,7 @@ def shard_mosdepth(wildcards):
     """mosdepth region and threshold beds of the shard's read patients (TMB territory, coverage)."""
     beds = []
     for patient in SHARDS[wildcards.shard]:
-        if patient in VCF_PATIENTS:
+        if patient in IMPORTED_PATIENTS:
             continue
         for sample in filter(None, patient_samples(patient).values()):
             qc = alignment_qc(sample)
@@ -252,7 +286,7 @@ def shard_report_inputs(wildcards):
         "similar": "results/fusion/similar_patients.parquet",
         "fusion": "results/fusion/patient_predictions.parquet",  # rule evaluate_fusion
     }
-    if any(p not in VCF_PATIENTS for p in SHARDS[shard]):
+    if any(p not in IMPORTED_PATIENTS for p in SHARDS[shard]):
         inputs["coverage"] = f"results/shards/{shard}/coverage.parquet"
     if shard in IMAGE_SHARDS:
         inputs["imaging"] = f"results/shards/{shard}/imaging"
@@ -265,7 +299,7 @@ def shard_report_rows(wildcards):
     rows = []
     for patient in SHARDS[wildcards.shard]:
         lesions = ingested_lesions(LESIONS_OF.get(patient, []))
-        rows.append({"patient": patient, "coverage": patient not in VCF_PATIENTS,
+        rows.append({"patient": patient, "coverage": patient not in IMPORTED_PATIENTS,
                      "lesions": [list(files) for files in zip(lesions["images"], lesions["masks"],
                                                               lesions["records"])]})
     return rows
@@ -304,3 +338,9 @@ ALIGNMENT_QC = (
     " --thresholds 20,100,200 {0}/mosdepth/{{wildcards.{1}:q}} {{output.bam:q}}"
     " && samtools stats --reference {{input.fasta:q}} {{output.bam:q}} > {{output.stats:q}}"
 )
+
+
+def shard_tmb_inputs(wildcards):
+    """The shard's MAF rows, when it has MAF patients: their rows outside the regions count too."""
+    maf = shard_maf(wildcards.shard)
+    return {"maf": maf} if maf else {}

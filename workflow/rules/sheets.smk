@@ -1,9 +1,13 @@
 # Sheets: the sample, image and clinical sheets, validated at parse time (a bad sheet stops the run
 # before any job), and the dicts that input functions read.
 SCHEMAS = WORKFLOW_ROOT / "workflow" / "schemas"
+MAF = config.get("maf") or ""
 try:
+    # The MAF's tumours are known at planning time (one column read): each is a patient of a shard.
+    MAF_BARCODES = maf_import.maf_barcodes(MAF) if MAF else []
     SAMPLES = sheets.load_samples(
-        config["samples"], SCHEMAS / "samples.schema.yaml", generated=set(TOY_READS) | set(TOY_VCFS)
+        config["samples"], SCHEMAS / "samples.schema.yaml", generated=set(TOY_READS) | set(TOY_VCFS),
+        maf=MAF, maf_barcodes=MAF_BARCODES,
     ).set_index("sample", drop=False)
     IMAGES = sheets.load_images(
         config.get("images"), SCHEMAS / "images.schema.yaml", generated=set(TOY_IMAGE_FILES)
@@ -32,6 +36,10 @@ TUMOUR_OF = SAMPLES[SAMPLES["type"] == "tumour"].set_index("patient")["sample"].
 NORMAL_OF = SAMPLES[SAMPLES["type"] == "normal"].set_index("patient")["sample"].to_dict()
 # Sets where input functions only ask membership: a list would cost O(patients) per job.
 VCF_PATIENTS = frozenset(SAMPLES.loc[SAMPLES["vcf"] != "", "patient"])
+# Patients whose calls are MAF rows: they enter with the VCF patients (imported, no reads).
+MAF_SAMPLES = sheets.maf_samples(SAMPLES) if MAF else frozenset()
+MAF_PATIENTS = frozenset(SAMPLES.loc[SAMPLES["sample"].isin(MAF_SAMPLES), "patient"])
+IMPORTED_PATIENTS = VCF_PATIENTS | MAF_PATIENTS
 
 # Imaging: one ingest job per lesion row of the image sheet, keyed "<patient>/<lesion>".
 IMAGES = IMAGES.assign(
@@ -58,6 +66,7 @@ SHARDS = shards.shard_map(PATIENTS, config["sharding"]["shard_size"],
                           config["sharding"]["shards"] or None)
 SHARD_OF = shards.shard_of_patients(SHARDS)
 IMAGE_SHARDS = sorted({SHARD_OF[patient] for patient in IMAGE_PATIENTS})
+MAF_SHARDS = sorted({SHARD_OF[patient] for patient in MAF_PATIENTS})
 
 
 # The clinical cells shard jobs pass on per patient ('' when the column or the patient is absent).

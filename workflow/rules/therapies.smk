@@ -24,6 +24,7 @@ rule build_evidence:
 
 rule compute_tmb:
     input:
+        unpack(shard_tmb_inputs),
         beds=shard_mosdepth,
         variants="results/shards/{shard}/variants.parquet",
     output:

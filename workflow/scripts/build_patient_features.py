@@ -1,4 +1,6 @@
 """One row per patient: genomic, imaging and clinical features and the outcomes."""
+import pandas as pd
+
 from oncoweave.cli.glue import run_step
 from oncoweave.fusion.feature_table import write_patient_features
 from oncoweave.fusion.patient_features import build_patient_features
@@ -7,7 +9,7 @@ from oncoweave.fusion.patient_features import build_patient_features
 def main():
     inputs = snakemake.input
     table = build_patient_features(
-        inputs.samples, drivers=inputs.drivers, tmb_tables=list(inputs.tmb),
+        pd.DataFrame(snakemake.params.patients), drivers=inputs.drivers, tmb_tables=list(inputs.tmb),
         radiomics=inputs.get("radiomics"), deep=inputs.get("deep"),
         clinical=inputs.get("clinical"), driver_threshold=snakemake.params.driver_threshold,
         lesion_aggregation=snakemake.params.lesion_aggregation)

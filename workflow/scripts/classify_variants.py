@@ -21,7 +21,8 @@ def main():
             # A pair that failed the identity check is never analysed as a pair.
             summary = classify_vcf(row["calls"], Path(folder) / f"{row['patient']}.vcf.gz",
                                    row["tumour"], row["normal"], thresholds,
-                                   pair_ok=identity.status != "fail")
+                                   pair_ok=identity.status != "fail",
+                                   published=row["published"])
             print(row["patient"], summary)
         write_identity_table(identities, snakemake.output.identity)
 

@@ -1,7 +1,8 @@
-"""The shard's patients given as VCFs enter after calling: brought to reference contig coordinates."""
+"""The shard's patients given as VCFs or as MAF rows enter after calling: each becomes a VCF in
+reference contig coordinates."""
 from pathlib import Path
 
-from oncoweave.cli.glue import each_patient, run_step
+from oncoweave.cli.glue import each_patient, log, run_step
 from oncoweave.core.errors import InputError
 from oncoweave.core.io import directory_replaced_on_success
 from oncoweave.genome.reference import ContigMap, fasta_contigs
@@ -20,7 +21,25 @@ def main():
                                      tumour_sample=row["tumour"], normal_sample=row["normal"])
             except InputError as err:
                 raise InputError(f"{row['label']}: {err}") from None
-            print(summary)
+            log.info(f"{row['patient']}: {summary}")
+        if snakemake.params.maf_patients:
+            import_maf_patients(Path(folder), contig_map)
+
+
+def import_maf_patients(folder, contig_map):
+    """Each MAF patient's rows inside the reference regions as a one-sample VCF (rows outside
+    count toward TMB only)."""
+    from oncoweave.variants.maf_import import maf_to_vcf, read_shard_rows
+
+    patients = snakemake.params.maf_patients
+    rows = read_shard_rows(snakemake.input.maf, patients[0]["maf"])
+    by_patient = dict(tuple(rows.groupby("patient", sort=False)))
+    for row in each_patient(patients):
+        calls = by_patient[row["patient"]]
+        calls.attrs = dict(rows.attrs)
+        summary = maf_to_vcf(calls, folder / f"{row['patient']}.vcf.gz", snakemake.input.fasta,
+                             contig_map, tumour_sample=row["tumour"])
+        log.info(f"{row['patient']}: {summary}")
 
 
 run_step(snakemake, main)

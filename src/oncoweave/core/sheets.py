@@ -185,23 +185,66 @@ def _with_schema_columns(df: pd.DataFrame, properties: dict) -> pd.DataFrame:
 
 
 def load_samples(path: str | Path, schema_path: str | Path,
-                 generated: Collection[str] = frozenset()) -> pd.DataFrame:
-    """Load and check the sample sheet.
+                 generated: Collection[str] = frozenset(), maf: str | Path | None = None,
+                 maf_barcodes: Collection[str] = ()) -> pd.DataFrame:
+    """Load and check the sample sheet, with a tumour row per barcode of a MAF it does not name.
 
     ``generated`` lists paths the workflow itself produces (toy-cohort reads), which need not
-    exist yet. Paths in the sheet are relative to the working directory.
+    exist yet. Paths in the sheet are relative to the working directory. ``maf_barcodes``: the
+    Tumor_Sample_Barcodes of the configured MAF (``maf``); a sheet row whose sample is one of
+    them and that gives no file is that MAF tumour (with the row's patient id and purity); every
+    other barcode becomes a patient of its own (patient = sample = barcode). With a MAF the sheet
+    may be header-only.
     """
     df = read_sheet(path)
-    if df.empty:
+    if df.empty and not maf_barcodes:
         raise InputError("lists no samples (a header and one row per sample are needed)",
                          path=str(path))
     df = validate_sheet_with_schema(df, schema_path, path)
+    barcodes = frozenset(maf_barcodes)
     for row, record in enumerate(df.to_dict("records"), start=1):
-        _check_one_read_input(record, row, path)
+        _check_one_read_input(record, row, path, barcodes)
     _check_unique(df, "sample", path)
     _check_patients(df, path)
     _check_files_exist(df, READ_INPUT_COLUMNS, path, generated)
-    return df
+    return _with_maf_tumours(df, path, maf, maf_barcodes) if maf_barcodes else df
+
+
+def maf_samples(samples: pd.DataFrame) -> frozenset[str]:
+    """The samples of a loaded sample sheet whose calls come from the MAF (no file of their own)."""
+    no_file = (samples[list(READ_INPUT_COLUMNS)] == "").all(axis=1)
+    return frozenset(samples.loc[no_file, "sample"])
+
+
+def _with_maf_tumours(df: pd.DataFrame, path: str | Path, maf: str | Path | None,
+                      barcodes: Collection[str]) -> pd.DataFrame:
+    """The sheet plus a tumour row for each MAF barcode it does not name; MAF patients alone."""
+    named = maf_samples(df)
+    rows_of_patient = df["patient"].value_counts()
+    for row, (patient, sample) in enumerate(zip(df["patient"], df["sample"]), start=1):
+        if sample in named and rows_of_patient[patient] > 1:
+            raise sheet_error(path, row, f"patient '{patient}' has its tumour '{sample}' in the "
+                              f"MAF {maf} and other rows too; a MAF patient is its tumour row "
+                              "alone (the MAF's calls are already somatic)", column="patient")
+    id_pattern = re.compile(r"[A-Za-z0-9._-]+")
+    taken = set(df["patient"]) | set(df["sample"])
+    added = []
+    for barcode in barcodes:
+        if barcode in named:
+            continue
+        if not id_pattern.fullmatch(barcode):
+            raise InputError(f"Tumor_Sample_Barcode '{barcode}' cannot be a patient id (letters, "
+                             "digits, '.', '_' and '-' only): name it in the sample sheet "
+                             f"{path} with a patient id", path=str(maf))
+        if barcode in taken:
+            raise InputError(f"Tumor_Sample_Barcode '{barcode}' is also a patient or sample of "
+                             f"the sample sheet {path} that gives its own file; rename one",
+                             path=str(maf))
+        added.append(barcode)
+    extra = pd.DataFrame({column: "" for column in df.columns}, index=range(len(added)))
+    extra["patient"] = extra["sample"] = added
+    extra["type"] = "tumour"
+    return pd.concat([df, extra], ignore_index=True)
 
 
 def load_images(path: str | Path | None, schema_path: str | Path,
@@ -255,8 +298,10 @@ def _load_optional_sheet(path: str | Path | None, schema_path: str | Path) -> pd
     return validate_sheet_with_schema(df, schema_path, path)
 
 
-def _check_one_read_input(record: dict[str, str], row: int, path: str | Path) -> None:
-    """Each sample gives its data as exactly one of fastq1+fastq2, bam, vcf."""
+def _check_one_read_input(record: dict[str, str], row: int, path: str | Path,
+                          maf_barcodes: Collection[str] = frozenset()) -> None:
+    """Each sample gives its data as exactly one of fastq1+fastq2, bam, vcf, or is a tumour of
+    the configured MAF and gives none."""
     if bool(record["fastq1"]) != bool(record["fastq2"]):
         absent = "fastq2" if record["fastq1"] else "fastq1"
         raise sheet_error(path, row, "is empty but the other mate is given (paired reads "
@@ -264,10 +309,18 @@ def _check_one_read_input(record: dict[str, str], row: int, path: str | Path) ->
     given = [name for name, present in (("fastq1+fastq2", record["fastq1"]),
                                         ("bam", record["bam"]), ("vcf", record["vcf"]))
              if present]
-    if len(given) != 1:
+    in_maf = record["sample"] in maf_barcodes
+    if in_maf and given:
+        raise sheet_error(path, row, f"sample '{record['sample']}' is a Tumor_Sample_Barcode of "
+                          f"the MAF and gives {' and '.join(given)} too; give one source of calls")
+    if in_maf and record["type"] != "tumour":
+        raise sheet_error(path, row, f"sample '{record['sample']}' is a Tumor_Sample_Barcode of "
+                          "the MAF: its type must be tumour", column="type")
+    if len(given) != 1 and not in_maf:
         found = " and ".join(given) if given else "none"
+        maf_hint = " (or name a Tumor_Sample_Barcode of the MAF)" if maf_barcodes else ""
         raise sheet_error(path, row, f"sample '{record['sample']}' gives {found}; give exactly "
-                          "one of fastq1+fastq2, bam or vcf")
+                          f"one of fastq1+fastq2, bam or vcf{maf_hint}")
 
 
 def _first_repeat(keys: Iterable[Hashable]) -> tuple[int, int, Hashable] | None:

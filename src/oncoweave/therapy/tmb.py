@@ -7,6 +7,11 @@ mutations are counted as FoundationOne CDx does for the KEYNOTE-158 cut-off (Cha
 PMID:28420421): coding SNVs and indels, synonymous included. A panel estimate is reportable only
 over >= ``min_callable_mb`` of territory and with a matched normal (tumour-only calls keep germline
 variants, which this pipeline cannot filter); a TMB from the clinical sheet takes precedence.
+
+A MAF patient's calls were made by a published pipeline over a territory the MAF does not carry
+(``tmb.maf_territory_mb``): its somatic rows inside the reference regions count by this
+workflow's annotation, those outside by their Variant_Classification under the same rule
+(oncoweave.variants.maf_import.MAF_TMB_CLASSES).
 """
 
 from __future__ import annotations
@@ -90,23 +95,37 @@ def compute_tmb(variants_df: pd.DataFrame, tumour_thresholds_bed: str | Path | N
                 normal_thresholds_bed: str | Path | None, *, patient: str,
                 min_depth: int = DEFAULT_MIN_DEPTH,
                 min_callable_mb: float = DEFAULT_MIN_CALLABLE_MB,
-                clinical_tmb: float | None = None) -> dict:
+                clinical_tmb: float | None = None,
+                maf_outside_mutations: int | None = None,
+                maf_territory_mb: float | None = None) -> dict:
     """One TMB_SCHEMA row for ``patient`` (``variants_df`` may hold other patients' rows too).
 
     No tumour coverage (``tumour_thresholds_bed`` None: calls imported from a VCF) means no
     callable territory: only a TMB from the clinical sheet can be reported then.
+    A MAF patient (``maf_outside_mutations`` given: its TMB-eligible MAF rows outside the
+    reference regions, by Variant_Classification) counts its somatic calls inside the regions as
+    any patient's plus those rows, over ``maf_territory_mb``, the territory the published calls
+    were made over (a MAF does not carry it; None: not reportable).
     """
     require_columns(variants_df, VARIANT_COLUMNS)
     calls = variants_df[variants_df["patient"] == patient]
     paired = normal_thresholds_bed is not None
     problems = []
-    if tumour_thresholds_bed is None:
+    if maf_outside_mutations is not None:
+        callable_mb = float(maf_territory_mb or 0.0)
+        mutations = count_coding_mutations(calls, "somatic") + int(maf_outside_mutations)
+        if maf_territory_mb is None:
+            problems.append("MAF calls: set tmb.maf_territory_mb to the megabases they were "
+                            "made over (a MAF does not carry it)")
+    elif tumour_thresholds_bed is None:
         callable_mb = 0.0
         problems.append("no read coverage (calls imported from a VCF)")
+        mutations = count_coding_mutations(calls, "tumour_only")
     else:
         callable_mb = callable_bases(tumour_thresholds_bed, normal_thresholds_bed, min_depth) / 1e6
-    mutations = count_coding_mutations(calls, "somatic" if paired else "tumour_only")
-    if callable_mb < min_callable_mb:
+        mutations = count_coding_mutations(calls, "somatic" if paired else "tumour_only")
+    territory_unknown = maf_outside_mutations is not None and maf_territory_mb is None
+    if callable_mb < min_callable_mb and not territory_unknown:
         problems.append(f"callable territory {callable_mb:.3f} Mb < {min_callable_mb} Mb")
     if not paired and tumour_thresholds_bed is not None:
         problems.append("tumour-only: germline variants are not removed")

@@ -250,11 +250,13 @@ class _SampleCounts:
 
 def classify_vcf(input_vcf: str | Path, output_vcf: str | Path, tumour_sample: str,
                  normal_sample: str | None, thresholds: CallingThresholds,
-                 pair_ok: bool = True) -> dict[str, int]:
+                 pair_ok: bool = True, published: bool = False) -> dict[str, int]:
     """Classify every biallelic record of ``input_vcf``; write bgzipped VCF + .tbi; return counts.
 
     Records under the reporting floor are dropped. A pair that failed the identity check
     (``pair_ok`` False) is analysed as tumour-only and its normal's counts are not reported.
+    ``published``: calls a published caller already made and filtered (a MAF's rows): each is
+    kept as PASS with the status its INFO/STATUS gives (somatic without one), whatever its depth.
     The summary has ``records_in``, ``records_out``, ``dropped_noise`` and, per status,
     ``<status>`` and ``<status>_pass``.
     """
@@ -265,7 +267,8 @@ def classify_vcf(input_vcf: str | Path, output_vcf: str | Path, tumour_sample: s
     summary = dict.fromkeys(["records_in", "records_out", "dropped_noise"]
                             + [key for status in STATUSES for key in (status, f"{status}_pass")], 0)
     with open_vcf(input_vcf) as vcf_in:
-        _check_input(vcf_in, input_vcf, tumour_sample, normal_sample)
+        if not published:
+            _check_input(vcf_in, input_vcf, tumour_sample, normal_sample)
         header = _output_header(vcf_in.header, thresholds)
         with indexed_vcf_on_success(output_vcf) as temporary:
             with pysam.VariantFile(str(temporary), "wz", header=header) as vcf_out:
@@ -274,9 +277,12 @@ def classify_vcf(input_vcf: str | Path, output_vcf: str | Path, tumour_sample: s
                     if not record.alts:  # a reference-only site: nothing to classify
                         summary["dropped_noise"] += 1
                         continue
-                    annotated = _classify_record(record, input_vcf, tumour_sample,
-                                                 normal_sample if use_normal else None,
-                                                 thresholds, header)
+                    if published:
+                        annotated = _published_record(record, tumour_sample, header)
+                    else:
+                        annotated = _classify_record(record, input_vcf, tumour_sample,
+                                                     normal_sample if use_normal else None,
+                                                     thresholds, header)
                     if annotated is None:
                         summary["dropped_noise"] += 1
                         continue
@@ -342,6 +348,23 @@ def _classify_record(record: pysam.VariantRecord, path: Path, tumour_sample: str
     record.filter.clear()
     for name in result.filters or ("PASS",):
         record.filter.add(name)
+    return record
+
+
+def _published_record(record: pysam.VariantRecord, tumour_sample: str,
+                      header: pysam.VariantHeader) -> pysam.VariantRecord:
+    """A published call as it was made: its status, PASS, and its read counts where it has any."""
+    status = record.info.get("STATUS", SOMATIC) if "STATUS" in record.header.info else SOMATIC
+    tumour = _sample_counts(record, tumour_sample) if "AD" in record.format else None
+    record.translate(header)
+    for key in INFO_FIELDS:
+        record.info.pop(key, None)
+    record.info["STATUS"] = status
+    if tumour is not None and tumour.depth > 0:
+        record.info.update(T_DP=tumour.depth, T_ALT=tumour.alt,
+                           T_VAF=round(allele_fraction(tumour.depth, tumour.alt), 4))
+    record.filter.clear()
+    record.filter.add("PASS")
     return record
 
 

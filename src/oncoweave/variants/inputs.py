@@ -220,7 +220,7 @@ def import_vcf(input_vcf: str | Path, output_vcf: str | Path, *, reference_fasta
         check_vcf_contigs(input_vcf, reference_contigs, contig_map)
         with pysam.VariantFile(str(input_vcf)) as source:
             columns = _sample_columns(source.header, input_vcf, wanted_columns[:len(names)])
-            header = _output_header(source.header, reference_contigs, names, reference_fasta)
+            header = imported_vcf_header(source.header, reference_contigs, names, reference_fasta)
             with indexed_vcf_on_success(output_vcf) as temporary, \
                     pysam.VariantFile(str(temporary), "wz", header=header) as sink:
                 summary = _copy_records(source, sink, fasta, contig_map, columns, names,
@@ -241,8 +241,10 @@ def _sample_columns(header: pysam.VariantHeader, path: str | Path,
     return wanted
 
 
-def _output_header(source: pysam.VariantHeader, reference_contigs: Mapping[str, int],
-                   samples: list[str], reference_fasta: str | Path) -> pysam.VariantHeader:
+def imported_vcf_header(source: pysam.VariantHeader, reference_contigs: Mapping[str, int],
+                        samples: list[str], reference_fasta: str | Path) -> pysam.VariantHeader:
+    """The header of an imported VCF: ``source``'s lines except its contigs and reference, every
+    reference contig with its length, ##reference, and ``samples``."""
     header = pysam.VariantHeader()
     for record in source.records:
         if record.key not in ("fileformat", "contig", "reference"):

@@ -40,10 +40,11 @@ GRCH38_BUILDS = frozenset({"", "38", "GRCH38", "HG38", "GRCH38.P14", "GRCH38.P13
 GRCH37_BUILDS = frozenset({"37", "GRCH37", "HG19", "GRCH37-LITE", "B37", "HS37D5"})
 LIFTOVER_HINT = ("lift it over to GRCh38 before use (e.g. CrossMap or Picard LiftoverVcf with the "
                  "UCSC hg19ToHg38.over.chain.gz chain) and set NCBI_Build to GRCh38")
-# Non-synonymous coding classes that count toward a MAF patient's TMB (see maf_tmb_counts).
-MAF_TMB_CLASSES = ("Missense_Mutation", "Nonsense_Mutation", "Frame_Shift_Del", "Frame_Shift_Ins",
-                   "In_Frame_Del", "In_Frame_Ins", "Nonstop_Mutation", "Translation_Start_Site",
-                   "Splice_Site")
+# The classes that count toward TMB: the workflow's one rule (oncoweave.therapy.tmb.CODING_TERMS,
+# coding SNVs and indels with synonymous ones, as FoundationOne CDx counts) in MAF terms.
+MAF_TMB_CLASSES = ("Missense_Mutation", "Silent", "Nonsense_Mutation", "Nonstop_Mutation",
+                   "Translation_Start_Site", "Frame_Shift_Del", "Frame_Shift_Ins", "In_Frame_Del",
+                   "In_Frame_Ins")
 FORMAT_FIELDS = (("GT", 1, "String", "Genotype"),
                  ("AD", "R", "Integer", "Allelic depths (REF, ALT): MAF t_ref_count, t_alt_count"),
                  ("DP", 1, "Integer", "Read depth: MAF t_depth, else REF + ALT"))
@@ -364,6 +365,42 @@ def _check_reference_alleles(table: pd.DataFrame, fasta, path: Path) -> None:
         "(GRCh37/hg19?)"))])
 
 
+def maf_barcodes(path: str | Path) -> list[str]:
+    """The distinct Tumor_Sample_Barcodes of the MAF at ``path``, in file order: one column read
+    (pyarrow), cheap enough for planning a run. The full checks are :func:`read_maf`'s."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from pyarrow import csv
+
+    path = Path(path)
+    comment_lines, header, gzipped = _header(path)
+    column = next((name for name in header if name.lower() == "tumor_sample_barcode"), None)
+    if column is None:
+        raise _line_error(path, comment_lines + 1, "missing required MAF column "
+                          "Tumor_Sample_Barcode")
+    try:
+        with pa.input_stream(str(path), compression="gzip" if gzipped else None) as stream:
+            arrow = csv.read_csv(stream, read_options=csv.ReadOptions(skip_rows=comment_lines),
+                                 parse_options=csv.ParseOptions(
+                                     delimiter="\t", quote_char=False,
+                                     invalid_row_handler=lambda row: "skip"),
+                                 convert_options=csv.ConvertOptions(
+                                     column_types={name: pa.string() for name in header},
+                                     include_columns=[column], strings_can_be_null=False))
+    except (OSError, pa.ArrowInvalid) as err:
+        raise InputError(f"cannot read the MAF ({err})", path=str(path)) from None
+    return [barcode for barcode in pc.unique(arrow[column]).to_pylist() if barcode]
+
+
+def published_status(mutation_status: pd.Series) -> pd.Series:
+    """The workflow status of published MAF calls by their Mutation_Status: Somatic or empty (a
+    MAF of somatic calls) -> somatic, Germline -> germline, LOH -> loh, anything else (Unknown,
+    None, ...) -> tumour_only, which TMB and the somatic counts leave out."""
+    lowered = mutation_status.fillna("").str.strip().str.lower()
+    return lowered.map({"somatic": "somatic", "": "somatic", "germline": "germline",
+                        "loh": "loh"}).fillna("tumour_only")
+
+
 def maf_patients(rows: pd.DataFrame, patients: Mapping[str, str] | None = None,
                  path: str | Path | None = None) -> pd.Series:
     """Patient of each row: its Tumor_Sample_Barcode (one tumour per patient), or
@@ -393,12 +430,13 @@ def split_maf(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 def maf_tmb_counts(rows: pd.DataFrame) -> pd.DataFrame:
     """Per patient: TMB-eligible rows by Variant_Classification, and their ``total``.
 
-    The rule: a row counts when its Variant_Classification is a non-synonymous coding class
-    (MAF_TMB_CLASSES: Missense, Nonsense, Frame_Shift_Del/Ins, In_Frame_Del/Ins, Nonstop,
-    Translation_Start_Site, Splice_Site) and, when the MAF has Mutation_Status, the status is
-    Somatic or empty (germline/LOH rows do not count). Silent, UTR, intron, IGR, RNA and
-    Splice_Region rows never count; rows inside and outside the reference count alike (pass
-    the outside rows to add them to what the workflow counts in its regions). Every patient of
+    The rule is the workflow's (oncoweave.therapy.tmb): a row counts when its
+    Variant_Classification is a coding class, synonymous included (MAF_TMB_CLASSES: Missense,
+    Silent, Nonsense, Nonstop, Translation_Start_Site, Frame_Shift_Del/Ins, In_Frame_Del/Ins)
+    and, when the MAF has Mutation_Status, the status is Somatic or empty (germline/LOH rows do
+    not count). Splice_Site, Splice_Region, UTR, intron, IGR and RNA rows never count; rows
+    inside and outside the reference count alike (the workflow passes the outside rows, adding
+    them to what it counts from its own annotation inside the regions). Every patient of
     ``rows`` has a row, zeros included; divide by the covered megabases for a TMB.
     """
     import pandas as pd
@@ -414,6 +452,34 @@ def maf_tmb_counts(rows: pd.DataFrame) -> pd.DataFrame:
     counts["total"] = counts.sum(axis=1)
     counts.index.name, counts.columns.name = "patient", None
     return counts
+
+
+def write_shard_rows(rows: pd.DataFrame, shard_of: Mapping[str, str],
+                     outputs: list[str]) -> None:
+    """Write each shard's rows of a :func:`read_maf` table to its output (named ``<shard>.parquet``;
+    ``shard_of``: patient -> shard). Each file is written whole or not at all."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from oncoweave.core.io import replaced_on_success
+
+    shards = rows["patient"].map(dict(shard_of))
+    by_shard = {shard: part for shard, part in rows.groupby(shards, sort=False)}
+    for output in outputs:
+        shard = Path(output).name.removesuffix(".parquet")
+        part = by_shard.get(shard, rows.iloc[:0])
+        with replaced_on_success(output) as temporary:
+            pq.write_table(pa.Table.from_pandas(part.reset_index(drop=True), preserve_index=False),
+                           temporary)
+
+
+def read_shard_rows(path: str | Path, maf: str | Path) -> pd.DataFrame:
+    """One shard's MAF rows as :func:`write_shard_rows` wrote them; errors name the MAF ``maf``."""
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(path).to_pandas()
+    rows.attrs["path"] = str(maf)
+    return rows
 
 
 @dataclass(frozen=True)
@@ -432,13 +498,16 @@ def maf_to_vcf(rows: pd.DataFrame, out_vcf: str | Path, reference_fasta: str | P
     sample ``tumour_sample``) plus FORMAT GT (0/1), AD (t_ref_count, t_alt_count) and DP
     (t_depth, else the sum of AD), left missing where the MAF has no counts. Indels get their
     VCF anchor base from the FASTA (insertion: the base at Start_Position; deletion: the base
-    before it). Rows outside the regions are skipped; repeated calls are written once.
+    before it). INFO/STATUS is the call's :func:`published_status`, which the classification
+    keeps (published calls are not re-filtered). Rows outside the regions are skipped; repeated
+    calls are written once.
     """
     import numpy as np
+    import pandas as pd
     import pysam
 
     from oncoweave.core.io import indexed_vcf_on_success
-    from oncoweave.variants.inputs import _output_header
+    from oncoweave.variants.inputs import imported_vcf_header
 
     barcodes = set(rows["Tumor_Sample_Barcode"])
     if len(barcodes) > 1:
@@ -456,12 +525,17 @@ def maf_to_vcf(rows: pd.DataFrame, out_vcf: str | Path, reference_fasta: str | P
                                   inside["contig_pos"].to_numpy().astype("int64"),
                                   np.ones(len(inside), dtype="int64"))
     inside["vcf_ref"], inside["vcf_alt"] = _vcf_alleles(inside, anchors)
+    inside["status"] = published_status(inside["Mutation_Status"] if "Mutation_Status" in inside
+                                        else pd.Series("", index=inside.index))
     order = {name: rank for rank, name in enumerate(references)}
     inside["contig_rank"] = inside["contig"].map(order)
     inside = inside.sort_values(["contig_rank", "contig_pos", "vcf_ref", "vcf_alt"],
                                 kind="stable")
     unique = inside.drop_duplicates(["contig", "contig_pos", "vcf_ref", "vcf_alt"])
-    header = _output_header(pysam.VariantHeader(), references, [tumour_sample], reference_fasta)
+    header = imported_vcf_header(pysam.VariantHeader(), references, [tumour_sample],
+                                 reference_fasta)
+    header.info.add("STATUS", 1, "String", "Status of the published call by its MAF "
+                    "Mutation_Status: somatic, germline, loh or tumour_only")
     for key, number, kind, text in FORMAT_FIELDS:
         header.add_meta("FORMAT", items=[("ID", key), ("Number", number), ("Type", kind),
                                          ("Description", text)])
@@ -486,6 +560,7 @@ def _record(sink, row, sample: str):
 
     record = sink.new_record(contig=row.contig, start=int(row.contig_pos) - 1,
                              alleles=(row.vcf_ref, row.vcf_alt), filter="PASS")
+    record.info["STATUS"] = row.status
     call = record.samples[sample]
     call["GT"] = (0, 1)
     ref_count, alt_count, depth = (getattr(row, name, pd.NA)
