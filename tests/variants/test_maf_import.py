@@ -19,10 +19,9 @@ from oncoweave.variants.maf_import import (
     maf_tmb_counts,
     maf_to_vcf,
     read_maf,
-    read_shard_rows,
     split_maf,
-    write_shard_rows,
 )
+from oncoweave.variants.maf_shards import read_shard_rows, write_shard_rows
 from oncoweave.variants.schema import VARIANTS_SCHEMA
 
 CONTIG_MAP = ContigMap.from_tsv(BUNDLED_REFERENCE_DIR / "regions.tsv")

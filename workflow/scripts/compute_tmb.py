@@ -11,7 +11,8 @@ def maf_outside_counts():
     """MAF patient -> its TMB-eligible MAF rows outside the reference regions (none: {})."""
     if "maf" not in snakemake.input.keys():
         return {}
-    from oncoweave.variants.maf_import import maf_tmb_counts, read_shard_rows, split_maf
+    from oncoweave.variants.maf_import import maf_tmb_counts, split_maf
+    from oncoweave.variants.maf_shards import read_shard_rows
 
     rows = read_shard_rows(snakemake.input.maf, "MAF")
     counts = maf_tmb_counts(split_maf(rows)[1])["total"].to_dict()

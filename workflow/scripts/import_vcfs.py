@@ -29,7 +29,8 @@ def main():
 def import_maf_patients(folder, contig_map):
     """Each MAF patient's rows inside the reference regions as a one-sample VCF (rows outside
     count toward TMB only)."""
-    from oncoweave.variants.maf_import import maf_to_vcf, read_shard_rows
+    from oncoweave.variants.maf_import import maf_to_vcf
+    from oncoweave.variants.maf_shards import read_shard_rows
 
     patients = snakemake.params.maf_patients
     rows = read_shard_rows(snakemake.input.maf, patients[0]["maf"])

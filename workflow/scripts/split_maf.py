@@ -2,7 +2,8 @@
 shard's rows written to their own Parquet file for that shard's import and TMB jobs."""
 from oncoweave.cli.glue import log, run_step
 from oncoweave.genome.reference import ContigMap
-from oncoweave.variants.maf_import import read_maf, write_shard_rows
+from oncoweave.variants.maf_import import read_maf
+from oncoweave.variants.maf_shards import write_shard_rows
 
 
 def main():

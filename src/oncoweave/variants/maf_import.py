@@ -454,34 +454,6 @@ def maf_tmb_counts(rows: pd.DataFrame) -> pd.DataFrame:
     return counts
 
 
-def write_shard_rows(rows: pd.DataFrame, shard_of: Mapping[str, str],
-                     outputs: list[str]) -> None:
-    """Write each shard's rows of a :func:`read_maf` table to its output (named ``<shard>.parquet``;
-    ``shard_of``: patient -> shard). Each file is written whole or not at all."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from oncoweave.core.io import replaced_on_success
-
-    shards = rows["patient"].map(dict(shard_of))
-    by_shard = {shard: part for shard, part in rows.groupby(shards, sort=False)}
-    for output in outputs:
-        shard = Path(output).name.removesuffix(".parquet")
-        part = by_shard.get(shard, rows.iloc[:0])
-        with replaced_on_success(output) as temporary:
-            pq.write_table(pa.Table.from_pandas(part.reset_index(drop=True), preserve_index=False),
-                           temporary)
-
-
-def read_shard_rows(path: str | Path, maf: str | Path) -> pd.DataFrame:
-    """One shard's MAF rows as :func:`write_shard_rows` wrote them; errors name the MAF ``maf``."""
-    import pyarrow.parquet as pq
-
-    rows = pq.read_table(path).to_pandas()
-    rows.attrs["path"] = str(maf)
-    return rows
-
-
 @dataclass(frozen=True)
 class MafVcfSummary:
     rows: int
