@@ -16,7 +16,7 @@ def main():
     # A reportable TMB of this run stands in where the sheet gives none (never a 4-gene panel's).
     if "TMB" not in features:
         reportable = reportable_tmbs(snakemake.input.tmb)
-        features["TMB"] = [reportable.get(patient) for patient in features["patient"]]
+        features["TMB"] = features["patient"].map(reportable).astype(float)
     model_dir = Path(snakemake.input.model).parent
     predictions = predict_response(features, model_dir)
     write_predictions(predictions, snakemake.output[0], model_dir)
