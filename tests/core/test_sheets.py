@@ -3,8 +3,8 @@
 from pathlib import Path
 
 import pytest
-
 from helpers import REPO
+
 from oncoweave.core.errors import InputError
 from oncoweave.core.sheets import (
     load_clinical,
@@ -315,12 +315,13 @@ def test_the_sheet_may_name_a_maf_tumour_with_its_patient_id(cohort_dir):
     (["P9", "TCGA-A1", "tumour", "", "", "", "calls/P2.vcf.gz", ""], ["TCGA-A1"],
      "row 5 (line 6): sample 'TCGA-A1' is a Tumor_Sample_Barcode of the MAF and gives vcf too"),
     (["P9", "TCGA-A1", "normal", "", "", "", "", ""], ["TCGA-A1"],
-     "row 5 (line 6): column 'type': sample 'TCGA-A1' is a Tumor_Sample_Barcode of the MAF: its "
-     "type must be tumour"),
-    (["P1", "TCGA-A1", "tumour", "", "", "", "", ""], ["TCGA-A1"], "patient 'P1' has a second "
-     "tumour"),
-    (["P9", "P9-T", "tumour", "", "", "", "", ""], ["TCGA-A1"], "gives none; give exactly one "
-     "of fastq1+fastq2, bam or vcf (or name a Tumor_Sample_Barcode of the MAF)"),
+     ("row 5 (line 6): column 'type': sample 'TCGA-A1' is a Tumor_Sample_Barcode of the MAF: "
+      "its type must be tumour")),
+    (["P1", "TCGA-A1", "tumour", "", "", "", "", ""], ["TCGA-A1"],
+     "patient 'P1' has a second tumour"),
+    (["P9", "P9-T", "tumour", "", "", "", "", ""], ["TCGA-A1"],
+     ("gives none; give exactly one of fastq1+fastq2, bam or vcf (or name a "
+      "Tumor_Sample_Barcode of the MAF)")),
 ])
 def test_maf_rows_of_the_sheet_are_checked(cohort_dir, row, barcodes, expected):
     sheet = write_tsv(cohort_dir / "samples.tsv", SAMPLE_HEADER, good_sample_rows() + [row])

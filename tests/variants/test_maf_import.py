@@ -17,11 +17,11 @@ from oncoweave.variants.maf_import import (
     maf_barcodes,
     maf_patients,
     maf_tmb_counts,
-    maf_to_vcf,
     read_maf,
     split_maf,
 )
 from oncoweave.variants.maf_shards import read_shard_rows, write_shard_rows
+from oncoweave.variants.maf_vcf import maf_to_vcf
 from oncoweave.variants.schema import VARIANTS_SCHEMA
 
 CONTIG_MAP = ContigMap.from_tsv(BUNDLED_REFERENCE_DIR / "regions.tsv")
@@ -199,7 +199,7 @@ def test_maf_to_vcf_adds_anchor_bases_and_counts(tmp_path, fasta_path):
     rows = read_maf(maf_file(tmp_path / "c.maf", good_rows(fasta_path)), fasta_path, CONTIG_MAP)
     s1 = rows[rows["patient"] == "S1"]
     out = tmp_path / "S1.vcf.gz"
-    summary = maf_to_vcf(s1, out, fasta_path, CONTIG_MAP, "S1-T")
+    summary = maf_to_vcf(s1, out, fasta_path, "S1-T")
     assert (summary.written, summary.outside_regions) == (2, 0)
     anchor = genomic_bases(fasta_path, "chr17", 7675100, 1)
     assert vcf_records(out) == [("chr17_TP53", 35088, "C", "T", (60, 40), 100),
@@ -209,7 +209,7 @@ def test_maf_to_vcf_adds_anchor_bases_and_counts(tmp_path, fasta_path):
         assert list(vcf.header.samples) == ["S1-T"]
         assert dict(vcf.header.contigs.items()).keys() == set(fasta.references)
     s2 = rows[rows["patient"] == "S2"]
-    summary = maf_to_vcf(s2, tmp_path / "S2.vcf.gz", fasta_path, CONTIG_MAP, "S2-T")
+    summary = maf_to_vcf(s2, tmp_path / "S2.vcf.gz", fasta_path, "S2-T")
     assert (summary.written, summary.outside_regions) == (1, 2)
     deleted = genomic_bases(fasta_path, "chr17", 7675100, 3)  # anchor + the 2 deleted bases
     assert vcf_records(tmp_path / "S2.vcf.gz") == [("chr17_TP53", 35100, deleted, deleted[0],
@@ -241,7 +241,7 @@ def test_workflow_maf_round_trips_to_the_same_calls(tmp_path, fasta_path):
     write_maf(variants_to_maf(variants), tmp_path / "variants.maf")
     rows = read_maf(tmp_path / "variants.maf", fasta_path, CONTIG_MAP)
     assert rows["Tumor_Sample_Barcode"].unique().tolist() == ["P1_T"]
-    maf_to_vcf(rows, tmp_path / "P1.vcf.gz", fasta_path, CONTIG_MAP, "P1_T")
+    maf_to_vcf(rows, tmp_path / "P1.vcf.gz", fasta_path, "P1_T")
     back = [(*CONTIG_MAP.to_genomic(contig, pos), ref, alt)
             for contig, pos, ref, alt, ad, _ in vcf_records(tmp_path / "P1.vcf.gz")]
     assert back == [("chr17", pos, ref, alt) for pos, ref, alt, _ in calls]
@@ -266,7 +266,7 @@ def test_published_calls_keep_their_status_and_pass_whatever_their_depth(tmp_pat
     for patient, expected in (("S1", [("somatic", 0.4), ("germline", 0.1667)]),
                               ("S2", [("somatic", None)])):  # S2's deletion has no counts
         imported, classified = tmp_path / f"{patient}.in.vcf.gz", tmp_path / f"{patient}.vcf.gz"
-        maf_to_vcf(table[table["patient"] == patient], imported, fasta_path, CONTIG_MAP, patient)
+        maf_to_vcf(table[table["patient"] == patient], imported, fasta_path, patient)
         summary = classify_vcf(imported, classified, patient, None, CallingThresholds(),
                                published=True)
         assert summary["records_out"] == len(expected) and summary["dropped_noise"] == 0

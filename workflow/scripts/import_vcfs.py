@@ -22,13 +22,13 @@ def main():
                 raise InputError(f"{row['label']}: {err}") from None
             log.info(f"{row['patient']}: {summary}")
         if snakemake.params.maf_patients:
-            import_maf_patients(Path(folder), contig_map)
+            import_maf_patients(Path(folder))
 
 
-def import_maf_patients(folder, contig_map):
+def import_maf_patients(folder):
     """Each MAF patient's rows inside the reference regions as a one-sample VCF (rows outside
     count toward TMB only)."""
-    from oncoweave.variants.maf_import import maf_to_vcf
+    from oncoweave.variants.maf_vcf import maf_to_vcf
     from oncoweave.variants.maf_shards import read_shard_rows
 
     patients = snakemake.params.maf_patients
@@ -38,7 +38,7 @@ def import_maf_patients(folder, contig_map):
         calls = by_patient[row["patient"]]
         calls.attrs = dict(rows.attrs)
         summary = maf_to_vcf(calls, folder / f"{row['patient']}.vcf.gz", snakemake.input.fasta,
-                             contig_map, tumour_sample=row["tumour"])
+                             tumour_sample=row["tumour"])
         log.info(f"{row['patient']}: {summary}")
 
 

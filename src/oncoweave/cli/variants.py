@@ -96,7 +96,8 @@ def _cmd_import_vcf(args) -> int:
 def _cmd_import_maf(args) -> int:
     from oncoweave.core.io import write_tsv
     from oncoweave.genome.reference import ContigMap
-    from oncoweave.variants.maf_import import maf_tmb_counts, maf_to_vcf, read_maf, split_maf
+    from oncoweave.variants.maf_import import maf_tmb_counts, read_maf, split_maf
+    from oncoweave.variants.maf_vcf import maf_to_vcf
 
     contig_map = ContigMap.from_tsv(args.regions)
     rows = read_maf(args.input, args.reference, contig_map)
@@ -106,7 +107,7 @@ def _cmd_import_maf(args) -> int:
     if args.outdir:
         outdir = Path(args.outdir)
         for patient, patient_rows in inside.groupby("patient", sort=True):
-            maf_to_vcf(patient_rows, outdir / f"{patient}.vcf.gz", args.reference, contig_map,
+            maf_to_vcf(patient_rows, outdir / f"{patient}.vcf.gz", args.reference,
                        tumour_sample=str(patient))
         write_tsv(maf_tmb_counts(rows).reset_index(), outdir / "tmb_counts.tsv")
         print(f"{outdir}: {inside['patient'].nunique():,} VCF(s) and tmb_counts.tsv")
@@ -267,7 +268,11 @@ def _cmd_compare(args) -> int:
     import tempfile
 
     from oncoweave.core.io import write_tsv
-    from oncoweave.variants.caller_evaluation import compare_callers, format_comparison, run_inputs
+    from oncoweave.variants.caller_evaluation import (
+        compare_callers,
+        format_comparison,
+        run_inputs,
+    )
 
     inputs = run_inputs(args.run_dir, args.patients)
     with tempfile.TemporaryDirectory(prefix="oncoweave-compare-") as work_dir:

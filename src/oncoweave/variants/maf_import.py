@@ -3,8 +3,8 @@
 ``read_maf`` reads a MAF (``#`` lines such as ``#version 2.4`` may precede the header) into one
 validated table, a row per MAF row with its 1-based file ``line``, in one vectorised pass (pyarrow;
 checks are column operations: a million rows take seconds). ``split_maf`` parts rows inside the
-reference regions (classified and annotated like a VCF patient's calls, via ``maf_to_vcf``, which
-adds the VCF anchor base of indels from the FASTA) from those outside (other genes: they count
+reference regions (classified and annotated like a VCF patient's calls, via
+oncoweave.variants.maf_vcf.maf_to_vcf) from those outside (other genes: they count
 toward TMB only, by ``maf_tmb_counts``). A problem is one InputError naming the file, the first bad
 line (comment and header lines counted), what is wrong and how many rows are bad.
 
@@ -19,7 +19,6 @@ GRCh38; the REF check against the FASTA still catches most GRCh37 rows inside th
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,9 +44,6 @@ LIFTOVER_HINT = ("lift it over to GRCh38 before use (e.g. CrossMap or Picard Lif
 MAF_TMB_CLASSES = ("Missense_Mutation", "Silent", "Nonsense_Mutation", "Nonstop_Mutation",
                    "Translation_Start_Site", "Frame_Shift_Del", "Frame_Shift_Ins", "In_Frame_Del",
                    "In_Frame_Ins")
-FORMAT_FIELDS = (("GT", 1, "String", "Genotype"),
-                 ("AD", "R", "Integer", "Allelic depths (REF, ALT): MAF t_ref_count, t_alt_count"),
-                 ("DP", 1, "Integer", "Read depth: MAF t_depth, else REF + ALT"))
 # Contigs up to this length are fetched whole for the REF check; longer ones base by base.
 WHOLE_CONTIG_MAX = 20_000_000
 
@@ -452,95 +448,3 @@ def maf_tmb_counts(rows: pd.DataFrame) -> pd.DataFrame:
     counts["total"] = counts.sum(axis=1)
     counts.index.name, counts.columns.name = "patient", None
     return counts
-
-
-@dataclass(frozen=True)
-class MafVcfSummary:
-    rows: int
-    written: int
-    outside_regions: int
-    duplicates: int
-
-
-def maf_to_vcf(rows: pd.DataFrame, out_vcf: str | Path, reference_fasta: str | Path,
-               contig_map: ContigMap, tumour_sample: str) -> MafVcfSummary:
-    """Write one patient's MAF rows as a sorted, bgzipped, tabix-indexed VCF on the reference.
-
-    The header is import_vcf's (every reference contig with its length, ##reference, the one
-    sample ``tumour_sample``) plus FORMAT GT (0/1), AD (t_ref_count, t_alt_count) and DP
-    (t_depth, else the sum of AD), left missing where the MAF has no counts. Indels get their
-    VCF anchor base from the FASTA (insertion: the base at Start_Position; deletion: the base
-    before it). INFO/STATUS is the call's :func:`published_status`, which the classification
-    keeps (published calls are not re-filtered). Rows outside the regions are skipped; repeated
-    calls are written once.
-    """
-    import numpy as np
-    import pandas as pd
-    import pysam
-
-    from oncoweave.core.io import indexed_vcf_on_success
-    from oncoweave.variants.inputs import imported_vcf_header
-
-    barcodes = set(rows["Tumor_Sample_Barcode"])
-    if len(barcodes) > 1:
-        raise InputError(f"maf_to_vcf takes one tumour's rows; these have {len(barcodes)} "
-                         f"Tumor_Sample_Barcodes ({', '.join(sorted(barcodes)[:3])} ...): give "
-                         "each tumour its own patient", path=rows.attrs.get("path"))
-    with pysam.FastaFile(str(reference_fasta)) as fasta:
-        references = dict(zip(fasta.references, fasta.lengths, strict=True))
-        table = rows.reset_index(drop=True).copy()
-        table.attrs = dict(rows.attrs)
-        _locate(table, contig_map, set(references))
-        _check_reference_alleles(table, fasta, Path(rows.attrs.get("path", "MAF")))
-        inside = table[table["contig"].notna()].reset_index(drop=True)
-        anchors = reference_bases(fasta, inside["contig"].to_numpy(),
-                                  inside["contig_pos"].to_numpy().astype("int64"),
-                                  np.ones(len(inside), dtype="int64"))
-    inside["vcf_ref"], inside["vcf_alt"] = _vcf_alleles(inside, anchors)
-    inside["status"] = published_status(inside["Mutation_Status"] if "Mutation_Status" in inside
-                                        else pd.Series("", index=inside.index))
-    order = {name: rank for rank, name in enumerate(references)}
-    inside["contig_rank"] = inside["contig"].map(order)
-    inside = inside.sort_values(["contig_rank", "contig_pos", "vcf_ref", "vcf_alt"],
-                                kind="stable")
-    unique = inside.drop_duplicates(["contig", "contig_pos", "vcf_ref", "vcf_alt"])
-    header = imported_vcf_header(pysam.VariantHeader(), references, [tumour_sample],
-                                 reference_fasta)
-    header.info.add("STATUS", 1, "String", "Status of the published call by its MAF "
-                    "Mutation_Status: somatic, germline, loh or tumour_only")
-    for key, number, kind, text in FORMAT_FIELDS:
-        header.add_meta("FORMAT", items=[("ID", key), ("Number", number), ("Type", kind),
-                                         ("Description", text)])
-    with indexed_vcf_on_success(out_vcf) as temporary, \
-            pysam.VariantFile(str(temporary), "wz", header=header) as sink:
-        for row in unique.itertuples(index=False):
-            sink.write(_record(sink, row, tumour_sample))
-    return MafVcfSummary(rows=len(rows), written=len(unique),
-                         outside_regions=len(table) - len(inside),
-                         duplicates=len(inside) - len(unique))
-
-
-def _vcf_alleles(rows: pd.DataFrame, anchors: list[str]) -> tuple[list[str], list[str]]:
-    """MAF -> VCF alleles: insertion REF '-' -> anchor, anchor+ALT; deletion ALT '-' likewise."""
-    pairs = [(a, a + alt) if ref == "-" else (a + ref, a) if alt == "-" else (ref, alt)
-             for ref, alt, a in zip(rows["Reference_Allele"], rows["Tumor_Seq_Allele2"], anchors)]
-    return [ref for ref, _ in pairs], [alt for _, alt in pairs]
-
-
-def _record(sink, row, sample: str):
-    import pandas as pd
-
-    record = sink.new_record(contig=row.contig, start=int(row.contig_pos) - 1,
-                             alleles=(row.vcf_ref, row.vcf_alt), filter="PASS")
-    record.info["STATUS"] = row.status
-    call = record.samples[sample]
-    call["GT"] = (0, 1)
-    ref_count, alt_count, depth = (getattr(row, name, pd.NA)
-                                   for name in ("t_ref_count", "t_alt_count", "t_depth"))
-    if not pd.isna(ref_count) and not pd.isna(alt_count):
-        call["AD"] = (int(ref_count), int(alt_count))
-        if pd.isna(depth):
-            depth = int(ref_count) + int(alt_count)
-    if not pd.isna(depth):
-        call["DP"] = int(depth)
-    return record
