@@ -11,7 +11,9 @@ import pytest
 from oncoweave.cli.main import main
 from oncoweave.core.errors import InputError
 from oncoweave.core.tables import read_parquet
-from oncoweave.therapy.tmb import TMB_SCHEMA, clinical_tmb, compute_tmb
+from oncoweave.therapy.tmb import CODING_TERMS, TMB_SCHEMA, clinical_tmb, compute_tmb
+from oncoweave.variants.maf import CSQ_TO_MAF_CLASS, variant_classification
+from oncoweave.variants.maf_import import MAF_TMB_CLASSES
 
 # Region sizes of the toy panel's mosdepth thresholds summed to 24,104 bases (4 genes' exons).
 PANEL_REGIONS = [("chr17_TP53", 0, 4104), ("chr7_EGFR", 0, 10000), ("chr13_BRCA2", 0, 10000)]
@@ -140,3 +142,12 @@ def test_maf_patient_without_a_territory_is_not_reportable(calls):
     row = compute_tmb(calls, None, None, patient="P02", maf_outside_mutations=34)
     assert row["reportable"] is False and row["tmb"] is None
     assert row["reason"].startswith("MAF calls: set tmb.maf_territory_mb")
+
+
+@pytest.mark.parametrize("variant_type", ["SNP", "INS", "DEL"])
+def test_maf_rows_and_annotated_calls_count_toward_tmb_by_one_rule(variant_type):
+    # A MAF patient's rows outside the regions count by Variant_Classification, the rest by the
+    # annotation's terms: each term's MAF class must count exactly when the term does.
+    for term in CSQ_TO_MAF_CLASS:
+        maf_class = variant_classification(term, variant_type)
+        assert (term in CODING_TERMS) == (maf_class in MAF_TMB_CLASSES), (term, maf_class)

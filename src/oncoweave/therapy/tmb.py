@@ -27,7 +27,7 @@ from oncoweave.core.tables import require_columns, schema_field
 from oncoweave.therapy.defaults import DEFAULT_MIN_CALLABLE_MB, DEFAULT_MIN_DEPTH
 
 CODING_TERMS = frozenset({"missense", "synonymous", "stop_gained", "stop_lost", "start_lost",
-                          "stop_retained", "frameshift", "inframe_deletion", "inframe_insertion",
+                          "stop_retained", "start_retained", "frameshift", "inframe_deletion", "inframe_insertion",
                           "inframe_altering", "coding_sequence"})
 VARIANT_COLUMNS = ("patient", "sample", "chrom", "pos", "ref", "alt", "consequence", "status",
                    "filter")
