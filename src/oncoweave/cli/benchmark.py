@@ -163,6 +163,16 @@ def register(subparsers) -> None:
     vcf_import.add_argument("--seed", type=int, default=0)
     vcf_import.add_argument("--workdir", help="folder for the VCF and outputs (default: temporary)")
     vcf_import.set_defaults(func=_cmd_vcf_import)
+    maf_run = commands.add_parser(
+        "maf-run", help="a simulated MAF cohort of N patients through `snakemake all`: wall, "
+        "peak memory, the slowest rules")
+    maf_run.add_argument("--patients", type=int, default=10_000)
+    maf_run.add_argument("--cores", type=int, default=2)
+    maf_run.add_argument("--seed", type=int, default=1)
+    maf_run.add_argument("--territory-mb", type=float, default=38.0,
+                         help="tmb: maf_territory_mb of the run (an exome: about 38)")
+    maf_run.add_argument("--workdir", help="new or empty folder (default: a new temporary one)")
+    maf_run.set_defaults(func=_cmd_maf_run)
 
 
 def _cmd_summarize(args) -> int:
@@ -233,4 +243,32 @@ def _cmd_vcf_import(args) -> int:
     timings = time_vcf_import(workdir, args.records, args.seed)
     print(pd.DataFrame(timings).to_string(index=False, float_format="%.2f"))
     print(f"\n{args.records:,} records in {workdir}")
+    return 0
+
+
+def _cmd_maf_run(args) -> int:
+    from oncoweave.cli.maf_benchmark import run_maf_cohort, write_maf_run
+
+    if args.patients < 1 or args.cores < 1:
+        raise InputError(f"--patients and --cores must be at least 1, got {args.patients} and "
+                         f"{args.cores}")
+    workdir = (Path(args.workdir) if args.workdir else Path(
+        tempfile.mkdtemp(prefix="oncoweave-maf-run-"))).resolve()
+    if workdir.exists() and any(workdir.iterdir()):
+        raise InputError("working directory must be new or empty (a fresh run)", path=workdir)
+    config_file = write_maf_run(workdir, args.patients, args.seed, args.territory_mb)
+    try:
+        wall_s, peak_mb = run_maf_cohort(workdir, config_file, args.cores)
+    except RuntimeError as err:
+        print(f"oncoweave benchmark maf-run: {err}", file=sys.stderr)
+        return 1
+    summary = summarize_benchmarks(workdir / "benchmarks")
+    total_cpu_s = float(summary["total_cpu_s"].sum())
+    print(format_summary(summary.sort_values("total_wall_s", ascending=False).head(12)))
+    largest_job = float(summary["max_rss_mb"].max())
+    print(f"\nworking directory: {workdir}")
+    print(f"{args.patients:,} MAF patients through all: {wall_s:.1f} s on {args.cores} cores, "
+          f"{int(summary['jobs'].sum()):,} jobs, rule CPU {total_cpu_s:.1f} s")
+    print(f"peak memory: {max(peak_mb, largest_job):,.0f} MB (largest process of the run; "
+          f"largest job by its benchmark: {largest_job:,.0f} MB)")
     return 0
