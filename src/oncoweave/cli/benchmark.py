@@ -171,6 +171,8 @@ def register(subparsers) -> None:
     maf_run.add_argument("--seed", type=int, default=1)
     maf_run.add_argument("--territory-mb", type=float, default=38.0,
                          help="tmb: maf_territory_mb of the run (an exome: about 38)")
+    maf_run.add_argument("--shard-size", type=int, help="sharding: shard_size of the run "
+                         "(default: the config's)")
     maf_run.add_argument("--workdir", help="new or empty folder (default: a new temporary one)")
     maf_run.set_defaults(func=_cmd_maf_run)
 
@@ -256,7 +258,8 @@ def _cmd_maf_run(args) -> int:
         tempfile.mkdtemp(prefix="oncoweave-maf-run-"))).resolve()
     if workdir.exists() and any(workdir.iterdir()):
         raise InputError("working directory must be new or empty (a fresh run)", path=workdir)
-    config_file = write_maf_run(workdir, args.patients, args.seed, args.territory_mb)
+    config_file = write_maf_run(workdir, args.patients, args.seed, args.territory_mb,
+                                args.shard_size)
     try:
         wall_s, peak_mb = run_maf_cohort(workdir, config_file, args.cores)
     except RuntimeError as err:

@@ -18,7 +18,8 @@ CANCER_TYPES = ("Lung Adenocarcinoma", "Colorectal Cancer", "Breast Cancer", "Me
 RESPONSES = ("CR", "PR", "SD", "PD")
 
 
-def write_maf_run(directory: Path, patients: int, seed: int, territory_mb: float) -> Path:
+def write_maf_run(directory: Path, patients: int, seed: int, territory_mb: float,
+                  shard_size: int | None = None) -> Path:
     """A working directory with the simulated MAF (``config/cohort.maf.gz``), header-only sample
     and image sheets, and a clinical row per barcode with seeded outcomes (about half the deaths
     observed, so the outcome models have events); returns its config."""
@@ -49,6 +50,8 @@ def write_maf_run(directory: Path, patients: int, seed: int, territory_mb: float
     config.update(samples=str(config_dir / "samples.tsv"), images=str(config_dir / "images.tsv"),
                   clinical=str(config_dir / "clinical.tsv"), maf=str(maf))
     config["tmb"]["maf_territory_mb"] = territory_mb
+    if shard_size:
+        config["sharding"]["shard_size"] = shard_size
     config_file = config_dir / "config.yaml"
     config_file.write_text(yaml.safe_dump(config, sort_keys=False))
     print(f"{maf}: {summary.rows:,} rows of {patients:,} patients, {summary.in_regions:,} in the "
