@@ -29,24 +29,21 @@ TARGETS = ("results/report/index.html", "results/cohort/tmb.parquet",
            "results/cohort/therapies.parquet")
 
 
+def snv_row(gene, chrom, pos, ref, alt, barcode, status, hgvs_p, depth, alt_count) -> dict:
+    """A MAF row of one missense SNV with its read counts."""
+    return {**dict.fromkeys(MAF_COHORT_COLUMNS, ""), "Hugo_Symbol": gene, "Chromosome": chrom,
+            "Start_Position": pos, "End_Position": pos, "Variant_Classification": "Missense_Mutation",
+            "Variant_Type": "SNP", "Reference_Allele": ref, "Tumor_Seq_Allele1": ref,
+            "Tumor_Seq_Allele2": alt, "Tumor_Sample_Barcode": barcode, "Mutation_Status": status,
+            "HGVSp_Short": hgvs_p, "t_depth": depth, "t_ref_count": depth - alt_count,
+            "t_alt_count": alt_count}
+
+
 def planted_rows() -> pd.DataFrame:
     """EGFR L858R in SIM-0002-T (a driver with matched therapies) and a germline TP53 R248Q in
     SIM-0004-T (kept as germline: out of TMB and of the somatic MAF)."""
-    base = dict.fromkeys(MAF_COHORT_COLUMNS, "")
-    rows = [
-        {**base, "Hugo_Symbol": "EGFR", "Chromosome": "chr7", "Start_Position": 55191822,
-         "End_Position": 55191822, "Variant_Classification": "Missense_Mutation",
-         "Variant_Type": "SNP", "Reference_Allele": "T", "Tumor_Seq_Allele1": "T",
-         "Tumor_Seq_Allele2": "G", "Tumor_Sample_Barcode": "SIM-0002-T",
-         "Mutation_Status": "Somatic", "HGVSp_Short": "p.L858R", "t_depth": 200,
-         "t_ref_count": 140, "t_alt_count": 60},
-        {**base, "Hugo_Symbol": "TP53", "Chromosome": "chr17", "Start_Position": 7674220,
-         "End_Position": 7674220, "Variant_Classification": "Missense_Mutation",
-         "Variant_Type": "SNP", "Reference_Allele": "C", "Tumor_Seq_Allele1": "C",
-         "Tumor_Seq_Allele2": "T", "Tumor_Sample_Barcode": "SIM-0004-T",
-         "Mutation_Status": "Germline", "HGVSp_Short": "p.R248Q", "t_depth": 120,
-         "t_ref_count": 60, "t_alt_count": 60},
-    ]
+    rows = [snv_row("EGFR", "chr7", 55191822, "T", "G", "SIM-0002-T", "Somatic", "p.L858R", 200, 60),
+            snv_row("TP53", "chr17", 7674220, "C", "T", "SIM-0004-T", "Germline", "p.R248Q", 120, 60)]
     return pd.DataFrame(rows, columns=MAF_COHORT_COLUMNS)
 
 

@@ -119,13 +119,18 @@ def orchestration_overhead(wall_s: float, total_cpu_s: float, cores: int) -> flo
     return wall_s / ideal_wall_s if ideal_wall_s > 0 else float("inf")
 
 
+def require_fresh_workdir(workdir: Path) -> None:
+    """A timed run starts from nothing: ``workdir`` must be new or empty."""
+    if workdir.exists() and any(workdir.iterdir()):
+        raise InputError("working directory must be new or empty (a fresh run)", path=workdir)
+
+
 def run_toy_cohort(workdir: Path, cores: int) -> float:
     """Run the workflow on the bundled toy cohort in a fresh ``workdir``; returns wall seconds."""
     snakefile = REPO_ROOT / "Snakefile"
     if not snakefile.exists():
         raise InputError("no Snakefile in the repository", path=snakefile)
-    if workdir.exists() and any(workdir.iterdir()):
-        raise InputError("working directory must be new or empty (a fresh run)", path=workdir)
+    require_fresh_workdir(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     # Sheet paths in config/ are relative to the working directory.
     shutil.copytree(REPO_ROOT / "config", workdir / "config")
@@ -256,8 +261,7 @@ def _cmd_maf_run(args) -> int:
                          f"{args.cores}")
     workdir = (Path(args.workdir) if args.workdir else Path(
         tempfile.mkdtemp(prefix="oncoweave-maf-run-"))).resolve()
-    if workdir.exists() and any(workdir.iterdir()):
-        raise InputError("working directory must be new or empty (a fresh run)", path=workdir)
+    require_fresh_workdir(workdir)
     config_file = write_maf_run(workdir, args.patients, args.seed, args.territory_mb,
                                 args.shard_size)
     try:

@@ -18,6 +18,7 @@ FORMAT_FIELDS = (("GT", 1, "String", "Genotype"),
                  ("AD", "R", "Integer", "Allelic depths (REF, ALT): MAF t_ref_count, t_alt_count"),
                  ("DP", 1, "Integer", "Read depth: MAF t_depth, else REF + ALT"))
 
+
 @dataclass(frozen=True)
 class MafVcfSummary:
     rows: int
