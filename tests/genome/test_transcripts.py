@@ -18,6 +18,7 @@ from oncoweave.cli.main import main
 from oncoweave.core.errors import InputError
 from oncoweave.genome.reference import BUNDLED_REFERENCE_DIR, ContigMap
 from oncoweave.genome.transcripts import (
+    VariantError,
     canonical_models,
     canonical_transcripts,
     complement,
@@ -218,3 +219,38 @@ def test_bad_canonical_table_and_cli_error(tmp_path, capsys):
     assert main(["make-targets", "--canonical", str(table), "--output", str(output)]) == 2
     assert "canonical.tsv" in capsys.readouterr().err
     assert not output.exists() and list(tmp_path.iterdir()) == [table]
+
+
+@pytest.mark.parametrize("gene", ["TP53", "BRCA1", "BRCA2", "EGFR"])
+def test_array_c_positions_and_hgvs_equal_the_one_by_one_texts(models, fasta, gene):
+    """The export's array path (c_positions, hgvs_c_many) against c_position and hgvs_c: every
+    exon edge +-3, both UTRs and beyond the ends, and seeded SNVs, deletions and insertions."""
+    import numpy as np
+
+    transcript = models[gene]
+    rng = np.random.default_rng(7)
+    length = fasta.get_reference_length(transcript.contig)
+    edges = [np.arange(edge - 3, edge + 4) for exon in transcript.exons for edge in exon]
+    positions = np.unique(np.concatenate(
+        edges + [rng.integers(max(1, transcript.start - 300),
+                              min(length, transcript.end + 300), 3000)]))
+    assert transcript.c_positions(positions) == [transcript.c_position(int(p)) for p in positions]
+    sites = rng.integers(max(2, transcript.start - 50), min(length - 10, transcript.end + 50), 3000)
+    kinds = rng.choice(3, size=len(sites), p=[0.8, 0.1, 0.1])
+    refs, alts = [], []
+    for site, kind in zip(sites.tolist(), kinds.tolist()):
+        ref = fasta.fetch(transcript.contig, site - 1, site + (2 if kind == 1 else 0)).upper()
+        following = fasta.fetch(transcript.contig, site, site + 2).upper()
+        refs.append(ref)
+        alts.append({0: "ACGT"[("ACGT".index(ref[0]) + 1) % 4] if ref[0] in "ACGT" else "A",
+                     1: ref[0], 2: ref + ("A" if site % 2 else following)}[kind])
+    expected = [transcript.hgvs_c(site, ref, alt, fasta)
+                for site, ref, alt in zip(sites.tolist(), refs, alts)]
+    assert transcript.hgvs_c_many(sites, refs, alts, fasta) == expected
+    assert any(text and text.endswith("dup") for text in expected)
+    wrong = list(refs)
+    wrong[5] = "ACGT"[("ACGT".index(refs[5][0]) + 1) % 4] + refs[5][1:]
+    wrong[9] = "N"
+    with pytest.raises(VariantError, match="does not match the reference") as caught:
+        transcript.hgvs_c_many(sites, wrong, alts, fasta)
+    assert caught.value.index == 5

@@ -104,18 +104,23 @@ def hgvs_protein(term: str, amino_acids: str | None, protein: str) -> str | None
     if alt_aa is None or alt_aa == ref_aa:  # synonymous / stop_retained: bcftools prints the ref
         return f"p.{ref_aa[0]}{start}="
     altered = protein[:start - 1] + alt_aa + protein[start - 1 + len(ref_aa):]
-    return _describe_protein_change(protein, altered, frameshift="frameshift" in term)
+    # The two proteins share at least everything before the change and after it: the scans
+    # start there (a full scan of BRCA2's 3,418 residues per change is what made export slow).
+    return _describe_protein_change(protein, altered, frameshift="frameshift" in term,
+                                    shared_prefix=start - 1,
+                                    shared_tail=len(protein) - (start - 1 + len(ref_aa)))
 
 
-def _describe_protein_change(ref: str, alt: str, frameshift: bool) -> str:
-    first = _common_prefix(ref, alt)
+def _describe_protein_change(ref: str, alt: str, frameshift: bool, shared_prefix: int = 0,
+                             shared_tail: int = 0) -> str:
+    first = _common_prefix(ref, alt, shared_prefix)
     if alt[first:first + 1] == "*":
         return f"p.{ref[first]}{first + 1}*"  # nonsense, whatever follows
     if ref[first:first + 1] == "*":
         return _extension(first, alt)
     if frameshift:
         return _frameshift(ref, alt, first)
-    end_ref, end_alt = _common_suffix_ends(ref, alt, first)
+    end_ref, end_alt = _common_suffix_ends(ref, alt, first, shared_tail)
     deleted, inserted = ref[first:end_ref], alt[first:end_alt]
     if len(deleted) == 1 and len(inserted) == 1:
         return f"p.{deleted}{first + 1}{inserted}"
@@ -126,16 +131,18 @@ def _describe_protein_change(ref: str, alt: str, frameshift: bool) -> str:
     return f"p.{_span(ref, first, end_ref)}delins{inserted}"
 
 
-def _common_prefix(a: str, b: str) -> int:
-    n = 0
+def _common_prefix(a: str, b: str, known: int = 0) -> int:
+    n = known
     while n < len(a) and n < len(b) and a[n] == b[n]:
         n += 1
     return n
 
 
-def _common_suffix_ends(ref: str, alt: str, first: int) -> tuple[int, int]:
-    """Ends of the changed stretches once the shared tail is removed (never past ``first``)."""
-    end_ref, end_alt = len(ref), len(alt)
+def _common_suffix_ends(ref: str, alt: str, first: int, known: int = 0) -> tuple[int, int]:
+    """Ends of the changed stretches once the shared tail is removed (never past ``first``);
+    ``known``: bases of the tail already known to be shared."""
+    known = min(known, len(ref) - first, len(alt) - first)
+    end_ref, end_alt = len(ref) - known, len(alt) - known
     while end_ref > first and end_alt > first and ref[end_ref - 1] == alt[end_alt - 1]:
         end_ref, end_alt = end_ref - 1, end_alt - 1
     return end_ref, end_alt
@@ -221,7 +228,8 @@ def read_annotated_records(path: str | Path, tumour_sample: str, *,
 def _variant_columns(records: pd.DataFrame, path: Path, contig_map: ContigMap,
                      transcripts: Mapping[str, Transcript],
                      fasta_path: str | Path) -> pd.DataFrame:
-    """Every column but the per-sample constants; per-record Python only for the HGVS strings."""
+    """Every column but the per-sample constants, computed per column (BCSQ split by pyarrow,
+    HGVS c. per transcript with array operations, HGVS p. once per distinct protein change)."""
     import numpy as np
 
     from oncoweave.variants.vcf_reading import genomic_positions, variant_types
@@ -229,17 +237,27 @@ def _variant_columns(records: pd.DataFrame, path: Path, contig_map: ContigMap,
     contigs, positions = records["contig"].to_numpy(), records["pos"].to_numpy()
     chrom, genomic_pos = genomic_positions(contigs, positions, contig_map, path)
     refs, alts = records["ref"].to_numpy(), records["alt"].to_numpy()
-    sites = [_Site(contig, int(pos), ref, alt, *(parse_bcsq(bcsq.split(",")) if bcsq else ([], [])))
-             for contig, pos, ref, alt, bcsq in zip(contigs, positions, refs, alts,
-                                                     records["bcsq"].to_numpy())]
-    by_position = _consequences_by_position(sites)
     canonical_ids = {strip_version(t.transcript_id): t for t in transcripts.values()}
+    chosen = _chosen_consequences(records, canonical_ids)
+    transcript_ids = chosen["transcript"].to_numpy(copy=True)
+    _enclosing_transcripts(transcript_ids, contigs, positions, canonical_ids)
     with open_fasta(Path(fasta_path)) as fasta:
-        proteins: dict[str, str] = {}
-        annotations = [_annotation(site, path, canonical_ids, by_position, fasta, proteins)
-                       for site in sites]
-    columns = ["gene", "transcript", "consequence", "hgvs_p", "hgvs_c"]
-    df = pd.DataFrame(annotations or None, columns=columns, dtype=object)
+        hgvs_c, c_errors = _hgvs_c_column(transcript_ids, positions, refs, alts, canonical_ids,
+                                          fasta)
+        hgvs_p, p_errors = _hgvs_p_column(chosen, canonical_ids, fasta)
+    errors = sorted(c_errors + p_errors)
+    if errors:
+        row, _, message = errors[0]
+        raise InputError(f"record {contigs[row]}:{positions[row]}: {message} (was bcftools csq "
+                         "run with the same FASTA and GFF3?)", path=path)
+    annotated = pd.notna(transcript_ids)
+    df = pd.DataFrame({
+        "gene": np.array([canonical_ids[t].gene if t is not None else None
+                          for t in transcript_ids], dtype=object),
+        "transcript": transcript_ids,
+        "consequence": np.where(chosen["term"].notna(), chosen["term"],
+                                np.where(annotated, "intron", None)).astype(object),
+        "hgvs_p": hgvs_p, "hgvs_c": hgvs_c}, dtype=object)
     df.insert(0, "variant_type", variant_types(refs, alts))
     for name, values in (("contig_pos", positions), ("contig", contigs), ("alt", alts),
                          ("ref", refs), ("pos", genomic_pos), ("chrom", chrom)):
@@ -259,32 +277,130 @@ def _variant_columns(records: pd.DataFrame, path: Path, contig_map: ContigMap,
     return df
 
 
+def _chosen_consequences(records: pd.DataFrame,
+                         canonical: Mapping[str, Transcript]) -> pd.DataFrame:
+    """Per record (same index): the term, canonical transcript and amino-acid change of its
+    consequence on a canonical transcript (None without one), as ``_canonical_consequence``
+    picks it: the record's own first canonical entry, else one of a linked ('@') record."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    count = len(records)
+    chosen = pd.DataFrame({name: np.full(count, None, dtype=object)
+                           for name in ("term", "transcript", "amino_acids")})
+    entries_per_record = pc.split_pattern(
+        pa.array(records["bcsq"].to_numpy(), type=pa.string()), ",")
+    entries = pc.list_flatten(entries_per_record)
+    if len(entries) == 0:
+        return chosen
+    parents = pc.list_parent_indices(entries_per_record).to_numpy()
+    linked = pc.starts_with(entries, "@").to_numpy(zero_copy_only=False)
+    # Padded so that every entry has the seven fields parse_bcsq pads to.
+    fields = pc.split_pattern(pc.binary_join_element_wise(entries, "||||||", ""), "|")
+    transcript = pc.replace_substring_regex(pc.list_element(fields, 2), r"\.\d+$", "")
+    own = pc.is_in(transcript, value_set=pa.array(list(canonical), pa.string())).to_numpy(
+        zero_copy_only=False) & ~linked
+    rows = np.flatnonzero(own)
+    records_with, first = np.unique(parents[rows], return_index=True)
+    picked = rows[first]
+    for name, index in (("term", 0), ("transcript", None), ("amino_acids", 5)):
+        values = (transcript if index is None else pc.list_element(fields, index)).take(
+            pa.array(picked)).to_numpy(zero_copy_only=False)
+        if name == "amino_acids":
+            values = np.where(values == "", None, values)
+        chosen.loc[records_with, name] = values
+    # Compound calls: a record without its own canonical entry may take a linked record's.
+    unresolved = np.setdiff1d(np.unique(parents[linked]), records_with)
+    if len(unresolved):
+        _follow_links(records, unresolved, canonical, chosen)
+    return chosen
+
+
+def _follow_links(records: pd.DataFrame, rows, canonical: Mapping[str, Transcript],
+                  chosen: pd.DataFrame) -> None:
+    """The per-site path (parse_bcsq, '@' links) for the few records that need it."""
+    contigs, positions = records["contig"].to_numpy(), records["pos"].to_numpy()
+    bcsq = records["bcsq"].to_numpy()
+    sites = {row: _Site(contigs[row], int(positions[row]), records["ref"].iat[row],
+                        records["alt"].iat[row], *parse_bcsq(bcsq[row].split(",")))
+             for row in rows.tolist()}
+    wanted = {(site.contig, position) for site in sites.values() for position in site.references}
+    at_wanted = [row for row, key in enumerate(zip(contigs, positions.tolist()))
+                 if key in wanted and bcsq[row]]
+    by_position = _consequences_by_position(
+        [_Site(contigs[row], int(positions[row]), "", "", *parse_bcsq(bcsq[row].split(",")))
+         for row in at_wanted])
+    for row, site in sites.items():
+        consequence = _canonical_consequence(site, canonical, by_position)
+        if consequence is not None:
+            chosen.loc[row] = [consequence.term, consequence.transcript, consequence.amino_acids]
+
+
+def _enclosing_transcripts(transcript_ids, contigs, positions,
+                           canonical: Mapping[str, Transcript]) -> None:
+    """Fill records without a consequence with the first canonical transcript spanning them
+    (csq prints nothing for most intronic sites)."""
+    import pandas as pd
+
+    for transcript_id, transcript in canonical.items():
+        spanning = (pd.isna(transcript_ids) & (contigs == transcript.contig)
+                    & (positions >= transcript.start) & (positions <= transcript.end))
+        transcript_ids[spanning] = transcript_id
+
+
+def _hgvs_c_column(transcript_ids, positions, refs, alts, canonical: Mapping[str, Transcript],
+                   fasta: pysam.FastaFile) -> tuple[list, list]:
+    """HGVS c. per record (None without a transcript) and the (row, 0, message) errors: the
+    first of each transcript's records."""
+    import numpy as np
+
+    from oncoweave.genome.transcripts import VariantError
+
+    hgvs_c = np.full(len(positions), None, dtype=object)
+    errors = []
+    for transcript_id in pd.unique(transcript_ids[pd.notna(transcript_ids)]):
+        rows = np.flatnonzero(transcript_ids == transcript_id)
+        try:
+            hgvs_c[rows] = canonical[transcript_id].hgvs_c_many(
+                positions[rows], refs[rows], alts[rows], fasta)
+        except VariantError as err:
+            errors.append((int(rows[err.index]), 0, str(err)))
+    return hgvs_c, errors
+
+
+def _hgvs_p_column(chosen: pd.DataFrame, canonical: Mapping[str, Transcript],
+                   fasta: pysam.FastaFile) -> tuple[list, list]:
+    """HGVS p. per record, computed once per distinct (transcript, term, amino acids)."""
+    import numpy as np
+
+    hgvs_p = np.full(len(chosen), None, dtype=object)
+    errors = []
+    proteins: dict[str, str] = {}
+    described: dict[tuple, str | None] = {}
+    keys = zip(chosen["transcript"].tolist(), chosen["term"].tolist(),
+               chosen["amino_acids"].tolist())
+    for row, key in enumerate(keys):
+        if key[0] is None:
+            continue
+        if key not in described:
+            transcript = canonical[key[0]]
+            try:
+                described[key] = hgvs_protein(key[1], key[2],
+                                              _protein(transcript, fasta, proteins))
+            except ValueError as err:
+                errors.append((row, 1, str(err)))
+                continue
+        hgvs_p[row] = described[key]
+    return hgvs_p, errors
+
+
 def _consequences_by_position(sites: list[_Site]) -> dict[tuple[str, int], list[Consequence]]:
     by_position: dict[tuple[str, int], list[Consequence]] = {}
     for site in sites:
         if site.consequences:
             by_position.setdefault((site.contig, site.pos), []).extend(site.consequences)
     return by_position
-
-
-def _annotation(site: _Site, path: Path, canonical: Mapping[str, Transcript],
-                by_position: Mapping[tuple[str, int], list[Consequence]],
-                fasta: pysam.FastaFile, proteins: dict[str, str]) -> tuple:
-    """(gene, transcript, consequence, hgvs_p, hgvs_c) of one site."""
-    consequence = _canonical_consequence(site, canonical, by_position)
-    transcript = (canonical[consequence.transcript] if consequence
-                  else _enclosing_transcript(site, canonical))
-    if transcript is None:
-        return None, None, None, None, None
-    try:
-        hgvs_c = transcript.hgvs_c(site.pos, site.ref, site.alt, fasta)
-        hgvs_p = (hgvs_protein(consequence.term, consequence.amino_acids,
-                               _protein(transcript, fasta, proteins)) if consequence else None)
-    except ValueError as err:
-        raise InputError(f"record {site.contig}:{site.pos}: {err} (was bcftools csq run with "
-                         "the same FASTA and GFF3?)", path=path) from None
-    return (transcript.gene, strip_version(transcript.transcript_id),
-            consequence.term if consequence else "intron", hgvs_p, hgvs_c)
 
 
 def _canonical_consequence(site: _Site, canonical: Mapping[str, Transcript],
@@ -298,14 +414,6 @@ def _canonical_consequence(site: _Site, canonical: Mapping[str, Transcript],
     for consequence in site.consequences + linked:
         if consequence.transcript in canonical:
             return consequence
-    return None
-
-
-def _enclosing_transcript(site: _Site, canonical: Mapping[str, Transcript]) -> Transcript | None:
-    """A canonical transcript spanning the site (csq prints nothing for most intronic sites)."""
-    for transcript in canonical.values():
-        if transcript.contig == site.contig and transcript.start <= site.pos <= transcript.end:
-            return transcript
     return None
 
 
