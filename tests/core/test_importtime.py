@@ -85,6 +85,7 @@ IMAGING_LIBRARIES = ("torch", "monai", "SimpleITK", "radiomics", "matplotlib", "
 LEAN_IMPORTS = {
     "genomic steps": (["oncoweave.variants.classify", "oncoweave.variants.identity",
                        "oncoweave.genome.reference", "oncoweave.genome.transcripts",
+                       "oncoweave.genome.sequence", "oncoweave.genome.gene_models",
                        "oncoweave.genome.protein"],
                       ("pandas", "pyarrow", "numpy", "pysam") + MODEL_LIBRARIES),
     "variant tables": (["oncoweave.variants.cohort", "oncoweave.variants.coverage",

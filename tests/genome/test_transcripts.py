@@ -17,16 +17,9 @@ import pytest
 from oncoweave.cli.main import main
 from oncoweave.core.errors import InputError
 from oncoweave.genome.reference import BUNDLED_REFERENCE_DIR, ContigMap
-from oncoweave.genome.transcripts import (
-    VariantError,
-    canonical_models,
-    canonical_transcripts,
-    complement,
-    left_normalise,
-    load_transcripts,
-    reverse_complement,
-    translate,
-)
+from oncoweave.genome.gene_models import canonical_models, canonical_transcripts, load_transcripts
+from oncoweave.genome.sequence import complement, left_normalise, reverse_complement, translate
+from oncoweave.genome.transcripts import VariantError
 
 GFF3 = BUNDLED_REFERENCE_DIR / "gene_models.regions.gff3"
 CANONICAL = BUNDLED_REFERENCE_DIR / "canonical_transcripts.tsv"

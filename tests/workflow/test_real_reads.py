@@ -8,7 +8,7 @@ import pysam
 import pytest
 
 from helpers import REPO, make_workdir, run_snakemake
-from oncoweave.genome.transcripts import canonical_models
+from oncoweave.genome.gene_models import canonical_models
 
 pytestmark = pytest.mark.workflow
 

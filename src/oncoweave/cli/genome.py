@@ -44,7 +44,7 @@ def _cmd_to_grch38(args) -> int:
 
 
 def _cmd_make_targets(args) -> int:
-    from oncoweave.genome.transcripts import canonical_models, target_intervals, write_targets_bed
+    from oncoweave.genome.gene_models import canonical_models, target_intervals, write_targets_bed
 
     if args.flank < 0:
         raise InputError(f"--flank must be >= 0, got {args.flank}")

@@ -36,13 +36,9 @@ from oncoweave.genome.protein import (
     substitution_consequence,
 )
 from oncoweave.genome.reference import BUNDLED_REFERENCE_DIR, ContigMap
-from oncoweave.genome.transcripts import (
-    Transcript,
-    canonical_models,
-    complement,
-    translate,
-    trim_alleles,
-)
+from oncoweave.genome.gene_models import canonical_models
+from oncoweave.genome.sequence import complement, translate, trim_alleles
+from oncoweave.genome.transcripts import Transcript
 
 if TYPE_CHECKING:
     import pysam

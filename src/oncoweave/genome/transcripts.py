@@ -1,103 +1,29 @@
-"""Transcript models read from an Ensembl-style GFF3, for HGVS c. notation and the targets BED.
+"""Transcript models for HGVS c. notation: coordinates along the spliced CDS, c. positions
+(exonic, intronic, UTR) and c. descriptions of variants, one by one or as arrays.
 
-Coordinates are 1-based inclusive reference-contig positions throughout. Transcript IDs are
-compared without their version suffix (``ENST00000269305.9`` -> ``ENST00000269305``), because
-the GFF3, the canonical-transcript table and ``bcftools csq`` disagree on whether to print it.
-CDS features are expected to include the stop codon (the Ensembl GFF3 convention).
+Coordinates are 1-based inclusive reference-contig positions throughout. Transcript IDs carry no
+version suffix (see ``strip_version``); the models are read by ``genome.gene_models``.
 """
 
 from __future__ import annotations
 
-import csv
 import re
-from collections import defaultdict
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Protocol
-from urllib.parse import unquote
 
-from oncoweave.core.errors import InputError
-from oncoweave.core.io import replaced_on_success
+from oncoweave.genome.sequence import (
+    COMPLEMENT_TABLE,
+    SequenceSource,
+    SequenceWindow,
+    reverse_complement,
+    shift_indel,
+    trim_alleles,
+)
 
 _VERSION_SUFFIX = re.compile(r"\.\d+$")
-_COMPLEMENT = str.maketrans("ACGTNacgtn", "TGCANtgcan")
-# Standard genetic code, codons ordered TTT, TTC, TTA, TTG, TCT, ... (bases in T, C, A, G order).
-_BASES = "TCAG"
-_AMINO_ACIDS = "FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG"
-_CODON_TABLE = {a + b + c: _AMINO_ACIDS[16 * i + 4 * j + k]
-                for i, a in enumerate(_BASES) for j, b in enumerate(_BASES)
-                for k, c in enumerate(_BASES)}
-_SEGMENT_TYPES = ("exon", "CDS")
-
-
-class SequenceSource(Protocol):
-    """What the HGVS code needs from a FASTA (``pysam.FastaFile`` fits)."""
-
-    def fetch(self, reference: str, start: int, end: int) -> str: ...
-
-    def get_reference_length(self, reference: str) -> int: ...
 
 
 def strip_version(identifier: str) -> str:
     return _VERSION_SUFFIX.sub("", identifier)
-
-
-def complement(sequence: str) -> str:
-    return sequence.translate(_COMPLEMENT)
-
-
-def reverse_complement(sequence: str) -> str:
-    return complement(sequence)[::-1]
-
-
-def translate(sequence: str) -> str:
-    """Translate a coding sequence (standard code, '*' for stop, 'X' for incomplete codons)."""
-    sequence = sequence.upper()
-    return "".join(_CODON_TABLE.get(sequence[i:i + 3], "X") for i in range(0, len(sequence) - 2, 3))
-
-
-def _base(fasta: SequenceSource, contig: str, pos: int) -> str:
-    return fasta.fetch(contig, pos - 1, pos).upper()
-
-
-def trim_alleles(pos: int, ref: str, alt: str) -> tuple[int, str, str]:
-    """Drop bases shared by REF and ALT (suffix first, then prefix, as HGVS and bcftools do).
-
-    Returns (pos, ref, alt) where pos is the first REF base; for an insertion ref is empty and the
-    new bases go between pos - 1 and pos.
-    """
-    while ref and alt and ref[-1] == alt[-1]:
-        ref, alt = ref[:-1], alt[:-1]
-    while ref and alt and ref[0] == alt[0]:
-        ref, alt, pos = ref[1:], alt[1:], pos + 1
-    return pos, ref, alt
-
-
-def shift_indel(fasta: SequenceSource, contig: str, pos: int, ref: str, alt: str,
-                rightward: bool) -> tuple[int, str, str]:
-    """Slide a trimmed indel (one allele empty) as far as the sequence allows in one direction."""
-    contig_length = fasta.get_reference_length(contig)
-    deleted, bases, span = bool(ref), ref or alt, len(ref)
-    if rightward:
-        while pos + span <= contig_length and _base(fasta, contig, pos + span) == bases[0]:
-            bases = bases[1:] + bases[0]
-            pos += 1
-    else:
-        while pos > 1 and _base(fasta, contig, pos - 1) == bases[-1]:
-            bases = bases[-1] + bases[:-1]
-            pos -= 1
-    return (pos, bases, "") if deleted else (pos, "", bases)
-
-
-def left_normalise(fasta: SequenceSource, contig: str, pos: int, ref: str,
-                   alt: str) -> tuple[int, str, str]:
-    """VCF alleles -> left-aligned, parsimonious, anchored form (what `bcftools norm -f` gives)."""
-    pos, ref, alt = trim_alleles(pos, ref.upper(), alt.upper())
-    if ref and alt:
-        return pos, ref, alt
-    pos, ref, alt = shift_indel(fasta, contig, pos, ref, alt, rightward=False)
-    anchor = _base(fasta, contig, pos - 1)
-    return pos - 1, anchor + ref, anchor + alt
 
 
 @dataclass(frozen=True)
@@ -322,8 +248,8 @@ class Transcript:
             first[rows] = last[rows] = positions[rows]
             oriented_refs, oriented_alts = snv_refs[inside], snv_alts[inside]
             if self.strand == "-":
-                oriented_refs = np.char.translate(oriented_refs, _COMPLEMENT)
-                oriented_alts = np.char.translate(oriented_alts, _COMPLEMENT)
+                oriented_refs = np.char.translate(oriented_refs, COMPLEMENT_TABLE)
+                oriented_alts = np.char.translate(oriented_alts, COMPLEMENT_TABLE)
             suffix[rows] = np.char.add(np.char.add(oriented_refs, ">"), oriented_alts)
         for row in np.flatnonzero(~snv).tolist():
             if first_mismatch is not None and row > first_mismatch:
@@ -420,171 +346,8 @@ class VariantError(ValueError):
         self.index = index
 
 
-class SequenceWindow:
-    """One fetched stretch of a contig, answering ``fetch`` inside it from memory (and from the
-    FASTA outside it: indel shifting can walk out)."""
-
-    def __init__(self, fasta: SequenceSource, contig: str, start: int, end: int, margin=200):
-        self._fasta, self.contig = fasta, contig
-        self._length = fasta.get_reference_length(contig)
-        self._start = max(0, start - margin)
-        self._end = min(self._length, end + margin)
-        self._sequence = fasta.fetch(contig, self._start, self._end).upper()
-
-    def fetch(self, reference: str, start: int, end: int) -> str:
-        if reference == self.contig and self._start <= start and end <= self._end:
-            return self._sequence[start - self._start:end - self._start]
-        return self._fasta.fetch(reference, start, end)
-
-    def get_reference_length(self, reference: str) -> int:
-        if reference == self.contig:
-            return self._length
-        return self._fasta.get_reference_length(reference)
-
-    def bases(self, positions):
-        """Upper-case base (U1 array) at each 1-based position."""
-        import numpy as np
-
-        sequence = np.frombuffer(self._sequence.encode(), dtype="S1")
-        offsets = np.asarray(positions) - 1 - self._start
-        outside = (offsets < 0) | (offsets >= len(sequence))
-        found = sequence[np.clip(offsets, 0, max(len(sequence) - 1, 0))].astype("U1")
-        return np.where(outside, "", found)
-
-
 def _cds_texts(offsets, cds_length: int) -> list[str]:
     """c. text of 0-based offsets from the CDS start ('-12', '524', '*5'), as ``_exonic_c``."""
     return [str(offset) if offset < 0 else
             (f"*{offset - cds_length + 1}" if offset >= cds_length else str(offset + 1))
             for offset in offsets.tolist()]
-
-
-def _parse_attributes(column: str) -> dict[str, str]:
-    attributes = {}
-    for item in column.strip().strip(";").split(";"):
-        key, _, value = item.partition("=")
-        attributes[key.strip()] = unquote(value)
-    return attributes
-
-
-def _read_gff3_rows(gff3_path: Path):
-    """Yield (line number, fields, attributes) of the feature lines of a GFF3."""
-    try:
-        handle = gff3_path.open()
-    except OSError as err:
-        raise InputError(f"cannot read GFF3 ({err.strerror})", path=gff3_path) from None
-    with handle:
-        for line_number, line in enumerate(handle, start=1):
-            if line.startswith("##FASTA"):
-                return
-            if not line.strip() or line.startswith("#"):
-                continue
-            fields = line.rstrip("\n").split("\t")
-            if len(fields) != 9:
-                raise InputError(f"expected 9 tab-separated columns, found {len(fields)}",
-                                 path=gff3_path, row=line_number)
-            for column in (3, 4):
-                if not fields[column].isdigit():
-                    raise InputError(f"start/end must be integers, found {fields[column]!r}",
-                                     path=gff3_path, row=line_number,
-                                     column="start" if column == 3 else "end")
-            yield line_number, fields, _parse_attributes(fields[8])
-
-
-def load_transcripts(gff3_path: str | Path,
-                     transcript_ids: set[str] | None = None) -> dict[str, Transcript]:
-    """Transcripts (by version-less ID) with their exons and CDS from an Ensembl-style GFF3.
-
-    A transcript is any feature whose ID is ``transcript:<id>`` (mRNA, transcript, processed_
-    transcript ...); its gene is the Name of its Parent gene feature. `transcript_ids` (with or
-    without versions) limits the result to those transcripts.
-    """
-    gff3_path = Path(gff3_path)
-    wanted = {strip_version(t) for t in transcript_ids} if transcript_ids is not None else None
-    gene_names: dict[str, str] = {}
-    headers: dict[str, tuple[str, str, str, int]] = {}  # id -> contig, strand, gene id, line
-    segments: dict[str, dict[str, list[tuple[int, int]]]] = defaultdict(
-        lambda: {kind: [] for kind in _SEGMENT_TYPES})
-    for line_number, fields, attributes in _read_gff3_rows(gff3_path):
-        feature_id = attributes.get("ID", "")
-        if feature_id.startswith("gene:"):
-            gene_names[feature_id] = attributes.get("Name", feature_id.removeprefix("gene:"))
-        elif feature_id.startswith("transcript:"):
-            transcript_id = strip_version(feature_id.removeprefix("transcript:"))
-            headers[transcript_id] = (fields[0], fields[6], attributes.get("Parent", ""),
-                                      line_number)
-        elif fields[2] in _SEGMENT_TYPES:
-            for parent in attributes.get("Parent", "").split(","):
-                if parent.startswith("transcript:"):
-                    transcript_id = strip_version(parent.removeprefix("transcript:"))
-                    segments[transcript_id][fields[2]].append((int(fields[3]), int(fields[4])))
-    transcripts = {}
-    for transcript_id, (contig, strand, gene_id, line_number) in headers.items():
-        if wanted is not None and transcript_id not in wanted:
-            continue
-        if strand not in ("+", "-"):
-            raise InputError(f"transcript {transcript_id} has strand {strand!r}, expected + or -",
-                             path=gff3_path, row=line_number, column="strand")
-        parts = segments[transcript_id]
-        if not parts["exon"]:
-            raise InputError(f"transcript {transcript_id} has no exon features",
-                             path=gff3_path, row=line_number)
-        transcripts[transcript_id] = Transcript(
-            transcript_id=transcript_id,
-            gene=gene_names.get(gene_id, gene_id.removeprefix("gene:")),
-            contig=contig, strand=strand, exons=tuple(sorted(parts["exon"])),
-            cds=tuple(sorted(parts["CDS"])))
-    if wanted is not None and wanted - transcripts.keys():
-        raise InputError(f"transcripts not found: {', '.join(sorted(wanted - transcripts.keys()))}",
-                         path=gff3_path)
-    return transcripts
-
-
-def canonical_transcripts(tsv_path: str | Path) -> dict[str, str]:
-    """Gene -> canonical transcript ID (version stripped) from canonical_transcripts.tsv."""
-    tsv_path = Path(tsv_path)
-    try:
-        handle = tsv_path.open(newline="")
-    except OSError as err:
-        raise InputError(f"cannot read canonical-transcript table ({err.strerror})",
-                         path=tsv_path) from None
-    with handle:
-        reader = csv.DictReader(handle, delimiter="\t")
-        missing = {"gene", "canonical_transcript"} - set(reader.fieldnames or [])
-        if missing:
-            raise InputError(f"missing columns {sorted(missing)}", path=tsv_path)
-        canonical = {}
-        for row_number, row in enumerate(reader, start=2):
-            if not row["gene"] or not row["canonical_transcript"]:
-                raise InputError("empty gene or canonical_transcript", path=tsv_path,
-                                 row=row_number)
-            canonical[row["gene"]] = strip_version(row["canonical_transcript"])
-    return canonical
-
-
-def canonical_models(gff3_path: str | Path, canonical_tsv: str | Path) -> dict[str, Transcript]:
-    """Gene -> its canonical Transcript."""
-    canonical = canonical_transcripts(canonical_tsv)
-    models = load_transcripts(gff3_path, set(canonical.values()))
-    return {gene: models[transcript_id] for gene, transcript_id in canonical.items()}
-
-
-def target_intervals(transcripts: list[Transcript], flank: int) -> list[tuple[str, int, int, str]]:
-    """BED intervals (contig, 0-based start, end, gene) of coding sequence +- flank, merged."""
-    intervals = sorted((t.contig, max(0, start - 1 - flank), end + flank, t.gene)
-                       for t in transcripts for start, end in t.cds)
-    merged: list[tuple[str, int, int, str]] = []
-    for contig, start, end, gene in intervals:
-        if merged and merged[-1][0] == contig and start <= merged[-1][2]:
-            last = merged[-1]
-            genes = last[3] if gene in last[3].split(",") else f"{last[3]},{gene}"
-            merged[-1] = (contig, last[1], max(last[2], end), genes)
-        else:
-            merged.append((contig, start, end, gene))
-    return merged
-
-
-def write_targets_bed(intervals: list[tuple[str, int, int, str]], output: str | Path) -> None:
-    with replaced_on_success(output) as temporary, temporary.open("w") as handle:
-        handle.writelines(f"{contig}\t{start}\t{end}\t{gene}\n"
-                          for contig, start, end, gene in intervals)

@@ -19,7 +19,7 @@ import pysam
 
 from oncoweave.core.errors import InputError
 from oncoweave.core.io import replaced_on_success
-from oncoweave.genome.transcripts import canonical_models
+from oncoweave.genome.gene_models import canonical_models
 from oncoweave.toy.clinical import write_clinical
 from oncoweave.toy.layout import toy_samples
 from oncoweave.toy.planting import (

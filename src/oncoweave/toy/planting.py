@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from oncoweave.core.errors import InputError
-from oncoweave.genome.transcripts import Transcript, complement, left_normalise, translate
+from oncoweave.genome.sequence import complement, left_normalise, translate
+from oncoweave.genome.transcripts import Transcript
 
 if TYPE_CHECKING:  # pysam is imported by the modules that open the FASTA
     import pysam

@@ -19,7 +19,8 @@ from oncoweave.core.errors import InputError
 from oncoweave.core.io import open_fasta
 from oncoweave.core.tables import table_to_pandas, write_parquet
 from oncoweave.genome.reference import ContigMap
-from oncoweave.genome.transcripts import Transcript, strip_version, translate
+from oncoweave.genome.sequence import translate
+from oncoweave.genome.transcripts import Transcript, strip_version
 from oncoweave.variants.identity import PAIR_IDENTITY_VALUES
 from oncoweave.variants.schema import VARIANTS_SCHEMA
 

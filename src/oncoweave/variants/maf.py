@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from oncoweave.core.errors import InputError
 from oncoweave.core.io import write_tsv
-from oncoweave.genome.transcripts import trim_alleles
+from oncoweave.genome.sequence import trim_alleles
 
 if TYPE_CHECKING:
     import pandas as pd
