@@ -16,8 +16,8 @@ import pytest
 
 from oncoweave.cli.main import main
 from oncoweave.core.errors import InputError
-from oncoweave.genome.reference import BUNDLED_REFERENCE_DIR, ContigMap
 from oncoweave.genome.gene_models import canonical_models, canonical_transcripts, load_transcripts
+from oncoweave.genome.reference import BUNDLED_REFERENCE_DIR, ContigMap
 from oncoweave.genome.sequence import complement, left_normalise, reverse_complement, translate
 from oncoweave.genome.transcripts import VariantError
 

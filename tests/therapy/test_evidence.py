@@ -11,8 +11,8 @@ from helpers import REPO
 from oncoweave.cli.main import main
 from oncoweave.core.errors import InputError
 from oncoweave.core.tables import read_parquet
-from oncoweave.genome.reference import BUNDLED_REFERENCE_DIR
 from oncoweave.genome.gene_models import canonical_models
+from oncoweave.genome.reference import BUNDLED_REFERENCE_DIR
 from oncoweave.therapy.evidence import (
     EVIDENCE_SCHEMA,
     EXON_CODONS,

@@ -15,8 +15,8 @@ import pytest
 
 from helpers import indexed_bundled_reference
 from oncoweave.cli.main import main
-from oncoweave.genome.reference import BUNDLED_REFERENCE_DIR, ContigMap
 from oncoweave.genome.gene_models import canonical_models
+from oncoweave.genome.reference import BUNDLED_REFERENCE_DIR, ContigMap
 from oncoweave.genome.sequence import reverse_complement, translate
 from oncoweave.toy import clinical as toy_clinical
 from oncoweave.toy import planting

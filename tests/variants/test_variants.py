@@ -16,8 +16,8 @@ from oncoweave import __version__
 from oncoweave.cli.main import main
 from oncoweave.core.errors import InputError
 from oncoweave.core.tables import read_parquet, write_parquet
-from oncoweave.genome.reference import BUNDLED_REFERENCE_DIR, ContigMap
 from oncoweave.genome.gene_models import canonical_models
+from oncoweave.genome.reference import BUNDLED_REFERENCE_DIR, ContigMap
 from oncoweave.genome.sequence import translate
 from oncoweave.variants.classify import CallingThresholds, classify_vcf
 from oncoweave.variants.export import (

@@ -12,8 +12,8 @@ import pysam
 import pytest
 
 from helpers import indexed_bundled_reference
-from oncoweave.genome.reference import BUNDLED_REFERENCE_DIR, ContigMap
 from oncoweave.genome.gene_models import canonical_models
+from oncoweave.genome.reference import BUNDLED_REFERENCE_DIR, ContigMap
 from oncoweave.variants import vcf_reading
 from oncoweave.variants.export import export_variants
 from oncoweave.variants.inputs import _records_per_contig

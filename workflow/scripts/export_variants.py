@@ -5,8 +5,8 @@ from pathlib import Path
 import pandas as pd
 
 from oncoweave.cli.glue import each_patient, run_step
+from oncoweave.genome.gene_models import canonical_models
 from oncoweave.genome.reference import ContigMap
-from oncoweave.genome.transcripts import canonical_models
 from oncoweave.variants.cohort import merge_variants
 from oncoweave.variants.export import export_variants
 

@@ -211,8 +211,8 @@ def _add_export(subparsers) -> None:
 
 def _cmd_export(args) -> int:
     from oncoweave.core.tables import parse_key_values
-    from oncoweave.genome.reference import ContigMap
     from oncoweave.genome.gene_models import canonical_models
+    from oncoweave.genome.reference import ContigMap
     from oncoweave.variants.export import export_variants
 
     df = export_variants(

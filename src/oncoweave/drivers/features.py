@@ -35,8 +35,8 @@ from oncoweave.genome.protein import (
     parse_hgvs_p,
     substitution_consequence,
 )
-from oncoweave.genome.reference import BUNDLED_REFERENCE_DIR, ContigMap
 from oncoweave.genome.gene_models import canonical_models
+from oncoweave.genome.reference import BUNDLED_REFERENCE_DIR, ContigMap
 from oncoweave.genome.sequence import complement, translate, trim_alleles
 from oncoweave.genome.transcripts import Transcript
 

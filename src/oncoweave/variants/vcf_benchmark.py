@@ -166,8 +166,8 @@ def time_vcf_import(workdir: str | Path, records: int, seed: int = 0) -> list[di
 
     import pysam
 
-    from oncoweave.genome.reference import BUNDLED_REFERENCE_DIR, ContigMap
     from oncoweave.genome.gene_models import canonical_models
+    from oncoweave.genome.reference import BUNDLED_REFERENCE_DIR, ContigMap
     from oncoweave.variants.export import export_variants
     from oncoweave.variants.inputs import _records_per_contig
     from oncoweave.variants.vcf_reading import _QUERY
