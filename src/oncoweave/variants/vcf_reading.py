@@ -88,19 +88,31 @@ def _read_with_bcftools(path: Path, info_keys: set[str]) -> pd.DataFrame:
                 parse_options=csv.ParseOptions(delimiter="\t", quote_char=False,
                                                escape_char=False),
                 convert_options=csv.ConvertOptions(
-                    column_types={name: pa.string() for name in queried},
+                    column_types={name: pa.int64() if name in INTEGER_COLUMNS else pa.string()
+                                  for name in queried},
                     null_values=["."], strings_can_be_null=True, quoted_strings_can_be_null=False))
-    records = pd.DataFrame({name: (table.column(name).to_numpy(zero_copy_only=False)
-                                   if name in queried else np.full(table.num_rows, None))
-                            for name in TEXT_COLUMNS})
-    for name in ("contig", "ref", "alt", "filter", "status", "bcsq"):
-        records[name] = records[name].astype(object).where(records[name].notna(), None)
+    records = pd.DataFrame({name: _column(table, name) for name in TEXT_COLUMNS})
     records["filter"] = records["filter"].where(records["filter"].notna(), "PASS")
-    for name in INTEGER_COLUMNS:
-        records[name] = pd.array(pd.to_numeric(records[name]), dtype="Int64")
     records["pos"] = records["pos"].astype("int64")
     records["quality"], records["fisher_p"] = floats
     return records
+
+
+def _column(table, name: str):
+    """One queried column as export holds it: Int64 for counts (parsed by pyarrow, not pandas),
+    object strings with None for the rest; a tag the header lacks is all null."""
+    import pyarrow as pa
+
+    if name not in table.column_names:
+        column = np.full(table.num_rows, None)
+        return pd.array(column, dtype="Int64") if name in INTEGER_COLUMNS else pd.Series(
+            column, dtype=object)
+    column = table.column(name)
+    if name in INTEGER_COLUMNS:
+        return column.cast(pa.int64()).to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+    values = column.to_numpy(zero_copy_only=False).astype(object)
+    values[pd.isna(values)] = None
+    return pd.Series(values, dtype=object)  # object, not the inferred string dtype
 
 
 def _read_floats(path: Path) -> tuple[np.ndarray, np.ndarray]:
