@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from oncoweave.cli import benchmark
-from oncoweave.cli.benchmark import orchestration_overhead, summarize_benchmarks
+from oncoweave.core import benchmark_files
+from oncoweave.core.benchmark_files import orchestration_overhead, summarize_benchmarks
 from oncoweave.cli.main import main
 from oncoweave.core.errors import InputError
 
@@ -47,14 +48,14 @@ def test_per_rule_totals_means_and_maxima(benchmarks):
 def test_job_table_has_one_row_per_benchmark_file_and_a_plot(benchmarks, tmp_path):
     from oncoweave.core.tables import read_parquet, write_parquet
 
-    jobs = benchmark.benchmark_jobs(benchmarks)
+    jobs = benchmark_files.benchmark_jobs(benchmarks)
     assert list(zip(jobs.rule, jobs.job)) == [
         ("call_somatic", "P1"), ("map_reads", "P1_N"), ("map_reads", "P1_T"), ("map_reads", "P2_T"),
         ("mosdepth", "P1/N"), ("mosdepth", "P1/T")]
     assert jobs.cpu_s.isna().tolist() == [False] * 5 + [True]  # unsampled stays missing
-    write_parquet(jobs, tmp_path / "benchmarks.parquet", benchmark.BENCHMARKS_SCHEMA)
-    assert read_parquet(tmp_path / "benchmarks.parquet", benchmark.BENCHMARKS_SCHEMA)[0].shape == (6, 5)
-    benchmark.plot_benchmarks(summarize_benchmarks(benchmarks), tmp_path / "plot.png")
+    write_parquet(jobs, tmp_path / "benchmarks.parquet", benchmark_files.BENCHMARKS_SCHEMA)
+    assert read_parquet(tmp_path / "benchmarks.parquet", benchmark_files.BENCHMARKS_SCHEMA)[0].shape == (6, 5)
+    benchmark_files.plot_benchmarks(summarize_benchmarks(benchmarks), tmp_path / "plot.png")
     assert (tmp_path / "plot.png").read_bytes()[:4] == b"\x89PNG"
 
 

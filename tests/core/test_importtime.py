@@ -107,6 +107,10 @@ LEAN_IMPORTS = {
                       MODEL_LIBRARIES),
     "reports": (["oncoweave.report.patient", "oncoweave.report.cohort_figures",
                  "oncoweave.report.cohort_tables"], MODEL_LIBRARIES),
+    # `oncoweave --help` builds the parser from every command module: none may load a table library.
+    "command line": (["oncoweave.cli.main"] + [f"oncoweave.cli.{name}" for name in (
+        "genome", "variants", "drivers", "therapy", "imaging", "fusion", "report", "toy",
+        "benchmark", "scale", "importtime")], ("pandas", "pyarrow", "numpy") + MODEL_LIBRARIES),
 }
 
 

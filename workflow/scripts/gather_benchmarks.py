@@ -1,5 +1,5 @@
 """Every job's benchmark file in one table, and a per-rule plot of run time and memory."""
-from oncoweave.cli.benchmark import (
+from oncoweave.core.benchmark_files import (
     BENCHMARKS_SCHEMA,
     benchmark_jobs,
     format_summary,
