@@ -5,7 +5,6 @@ and a bad MAF row stopping the run with its line named and no shard written."""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -13,7 +12,7 @@ import yaml
 from helpers import make_workdir, run_snakemake
 from oncoweave.genome.reference import BUNDLED_REFERENCE_DIR, ContigMap
 from oncoweave.therapy.tmb import CODING_TERMS
-from oncoweave.toy.maf_cohort import MAF_COHORT_COLUMNS, simulate_maf_cohort
+from oncoweave.toy.maf_cohort import MAF_COHORT_COLUMNS, simulate_maf_cohort, simulated_clinical
 from oncoweave.variants.maf_import import maf_tmb_counts, read_maf, split_maf
 
 pytestmark = pytest.mark.workflow
@@ -70,15 +69,7 @@ def write_sheets(config_dir, barcodes: list[str]) -> list[str]:
     images = config_dir / "images.tsv"
     images.write_text(images.read_text().splitlines()[0] + "\n")
     patients = [NAMED_PATIENT if barcode == NAMED_BARCODE else barcode for barcode in barcodes]
-    rng = np.random.default_rng(5)
-    clinical = pd.DataFrame({
-        "patient": patients, "age": rng.integers(35, 85, len(patients)),
-        "sex": rng.choice(["F", "M"], len(patients)), "stage": rng.choice(["II", "III", "IV"],
-                                                                         len(patients)),
-        "cancer_type": "Lung Adenocarcinoma", "treatment": "",
-        "os_months": rng.uniform(2, 60, len(patients)).round(1),
-        "os_event": rng.integers(0, 2, len(patients)),
-        "response": rng.choice(["CR", "PR", "SD", "PD"], len(patients))})
+    clinical = simulated_clinical(patients, seed=5)
     clinical.to_csv(config_dir / "clinical.tsv", sep="\t", index=False)
     return patients
 

@@ -14,19 +14,13 @@ import yaml
 from oncoweave.cli.scale import CLINICAL_COLUMNS, IMAGE_COLUMNS, SAMPLE_COLUMNS
 from oncoweave.core.paths import REPO_ROOT
 
-CANCER_TYPES = ("Lung Adenocarcinoma", "Colorectal Cancer", "Breast Cancer", "Melanoma")
-RESPONSES = ("CR", "PR", "SD", "PD")
-
 
 def write_maf_run(directory: Path, patients: int, seed: int, territory_mb: float,
                   shard_size: int | None = None) -> Path:
     """A working directory with the simulated MAF (``config/cohort.maf.gz``), header-only sample
     and image sheets, and a clinical row per barcode with seeded outcomes (about half the deaths
     observed, so the outcome models have events); returns its config."""
-    import numpy as np
-    import pandas as pd
-
-    from oncoweave.toy.maf_cohort import simulate_maf_cohort
+    from oncoweave.toy.maf_cohort import simulate_maf_cohort, simulated_clinical
 
     config_dir = directory / "config"
     config_dir.mkdir(parents=True, exist_ok=True)
@@ -34,15 +28,7 @@ def write_maf_run(directory: Path, patients: int, seed: int, territory_mb: float
     summary = simulate_maf_cohort(patients, maf, seed=seed)
     width = max(4, len(str(patients)))
     barcodes = [f"SIM-{number:0{width}d}-T" for number in range(1, patients + 1)]
-    rng = np.random.default_rng(seed)
-    clinical = pd.DataFrame({
-        "patient": barcodes, "age": rng.integers(30, 90, patients),
-        "sex": rng.choice(["F", "M"], patients), "stage": rng.choice(["I", "II", "III", "IV"],
-                                                                    patients),
-        "cancer_type": rng.choice(CANCER_TYPES, patients), "treatment": "",
-        "os_months": rng.exponential(30.0, patients).round(1) + 0.5,
-        "os_event": rng.integers(0, 2, patients), "response": rng.choice(RESPONSES, patients),
-    })[list(CLINICAL_COLUMNS)]
+    clinical = simulated_clinical(barcodes, seed)[list(CLINICAL_COLUMNS)]
     clinical.to_csv(config_dir / "clinical.tsv", sep="\t", index=False)
     (config_dir / "samples.tsv").write_text("\t".join(SAMPLE_COLUMNS) + "\n")
     (config_dir / "images.tsv").write_text("\t".join(IMAGE_COLUMNS) + "\n")

@@ -296,3 +296,23 @@ def _write(table, out_path: str | Path, n_patients: int, seed: int) -> None:
             csv.write_csv(pa.Table.from_pandas(table, preserve_index=False), handle,
                           csv.WriteOptions(include_header=False, delimiter="\t",
                                            quoting_style="none"))
+
+
+SIMULATED_CANCER_TYPES = ("Lung Adenocarcinoma", "Colorectal Cancer", "Breast Cancer", "Melanoma")
+RESPONSES = ("CR", "PR", "SD", "PD")
+
+
+def simulated_clinical(patients: list[str], seed: int):
+    """A clinical-sheet row per patient (the sheet's columns) with seeded outcomes drawn apart
+    from the calls: about half the deaths observed, so the outcome models have events."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    n = len(patients)
+    return pd.DataFrame({
+        "patient": patients, "age": rng.integers(30, 90, n),
+        "sex": rng.choice(["F", "M"], n), "stage": rng.choice(["I", "II", "III", "IV"], n),
+        "cancer_type": rng.choice(SIMULATED_CANCER_TYPES, n), "treatment": "",
+        "os_months": rng.exponential(30.0, n).round(1) + 0.5,
+        "os_event": rng.integers(0, 2, n), "response": rng.choice(RESPONSES, n)})
