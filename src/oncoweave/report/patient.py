@@ -143,7 +143,7 @@ class ShardTables:
     with one gets the same rows, facts and page as one that reads the tables itself."""
 
     def __init__(self) -> None:
-        self._split: dict[tuple, tuple[pd.DataFrame, dict[str, np.ndarray]]] = {}
+        self._split: dict[tuple, tuple[pd.DataFrame, dict[str, tuple[int, int]]]] = {}
         self._whole: dict[tuple, pd.DataFrame] = {}
         self._identity: dict[str, tuple[pd.DataFrame, dict[str, int] | None]] = {}
         self._provenance: dict[tuple, list[list[str]]] = {}
@@ -156,11 +156,16 @@ class ShardTables:
             return None
         key = (os.fspath(path), id(schema), tuple(required))
         if key not in self._split:
+            # The rows grouped by patient (each patient's in table order), sliced per patient.
             table = self.table(path, schema, required)
-            self._split[key] = (table, table.groupby(table["patient"].astype(str),
-                                                     sort=False).indices)
-        table, positions = self._split[key]
-        return table.take(positions.get(patient, _NONE)).reset_index(drop=True)
+            groups = table.groupby(table["patient"].astype(str), sort=False).indices
+            order = np.concatenate([_NONE, *groups.values()])
+            ends = np.cumsum([len(rows) for rows in groups.values()])
+            self._split[key] = (table.take(order), {
+                name: (end - len(rows), end) for (name, rows), end in zip(groups.items(), ends)})
+        table, spans = self._split[key]
+        start, end = spans.get(patient, (0, 0))
+        return table.iloc[start:end].reset_index(drop=True)
 
     def table(self, path: str | Path, schema: pa.Schema | None,
               required: Sequence[str]) -> pd.DataFrame:
