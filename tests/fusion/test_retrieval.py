@@ -17,6 +17,7 @@ from test_patient_features import (
 from oncoweave.core.errors import InputError
 from oncoweave.core.tables import read_parquet
 from oncoweave.fusion.feature_table import modality_map, write_patient_features
+from oncoweave.fusion.patient_distance import rms_difference, rms_differences
 from oncoweave.fusion.retrieval import (
     SIMILAR_PATIENTS_SCHEMA,
     SimilarPatients,
@@ -128,6 +129,40 @@ def test_ties_are_broken_by_patient_id_and_runs_repeat():
         similar_patients_table(again, 3).sort_values(key, ignore_index=True))
 
 
+@pytest.mark.parametrize("layout", ["C", "F"])
+def test_all_patients_at_once_are_the_one_by_one_neighbours_bit_for_bit(layout, monkeypatch):
+    # The table is made for blocks of patients at a time (row blocks of the distance matrix, the
+    # k nearest by partition): the same neighbours, ties and distance bits as one patient at a
+    # time, whether numpy sums the squares pairwise (C order) or column by column (F order).
+    rng = np.random.default_rng(5)
+    values = rng.normal(size=(40, 11)).round(1)  # rounded: many equal distances
+    values[rng.random(values.shape) < 0.15] = np.nan
+    values[3] = np.nan  # nothing to compare: never a neighbour
+    values[7] = values[8] = values[9]
+    table = pd.DataFrame({"patient": [f"Q{n:02d}" for n in rng.permutation(40)],
+                          "os_months": np.nan, "gen_a": rng.integers(0, 2, 40).astype(float),
+                          "clin_age": np.where(rng.random(40) < 0.3, np.nan,
+                                               rng.integers(40, 80, 40).astype(float))})
+    representation = np.asfortranarray(values) if layout == "F" else np.ascontiguousarray(values)
+    for blocks in ({}, {"representation": representation}):
+        model = SimilarPatients().fit(table, modality_map(table.columns),
+                                      blocks.get("representation"))
+        for block in model.blocks_.values():
+            queries = np.array([0, 3, 7, 39])
+            together = rms_differences(block, queries)
+            every = np.arange(len(block))  # as modality_distances indexes the block
+            for row, i in zip(together, queries):
+                np.testing.assert_array_equal(row, rms_difference(block[every], block[i]))
+        for k in (1, 3, 45):
+            one_by_one = [(p, model.kneighbors(p, k)) for p in model.patients_]
+            monkeypatch.setattr("oncoweave.fusion.patient_distance.BLOCK_ELEMENTS", 97)
+            assert list(model.kneighbors_all(k)) == one_by_one
+            monkeypatch.undo()
+            assert list(model.kneighbors_all(k)) == one_by_one
+        assert list(model.kneighbors_all(2, ["Q05", "Q05"])) == [
+            ("Q05", model.kneighbors("Q05", 2))] * 2
+
+
 def test_representation_replaces_the_features(features):
     ids = list(features["patient"])
     embedding = np.zeros((6, 2))
@@ -209,6 +244,10 @@ def test_bad_queries_and_tables(model, features):
         model.kneighbors("P9")
     with pytest.raises(InputError, match="k must be >= 1"):
         model.kneighbors("P1", 0)
+    with pytest.raises(InputError, match="k must be >= 1"):
+        similar_patients_table(model, 0)
+    with pytest.raises(InputError, match="patient P9 is not in the feature table"):
+        similar_patients_table(model, 2, ["P1", "P9"])
     twice = pd.concat([features, features.iloc[[0]]])
     with pytest.raises(InputError, match="patient P1 has more than one row"):
         SimilarPatients().fit(twice, modality_map(twice.columns))

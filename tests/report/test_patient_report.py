@@ -23,7 +23,7 @@ from oncoweave.core.errors import InputError
 from oncoweave.core.tables import read_parquet, write_parquet
 from oncoweave.drivers.schema import DRIVERS_SCHEMA
 from oncoweave.fusion.retrieval import SIMILAR_PATIENTS_SCHEMA
-from oncoweave.report.patient import FUSION_COLUMNS, render_patient_report
+from oncoweave.report.patient import FUSION_COLUMNS, ShardTables, render_patient_report
 from oncoweave.report.patient_imaging import Lesion, lesion_figure
 from oncoweave.report.patient_sections import feature_reasons
 from oncoweave.therapy.icb_tables import ICB_SCHEMA
@@ -187,6 +187,26 @@ def test_tumour_only_patient_without_image_or_fusion_says_why(tables, tmp_path):
     qc = section_text(html, "qc")
     assert "cafe01" in qc and "abc123" in qc and "bcftoolsVersion" in qc
     assert "not checked" in qc and "Coverage: no reads" in qc
+
+
+def test_a_shard_read_once_makes_the_same_reports(tables, tmp_path):
+    # The shard's rule reads each table once (ShardTables) for all its reports: the pages are
+    # the same bytes as when each report reads the tables itself, patients without rows included.
+    identity = tmp_path / "identity.tsv"
+    identity.write_text("patient\tstatus\tn_sites\tconcordance\n"
+                        "X2\tpass\t40\t0.99\nX1\tno_normal\t0\t\nX2\tfail\t3\t0.1\n")
+    shared = ShardTables()
+    for patient in ("X1", "X2"):  # X2: no therapy, TMB or ICB row; two identity rows
+        alone, together = tmp_path / "alone" / f"{patient}.html", tmp_path / f"{patient}.html"
+        render_patient_report(patient, alone, **tables, identity=identity, config_hash="c1")
+        render_patient_report(patient, together, **tables, identity=identity, config_hash="c1",
+                              tables=shared)
+        assert together.read_bytes() == alone.read_bytes(), patient
+    for reader in (None, shared):
+        with pytest.raises(InputError, match="no row for X3"):
+            render_patient_report("X3", tmp_path / "X3.html", **tables, identity=identity,
+                                  tables=reader)
+    assert "pass: tumour and normal" in section_text((tmp_path / "X2.html").read_text(), "qc")
 
 
 def test_germline_brca_is_flagged_for_counselling(tables, tmp_path):

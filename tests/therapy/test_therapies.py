@@ -10,7 +10,7 @@ from oncoweave.cli.main import main
 from oncoweave.core.errors import InputError
 from oncoweave.core.tables import read_parquet, write_parquet
 from oncoweave.therapy.evidence import EVIDENCE_SCHEMA, build_evidence
-from oncoweave.therapy.matching import THERAPIES_SCHEMA, match_therapies
+from oncoweave.therapy.matching import THERAPIES_SCHEMA, match_patients, match_therapies
 from oncoweave.therapy.tmb import TMB_SCHEMA
 
 EVIDENCE_DIR = REPO / "resources" / "evidence"
@@ -143,6 +143,29 @@ def test_tmb_high_matches_pembrolizumab_in_any_solid_tumour(evidence):
     assert drugs(high, biomarker="TMB 12.0 mut/Mb", amp_tier="IA") == {"Pembrolizumab"}
     low = match(evidence, rows, "P03", cancer_type="melanoma", tmb=9.9)
     assert "Pembrolizumab" not in drugs(low)
+
+
+def test_a_shard_in_one_pass_is_each_patient_in_turn(evidence):
+    # The shard's rule matches all its patients at once: the same rows, in the listing's order,
+    # as one match_therapies per patient (a patient listed twice gets its rows twice).
+    rows = [call("P02", "EGFR", "missense", "p.L858R", "somatic", hgvs_c="c.2573T>G"),
+            call("P01", "BRCA1", "frameshift", "p.Q1756Pfs*74", "germline"),
+            call("P08", "EGFR", "missense", "p.T790M", "tumour_only"),
+            call("P02", "EGFR", "missense", "p.L858R", "somatic", hgvs_c="c.2573T>G"),
+            call("P06", "BRCA2", "frameshift", "p.Q3050Pfs*22", "somatic", filter="low_vaf"),
+            call("P99", "TP53", "missense", "p.R175H", "somatic")]
+    listing = [("P08", "NSCLC", None), ("P03", "melanoma", 12.0), ("P02", None, 15.0),
+               ("P01", "breast cancer", None), ("P06", "ovarian cancer", None),
+               ("P08", "breast cancer", None)]
+    one_by_one = [match(evidence, rows, patient, cancer_type=cancer_type, tmb=tmb)
+                  for patient, cancer_type, tmb in listing]
+    shard = match_patients(pd.DataFrame(rows), evidence, listing)
+    assert list(shard.columns) == THERAPIES_SCHEMA.names
+    expected = pd.concat(one_by_one, ignore_index=True)
+    assert shard.astype(object).where(shard.notna(), None).values.tolist() == \
+        expected.astype(object).where(expected.notna(), None).values.tolist()
+    assert list(dict.fromkeys(shard["patient"])) == ["P08", "P03", "P02", "P01"]
+    assert match_patients(pd.DataFrame(rows), evidence, []).empty
 
 
 def test_missing_variant_column_is_named(evidence):

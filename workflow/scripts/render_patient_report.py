@@ -3,12 +3,13 @@ from pathlib import Path
 
 from oncoweave.cli.glue import each_patient, run_step
 from oncoweave.core.io import directory_replaced_on_success
-from oncoweave.report.patient import render_patient_report
+from oncoweave.report.patient import ShardTables, render_patient_report
 from oncoweave.report.patient_imaging import Lesion
 
 
 def main():
     inputs, params = snakemake.input, snakemake.params
+    tables = ShardTables()  # each table read and split by patient once for the whole shard
     with directory_replaced_on_success(snakemake.output[0]) as folder:
         for row in each_patient(params.patients):
             render_patient_report(
@@ -19,7 +20,8 @@ def main():
                 lesions=[Lesion(*files) for files in row["lesions"]],
                 imaging_run=params.imaging_run, radiomics=inputs.get("radiomics"),
                 similar=inputs.similar, fusion=inputs.get("fusion"),
-                driver_threshold=params.driver_threshold, config_hash=params.config_hash)
+                driver_threshold=params.driver_threshold, config_hash=params.config_hash,
+                tables=tables)
 
 
 run_step(snakemake, main)

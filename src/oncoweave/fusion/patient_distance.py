@@ -106,7 +106,8 @@ def align_representation(table: pd.DataFrame, patients: list[str], source: str) 
     if ids.duplicated().any():
         raise InputError(f"patient {ids[ids.duplicated()].iloc[0]} has more than one row",
                          path=source)
-    unknown = sorted(set(ids) - set(patients))
+    known = set(ids)
+    unknown = sorted(known - set(patients))
     if unknown:
         raise InputError(f"patient {unknown[0]} is not in the feature table", path=source)
     values = table.drop(columns=[ID_COLUMN])
@@ -115,8 +116,90 @@ def align_representation(table: pd.DataFrame, patients: list[str], source: str) 
         raise InputError("a representation has numeric columns besides patient" + (
             f" ({', '.join(map(str, not_numeric[:3]))} are not)" if not_numeric else ""),
             path=source)
-    missing = [p for p in patients if p not in set(ids)]
+    missing = [p for p in patients if p not in known]
     if missing:
         log.warning("%s: no representation for %d patient(s) (%s): they get no neighbours",
                     source, len(missing), ", ".join(missing[:5]))
     return values.set_index(ids).reindex(patients).to_numpy(dtype=float)
+
+
+# ---------------------------------------------------------------------------------------------
+# Nearest neighbours of many patients at once: the distance matrix in row blocks.
+
+# Elements of one (query rows, patients, columns) difference array: about 16 MB of float64.
+BLOCK_ELEMENTS = 1 << 21
+
+
+def rms_differences(block: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """``rms_difference(block[all rows], block[q])`` for each row q of ``queries``, as a (queries,
+    patients) array: the same operations element by element, and the squares summed in the same
+    order, so the same bits."""
+    return _Block(block).rms(queries)
+
+
+class _Block:
+    """One modality's (patients, columns) values laid out for differences to many rows at once.
+
+    ``modality_distances`` takes ``block[rows]`` (a C-ordered copy, whatever the block's order),
+    so numpy sums each row's squares pairwise along its contiguous columns; the same sum over the
+    last axis of a C-ordered (queries, patients, columns) array gives the same bits. Should that
+    copy not be C-ordered, each query goes through ``rms_difference`` itself."""
+
+    def __init__(self, block: np.ndarray):
+        self.block = block
+        every = np.arange(len(block))
+        self.pairwise = len(block) == 0 or bool((block[every] - block[0]).flags.c_contiguous)
+        self.values = np.ascontiguousarray(block)
+        self.complete = bool(np.isfinite(block).all())  # the NaN mask would keep every column
+
+    def rms(self, queries: np.ndarray) -> np.ndarray:
+        if not self.pairwise:
+            every = np.arange(len(self.block))
+            return np.array([rms_difference(self.block[every], self.block[i]) for i in queries])
+        difference = self.values[None, :, :] - self.values[queries][:, None, :]
+        if self.complete:
+            squares = difference ** 2
+            counts = np.full(difference.shape[:2], self.values.shape[1])
+        else:
+            observed = ~np.isnan(difference)
+            counts = observed.sum(axis=2)
+            squares = np.where(observed, difference, 0.0) ** 2
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(counts > 0, np.sqrt(squares.sum(axis=2) / np.maximum(counts, 1)),
+                            np.nan)
+
+
+def nearest_rows(blocks: Mapping[str, np.ndarray], queries: Sequence[int], k: int,
+                 id_order: np.ndarray):
+    """Per query row i, in order: (i, rows of its ``k`` nearest other patients, their distances,
+    the (blocks, k) mask of the modalities each pair was compared on), exactly as ranking
+    ``modality_distances(blocks, i, all rows)``: never itself nor a pair sharing no modality,
+    nearest first, distances equal to 12 decimals by ``id_order``. The distances are computed
+    for a block of queries at a time and the k nearest picked by partition, so the cost is the
+    distance matrix's arithmetic, not a sort per patient."""
+    queries = np.asarray(queries, dtype=np.intp)
+    n = len(id_order)
+    width = max(sum(block.shape[1] for block in blocks.values()), 1)
+    step = max(1, BLOCK_ELEMENTS // (max(n, 1) * width))
+    prepared = [_Block(block) for block in blocks.values()]
+    for start in range(0, len(queries), step):
+        chunk = queries[start:start + step]
+        per_block = np.stack([block.rms(chunk) for block in prepared])
+        shared = ~np.isnan(per_block)
+        counts = shared.sum(axis=0)
+        total = np.where(shared, per_block, 0.0).sum(axis=0)
+        distance = np.where(counts > 0, total / np.maximum(counts, 1), np.inf)
+        distance[np.arange(len(chunk)), chunk] = np.nan
+        # Rounding makes float noise between equal distances not decide the order; the id does.
+        rounded = np.where(np.isfinite(distance), np.round(distance, 12), np.inf)
+        cut = (np.partition(rounded, k - 1, axis=1)[:, k - 1:k] if n > k
+               else np.full((len(chunk), 1), np.inf))
+        # The candidates of every query of the chunk (its k nearest and those tied with the
+        # k-th), ordered by query, rounded distance, then id; each query keeps its first k.
+        at, rows = np.nonzero((rounded <= cut) & np.isfinite(distance))
+        order = np.lexsort((id_order[rows], rounded[at, rows], at))
+        at, rows = at[order], rows[order]
+        starts = np.searchsorted(at, np.arange(len(chunk) + 1))
+        for r, i in enumerate(chunk):
+            kept = rows[starts[r]:min(starts[r] + k, starts[r + 1])]
+            yield int(i), kept, distance[r, kept], shared[:, r, kept]

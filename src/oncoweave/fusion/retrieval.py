@@ -41,6 +41,7 @@ from oncoweave.fusion.patient_distance import (
     DISTANCE_DESCRIPTION,
     align_representation,
     modality_distances,
+    nearest_rows,
     representation_array,
     standardised_blocks,
     zscores,
@@ -103,10 +104,18 @@ class SimilarPatients:
         self.therapies_ = _checked_table(therapies, self.patients_, "therapies",
                                          ["patient", "drug", "amp_tier", "direction"])
         self._calls: dict[str, dict[str, set[str]]] = {}
-        self._matches: dict[str, dict[tuple[str, str], str | None]] = {}
+        self._all_calls: dict[str, dict[str, set[str]]] | None = None
+        self._all_drugs: dict[str, dict[tuple[str, str], str | None]] | None = None
         self.summary_ = _summary(self.features_)
+        self._summary_values = self.summary_.to_numpy(dtype=object)
+        self._summary_columns = {name: c for c, name in enumerate(self.summary_.columns)}
         self._fit_imaging()
         return self
+
+    def _summary_row(self, i: int) -> dict:
+        """Row ``i`` of ``summary_`` (its values as ``summary_.iloc[i]`` holds them)."""
+        values = self._summary_values[i]
+        return {name: values[c] for name, c in self._summary_columns.items()}
 
     # -- distances ------------------------------------------------------------------------------
 
@@ -139,6 +148,19 @@ class SimilarPatients:
         return [Neighbour(self.patients_[j], rank, float(distance[j]), used[j])
                 for rank, j in enumerate(candidates[order][:k], start=1)]
 
+    def kneighbors_all(self, k: int = 3, patients: Sequence[str] | None = None):
+        """(patient, ``kneighbors(patient, k)``) of each patient (default: all, in table order),
+        the distances computed for a block of patients at a time."""
+        patients = self.patients_ if patients is None else list(patients)
+        if patients and k < 1:
+            raise InputError(f"k must be >= 1, got {k}")
+        names = list(self.blocks_)
+        found = nearest_rows(self.blocks_, [self._index(p) for p in patients], k, self.id_order_)
+        for patient, (_, rows, distance, shared) in zip(patients, found):
+            yield patient, [Neighbour(self.patients_[j], rank, float(distance[r]),
+                                      tuple(name for name, ok in zip(names, shared[:, r]) if ok))
+                            for r, (rank, j) in enumerate(enumerate(rows, start=1))]
+
     # -- explanations ---------------------------------------------------------------------------
 
     def explain(self, patient: str, neighbour: str) -> dict:
@@ -147,10 +169,13 @@ class SimilarPatients:
         if i == j:
             raise InputError(f"patient {patient} is not its own neighbour")
         distance, used = self._compare(i, np.array([j]))
-        outcome = self.summary_.iloc[j]
+        return {"patient": patient, "neighbour": neighbour, "distance": float(distance[0]),
+                "modalities_used": list(used[0]), **self._shared(i, j)}
+
+    def _shared(self, i: int, j: int) -> dict:
+        patient, neighbour = self.patients_[i], self.patients_[j]
+        outcome = self._summary_row(j)
         return {
-            "patient": patient, "neighbour": neighbour, "distance": float(distance[0]),
-            "modalities_used": list(used[0]),
             "shared_drivers": self._shared_drivers(patient, neighbour),
             "shared_therapies": self._shared_therapies(patient, neighbour),
             "imaging_traits": self._imaging_traits(i, j),
@@ -161,32 +186,32 @@ class SimilarPatients:
         }
 
     def _driver_calls(self, patient: str) -> dict[str, set[str]]:
-        if patient not in self._calls:
-            self._calls[patient] = self._find_driver_calls(patient)
-        return self._calls[patient]
-
-    def _find_driver_calls(self, patient: str) -> dict[str, set[str]]:
-        """Gene -> protein (else coding) changes of the patient's driver calls."""
         if self.drivers_ is None:
-            return self._driver_flags(patient)
-        calls = self.drivers_[(self.drivers_[ID_COLUMN] == patient)
-                              & (self.drivers_["filter"] == "PASS")
-                              & self.drivers_["gene"].notna()]
+            if patient not in self._calls:
+                self._calls[patient] = self._driver_flags(patient)
+            return self._calls[patient]
+        if self._all_calls is None:
+            self._all_calls = self._find_driver_calls()
+        return self._all_calls.get(patient, {})
+
+    def _find_driver_calls(self) -> dict[str, dict[str, set[str]]]:
+        """Patient -> gene -> protein (else coding) changes of the patients' driver calls."""
+        calls = self.drivers_[(self.drivers_["filter"] == "PASS") & self.drivers_["gene"].notna()]
         scores = pd.to_numeric(calls["driver_score"], errors="coerce")
         tumour = calls["status"].isin(TUMOUR_STATUSES)
         germline = (calls["status"] == "germline") & calls["gene"].isin(GERMLINE_GENES)
         kept = calls[(scores >= self.driver_threshold) & (tumour | germline)]
-        found: dict[str, set[str]] = {}
+        found: dict[str, dict[str, set[str]]] = {}
         for call in kept.to_dict("records"):
             label = next((str(call[c]) for c in ("hgvs_p", "hgvs_c") if _present(call[c])),
                          "variant")
             if call["status"] == "germline":
                 label += " (germline)"
-            found.setdefault(call["gene"], set()).add(label)
+            found.setdefault(call[ID_COLUMN], {}).setdefault(call["gene"], set()).add(label)
         return found
 
     def _driver_flags(self, patient: str) -> dict[str, set[str]]:
-        row = self.summary_.iloc[self.row_[patient]]
+        row = self._summary_row(self.row_[patient])
         found: dict[str, set[str]] = {}
         for gene in DRIVER_GENES:
             for column, label in ((f"gen_{gene}_driver", "driver"),
@@ -208,23 +233,23 @@ class SimilarPatients:
         return shared
 
     def _drugs(self, patient: str) -> dict[tuple[str, str], str | None]:
-        if patient not in self._matches:
-            self._matches[patient] = self._find_drugs(patient)
-        return self._matches[patient]
+        if self._all_drugs is None:
+            self._all_drugs = self._find_drugs()
+        return self._all_drugs.get(patient, {})
 
-    def _find_drugs(self, patient: str) -> dict[tuple[str, str], str | None]:
-        """(drug, direction) -> best AMP tier of the patient's therapy matches."""
+    def _find_drugs(self) -> dict[str, dict[tuple[str, str], str | None]]:
+        """Patient -> (drug, direction) -> best AMP tier of the patients' therapy matches."""
         if self.therapies_ is None:
             return {}
-        rows = self.therapies_[(self.therapies_[ID_COLUMN] == patient)
-                               & self.therapies_["drug"].notna()]
-        best: dict[tuple[str, str], str | None] = {}
-        for row in rows.to_dict("records"):
+        rows = self.therapies_[self.therapies_["drug"].notna()]
+        found: dict[str, dict[tuple[str, str], str | None]] = {}
+        for row in rows[[ID_COLUMN, "drug", "direction", "amp_tier"]].to_dict("records"):
+            best = found.setdefault(row[ID_COLUMN], {})
             key = (row["drug"], row["direction"])
             tier = row["amp_tier"] if _present(row["amp_tier"]) else None
             if key not in best or _tier_rank(tier) < _tier_rank(best[key]):
                 best[key] = tier
-        return best
+        return found
 
     def _shared_therapies(self, patient: str, neighbour: str) -> list[str]:
         mine, theirs = self._drugs(patient), self._drugs(neighbour)
@@ -242,6 +267,10 @@ class SimilarPatients:
         volume = f"rad_{VOLUME_FEATURE}"
         self.volume_quantile_ = (self.features_[volume].astype(float).rank(pct=True)
                                  if volume in self.features_.columns else None)
+        self._volume_quantiles = (None if self.volume_quantile_ is None else
+                                  self.volume_quantile_.to_numpy(dtype=float))
+        self.image_modality_ = (self.features_["image_modality"].tolist()
+                                if "image_modality" in self.features_ else None)
         texture = [c for c in self.features_.columns
                    if c.startswith("rad_") and len(c.split("_")) > 3
                    and c.split("_")[2] in TEXTURE_CLASSES]
@@ -249,16 +278,16 @@ class SimilarPatients:
 
     def _imaging_traits(self, i: int, j: int) -> list[str]:
         traits = []
-        modalities = (self.features_["image_modality"].iloc[[i, j]].tolist()
-                      if "image_modality" in self.features_ else [None, None])
+        modalities = ([self.image_modality_[i], self.image_modality_[j]]
+                      if self.image_modality_ is not None else [None, None])
         both_known = all(_present(m) for m in modalities)
         if both_known and modalities[0] == modalities[1]:
             traits.append(f"both {modalities[0]}")
         elif both_known:  # texture of a CT and of an MR image are not comparable
             traits.append(f"different modalities ({modalities[0]} vs {modalities[1]})")
         if self.volume_quantile_ is not None:
-            q = self.volume_quantile_.iloc[[i, j]]
-            if q.notna().all():
+            q = self._volume_quantiles[[i, j]]
+            if not np.isnan(q).any():
                 top = self.large_lesion_quantile
                 if (q > top).all():
                     traits.append(f"both large lesions (voxel volume in the cohort's top "
@@ -277,7 +306,7 @@ class SimilarPatients:
         return traits
 
     def _clinical_match(self, i: int, j: int) -> list[str]:
-        a, b = self.summary_.iloc[i], self.summary_.iloc[j]
+        a, b = self._summary_row(i), self._summary_row(j)
         matches = []
         type_a, type_b = _value(a["cancer_type"], str), _value(b["cancer_type"], str)
         if type_a is not None and type_a == type_b:
@@ -385,9 +414,9 @@ def similar_patients_table(model: SimilarPatients, k: int = 3,
     """SIMILAR_PATIENTS_SCHEMA rows: each patient's (default: all, in table order) k nearest
     neighbours with what they share."""
     rows = []
-    for patient in patients if patients is not None else model.patients_:
-        for neighbour in model.kneighbors(patient, k):
-            why = model.explain(patient, neighbour.patient)
+    for patient, neighbours in model.kneighbors_all(k, patients):
+        for neighbour in neighbours:
+            why = model._shared(model.row_[patient], model.row_[neighbour.patient])
             rows.append({
                 "patient": patient, "rank": neighbour.rank, "neighbour": neighbour.patient,
                 "distance": neighbour.distance,

@@ -13,10 +13,13 @@ made in ``report.patient_sections`` and ``report.patient_imaging``; the QC secti
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -62,19 +65,11 @@ PROVENANCE_KEY = re.compile(r"(version|config_hash|sha256|^icb_model)$", re.IGNO
 # ---------------------------------------------------------------------------------------------
 # QC and provenance.
 
-def _identity_facts(path: Path | None, patient: str) -> list[tuple[str, str]]:
+def _identity_facts(path: Path | None, patient: str,
+                    tables: ShardTables | None = None) -> list[tuple[str, str]]:
     if path is None:
         return [("sample identity", "not checked: the calls were imported from a VCF")]
-    try:
-        table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise InputError(f"cannot read identity table ({err})", path=path) from None
-    require_columns(table, ["status", "n_sites", "concordance"], path)
-    if "patient" in table.columns:  # a shard's table: one row per patient
-        table = table[table["patient"] == patient]
-    if table.empty:
-        raise InputError(f"identity table has no row for {patient}", path=path)
-    row = table.iloc[0]
+    row = (tables or ShardTables()).identity_row(path, patient)
     words = {
         "pass": f"pass: tumour and normal come from the same person (concordance "
                 f"{row['concordance']} over {row['n_sites']} sites)",
@@ -86,10 +81,20 @@ def _identity_facts(path: Path | None, patient: str) -> list[tuple[str, str]]:
     return [("sample identity", words.get(row["status"], row["status"]))]
 
 
+def _read_identity(path: Path) -> pd.DataFrame:
+    try:
+        table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise InputError(f"cannot read identity table ({err})", path=path) from None
+    require_columns(table, ["status", "n_sites", "concordance"], path)
+    return table
+
+
 def qc_section(coverage: pd.DataFrame | None, identity: Path | None,
-               provenance: list[list[str]], config_hash: str | None, patient: str = "") -> Section:
+               provenance: list[list[str]], config_hash: str | None, patient: str = "",
+               tables: ShardTables | None = None) -> Section:
     section = Section("qc", "Quality control and provenance")
-    section.facts += _identity_facts(identity, patient)
+    section.facts += _identity_facts(identity, patient, tables)
     if coverage is None:
         section.notes.append("Coverage: no reads (the calls were imported from a VCF).")
     elif coverage.empty:
@@ -132,36 +137,103 @@ def provenance_rows(paths: Mapping[str, Path | None]) -> list[list[str]]:
 # ---------------------------------------------------------------------------------------------
 # The report.
 
-def _patient_rows(table: pd.DataFrame, patient: str) -> pd.DataFrame:
-    return table[table["patient"].astype(str) == patient]
+class ShardTables:
+    """The stage tables a shard's reports share, each read, checked and split by patient once
+    (on first use, so a bad table fails where it did when each report read it): a report made
+    with one gets the same rows, facts and page as one that reads the tables itself."""
+
+    def __init__(self) -> None:
+        self._split: dict[tuple, tuple[pd.DataFrame, dict[str, tuple[int, int]]]] = {}
+        self._whole: dict[tuple, pd.DataFrame] = {}
+        self._identity: dict[str, tuple[pd.DataFrame, dict[str, int] | None]] = {}
+        self._provenance: dict[tuple, list[list[str]]] = {}
+        self._cancer_types: dict[str, str] = {}
+
+    def patient_rows(self, path: str | Path | None, schema: pa.Schema | None, patient: str,
+                     required: Sequence[str] = ("patient",)) -> pd.DataFrame | None:
+        """The patient's rows of the table (its rows in table order, index 0..n-1)."""
+        if path is None:
+            return None
+        key = (os.fspath(path), id(schema), tuple(required))
+        if key not in self._split:
+            # The rows grouped by patient (each patient's in table order), sliced per patient.
+            table = self.table(path, schema, required)
+            groups = table.groupby(table["patient"].astype(str), sort=False).indices
+            order = np.concatenate([_NONE, *groups.values()])
+            ends = np.cumsum([len(rows) for rows in groups.values()])
+            self._split[key] = (table.take(order), {
+                name: (end - len(rows), end) for (name, rows), end in zip(groups.items(), ends)})
+        table, spans = self._split[key]
+        start, end = spans.get(patient, (0, 0))
+        return table.iloc[start:end].reset_index(drop=True)
+
+    def table(self, path: str | Path, schema: pa.Schema | None,
+              required: Sequence[str]) -> pd.DataFrame:
+        """The whole table, read and checked once."""
+        key = (os.fspath(path), id(schema), tuple(required))
+        if key not in self._whole:
+            table, _ = read_parquet(path, schema)
+            require_columns(table, list(required), path)
+            self._whole[key] = table
+        return self._whole[key]
+
+    def identity_row(self, path: Path, patient: str) -> pd.Series:
+        """The patient's row of an identity table (a shard's: one row per patient)."""
+        key = os.fspath(path)
+        if key not in self._identity:
+            table = _read_identity(path)
+            first = None
+            if "patient" in table.columns:
+                first = {name: int(rows[0]) for name, rows in
+                         table.groupby("patient", sort=False).indices.items()}
+            self._identity[key] = (table, first)
+        table, first = self._identity[key]
+        position = 0 if first is None else first.get(patient)
+        if position is None or table.empty:
+            raise InputError(f"identity table has no row for {patient}", path=path)
+        return table.iloc[position]
+
+    def provenance(self, paths: Mapping[str, Path | None]) -> list[list[str]]:
+        key = tuple((name, None if path is None else os.fspath(path))
+                    for name, path in paths.items())
+        if key not in self._provenance:
+            self._provenance[key] = provenance_rows(paths)
+        return [list(row) for row in self._provenance[key]]
+
+    def cancer_type(self, therapies: str | Path, patient: str) -> str:
+        """The cancer type the patient's therapies were matched for: a shard's therapy table
+        records 'P1=type;P2=type' in its metadata (a single patient's table, the bare type)."""
+        key = os.fspath(therapies)
+        if key not in self._cancer_types:
+            self._cancer_types[key] = (pq.read_schema(therapies).metadata or {}).get(
+                b"cancer_type", b"").decode()
+        recorded = self._cancer_types[key]
+        if "=" not in recorded:
+            return recorded
+        return _cancer_types(recorded).get(patient, "")
 
 
-def _read(path: str | Path | None, schema: pa.Schema | None, patient: str,
-          required: Sequence[str] = ("patient",)) -> pd.DataFrame | None:
-    if path is None:
-        return None
-    table, _ = read_parquet(path, schema)
-    require_columns(table, list(required), path)
-    return _patient_rows(table, patient).reset_index(drop=True)
+_NONE = np.array([], dtype=np.intp)
 
 
-def _render_html(patient: str, sections: list[Section]) -> str:
+@lru_cache(maxsize=16)
+def _cancer_types(recorded: str) -> dict[str, str]:
+    return dict(item.split("=", 1) for item in recorded.split(";") if item)
+
+
+@lru_cache(maxsize=1)
+def _template():
+    """The page template, compiled once per process."""
     from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
     environment = Environment(loader=PackageLoader("oncoweave.report", "templates"),
                               autoescape=select_autoescape(["html"]), undefined=StrictUndefined,
                               trim_blocks=True, lstrip_blocks=True)
-    return environment.get_template(TEMPLATE).render(patient=patient, sections=sections,
-                                                     version=__version__)
+    return environment.get_template(TEMPLATE)
 
 
-def _cancer_type(therapies: str | Path, patient: str) -> str:
-    """The cancer type the patient's therapies were matched for: a shard's therapy table records
-    'P1=type;P2=type' in its metadata (a single patient's table, the bare type)."""
-    recorded = (pq.read_schema(therapies).metadata or {}).get(b"cancer_type", b"").decode()
-    if "=" not in recorded:
-        return recorded
-    return dict(item.split("=", 1) for item in recorded.split(";") if item).get(patient, "")
+def _render_html(patient: str, sections: list[Section]) -> str:
+    return _template().render(patient=patient, sections=sections, version=__version__)
 
 
 def render_patient_report(patient: str, output: str | Path, *, drivers: str | Path,
@@ -173,25 +245,27 @@ def render_patient_report(patient: str, output: str | Path, *, drivers: str | Pa
                           similar: str | Path | None = None,
                           fusion: str | Path | None = None,
                           driver_threshold: float = DEFAULT_DRIVER_THRESHOLD,
-                          config_hash: str | None = None) -> list[Section]:
+                          config_hash: str | None = None,
+                          tables: ShardTables | None = None) -> list[Section]:
     """Write the patient's HTML report from the stage tables named; return its sections.
 
     ``None`` for an optional table means its stage did not run for this patient (the section
-    says so). Bad input raises InputError naming the file; nothing is written then.
+    says so). Bad input raises InputError naming the file; nothing is written then. ``tables``
+    (one per shard) reads each table once for all the shard's reports.
     """
     patient = str(patient)
-    driver_table = _read(drivers, DRIVERS_SCHEMA, patient)
-    therapy_table = _read(therapies, THERAPIES_SCHEMA, patient)
-    tmb_table = _read(tmb, TMB_SCHEMA, patient)
-    icb_table = _read(icb, ICB_SCHEMA, patient)
-    similar_table = _read(similar, SIMILAR_PATIENTS_SCHEMA, patient)
-    fusion_table = _read(fusion, None, patient, FUSION_COLUMNS)
-    coverage_table = _read(coverage, COVERAGE_SCHEMA, patient)
+    tables = ShardTables() if tables is None else tables
+    driver_table = tables.patient_rows(drivers, DRIVERS_SCHEMA, patient)
+    therapy_table = tables.patient_rows(therapies, THERAPIES_SCHEMA, patient)
+    tmb_table = tables.patient_rows(tmb, TMB_SCHEMA, patient)
+    icb_table = tables.patient_rows(icb, ICB_SCHEMA, patient)
+    similar_table = tables.patient_rows(similar, SIMILAR_PATIENTS_SCHEMA, patient)
+    fusion_table = tables.patient_rows(fusion, None, patient, FUSION_COLUMNS)
+    coverage_table = tables.patient_rows(coverage, COVERAGE_SCHEMA, patient)
     radiomics_table = None
     if radiomics is not None:
-        radiomics_table, _ = read_parquet(radiomics)
-        require_columns(radiomics_table, ["patient", "lesion", "modality"], radiomics)
-    cancer_type = _cancer_type(therapies, patient)
+        radiomics_table = tables.table(radiomics, None, ["patient", "lesion", "modality"])
+    cancer_type = tables.cancer_type(therapies, patient)
     lesions = [Lesion(Path(item.image), Path(item.mask), Path(item.record)) for item in lesions]
     sections = [
         drivers_section(driver_table, driver_threshold),
@@ -202,13 +276,13 @@ def render_patient_report(patient: str, output: str | Path, *, drivers: str | Pa
         fusion_section(fusion_table),
         similar_section(similar_table),
         qc_section(coverage_table, Path(identity) if identity else None,
-                   provenance_rows({"drivers": Path(drivers), "therapies": Path(therapies),
+                   tables.provenance({"drivers": Path(drivers), "therapies": Path(therapies),
                                     "tmb": Path(tmb), "icb": Path(icb),
                                     "radiomics": Path(radiomics) if radiomics else None,
                                     "similar patients": Path(similar) if similar else None,
                                     "fusion": Path(fusion) if fusion else None,
                                     "coverage": Path(coverage) if coverage else None}),
-                   config_hash, patient),
+                   config_hash, patient, tables),
     ]
     html = _render_html(patient, sections)
     with replaced_on_success(output) as temporary:

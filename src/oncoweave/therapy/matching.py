@@ -10,6 +10,7 @@ C797S with osimertinib); the report must not hide it.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -66,24 +67,58 @@ def match_therapies(variants_df: pd.DataFrame, evidence_df: pd.DataFrame, *, pat
                     min_driver_score: float = DEFAULT_DRIVER_THRESHOLD) -> pd.DataFrame:
     """THERAPIES_SCHEMA rows of ``patient``: each counted call (and a reportable ``tmb``, mut/Mb)
     against each evidence row it satisfies, best tier first."""
+    return match_patients(variants_df, evidence_df, [(patient, cancer_type, tmb)],
+                          min_driver_score=min_driver_score)
+
+
+def match_patients(variants_df: pd.DataFrame, evidence_df: pd.DataFrame,
+                   patients: Sequence[tuple[str, str | None, float | None]], *,
+                   min_driver_score: float = DEFAULT_DRIVER_THRESHOLD) -> pd.DataFrame:
+    """``match_therapies`` of each (patient, cancer_type, tmb) of ``patients``, concatenated in
+    that order (the same rows as one call per patient), in one pass over the tables: the calls
+    are grouped by patient once, and only those of a listed patient in a gene with evidence are
+    looked at, so the cost grows with the calls and the matches, not with the patients."""
     require_columns(variants_df, VARIANT_COLUMNS)
     require_columns(evidence_df, EVIDENCE_SCHEMA.names)
-    calls = variants_df[variants_df["patient"] == patient]
     evidence_by_gene = {gene: rows.to_dict("records")
                         for gene, rows in evidence_df.groupby("gene", dropna=True)}
-    rows = []
-    for call in calls.to_dict("records"):
-        if not _counts(call, min_driver_score):
-            continue
-        for evidence in evidence_by_gene.get(call["gene"], []):
-            reason = _call_matches(call, evidence, min_driver_score)
-            if reason is not None:
-                rows.append(_therapy_row(patient, call, evidence, reason, cancer_type))
-    if tmb is not None:
-        tmb_evidence = evidence_df[evidence_df["matcher"] == "tmb_high"].to_dict("records")
-        rows += [_tmb_row(patient, tmb, evidence, cancer_type) for evidence in tmb_evidence
-                 if tmb >= float(evidence["matcher_value"])]
-    return _ordered(pd.DataFrame(rows, columns=THERAPIES_SCHEMA.names))
+    tmb_evidence = evidence_df[evidence_df["matcher"] == "tmb_high"].to_dict("records")
+    listed = list(dict.fromkeys(patient for patient, _, _ in patients))
+    wanted = variants_df["patient"].isin(listed) & variants_df["gene"].isin(list(evidence_by_gene))
+    columns = [*VARIANT_COLUMNS, *(["driver_score"] if "driver_score" in variants_df else [])]
+    calls_of: dict[str, list[dict]] = {}
+    for call in variants_df.loc[wanted, columns].to_dict("records"):
+        if _counts(call, min_driver_score):
+            calls_of.setdefault(call["patient"], []).append(call)
+    matches = _DiseaseMatches()
+    rows, positions = [], []
+    for position, (patient, cancer_type, tmb) in enumerate(patients):
+        count = len(rows)
+        for call in calls_of.get(patient, []):
+            for evidence in evidence_by_gene.get(call["gene"], []):
+                reason = _call_matches(call, evidence, min_driver_score)
+                if reason is not None:
+                    rows.append(_therapy_row(patient, call, evidence, reason,
+                                             matches(evidence["disease"], cancer_type)))
+        if tmb is not None:
+            rows += [_tmb_row(patient, tmb, evidence, matches(evidence["disease"], cancer_type))
+                     for evidence in tmb_evidence if tmb >= float(evidence["matcher_value"])]
+        positions += [position] * (len(rows) - count)
+    table = pd.DataFrame(rows, columns=THERAPIES_SCHEMA.names)
+    return _ordered(table.assign(_position=positions)).drop(columns="_position")
+
+
+class _DiseaseMatches:
+    """``disease_match`` of (evidence disease, cancer type), each pair worked out once."""
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[str, str | None], str] = {}
+
+    def __call__(self, disease: str, cancer_type: str | None) -> str:
+        key = (disease, cancer_type)
+        if key not in self._known:
+            self._known[key] = disease_match(disease, cancer_type)
+        return self._known[key]
 
 
 def _terms(call: dict) -> set[str]:
@@ -164,9 +199,7 @@ def _flags(call: dict) -> str:
     return ""
 
 
-def _therapy_row(patient: str, call: dict, evidence: dict, reason: str,
-                 cancer_type: str | None) -> dict:
-    match = disease_match(evidence["disease"], cancer_type)
+def _therapy_row(patient: str, call: dict, evidence: dict, reason: str, match: str) -> dict:
     label = call["hgvs_p"] if _present(call["hgvs_p"]) else call["hgvs_c"]
     return {
         "patient": patient, "biomarker": f"{call['gene']} {label}", "gene": call["gene"],
@@ -177,8 +210,7 @@ def _therapy_row(patient: str, call: dict, evidence: dict, reason: str,
     }
 
 
-def _tmb_row(patient: str, tmb: float, evidence: dict, cancer_type: str | None) -> dict:
-    match = disease_match(evidence["disease"], cancer_type)
+def _tmb_row(patient: str, tmb: float, evidence: dict, match: str) -> dict:
     return {
         "patient": patient, "biomarker": f"TMB {tmb:.1f} mut/Mb", "gene": None, "hgvs_p": None,
         "hgvs_c": None, "variant_status": None, **_evidence_part(evidence, match),
@@ -195,12 +227,13 @@ def _evidence_part(evidence: dict, match: str) -> dict:
 
 
 def _ordered(table: pd.DataFrame) -> pd.DataFrame:
-    """Best tier first, then level; one row per biomarker x evidence (several tumour samples of a
-    patient carry the same call)."""
+    """Per listed patient (``_position``, in listing order): best tier first, then level; one row
+    per biomarker x evidence (several tumour samples of a patient carry the same call)."""
     table = table.drop_duplicates(ignore_index=True)
     rank = table["amp_tier"].map(TIER_ORDER).fillna(len(TIER_ORDER))
     order = table.assign(_rank=rank).sort_values(
-        ["_rank", "evidence_level", "biomarker", "drug"], na_position="last", kind="stable").index
+        ["_position", "_rank", "evidence_level", "biomarker", "drug"], na_position="last",
+        kind="stable").index
     return table.loc[order].reset_index(drop=True)
 
 
