@@ -33,38 +33,119 @@ CLONAL_CCF = 0.8  # cancer cell fraction from which a somatic variant is called 
 
 def score_annotations(annotations: pd.DataFrame, model: DriverModel,
                       knowledge: DriverKnowledge) -> pd.DataFrame:
-    """driver_score, top_features (JSON list) and driver_reasons (text) per annotation row."""
+    """driver_score, top_features (JSON list) and driver_reasons (text) per annotation row.
+
+    Identical annotations get identical scores and reasons, so each distinct annotation is
+    featurised, predicted and explained once and its results copied to its rows."""
     if annotations.empty:
         return pd.DataFrame({"driver_score": [], "top_features": [], "driver_reasons": []},
                             index=annotations.index)
-    features = feature_table(annotations, knowledge)
-    contributions = model.contributions(features)
-    tops, reasons = [], []
-    for (index, row), annotation in zip(contributions.iterrows(),
-                                        annotations.to_dict("records")):
-        top = _top_reasons(row, features.loc[index], annotation, knowledge)
-        tops.append(json.dumps(top))
-        reasons.append("; ".join(f"{t['reason']} ({'+' if t['contribution'] >= 0 else '-'})"
-                                 for t in top))
-    return pd.DataFrame({"driver_score": model.predict_proba(features), "top_features": tops,
-                         "driver_reasons": reasons}, index=annotations.index)
+    first, inverse = _distinct_rows(annotations)
+    distinct = annotations.iloc[first]
+    features = feature_table(distinct, knowledge)
+    scores = model.predict_proba(features)
+    tops = top_reasons(model.contributions(features), features, distinct, knowledge)
+    top_json = np.array([json.dumps(top) for top in tops], dtype=object)
+    reasons = np.array(["; ".join(f"{t['reason']} ({'+' if t['contribution'] >= 0 else '-'})"
+                                  for t in top) for top in tops], dtype=object)
+    return pd.DataFrame({"driver_score": scores[inverse], "top_features": top_json[inverse],
+                         "driver_reasons": reasons[inverse]}, index=annotations.index)
 
 
-def _top_reasons(contributions: pd.Series, values: pd.Series, annotation: dict,
-                 knowledge: DriverKnowledge) -> list[dict]:
-    """The largest contributions, features that read the same in words merged into one entry
-    (e.g. the substitution properties of a frameshift are all 'not a single amino-acid
-    substitution'), so a report never says one thing twice."""
-    merged: dict[str, dict] = {}
-    for name in contributions.abs().sort_values(ascending=False).index:
-        reason = describe(name, values[name], annotation, knowledge)
-        entry = merged.setdefault(reason, {"feature": name, "value": _json_number(values[name]),
-                                           "contribution": 0.0, "reason": reason})
-        if entry["feature"] != name:
-            entry["feature"] += f",{name}"
-        entry["contribution"] += float(contributions[name])
-    ranked = sorted(merged.values(), key=lambda e: abs(e["contribution"]), reverse=True)
-    return [{**e, "contribution": round(e["contribution"], 4)} for e in ranked[:TOP_CONTRIBUTIONS]]
+def _distinct_rows(annotations: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(position of each distinct annotation's first row, each row's distinct annotation);
+    missing values (None, NaN, NA) count as one value."""
+    columns = [annotations[c].astype(object).tolist() for c in annotations.columns]
+    seen: dict[tuple, int] = {}
+    first, inverse = [], np.empty(len(annotations), dtype=np.intp)
+    for row, key in enumerate(zip(*columns)):
+        key = tuple(None if _is_missing(v) else v for v in key)
+        index = seen.setdefault(key, len(first))
+        if index == len(first):
+            first.append(row)
+        inverse[row] = index
+    return np.asarray(first, dtype=np.intp), inverse
+
+
+def _is_missing(value) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def top_reasons(contributions: pd.DataFrame, features: pd.DataFrame,
+                annotations: pd.DataFrame, knowledge: DriverKnowledge) -> list[list[dict]]:
+    """Per row, the largest contributions, features that read the same in words merged into
+    one entry (e.g. the substitution properties of a frameshift are all 'not a single amino-acid
+    substitution'), so a report never says one thing twice.
+
+    Features are visited by descending |contribution| in the order pandas' (quicksort)
+    ``sort_values(ascending=False)`` gives, ties included, so merged names and sums are those of
+    a per-row sort; each distinct (feature, value) is put in words once."""
+    names = list(contributions.columns)
+    raw = contributions.to_numpy()
+    order = _descending_order(np.abs(raw)).tolist()
+    values = features[names].to_numpy(dtype=float)
+    phrases = _phrases(names, values, annotations, knowledge)
+    numbers = [[_json_number(v) for v in row] for row in values.tolist()]
+    result = []
+    for row_order, row_contributions, row_phrases, row_numbers in zip(
+            order, raw.tolist(), phrases, numbers):
+        merged: dict[str, dict] = {}
+        for j in row_order:
+            reason = row_phrases[j]
+            entry = merged.get(reason)
+            if entry is None:
+                entry = merged[reason] = {"feature": names[j], "value": row_numbers[j],
+                                          "contribution": 0.0, "reason": reason}
+            else:
+                entry["feature"] += f",{names[j]}"
+            entry["contribution"] += row_contributions[j]
+        ranked = sorted(merged.values(), key=lambda e: abs(e["contribution"]), reverse=True)
+        result.append([{**e, "contribution": round(e["contribution"], 4)}
+                       for e in ranked[:TOP_CONTRIBUTIONS]])
+    return result
+
+
+def _descending_order(magnitudes: np.ndarray) -> np.ndarray:
+    """Per row, the column indices pandas' ``Series.sort_values(ascending=False)`` (quicksort,
+    NaN last) returns: argsort of the reversed row, mapped back and reversed."""
+    n = magnitudes.shape[1]
+    order = (n - 1 - np.argsort(np.ascontiguousarray(magnitudes[:, ::-1]), axis=1,
+                                kind="quicksort"))[:, ::-1]
+    for row in np.flatnonzero(np.isnan(magnitudes).any(axis=1)):
+        values = magnitudes[row]
+        missing = np.isnan(values)
+        kept = np.flatnonzero(~missing)[::-1]
+        order[row] = np.concatenate([kept[np.argsort(values[kept], kind="quicksort")][::-1],
+                                     np.flatnonzero(missing)])
+    return order
+
+
+def _phrases(names: list[str], values: np.ndarray, annotations: pd.DataFrame,
+             knowledge: DriverKnowledge) -> list[list[str]]:
+    """describe() of every (row, feature), computed once per distinct value of a feature
+    (bit pattern, so -0.0 and NaN payloads stay apart) and, for in_domain, once per distinct
+    (gene, protein position)."""
+    columns = []
+    for j, name in enumerate(names):
+        if name == "in_domain":
+            cache: dict = {}
+            column = []
+            for gene, position in zip(annotations["gene"].tolist(),
+                                      annotations["protein_position"].astype(object).tolist()):
+                position = None if _is_missing(position) else int(position)
+                key = (gene, position)
+                if key not in cache:
+                    cache[key] = describe(name, values[0, j], {"gene": gene,
+                                                               "protein_position": position},
+                                          knowledge)
+                column.append(cache[key])
+        else:
+            bits, first, inverse = np.unique(values[:, j].view(np.uint64), return_index=True,
+                                             return_inverse=True)
+            words = [describe(name, values[i, j], None, knowledge) for i in first.tolist()]
+            column = [words[i] for i in inverse.reshape(-1).tolist()]
+        columns.append(column)
+    return [list(row) for row in zip(*columns)]
 
 
 def _json_number(value: float) -> float | None:
@@ -156,10 +237,19 @@ def score_drivers(variants: pd.DataFrame, model: DriverModel,
     """The variants table plus driver_score, top_features, driver_reasons (rows of the four
     genes; null elsewhere or where the alleles cannot be annotated), CCF and clonality."""
     knowledge = knowledge or DriverKnowledge.load()
-    annotations = [
-        _annotate_or_reason(annotate_genomic, row["chrom"], int(row["pos"]), row["ref"],
-                            row["alt"], knowledge)[0] if row["gene"] in DRIVER_GENES else None
-        for row in variants.to_dict("records")]
+    # A cohort repeats alleles (hotspots, common germline SNPs): annotate each once.
+    cache: dict[tuple, dict | None] = {}
+    annotations = []
+    for gene, chrom, pos, ref, alt in zip(variants["gene"].tolist(), variants["chrom"].tolist(),
+                                          variants["pos"].tolist(), variants["ref"].tolist(),
+                                          variants["alt"].tolist()):
+        if gene not in DRIVER_GENES:
+            annotations.append(None)
+            continue
+        key = (chrom, int(pos), ref, alt)
+        if key not in cache:
+            cache[key] = _annotate_or_reason(annotate_genomic, *key, knowledge)[0]
+        annotations.append(cache[key])
     scored = _scored(annotations, model, knowledge)
     output = variants.reset_index(drop=True).copy()
     for name in ("driver_score", "top_features", "driver_reasons"):

@@ -35,6 +35,7 @@ from oncoweave.fusion.modalities import ALL, ModalityMap
 from oncoweave.fusion.plots import plot_results
 from oncoweave.fusion.survival_metrics import (
     bootstrap_ci,
+    bootstrap_cis,
     breslow_survival,
     calibration_bins,
     harrell_c,
@@ -242,11 +243,13 @@ def summarise_response(predictions: pd.DataFrame, per_fold: pd.DataFrame,
     share one scale) with bootstrap 95 % CIs; pooled calibration bins."""
     y, p = predictions["response"].to_numpy(int), predictions["probability"].to_numpy(float)
     summary = {}
+    # One set of resamples for the three metrics: the rows each metric's own seeded
+    # bootstrap_ci would draw, so the intervals are those of three separate calls.
+    intervals = bootstrap_cis(response_metrics, y, p, n_bootstrap=n_bootstrap, seed=seed)
     for metric in ("auroc", "auprc", "brier"):
         summary[f"{metric}_mean"] = float(per_fold[metric].mean())
         summary[f"{metric}_sd"] = float(per_fold[metric].std(ddof=1))
-        pooled = bootstrap_ci(lambda a, b, m=metric: response_metrics(a, b)[m], y, p,
-                              n_bootstrap=n_bootstrap, seed=seed)
+        pooled = intervals[metric]
         summary[f"{metric}_pooled"] = pooled["estimate"]
         summary[f"{metric}_pooled_ci95"] = pooled["ci95"]
     summary["calibration"] = calibration_bins(y, p)

@@ -307,6 +307,16 @@ def evaluate_patient_features(features_path: str | Path, output_dir: str | Path,
                               predictions_path: str | Path, settings: EvaluationSettings,
                               provenance: Mapping[str, str] | None = None) -> dict:
     """Every output of rule evaluate_fusion; returns {task: metrics or skip reason}."""
+    from oncoweave.core.parallel import single_threaded_openmp
+
+    with single_threaded_openmp():  # a one-thread job: see oncoweave.core.parallel
+        return _evaluate_patient_features(features_path, output_dir, predictions_path, settings,
+                                          provenance)
+
+
+def _evaluate_patient_features(features_path: str | Path, output_dir: str | Path,
+                               predictions_path: str | Path, settings: EvaluationSettings,
+                               provenance: Mapping[str, str] | None) -> dict:
     features, groups, metadata = read_patient_features(features_path)
     table, modality_map = feature_table(features, groups)
     log.info("%d patients; modalities: %s", len(table),

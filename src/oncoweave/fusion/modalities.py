@@ -99,5 +99,10 @@ def encode_features(table: pd.DataFrame, columns: Sequence[str]
         dummies[values.isna().to_numpy()] = np.nan
         encoded[column] = list(dummies.columns)
         parts.append(dummies)
-    features = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=table.index)
-    return features, encoded
+    if not parts:
+        return pd.DataFrame(index=table.index), encoded
+    features = pd.concat(parts, axis=1)
+    # One float block instead of one per column: the models select columns and rows of it
+    # thousands of times, and pandas takes from every block each time.
+    return pd.DataFrame(features.to_numpy(dtype=float), index=features.index,
+                        columns=features.columns), encoded

@@ -287,11 +287,25 @@ class InnerCVSelection(BaseEstimator):
         splitter = StratifiedKFold(self.n_folds, shuffle=True, random_state=self.seed)
         inner = list(splitter.split(X, strata))
         self.inner_scores_ = {}
+        # Candidates that share a reducer (screen16 before xgb and both Cox models, say) share
+        # its fit on each inner training fold: the same fit, so the same columns and scores.
+        reduced: dict[tuple, tuple[pd.DataFrame, pd.DataFrame]] = {}
         for name, candidate in self.candidates.items():
             scores = []
-            for train, val in inner:
-                model = clone(candidate).fit(X.iloc[train], *(t[train] for t in target))
-                scores.append(_score(model, X.iloc[val], [t[val] for t in target]))
+            for k, (train, val) in enumerate(inner):
+                fold_target, val_target = [t[train] for t in target], [t[val] for t in target]
+                if not isinstance(candidate, Reduced):
+                    model = clone(candidate).fit(X.iloc[train], *fold_target)
+                    scores.append(_score(model, X.iloc[val], val_target))
+                    continue
+                key = (k, _estimator_key(candidate.reducer))
+                if key not in reduced:
+                    reducer = clone(candidate.reducer).fit(X.iloc[train], *fold_target)
+                    reduced[key] = (reducer.transform(X.iloc[train]),
+                                    reducer.transform(X.iloc[val]))
+                X_train, X_val = reduced[key]
+                model = clone(candidate.model).fit(X_train, *fold_target)
+                scores.append(_score(model, X_val, val_target))
             self.inner_scores_[name] = float(np.mean(scores))
         self.chosen_ = max(self.inner_scores_, key=self.inner_scores_.get)
         self.model_ = clone(self.candidates[self.chosen_]).fit(X, *target)
@@ -302,6 +316,20 @@ class InnerCVSelection(BaseEstimator):
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         return self.model_.predict_proba(X)
+
+
+def _estimator_key(estimator: BaseEstimator) -> tuple:
+    """Hashable identity of an unfitted estimator: its class and parameters (mappings such as
+    a ModalityMap as their items)."""
+    def frozen(value):
+        if isinstance(value, Mapping):
+            return tuple((k, frozen(v)) for k, v in value.items())
+        if isinstance(value, (list, tuple)):
+            return tuple(frozen(v) for v in value)
+        if isinstance(value, BaseEstimator):
+            return _estimator_key(value)
+        return value
+    return (type(estimator).__name__, frozen(estimator.get_params(deep=False)))
 
 
 def _score(model, X: pd.DataFrame, target: list[np.ndarray]) -> float:

@@ -28,7 +28,7 @@ scikit-survival and scikit-learn are imported by the functions that use them: th
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -51,17 +51,29 @@ def survival_array(time, event) -> np.ndarray:
 def harrell_c(time, event, risk) -> float:
     """Harrell's C: the fraction of comparable pairs whose earlier event has the higher risk
     (risk ties count 1/2). Comparable: the shorter time is an observed event. NaN without a
-    comparable pair (no events, say)."""
-    from sksurv.exceptions import NoComparablePairException
-    from sksurv.metrics import concordance_index_censored
+    comparable pair (no events, say).
 
+    sksurv ``concordance_index_censored``'s value; finite inputs are counted by the array kernel
+    :func:`oncoweave.fusion.rank_metrics.concordance` (the same float), others go to sksurv."""
     event = np.asarray(event).astype(bool)
     if len(event) < 2 or not event.any():
         return float("nan")
+    time, risk = np.asarray(time, dtype=float), np.asarray(risk, dtype=float)
+    if (event.ndim == time.ndim == risk.ndim == 1 and len(time) == len(risk) == len(event)
+            and np.isfinite(time).all() and np.isfinite(risk).all()):
+        from oncoweave.fusion.rank_metrics import concordance
+
+        return concordance(time, event, risk)
+    return _sksurv_harrell_c(time, event, risk)
+
+
+def _sksurv_harrell_c(time, event, risk) -> float:
+    from sksurv.exceptions import NoComparablePairException
+    from sksurv.metrics import concordance_index_censored
+
     try:
         with np.errstate(invalid="ignore", divide="ignore"):
-            return float(concordance_index_censored(event, np.asarray(time, dtype=float),
-                                                    np.asarray(risk, dtype=float))[0])
+            return float(concordance_index_censored(event, time, risk)[0])
     except NoComparablePairException:  # e.g. the only event is the longest time of a tiny fold
         return float("nan")
 
@@ -164,11 +176,28 @@ def integrated_brier(train_time, train_event, test_time, test_event, survival_fu
 
 def response_metrics(label, probability) -> dict[str, float]:
     """AUROC, AUPRC (average precision) and Brier score of predicted probabilities; AUROC and
-    AUPRC are NaN when ``label`` holds one class only."""
-    from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+    AUPRC are NaN when ``label`` holds one class only.
 
+    sklearn's values; 0/1 labels with finite probabilities in [0, 1] are computed by the array
+    kernels of :mod:`oncoweave.fusion.rank_metrics` (the same floats), others by sklearn."""
     label = np.asarray(label).astype(int)
     probability = np.asarray(probability, dtype=float)
+    if (label.ndim == probability.ndim == 1 and len(label) == len(probability) > 0
+            and np.isin(label, (0, 1)).all() and np.isfinite(probability).all()
+            and probability.min() >= 0 and probability.max() <= 1):
+        from oncoweave.fusion.rank_metrics import average_precision, brier, roc_auc
+
+        value = brier(label, probability)
+        if label.min() == label.max():
+            return {"auroc": float("nan"), "auprc": float("nan"), "brier": value}
+        return {"auroc": roc_auc(label, probability),
+                "auprc": average_precision(label, probability), "brier": value}
+    return _sklearn_response_metrics(label, probability)
+
+
+def _sklearn_response_metrics(label: np.ndarray, probability: np.ndarray) -> dict[str, float]:
+    from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
     brier = float(brier_score_loss(label, probability, labels=[0, 1]))
     if len(np.unique(label)) < 2:
         return {"auroc": float("nan"), "auprc": float("nan"), "brier": brier}
@@ -199,24 +228,40 @@ def bootstrap_ci(metric: Callable[..., float], *arrays, n_bootstrap: int = BOOTS
 
     Returns {"estimate", "ci95": [low, high], "n_resamples"} (n_resamples: the valid ones).
     """
+    return bootstrap_cis(lambda *a: {"value": metric(*a)}, *arrays, n_bootstrap=n_bootstrap,
+                         seed=seed, level=level)["value"]
+
+
+def bootstrap_cis(metrics: Callable[..., Mapping[str, float]], *arrays,
+                  n_bootstrap: int = BOOTSTRAP_RESAMPLES, seed: int = 0,
+                  level: float = 0.95) -> dict[str, dict]:
+    """:func:`bootstrap_ci` of every value of ``metrics(*arrays)`` (a mapping name -> value)
+    from one set of resamples: the rows a separate ``bootstrap_ci`` call with this seed draws,
+    so each interval is the one such a call gives. A resample where ``metrics`` raises is
+    skipped for every name, one where a value is not finite for that name only."""
     arrays = [np.asarray(a) for a in arrays]
     n = len(arrays[0])
-    estimate = float(metric(*arrays))
+    estimates = {name: float(value) for name, value in metrics(*arrays).items()}
     rng = np.random.default_rng(seed)
-    values = []
+    values: dict[str, list[float]] = {name: [] for name in estimates}
     for _ in range(n_bootstrap):
         rows = rng.integers(0, n, n)
         try:
-            value = float(metric(*(a[rows] for a in arrays)))
+            resampled = {name: float(value)
+                         for name, value in metrics(*(a[rows] for a in arrays)).items()}
         except (ValueError, ZeroDivisionError):
             continue
-        if np.isfinite(value):
-            values.append(value)
+        for name, value in resampled.items():
+            if np.isfinite(value):
+                values[name].append(value)
     tail = (1 - level) / 2
-    interval = (np.quantile(values, [tail, 1 - tail]).tolist() if values
-                else [float("nan"), float("nan")])
-    return {"estimate": estimate, "ci95": [float(v) for v in interval],
-            "n_resamples": len(values)}
+    result = {}
+    for name, estimate in estimates.items():
+        interval = (np.quantile(values[name], [tail, 1 - tail]).tolist() if values[name]
+                    else [float("nan"), float("nan")])
+        result[name] = {"estimate": estimate, "ci95": [float(v) for v in interval],
+                        "n_resamples": len(values[name])}
+    return result
 
 
 # ---------------------------------------------------------------------------------------------
