@@ -163,9 +163,9 @@ def test_check_fastq_cli_error_is_one_labelled_line(tmp_path, capsys):
     assert err.count("\n") == 1
 
 
-def test_check_fastq_module_entry_as_align_reads_calls_it(tmp_path):
-    """`python -m oncoweave.cli.variants` (the alignment job's first step): the same one labelled
-    line, without importing the other stages (their libraries are not in the alignment
+def test_check_fastq_module_entry_in_the_alignment_environment(tmp_path):
+    """`python -m oncoweave.cli.variants` (the check align_reads runs first, by hand): the same one
+    labelled line, without importing the other stages (their libraries are not in the alignment
     environment)."""
     truncated = write_truncated_fastq(tmp_path)
     result = subprocess.run(

@@ -24,7 +24,7 @@ def test_real_reads_map_to_tp53_on_grch38(tmp_path):
              "NA06984\tNA06984-T\ttumour\treads/NA06984_1.fastq.gz\treads/NA06984_2.fastq.gz\t\t\t\n")
     make_workdir(tmp_path, sheet)
     run_snakemake(tmp_path, "--cores", "2", "results/mapped/NA06984-T.bam",
-                  "results/qc/mosdepth/NA06984-T.mosdepth.summary.txt")
+                  "results/qc/mapped/NA06984-T")
 
     with pysam.AlignmentFile(str(tmp_path / "results/mapped/NA06984-T.bam")) as bam:
         reads = [r for r in bam.fetch(until_eof=True) if not r.is_secondary and not r.is_supplementary]
@@ -39,7 +39,7 @@ def test_real_reads_map_to_tp53_on_grch38(tmp_path):
     on_tp53 = [r for r in mapped if r.reference_name == tp53.contig
                and tp53.start - 500 <= r.reference_start <= tp53.end + 500]
     assert len(on_tp53) / len(mapped) >= 0.9
-    summary = (tmp_path / "results/qc/mosdepth/NA06984-T.mosdepth.summary.txt").read_text()
+    summary = (tmp_path / "results/qc/mapped/NA06984-T/NA06984-T.mosdepth.summary.txt").read_text()
     tp53_row = next(line.split("\t") for line in summary.splitlines()
                     if line.startswith("chr17_TP53_region"))
     assert float(tp53_row[3]) > 5, "no coverage over the TP53 targets"

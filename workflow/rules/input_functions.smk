@@ -1,4 +1,5 @@
 # Named input functions: what each rule reads, from the sheets' dicts (sheets.smk).
+import functools
 def fastq_pair(wildcards):
     return FASTQ_PAIR[wildcards.fastq_sample]
 
@@ -73,10 +74,6 @@ def sheet_row_label(wildcards):
     return f"{config['samples']}, row {SHEET_ROW[sample]} (sample {sample})"
 
 
-def read_group(wildcards):
-    sample = wildcards.fastq_sample
-    return f"@RG\\tID:{sample}\\tSM:{sample}\\tPL:ILLUMINA\\tLB:{sample}"
-
 
 
 # ---------------------------------------------------------------------------------------------
@@ -107,11 +104,25 @@ def patient_feature_inputs(wildcards):
 # patients' sheet facts as params (plain dicts) and loops over them in one Python process.
 
 
+def per_shard(rows_of):
+    """An input or params function of the {shard} wildcard, computed once per shard: several
+    rules ask the same rows (shard_patient_rows: five), and Snakemake evaluates a job's params
+    more than once while it plans."""
+    cached = functools.lru_cache(maxsize=None)(rows_of)
+
+    def of_wildcards(wildcards):
+        return cached(wildcards.shard)
+
+    of_wildcards.__name__, of_wildcards.__doc__ = rows_of.__name__, rows_of.__doc__
+    return of_wildcards
+
+
 def shard_files(name, shards=None):
     """One stage's file of every shard (or of these shards): what cohort tables are made from."""
     return [f"results/shards/{shard}/{name}" for shard in (SHARDS if shards is None else shards)]
 
 
+@functools.lru_cache(maxsize=None)
 def _vcf_patients_of(shard):
     return [p for p in SHARDS[shard] if p in VCF_PATIENTS]
 
@@ -130,6 +141,7 @@ def shard_vcf_rows(wildcards):
     ]
 
 
+@functools.lru_cache(maxsize=None)
 def _maf_patients_of(shard):
     return [p for p in SHARDS[shard] if p in MAF_PATIENTS]
 
@@ -162,6 +174,7 @@ def shard_maf_rows(wildcards):
             for p in _maf_patients_of(wildcards.shard)]
 
 
+@functools.lru_cache(maxsize=None)
 def _read_patients_of(shard):
     return [p for p in SHARDS[shard] if p not in IMPORTED_PATIENTS]
 
@@ -197,10 +210,10 @@ def shard_candidates(wildcards):
     return inputs
 
 
-def shard_patient_rows(wildcards):
+@per_shard
+def shard_patient_rows(shard):
     """Per patient of the shard: sample names, purity, clinical TMB and cancer type, and where its
     calls and coverage come from."""
-    shard = wildcards.shard
     rows = []
     for patient in SHARDS[shard]:
         samples = patient_samples(patient)
@@ -226,15 +239,10 @@ def shard_patient_rows(wildcards):
 
 
 def shard_mosdepth(wildcards):
-    """mosdepth region and threshold beds of the shard's read patients (TMB territory, coverage)."""
-    beds = []
-    for patient in SHARDS[wildcards.shard]:
-        if patient in IMPORTED_PATIENTS:
-            continue
-        for sample in filter(None, patient_samples(patient).values()):
-            qc = alignment_qc(sample)
-            beds += [qc["regions"], qc["thresholds"]]
-    return beds
+    """QC folders of the shard's read patients: their mosdepth region and threshold beds (TMB
+    territory, coverage), which the jobs find through shard_patient_rows."""
+    return [qc_folder(sample) for patient in _read_patients_of(wildcards.shard)
+            for sample in filter(None, patient_samples(patient).values())]
 
 
 def shard_image_rows(wildcards):
@@ -306,38 +314,16 @@ def shard_report_rows(wildcards):
 
 
 # ---------------------------------------------------------------------------------------------
-# Alignment QC: both alignment rules (align_reads, link_bam) write it in the same job.
-# A FASTQ sample's QC is in results/qc/{mosdepth,samtools}/, a user BAM's in results/qc/linked/...:
-# one producing rule per path, as for the BAMs themselves (results/mapped vs results/linked).
+# Alignment QC: both alignment rules (align_reads, link_bam) write it in the same job, into one
+# folder a sample, results/qc/mapped/<sample>/ from FASTQ and results/qc/linked/<sample>/ from a
+# BAM (one producing rule per path, as for the BAMs themselves in results/mapped, results/linked).
 def qc_folder(sample):
-    return "results/qc/linked" if sample in INPUT_BAM else "results/qc"
+    return f"results/qc/{'linked' if sample in INPUT_BAM else 'mapped'}/{sample}"
 
 
 def alignment_qc(sample):
-    """mosdepth and samtools stats outputs of one sample's BAM."""
-    return alignment_qc_outputs(qc_folder(sample), sample)
-
-
-def alignment_qc_outputs(folder, sample):
-    """mosdepth and samtools stats outputs under ``folder`` (a sample id or its wildcard)."""
-    prefix = f"{folder}/mosdepth/{sample}"
-    return {
-        "summary": f"{prefix}.mosdepth.summary.txt",
-        "regions": f"{prefix}.regions.bed.gz",
-        "thresholds": f"{prefix}.thresholds.bed.gz",
-        "dist": f"{prefix}.mosdepth.region.dist.txt",
-        "stats": f"{folder}/samtools/{sample}.stats.txt",
-    }
-
-
-# Coverage over the targets (mosdepth: thresholds for TMB territory and the report) and alignment
-# statistics (samtools stats) of the BAM just written, in the same job; {0} is the QC folder and
-# {1} the sample's wildcard.
-ALIGNMENT_QC = (
-    " && mosdepth --threads {{threads}} --no-per-base --by {{input.targets:q}}"
-    " --thresholds 20,100,200 {0}/mosdepth/{{wildcards.{1}:q}} {{output.bam:q}}"
-    " && samtools stats --reference {{input.fasta:q}} {{output.bam:q}} > {{output.stats:q}}"
-)
+    """mosdepth and samtools outputs of one sample's BAM, inside its QC folder."""
+    return alignment.qc_files(qc_folder(sample), sample)
 
 
 def shard_tmb_inputs(wildcards):

@@ -22,7 +22,7 @@ from oncoweave.core import shards, sheets  # noqa: E402  (after the path set-up 
 from oncoweave.core.errors import InputError  # noqa: E402
 from oncoweave.drivers.defaults import DRIVER_GENES  # noqa: E402
 from oncoweave.toy import layout as toy  # noqa: E402
-from oncoweave.variants import maf_import  # noqa: E402
+from oncoweave.variants import alignment, maf_import  # noqa: E402
 
 validate(config, "../schemas/config.schema.yaml")
 
@@ -60,7 +60,9 @@ REFERENCE = {
     ),
     "fasta": "results/reference/genome.fa",
 }
-BWA_INDEX = multiext(REFERENCE["fasta"], ".amb", ".ann", ".bwt", ".pac", ".sa")
+# The bwa index: one folder (rule index_reference_bwa), its files named after BWA_INDEX_PREFIX.
+BWA_INDEX = "results/reference/bwa"
+BWA_INDEX_PREFIX = f"{BWA_INDEX}/{alignment.BWA_INDEX_NAME}"
 
 
 

@@ -22,12 +22,10 @@ rule summarize_identity:
 
 
 rule report_qc:
+    # The read samples' QC folders (fastp, markdup, samtools stats, mosdepth: one folder a sample)
+    # and the identity table; MultiQC is given the listed files (workflow/scripts/report_qc.py).
     input:
-        fastp=expand("results/qc/fastp/{sample}.fastp.json", sample=FASTQ_SAMPLES),
-        markdup=expand("results/qc/markdup/{sample}.markdup.txt", sample=FASTQ_SAMPLES),
-        stats=[alignment_qc(sample)["stats"] for sample in READ_SAMPLES],
-        coverage=[alignment_qc(sample)["summary"] for sample in READ_SAMPLES],
-        coverage_dist=[alignment_qc(sample)["dist"] for sample in READ_SAMPLES],
+        qc=[qc_folder(sample) for sample in READ_SAMPLES],
         identity="results/qc/identity_mqc.tsv",
     output:
         report=report(
@@ -46,8 +44,8 @@ rule report_qc:
         runtime=30,
     conda:
         "../../envs/multiqc.yaml"
-    shell:
-        "multiqc --force --no-ansi -o results/qc -n multiqc.html {input:q} > {log} 2>&1"
+    script:
+        "../scripts/report_qc.py"
 
 
 rule gather_benchmarks:

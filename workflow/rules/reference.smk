@@ -44,7 +44,11 @@ rule index_reference_bwa:
     input:
         REFERENCE["fasta"],
     output:
-        BWA_INDEX,
+        # One folder output (genome.fa.{amb,ann,bwt,pac,sa} inside): one file for each alignment
+        # job to depend on instead of five.
+        directory(BWA_INDEX),
+    params:
+        prefix=BWA_INDEX_PREFIX,
     log:
         "logs/index_reference_bwa/genome.log",
     benchmark:
@@ -57,4 +61,4 @@ rule index_reference_bwa:
     conda:
         "../../envs/align.yaml"
     shell:
-        "bwa index {input:q} 2> {log}"
+        "(mkdir -p {output:q} && bwa index -p {params.prefix:q} {input:q}) 2> {log}"
