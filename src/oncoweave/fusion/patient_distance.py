@@ -126,8 +126,8 @@ def align_representation(table: pd.DataFrame, patients: list[str], source: str) 
 # ---------------------------------------------------------------------------------------------
 # Nearest neighbours of many patients at once: the distance matrix in row blocks.
 
-# Elements of one (query rows, patients, columns) difference array: about 16 MB of float64.
-BLOCK_ELEMENTS = 1 << 21
+# Elements of one (query rows, patients, columns) difference array: about 4 MB of float64.
+BLOCK_ELEMENTS = 1 << 19
 
 
 def rms_differences(block: np.ndarray, queries: np.ndarray) -> np.ndarray:
@@ -158,7 +158,7 @@ class _Block:
             return np.array([rms_difference(self.block[every], self.block[i]) for i in queries])
         difference = self.values[None, :, :] - self.values[queries][:, None, :]
         if self.complete:
-            squares = difference ** 2
+            squares = np.square(difference, out=difference)
             counts = np.full(difference.shape[:2], self.values.shape[1])
         else:
             observed = ~np.isnan(difference)

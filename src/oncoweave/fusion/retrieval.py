@@ -157,9 +157,9 @@ class SimilarPatients:
         names = list(self.blocks_)
         found = nearest_rows(self.blocks_, [self._index(p) for p in patients], k, self.id_order_)
         for patient, (_, rows, distance, shared) in zip(patients, found):
-            yield patient, [Neighbour(self.patients_[j], rank, float(distance[r]),
+            yield patient, [Neighbour(self.patients_[j], r + 1, float(distance[r]),
                                       tuple(name for name, ok in zip(names, shared[:, r]) if ok))
-                            for r, (rank, j) in enumerate(enumerate(rows, start=1))]
+                            for r, j in enumerate(rows)]
 
     # -- explanations ---------------------------------------------------------------------------
 
