@@ -34,6 +34,7 @@ def test_benchmark_reports_the_jobs_the_dag_holds(tmp_path):
     assert {rule: counts.get(rule, 0) for rule in expected} == expected
     assert timing.jobs >= sum(expected.values())
     assert timing.wall_s > 0 and timing.peak_mb > 50  # a Python process with snakemake loaded
+    assert 0 < timing.cpu_s < 4 * timing.wall_s
 
 
 def test_synthetic_vcf_cohort_is_one_tumour_row_per_patient(tmp_path):
@@ -51,5 +52,7 @@ def test_spine_is_one_job_per_sample_then_one_per_shard():
 
 
 def test_table_lists_each_size():
-    table = scale.format_table([scale.PlanTiming(100, 2111, 4.84, 230.4)])
-    assert table.splitlines()[1].split() == ["100", "2111", "4.8", "230", "2.29"]
+    table = scale.format_table([scale.PlanTiming(100, 2111, 4.84, 230.4, cpu_s=3.96)])
+    assert table.splitlines()[0].split() == ["patients", "jobs", "wall", "s", "cpu", "s", "peak",
+                                             "MB", "ms/job"]
+    assert table.splitlines()[1].split() == ["100", "2111", "4.8", "4.0", "230", "2.29"]

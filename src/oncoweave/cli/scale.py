@@ -38,6 +38,8 @@ class PlanTiming:
     jobs: int
     wall_s: float
     peak_mb: float
+    # User + system CPU seconds of the snakemake process: steadier than wall on a shared machine.
+    cpu_s: float = 0.0
 
 
 def write_cohort(directory: Path, patients: int, kind: str = "fastq") -> Path:
@@ -80,8 +82,9 @@ def snakemake_executable() -> str:
 
 
 def time_dry_run(workdir: Path, config_file: Path, cores: int = 2,
-                 extra_args: tuple[str, ...] = ()) -> tuple[int, float, float, str]:
-    """Run `snakemake -n` once: (jobs planned, wall seconds, peak RSS MB of the process, output)."""
+                 extra_args: tuple[str, ...] = ()) -> tuple[int, float, float, str, float]:
+    """Run `snakemake -n` once: (jobs planned, wall seconds, peak RSS MB of the process, output,
+    CPU seconds of the process)."""
     command = [snakemake_executable(), "--snakefile", str(REPO_ROOT / "Snakefile"), "--directory",
                str(workdir), "--configfile", str(config_file), "--cores", str(cores), "-n",
                "--quiet", "rules", *extra_args]
@@ -98,7 +101,8 @@ def time_dry_run(workdir: Path, config_file: Path, cores: int = 2,
         raise RuntimeError(f"snakemake -n failed ({process.returncode}):\n{output[-3000:]}")
     match = TOTAL_JOBS.search(output)
     jobs = int(match.group(1)) if match else 0
-    return jobs, wall, usage.ru_maxrss / 1024, output  # ru_maxrss is in KiB on Linux
+    cpu = usage.ru_utime + usage.ru_stime
+    return jobs, wall, usage.ru_maxrss / 1024, output, cpu  # ru_maxrss is in KiB on Linux
 
 
 def benchmark_scale(sizes: list[int], root: Path, cores: int = 2,
@@ -107,8 +111,8 @@ def benchmark_scale(sizes: list[int], root: Path, cores: int = 2,
     for patients in sizes:
         workdir = root / f"patients_{patients}"
         config_file = write_cohort(workdir, patients, kind)
-        jobs, wall, peak, _ = time_dry_run(workdir, config_file, cores)
-        timings.append(PlanTiming(patients, jobs, wall, peak))
+        jobs, wall, peak, _, cpu = time_dry_run(workdir, config_file, cores)
+        timings.append(PlanTiming(patients, jobs, wall, peak, cpu))
     return timings
 
 
@@ -144,8 +148,8 @@ def job_stats(output: str) -> dict[str, int]:
 
 
 def format_table(timings: list[PlanTiming]) -> str:
-    lines = [f"{'patients':>9} {'jobs':>9} {'wall s':>8} {'peak MB':>8} {'ms/job':>7}"]
-    lines += [f"{t.patients:>9} {t.jobs:>9} {t.wall_s:>8.1f} {t.peak_mb:>8.0f}"
+    lines = [f"{'patients':>9} {'jobs':>9} {'wall s':>8} {'cpu s':>8} {'peak MB':>8} {'ms/job':>7}"]
+    lines += [f"{t.patients:>9} {t.jobs:>9} {t.wall_s:>8.1f} {t.cpu_s:>8.1f} {t.peak_mb:>8.0f}"
               f" {1000 * t.wall_s / max(t.jobs, 1):>7.2f}" for t in timings]
     return "\n".join(lines)
 
