@@ -1,8 +1,8 @@
 """Checks FASTQ input before alignment for truncation, corrupt gzip data, broken records and
 unpaired mates.
 
-It is the alignment job's first step (``python -m oncoweave.cli.variants check-fastq``), in an
-environment without most of the other stages' libraries, so it uses the standard library only.
+It is the alignment job's first step (``variants.alignment.align_pair``; also the command
+``python -m oncoweave.cli.variants check-fastq``), in an environment without most of the other stages' libraries, so it uses the standard library only.
 Each failure is one InputError naming the file and what to do about it.
 """
 

@@ -165,8 +165,8 @@ def write_identity_table(results: Mapping[str, IdentityResult], path: str | Path
 MULTIQC_HEADER = """\
 # id: 'oncoweave_identity'
 # section_name: 'Tumour/normal identity'
-# description: 'Allele-fraction-class concordance of each tumour with its normal at the normal's
-#   germline sites (oncoweave.variants.identity). A failed pair is analysed as tumour-only.'
+# description: 'Allele-fraction-class concordance of each tumour with its normal at the germline
+#   sites of the normal (oncoweave.variants.identity). A failed pair is analysed as tumour-only.'
 # plot_type: 'table'
 """
 
