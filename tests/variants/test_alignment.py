@@ -14,7 +14,7 @@ import pytest
 
 from helpers import REPO, TEST_DATA, indexed_bundled_reference
 from oncoweave.core.errors import InputError
-from oncoweave.variants import alignment
+from oncoweave.variants import alignment, qc_files
 
 READS = TEST_DATA / "1000g_tp53_reads"
 TARGETS = REPO / "resources/reference/targets.bed"
@@ -25,7 +25,7 @@ def test_read_group_is_the_sample_name_with_bwa_escapes():
 
 
 def test_qc_files_are_named_after_the_sample_inside_its_folder():
-    files = alignment.qc_files("results/qc/mapped/P1-T", "P1-T")
+    files = qc_files.qc_files("results/qc/mapped/P1-T", "P1-T")
     assert files["summary"] == "results/qc/mapped/P1-T/P1-T.mosdepth.summary.txt"
     assert files["thresholds"] == "results/qc/mapped/P1-T/P1-T.thresholds.bed.gz"
     assert files["stats"] == "results/qc/mapped/P1-T/P1-T.stats.txt"
@@ -37,14 +37,14 @@ def test_multiqc_inputs_are_the_listed_qc_files_of_each_folder(tmp_path):
     for sample in ("B", "A"):
         folder = tmp_path / sample
         folder.mkdir()
-        for path in alignment.qc_files(str(folder), sample).values():
+        for path in qc_files.qc_files(str(folder), sample).values():
             Path(path).touch()
         (folder / f"{sample}.regions.bed.gz.csi").touch()
         folders.append(folder)
     listed = [Path(path).relative_to(tmp_path).as_posix()
-              for path in alignment.multiqc_inputs(folders)]
+              for path in qc_files.multiqc_inputs(folders)]
     assert listed == [f"{sample}/{sample}{suffix}" for sample in ("B", "A")
-                      for suffix in sorted(alignment.MULTIQC_SUFFIXES)]
+                      for suffix in sorted(qc_files.MULTIQC_SUFFIXES)]
 
 
 def test_pipe_logs_each_command_and_fails_like_pipefail(tmp_path, caplog):
@@ -114,7 +114,7 @@ def test_aligned_pair_is_a_marked_indexed_bam_with_its_read_group(aligned):
 
 
 def test_aligned_pair_qc_folder_holds_every_qc_file(aligned):
-    files = alignment.qc_files(str(aligned["qc"]), "S-T")
+    files = qc_files.qc_files(str(aligned["qc"]), "S-T")
     for path in files.values():
         assert Path(path).stat().st_size > 0, path
     with gzip.open(files["thresholds"], "rt") as handle:
@@ -130,8 +130,8 @@ def test_linked_bam_gets_the_same_qc_without_copying(aligned, tmp_path):
                            qc_dir=str(tmp_path / "qc"), commands=alignment.Commands(log))
     assert bam.is_symlink() and bam.resolve() == aligned["bam"].resolve()
     assert Path(f"{bam}.bai").exists() and not Path(f"{aligned['bam']}.csi").exists()
-    linked = alignment.qc_files(str(tmp_path / "qc"), "S-T")
-    mapped = alignment.qc_files(str(aligned["qc"]), "S-T")
+    linked = qc_files.qc_files(str(tmp_path / "qc"), "S-T")
+    mapped = qc_files.qc_files(str(aligned["qc"]), "S-T")
     for key in ("summary", "dist"):
         assert Path(linked[key]).read_text() == Path(mapped[key]).read_text()
 
@@ -144,4 +144,5 @@ def test_alignment_steps_import_no_other_stage():
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True).stdout.split()
     assert set(loaded) <= {"oncoweave.core", "oncoweave.core.errors", "oncoweave.variants",
-                           "oncoweave.variants.alignment", "oncoweave.variants.fastq"}
+                           "oncoweave.variants.alignment", "oncoweave.variants.fastq",
+                           "oncoweave.variants.qc_files"}

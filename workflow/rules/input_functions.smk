@@ -323,7 +323,7 @@ def qc_folder(sample):
 
 def alignment_qc(sample):
     """mosdepth and samtools outputs of one sample's BAM, inside its QC folder."""
-    return alignment.qc_files(qc_folder(sample), sample)
+    return qc_files.qc_files(qc_folder(sample), sample)
 
 
 def shard_tmb_inputs(wildcards):

@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 from oncoweave.cli.glue import run_step
-from oncoweave.variants.alignment import multiqc_inputs
+from oncoweave.variants.qc_files import multiqc_inputs
 
 
 def main():

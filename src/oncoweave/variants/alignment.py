@@ -6,7 +6,8 @@ user BAM is linked and indexed. Either BAM then gets its QC in the same job: cov
 targets (mosdepth, with the thresholds TMB territory and the reports read) and ``samtools stats``.
 
 Each job writes three outputs: the BAM, its index and one QC folder holding every QC file under
-the sample's name (:func:`qc_files`), so that a cohort of thousands of samples plans as few files.
+the sample's name (``variants.qc_files``), so that a cohort of thousands of samples plans as few
+files.
 The commands and their arguments are those the rules ran as shell commands before; each one is
 written to the job's log before it runs. Standard library only: the alignment environment has
 the tools, not the other stages' libraries.
@@ -20,12 +21,13 @@ import shlex
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
 from oncoweave.core.errors import InputError
 from oncoweave.variants.fastq import check_fastq_pair
+from oncoweave.variants.qc_files import qc_files
 
 log = logging.getLogger(__name__)
 
@@ -33,36 +35,12 @@ log = logging.getLogger(__name__)
 MOSDEPTH_THRESHOLDS = "20,100,200"
 # The name of the bwa index files inside the index folder (results/reference/bwa/genome.fa.bwt...).
 BWA_INDEX_NAME = "genome.fa"
-# What MultiQC reads of a QC folder (fastp, samtools markdup and stats, mosdepth), by file suffix.
-MULTIQC_SUFFIXES = (".fastp.json", ".markdup.txt", ".stats.txt", ".mosdepth.summary.txt",
-                    ".mosdepth.region.dist.txt")
 
 
 def read_group(sample: str) -> str:
     """The ``@RG`` line bwa mem is given (``\\t`` escapes as bwa expects them): the sample name is
     the read group's ID, sample and library."""
     return f"@RG\\tID:{sample}\\tSM:{sample}\\tPL:ILLUMINA\\tLB:{sample}"
-
-
-def qc_files(folder: str, sample: str) -> dict[str, str]:
-    """The QC files of one sample inside its QC folder (``folder`` may hold wildcards)."""
-    prefix = f"{folder}/{sample}"
-    return {
-        "summary": f"{prefix}.mosdepth.summary.txt",
-        "regions": f"{prefix}.regions.bed.gz",
-        "thresholds": f"{prefix}.thresholds.bed.gz",
-        "dist": f"{prefix}.mosdepth.region.dist.txt",
-        "stats": f"{prefix}.stats.txt",
-        "fastp_json": f"{prefix}.fastp.json",
-        "fastp_html": f"{prefix}.fastp.html",
-        "markdup": f"{prefix}.markdup.txt",
-    }
-
-
-def multiqc_inputs(folders: Iterable[str | Path]) -> list[str]:
-    """The files of these QC folders that MultiQC reads, folder by folder, in name order."""
-    return [str(path) for folder in folders for path in sorted(Path(folder).iterdir())
-            if path.name.endswith(MULTIQC_SUFFIXES)]
 
 
 class Commands:
