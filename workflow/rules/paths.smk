@@ -22,7 +22,7 @@ from oncoweave.core import shards, sheets  # noqa: E402  (after the path set-up 
 from oncoweave.core.errors import InputError  # noqa: E402
 from oncoweave.drivers.defaults import DRIVER_GENES  # noqa: E402
 from oncoweave.toy import layout as toy  # noqa: E402
-from oncoweave.variants import maf_import, qc_files  # noqa: E402
+from oncoweave.variants import alignment, maf_import, qc_files  # noqa: E402
 
 validate(config, "../schemas/config.schema.yaml")
 
