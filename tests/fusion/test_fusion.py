@@ -203,6 +203,27 @@ def test_inner_cv_selection_picks_the_informative_candidate():
     assert again.inner_scores_ == model.inner_scores_
 
 
+def test_candidates_sharing_a_reducer_score_as_if_each_fitted_its_own():
+    """InnerCVSelection fits a reducer shared by several candidates once per inner fold."""
+    from sklearn.base import clone
+    from sklearn.model_selection import StratifiedKFold
+
+    from oncoweave.fusion.models import _score, default_candidates
+
+    table = synthetic_cohort(240, n_noise=60)
+    groups = modality_map(table)
+    candidates = default_candidates(groups, "survival", seed=3)
+    assert len({repr(c.reducer) for c in candidates.values()}) < len(candidates)
+    X, target = table[groups.columns()], [table["time"].to_numpy(), table["event"].to_numpy()]
+    model = InnerCVSelection(candidates, n_folds=3, seed=3).fit(X, *target)
+    inner = StratifiedKFold(3, shuffle=True, random_state=3).split(X, target[-1])
+    inner = list(inner)
+    for name, candidate in candidates.items():
+        scores = [_score(clone(candidate).fit(X.iloc[train], *(t[train] for t in target)),
+                         X.iloc[val], [t[val] for t in target]) for train, val in inner]
+        assert model.inner_scores_[name] == float(np.mean(scores)), name
+
+
 def test_cross_validate_survival_outputs():
     table = synthetic_cohort(240)
     groups = modality_map(table)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 import math
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -112,7 +112,7 @@ class GeneStructure:
         c = self.transcript.c_position(last_base)
         return self.transcript.cds_length + int(c[1:]) if c.startswith("*") else int(c)
 
-    @property
+    @cached_property
     def protein_length(self) -> int:
         return self.transcript.protein_length
 
@@ -370,11 +370,7 @@ def _features(row: dict, knowledge: DriverKnowledge) -> dict:
         "protein_position": position,
         "relative_position": position / length if position else None,
         "in_domain": domain_at(knowledge.domains, gene, position) is not None,
-        "blosum62": blosum62(ref_aa, alt_aa),
-        "grantham": grantham(ref_aa, alt_aa),
-        "hydropathy_change": hydropathy_change(ref_aa, alt_aa),
-        "charge_change": charge_change(ref_aa, alt_aa),
-        "mass_change": mass_change(ref_aa, alt_aa),
+        **_substitution_properties(ref_aa, alt_aa),
         **_recurrence(gene, position, alt_aa, knowledge),
         "nmd_predicted": truncating and position is not None
         and 3 * position < structure.last_junction_cds - NMD_RULE_NT,
@@ -383,6 +379,16 @@ def _features(row: dict, knowledge: DriverKnowledge) -> dict:
     }
     return {name: (math.nan if value is None else float(value)) for name, value in
             features.items()}
+
+
+@lru_cache(maxsize=None)
+def _substitution_properties(ref_aa: str | None, alt_aa: str | None) -> dict[str, float]:
+    """The physico-chemical features of one amino-acid change (441 pairs at most: computed once
+    each)."""
+    return {"blosum62": blosum62(ref_aa, alt_aa), "grantham": grantham(ref_aa, alt_aa),
+            "hydropathy_change": hydropathy_change(ref_aa, alt_aa),
+            "charge_change": charge_change(ref_aa, alt_aa),
+            "mass_change": mass_change(ref_aa, alt_aa)}
 
 
 def _recurrence(gene: str, position: int | None, alt_aa: str | None,
