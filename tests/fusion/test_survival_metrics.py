@@ -163,44 +163,6 @@ def test_bootstrap_ci_is_seeded_and_skips_undefined_resamples():
     assert np.isnan(response_metrics([1, 1], [0.2, 0.9])["auroc"])
 
 
-def _random_scores(rng, n: int) -> tuple[np.ndarray, ...]:
-    """time, event, risk, label, probability with ties in every column half the time."""
-    time = rng.exponential(10, n)
-    time = np.round(time) if rng.random() < 0.5 else time
-    event = rng.random(n) < rng.uniform(0.05, 0.9)
-    risk = rng.normal(size=n)
-    risk = np.round(risk, 1) if rng.random() < 0.5 else risk
-    if rng.random() < 0.2:  # risks within sksurv's 1e-8 tie tolerance of each other
-        risk = risk + rng.normal(size=n) * 1e-9
-    label = (rng.random(n) < rng.uniform(0.05, 0.95)).astype(int)
-    probability = rng.random(n)
-    probability = np.round(probability, 1) if rng.random() < 0.5 else probability
-    return time, event, risk, label, probability
-
-
-def test_metric_kernels_return_the_libraries_floats_bit_for_bit():
-    """harrell_c / response_metrics use array kernels: the very floats sksurv and sklearn give."""
-    from sklearn.metrics import average_precision_score, brier_score_loss
-    from sksurv.metrics import concordance_index_censored
-
-    rng = np.random.default_rng(5)
-    for _ in range(400):
-        n = int(rng.integers(2, 250))
-        time, event, risk, label, probability = _random_scores(rng, n)
-        if event.any():
-            try:
-                expected = concordance_index_censored(event, time, risk)[0]
-            except Exception:  # noqa: BLE001 - sksurv's no-comparable-pair case
-                expected = float("nan")
-            got = harrell_c(time, event, risk)
-            assert got == expected or (np.isnan(got) and np.isnan(expected))
-        got = response_metrics(label, probability)
-        assert got["brier"] == brier_score_loss(label, probability, labels=[0, 1])
-        if label.min() != label.max():
-            assert got["auroc"] == roc_auc_score(label, probability)
-            assert got["auprc"] == average_precision_score(label, probability)
-
-
 def test_shared_resamples_give_each_metrics_own_interval():
     """bootstrap_cis over several metrics == one bootstrap_ci per metric with the same seed."""
     from oncoweave.fusion.survival_metrics import bootstrap_cis

@@ -51,29 +51,17 @@ def survival_array(time, event) -> np.ndarray:
 def harrell_c(time, event, risk) -> float:
     """Harrell's C: the fraction of comparable pairs whose earlier event has the higher risk
     (risk ties count 1/2). Comparable: the shorter time is an observed event. NaN without a
-    comparable pair (no events, say).
-
-    sksurv ``concordance_index_censored``'s value; finite inputs are counted by the array kernel
-    :func:`oncoweave.fusion.rank_metrics.concordance` (the same float), others go to sksurv."""
-    event = np.asarray(event).astype(bool)
-    if len(event) < 2 or not event.any():
-        return float("nan")
-    time, risk = np.asarray(time, dtype=float), np.asarray(risk, dtype=float)
-    if (event.ndim == time.ndim == risk.ndim == 1 and len(time) == len(risk) == len(event)
-            and np.isfinite(time).all() and np.isfinite(risk).all()):
-        from oncoweave.fusion.rank_metrics import concordance
-
-        return concordance(time, event, risk)
-    return _sksurv_harrell_c(time, event, risk)
-
-
-def _sksurv_harrell_c(time, event, risk) -> float:
+    comparable pair (no events, say)."""
     from sksurv.exceptions import NoComparablePairException
     from sksurv.metrics import concordance_index_censored
 
+    event = np.asarray(event).astype(bool)
+    if len(event) < 2 or not event.any():
+        return float("nan")
     try:
         with np.errstate(invalid="ignore", divide="ignore"):
-            return float(concordance_index_censored(event, time, risk)[0])
+            return float(concordance_index_censored(event, np.asarray(time, dtype=float),
+                                                    np.asarray(risk, dtype=float))[0])
     except NoComparablePairException:  # e.g. the only event is the longest time of a tiny fold
         return float("nan")
 
@@ -176,28 +164,11 @@ def integrated_brier(train_time, train_event, test_time, test_event, survival_fu
 
 def response_metrics(label, probability) -> dict[str, float]:
     """AUROC, AUPRC (average precision) and Brier score of predicted probabilities; AUROC and
-    AUPRC are NaN when ``label`` holds one class only.
-
-    sklearn's values; 0/1 labels with finite probabilities in [0, 1] are computed by the array
-    kernels of :mod:`oncoweave.fusion.rank_metrics` (the same floats), others by sklearn."""
-    label = np.asarray(label).astype(int)
-    probability = np.asarray(probability, dtype=float)
-    if (label.ndim == probability.ndim == 1 and len(label) == len(probability) > 0
-            and np.isin(label, (0, 1)).all() and np.isfinite(probability).all()
-            and probability.min() >= 0 and probability.max() <= 1):
-        from oncoweave.fusion.rank_metrics import average_precision, brier, roc_auc
-
-        value = brier(label, probability)
-        if label.min() == label.max():
-            return {"auroc": float("nan"), "auprc": float("nan"), "brier": value}
-        return {"auroc": roc_auc(label, probability),
-                "auprc": average_precision(label, probability), "brier": value}
-    return _sklearn_response_metrics(label, probability)
-
-
-def _sklearn_response_metrics(label: np.ndarray, probability: np.ndarray) -> dict[str, float]:
+    AUPRC are NaN when ``label`` holds one class only."""
     from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
+    label = np.asarray(label).astype(int)
+    probability = np.asarray(probability, dtype=float)
     brier = float(brier_score_loss(label, probability, labels=[0, 1]))
     if len(np.unique(label)) < 2:
         return {"auroc": float("nan"), "auprc": float("nan"), "brier": brier}
