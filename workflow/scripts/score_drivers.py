@@ -2,7 +2,7 @@
 from pathlib import Path
 
 from oncoweave.cli.glue import run_step
-from oncoweave.core.parallel import single_threaded_openmp
+from oncoweave.core.threads import single_threaded_openmp
 from oncoweave.core.tables import read_parquet, write_parquet
 from oncoweave.drivers.model import DriverModel
 from oncoweave.drivers.schema import DRIVERS_SCHEMA
@@ -13,7 +13,7 @@ def main():
     # Every patient's variants in one table: the model loads once and scores them together.
     variants, metadata = read_parquet(snakemake.input.variants)
     model_dir = Path(snakemake.input.model[0]).parent
-    with single_threaded_openmp():  # threads: 1 (see oncoweave.core.parallel)
+    with single_threaded_openmp():  # threads: 1 (see oncoweave.core.threads)
         drivers = score_drivers(variants, DriverModel.load(model_dir))
     write_parquet(drivers, snakemake.output[0], DRIVERS_SCHEMA,
                   {**metadata, "driver_model_dir": str(model_dir)})

@@ -2,7 +2,7 @@
 from pathlib import Path
 
 from oncoweave.cli.glue import run_step
-from oncoweave.core.parallel import single_threaded_openmp
+from oncoweave.core.threads import single_threaded_openmp
 from oncoweave.core.tables import write_parquet
 from oncoweave.drivers.features import DriverKnowledge
 from oncoweave.drivers.model import DriverModel
@@ -14,7 +14,7 @@ from oncoweave.drivers.scoring import score_saturation
 def main():
     model_dir = Path(snakemake.input.model[0]).parent
     knowledge = DriverKnowledge.load()
-    with single_threaded_openmp():  # threads: 1 (see oncoweave.core.parallel)
+    with single_threaded_openmp():  # threads: 1 (see oncoweave.core.threads)
         saturation = score_saturation(DriverModel.load(model_dir), knowledge)
     write_parquet(saturation, snakemake.output.table, SATURATION_SCHEMA,
                   {"driver_model_dir": str(model_dir)})

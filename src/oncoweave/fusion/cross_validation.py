@@ -26,9 +26,9 @@ import pandas as pd
 import pyarrow as pa
 
 from oncoweave import __version__
-from oncoweave.core.devices import single_threaded_blas
 from oncoweave.core.io import replaced_on_success
 from oncoweave.core.tables import schema_field, write_parquet
+from oncoweave.core.threads import single_threaded_blas
 from oncoweave.fusion.defaults import BOOTSTRAP_RESAMPLES
 from oncoweave.fusion.folds import Fold
 from oncoweave.fusion.modalities import ALL, ModalityMap

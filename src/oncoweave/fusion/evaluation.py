@@ -18,8 +18,8 @@ Everything is computed from ``patient_features.parquet`` with :mod:`oncoweave.fu
   the penalised Cox model), on the columns the model saw (screened columns or components).
 - ``ablation.tsv``: both tasks' ablation tables side by side, for the cohort report.
 
-The models (sklearn, xgboost) are imported by the functions that fit them: readers of
-PATIENT_PREDICTIONS_SCHEMA import this module for nothing.
+The models (sklearn, xgboost) are imported by the functions that fit them; the output schemas
+live in :mod:`oncoweave.fusion.schema`, so their readers import none of this.
 """
 from __future__ import annotations
 
@@ -33,10 +33,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from oncoweave.core.devices import single_threaded_blas
 from oncoweave.core.errors import InputError
 from oncoweave.core.io import replaced_on_success
 from oncoweave.core.tables import schema_field, write_parquet
+from oncoweave.core.threads import single_threaded_blas
 from oncoweave.fusion.cross_validation import (
     PREDICTIONS_SCHEMA,
     RESPONSE_PREDICTIONS_SCHEMA,
@@ -49,6 +49,7 @@ from oncoweave.fusion.feature_table import ID_COLUMN, read_patient_features
 from oncoweave.fusion.folds import split_folds
 from oncoweave.fusion.modalities import ALL, ModalityMap, encode_features
 from oncoweave.fusion.plots import PLOTS, message_plot, plot_shap_summary
+from oncoweave.fusion.schema import PATIENT_PREDICTIONS_SCHEMA, SHAP_SCHEMA
 from oncoweave.fusion.survival_metrics import percentile_among
 
 log = logging.getLogger(__name__)
@@ -56,38 +57,6 @@ log = logging.getLogger(__name__)
 TIME, EVENT, RESPONSE = "os_months", "os_event", "response"
 TASKS = ("survival", "response")
 
-PATIENT_PREDICTIONS_SCHEMA = pa.schema([
-    schema_field("patient", pa.string(), "Pseudonymous patient id"),
-    schema_field("risk", pa.float64(), "Out-of-fold fused risk: percent of the fold's training "
-                 "patients the fold's model ranks below this patient (0-100, higher = worse)",
-                 True),
-    schema_field("risk_lower", pa.float64(), "2.5th percentile of the patient's risk percentile "
-                 "over out-of-bag bootstrap refits", True),
-    schema_field("risk_upper", pa.float64(), "97.5th percentile of the same", True),
-    schema_field("risk_percentile", pa.float64(), "Median risk percentile over the out-of-bag "
-                 "bootstrap refits", True),
-    schema_field("risk_group", pa.string(), "high or low: out-of-fold risk above or below the "
-                 "median of the fold's training patients; empty when survival was not evaluated"),
-    schema_field("response_probability", pa.float64(), "Out-of-fold fused probability of "
-                 "response (NaN when response was not evaluated)", True),
-    schema_field("response_lower", pa.float64(), "2.5th percentile of the out-of-bag bootstrap "
-                 "probabilities", True),
-    schema_field("response_upper", pa.float64(), "97.5th percentile of the same", True),
-    schema_field("modalities_used", pa.string(), "Modalities with at least one value for this "
-                 "patient, comma-separated"),
-    schema_field("modalities_missing", pa.string(), "Modalities of the model the patient has no "
-                 "value of (the model scored them from the rest)"),
-    schema_field("model", pa.string(), "The fused model: candidate chosen by inner CV on the "
-                 "whole cohort, per task"),
-])
-SHAP_SCHEMA = pa.schema([
-    schema_field("patient", pa.string(), "Pseudonymous patient id"),
-    schema_field("feature", pa.string(), "Column the fused survival model saw (a screened "
-                 "feature or a modality's principal component)"),
-    schema_field("modality", pa.string(), "Modality of the feature"),
-    schema_field("value", pa.float64(), "The patient's value of it (null: missing)", True),
-    schema_field("shap", pa.float64(), "Contribution to the patient's log hazard (SHAP)"),
-])
 
 
 @dataclass(frozen=True)
@@ -307,9 +276,9 @@ def evaluate_patient_features(features_path: str | Path, output_dir: str | Path,
                               predictions_path: str | Path, settings: EvaluationSettings,
                               provenance: Mapping[str, str] | None = None) -> dict:
     """Every output of rule evaluate_fusion; returns {task: metrics or skip reason}."""
-    from oncoweave.core.parallel import single_threaded_openmp
+    from oncoweave.core.threads import single_threaded_openmp
 
-    with single_threaded_openmp():  # a one-thread job: see oncoweave.core.parallel
+    with single_threaded_openmp():  # a one-thread job: see oncoweave.core.threads
         return _evaluate_patient_features(features_path, output_dir, predictions_path, settings,
                                           provenance)
 

@@ -30,7 +30,7 @@ from oncoweave.core.io import replaced_on_success
 from oncoweave.core.tables import read_parquet, require_columns
 from oncoweave.drivers.defaults import DEFAULT_DRIVER_THRESHOLD
 from oncoweave.drivers.schema import DRIVERS_SCHEMA
-from oncoweave.fusion.evaluation import PATIENT_PREDICTIONS_SCHEMA
+from oncoweave.fusion.schema import PATIENT_PREDICTIONS_SCHEMA
 from oncoweave.fusion.retrieval import SIMILAR_PATIENTS_SCHEMA
 from oncoweave.report.patient_imaging import Lesion, imaging_section
 from oncoweave.report.patient_sections import (

@@ -33,10 +33,10 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-from oncoweave.core.devices import single_threaded_blas
 from oncoweave.core.errors import InputError
 from oncoweave.core.io import file_sha256, replaced_on_success
 from oncoweave.core.tables import write_parquet
+from oncoweave.core.threads import single_threaded_blas
 from oncoweave.therapy.icb_candidates import (
     BUNDLED_MODEL_DIR,
     CANCER_TYPE,

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 
 from oncoweave import __version__
-from oncoweave.core.devices import single_threaded_blas
 from oncoweave.core.io import file_sha256
+from oncoweave.core.threads import single_threaded_blas
 from oncoweave.therapy.icb import ICBResponseModel, calibrated_pipeline, save_model
 from oncoweave.therapy.icb_candidates import (
     BINARY,
