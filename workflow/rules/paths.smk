@@ -17,6 +17,8 @@ os.environ.update(
     PYTHONPATH=os.pathsep.join(filter(None, [str(WORKFLOW_ROOT / "src"), os.getenv("PYTHONPATH")])),
     PATH=os.pathsep.join([os.path.dirname(sys.executable), os.getenv("PATH", "")]),
 )
+# The Snakefile's own imports come from this checkout too, not from another installed copy.
+sys.path.insert(0, str(WORKFLOW_ROOT / "src"))
 
 from oncoweave.core import shards, sheets  # noqa: E402  (after the path set-up above)
 from oncoweave.core.errors import InputError  # noqa: E402
