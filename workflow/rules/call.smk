@@ -26,7 +26,7 @@ rule call_variants:
         mem_mb=2000,
         runtime=240,
     conda:
-        "../../envs/bcftools.yaml"
+        "../../envs/python.yaml"
     script:
         "../scripts/call_variants.py"
 
