@@ -78,12 +78,16 @@ def standardised_blocks(features: pd.DataFrame,
 def rms_difference(block: np.ndarray, row: np.ndarray) -> np.ndarray:
     """RMS difference of every row of ``block`` to ``row`` over the columns both have (NaN:
     none)."""
-    difference = block - row
+    return _rms_over_observed(block - row)
+
+
+def _rms_over_observed(difference: np.ndarray) -> np.ndarray:
+    """RMS over the last axis of the values that are not NaN (NaN where there are none)."""
     observed = ~np.isnan(difference)
-    counts = observed.sum(axis=1)
+    counts = observed.sum(axis=-1)
     squares = np.where(observed, difference, 0.0) ** 2
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(counts > 0, np.sqrt(squares.sum(axis=1) / np.maximum(counts, 1)),
+        return np.where(counts > 0, np.sqrt(squares.sum(axis=-1) / np.maximum(counts, 1)),
                         np.nan)
 
 
@@ -157,16 +161,11 @@ class _Block:
             every = np.arange(len(self.block))
             return np.array([rms_difference(self.block[every], self.block[i]) for i in queries])
         difference = self.values[None, :, :] - self.values[queries][:, None, :]
-        if self.complete:
-            squares = np.square(difference, out=difference)
-            counts = np.full(difference.shape[:2], self.values.shape[1])
-        else:
-            observed = ~np.isnan(difference)
-            counts = observed.sum(axis=2)
-            squares = np.where(observed, difference, 0.0) ** 2
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(counts > 0, np.sqrt(squares.sum(axis=2) / np.maximum(counts, 1)),
-                            np.nan)
+        if not self.complete or self.values.shape[1] == 0:
+            return _rms_over_observed(difference)
+        # No NaN: every column counts, and the squares can be taken in place.
+        squares = np.square(difference, out=difference)
+        return np.sqrt(squares.sum(axis=2) / self.values.shape[1])
 
 
 def nearest_rows(blocks: Mapping[str, np.ndarray], queries: Sequence[int], k: int,
