@@ -107,7 +107,8 @@ def format_summary(summary: pd.DataFrame) -> str:
     return summary.to_string(index=False, float_format=lambda value: f"{value:.2f}")
 
 
-def orchestration_overhead(wall_s: float, total_cpu_s: float, cores: int) -> float:
-    """End-to-end wall over the ideal wall (all rule CPU spread over all cores); 1.0 = none."""
-    ideal_wall_s = total_cpu_s / cores
+def orchestration_overhead(wall_s: float, total_job_s: float, cores: int) -> float:
+    """End-to-end wall over the ideal wall (the jobs' seconds, wall or CPU, spread over all
+    cores); 1.0 = none."""
+    ideal_wall_s = total_job_s / cores
     return wall_s / ideal_wall_s if ideal_wall_s > 0 else float("inf")
