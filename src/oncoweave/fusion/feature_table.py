@@ -39,6 +39,7 @@ import pyarrow as pa
 
 from oncoweave.core.errors import InputError
 from oncoweave.core.tables import read_parquet, require_columns, schema_field, write_parquet
+from oncoweave.variants import statuses
 
 ID_COLUMN = "patient"
 OUTCOME_COLUMNS = ("os_months", "os_event", "response")
@@ -46,8 +47,8 @@ INFO_COLUMNS = ("cancer_type", "treatment", "image_lesion", "image_modality")
 MODALITY_PREFIXES = {"genomic": "gen_", "radiomics": "rad_", "deep": "deep_", "clinical": "clin_"}
 # What the gen_ columns count (from drivers.defaults.DEFAULT_DRIVER_THRESHOLD on, by default).
 GERMLINE_GENES = ("BRCA1", "BRCA2")
-TUMOUR_STATUSES = frozenset({"somatic", "loh", "tumour_only"})
-GERMLINE_STATUSES = frozenset({"germline", "loh"})  # LOH calls are germline variants too
+TUMOUR_STATUSES = frozenset(statuses.TUMOUR_STATUSES)
+GERMLINE_STATUSES = frozenset(statuses.GERMLINE_STATUSES)  # LOH calls are germline variants too
 VOLUME_FEATURE = "original_shape_VoxelVolume"
 
 

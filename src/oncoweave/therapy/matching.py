@@ -26,9 +26,10 @@ from oncoweave.therapy.evidence import (
     disease_match,
 )
 from oncoweave.therapy.tmb import TMB_SCHEMA
+from oncoweave.variants.statuses import TUMOUR_STATUSES
 
 GERMLINE_ACTIONABLE_GENES = frozenset({"BRCA1", "BRCA2"})
-MATCHED_STATUSES = frozenset({"somatic", "tumour_only", "loh"})
+MATCHED_STATUSES = frozenset(TUMOUR_STATUSES)
 TRUNCATING = frozenset({"frameshift", "stop_gained", "splice_acceptor", "splice_donor",
                         "start_lost"})
 PROTEIN_ALTERING = TRUNCATING | {"missense", "stop_lost", "inframe_deletion", "inframe_insertion",

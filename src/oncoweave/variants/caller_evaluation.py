@@ -26,13 +26,8 @@ from oncoweave.core.errors import InputError
 from oncoweave.core.io import open_vcf
 from oncoweave.core.sheets import read_sheet
 from oncoweave.genome.reference import BUNDLED_REFERENCE_DIR
-from oncoweave.variants.classify import (
-    SOMATIC,
-    TUMOUR_ONLY,
-    CallingThresholds,
-    allele_fraction,
-    classify_vcf,
-)
+from oncoweave.variants.classify import CallingThresholds, allele_fraction, classify_vcf
+from oncoweave.variants.statuses import SOMATIC, TUMOUR_ONLY
 
 # Tumour-VAF bands of the recall/precision table; the bar applies from 10 % up.
 VAF_BANDS = [(0.0, 0.10), (0.10, 0.20), (0.20, 0.40), (0.40, 1.01)]

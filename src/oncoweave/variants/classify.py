@@ -23,12 +23,11 @@ from typing import TYPE_CHECKING, Mapping
 from oncoweave import __version__
 from oncoweave.core.errors import InputError
 from oncoweave.core.io import indexed_vcf_on_success, open_vcf
+from oncoweave.variants.statuses import GERMLINE, LOH, SOMATIC, STATUSES, TUMOUR_ONLY
 
 if TYPE_CHECKING:
     import pysam
 
-SOMATIC, GERMLINE, LOH, TUMOUR_ONLY = "somatic", "germline", "loh", "tumour_only"
-STATUSES = (SOMATIC, GERMLINE, LOH, TUMOUR_ONLY)
 
 # FILTER id -> header description; every reason classify_counts can give.
 FILTER_DESCRIPTIONS = {

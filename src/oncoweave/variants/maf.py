@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from oncoweave.core.errors import InputError
 from oncoweave.core.io import write_tsv
 from oncoweave.genome.sequence import trim_alleles
+from oncoweave.variants.statuses import STATUSES, TUMOUR_STATUSES
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,9 +32,9 @@ MAF_COLUMNS = [
 
 ENTREZ_GENE_IDS = {"TP53": 7157, "BRCA1": 672, "BRCA2": 675, "EGFR": 1956}
 
-VARIANT_STATUSES = ("somatic", "germline", "loh", "tumour_only")
+VARIANT_STATUSES = STATUSES
 # cBioPortal drops germline rows; loh and tumour_only calls are tumour alterations it shows.
-DEFAULT_MAF_STATUSES = ("somatic", "loh", "tumour_only")
+DEFAULT_MAF_STATUSES = TUMOUR_STATUSES
 
 # bcftools csq terms from most to least severe (Ensembl's ranking, as vcf2maf applies it), each
 # with its MAF class; a compound consequence ("missense&splice_region") takes its most severe
