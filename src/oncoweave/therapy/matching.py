@@ -9,6 +9,7 @@ C797S with osimertinib); the report must not hide it.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -91,7 +92,7 @@ def match_patients(variants_df: pd.DataFrame, evidence_df: pd.DataFrame,
     for call in variants_df.loc[wanted, columns].to_dict("records"):
         if _counts(call, min_driver_score):
             calls_of.setdefault(call["patient"], []).append(call)
-    matches = _DiseaseMatches()
+    matches = functools.cache(disease_match)  # each (disease, cancer type) worked out once
     rows, positions = [], []
     for position, (patient, cancer_type, tmb) in enumerate(patients):
         count = len(rows)
@@ -107,19 +108,6 @@ def match_patients(variants_df: pd.DataFrame, evidence_df: pd.DataFrame,
         positions += [position] * (len(rows) - count)
     table = pd.DataFrame(rows, columns=THERAPIES_SCHEMA.names)
     return _ordered(table.assign(_position=positions)).drop(columns="_position")
-
-
-class _DiseaseMatches:
-    """``disease_match`` of (evidence disease, cancer type), each pair worked out once."""
-
-    def __init__(self) -> None:
-        self._known: dict[tuple[str, str | None], str] = {}
-
-    def __call__(self, disease: str, cancer_type: str | None) -> str:
-        key = (disease, cancer_type)
-        if key not in self._known:
-            self._known[key] = disease_match(disease, cancer_type)
-        return self._known[key]
 
 
 def _terms(call: dict) -> set[str]:
