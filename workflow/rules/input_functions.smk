@@ -1,5 +1,7 @@
 # Named input functions: what each rule reads, from the sheets' dicts (sheets.smk).
 import functools
+
+
 def fastq_pair(wildcards):
     return FASTQ_PAIR[wildcards.fastq_sample]
 
@@ -72,8 +74,6 @@ def sheet_row_label(wildcards):
     """Where a sample came from, for error messages: '<sheet>, row N (sample S)'."""
     sample = next(v for k, v in wildcards.items() if k.endswith("sample"))
     return f"{config['samples']}, row {SHEET_ROW[sample]} (sample {sample})"
-
-
 
 
 # ---------------------------------------------------------------------------------------------
