@@ -7,17 +7,11 @@ import pytest
 
 from oncoweave.drivers.defaults import DRIVERS_RESOURCE_DIR
 from oncoweave.drivers.features import (
-    DriverKnowledge,
     annotate_genomic,
     annotate_protein_change,
     describe,
     feature_table,
 )
-
-
-@pytest.fixture(scope="module")
-def knowledge():
-    return DriverKnowledge.load()
 
 
 def _features(knowledge, *annotations):

@@ -10,7 +10,7 @@ from oncoweave.cli.main import main
 from oncoweave.core.tables import read_parquet, write_parquet
 from oncoweave.drivers.defaults import SHIPPED_MODEL_DIR
 from oncoweave.drivers.evaluation import quick_check_metrics
-from oncoweave.drivers.features import DriverKnowledge, feature_table
+from oncoweave.drivers.features import feature_table
 from oncoweave.drivers.labels import build_training_set
 from oncoweave.drivers.model import MODEL_FILE, DriverModel
 from oncoweave.drivers.schema import DRIVERS_SCHEMA, SATURATION_SCHEMA
@@ -21,11 +21,6 @@ from oncoweave.variants.schema import VARIANTS_SCHEMA
 TOY_VARIANTS = TEST_DATA / "drivers" / "toy_variants.parquet"
 PLANTED = {"p.R175H", "p.R248Q", "p.R273H", "p.L858R", "p.T790M", "p.E746_A750del",
            "p.E23Vfs*17", "p.S1982Rfs*22"}
-
-
-@pytest.fixture(scope="module")
-def knowledge():
-    return DriverKnowledge.load()
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from oncoweave.drivers.defaults import SHIPPED_MODEL_DIR
-from oncoweave.drivers.features import DriverKnowledge, annotate_genomic, describe, feature_table
+from oncoweave.drivers.features import annotate_genomic, describe, feature_table
 from oncoweave.drivers.model import DriverModel
 from oncoweave.drivers.scoring import (
     TOP_CONTRIBUTIONS,
@@ -17,11 +17,6 @@ from oncoweave.drivers.scoring import (
     saturation_positions,
     score_annotations,
 )
-
-
-@pytest.fixture(scope="module")
-def knowledge():
-    return DriverKnowledge.load()
 
 
 @pytest.fixture(scope="module")
