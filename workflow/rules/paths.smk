@@ -4,12 +4,56 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import sys
+import tarfile
+import tempfile
 from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-WORKFLOW_ROOT = Path(workflow.basedir)
+
+def workflow_checkout(rules_folder):
+    """The folder that holds this workflow's own files (resources/, src/, workflow/schemas).
+
+    Found from this rules file, not from workflow.basedir: used as a `module:`, basedir is the
+    user's project. A module from a git host (`github(...)`, `gitlab(...)`, what snakedeploy
+    writes) is read by Snakemake file by file, but the rules read resources/ and src/ as folders:
+    its commit is unpacked once under .snakemake/workflow-sources/ in the working directory.
+    """
+    if rules_folder.is_local:
+        return Path(rules_folder.get_path_or_uri(secret_free=True)).resolve().parents[1]
+    location = rules_folder.get_path_or_uri(secret_free=True)
+    hosted = getattr(rules_folder, "hosted_repo", None)
+    if hosted is None:
+        raise WorkflowError(
+            f"oncoweave cannot run from {location}: use a local copy or a git host "
+            "(github(...)/gitlab(...) in `module:`); see README, 'Deploy as a module'"
+        )
+    commit = hosted.repo.commit(rules_folder.ref).hexsha
+    checkout = Path(".snakemake", "workflow-sources", rules_folder.repo, commit).resolve()
+    if checkout.is_dir():
+        return checkout
+    checkout.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(dir=checkout.parent, prefix=f".{commit}."))
+    try:
+        with open(scratch / "tree.tar", "wb") as archive:
+            hosted.repo.archive(archive, treeish=commit)
+        with tarfile.open(scratch / "tree.tar") as archive:
+            archive.extractall(scratch / "tree", filter="data")
+        try:
+            # A rename, so that no job ever sees half a tree; another process may have won.
+            os.rename(scratch / "tree", checkout)
+        except OSError:
+            if not checkout.is_dir():
+                raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return checkout
+
+
+WORKFLOW_ROOT = workflow_checkout(workflow.current_basedir)
 # Rules run package code through workflow/scripts; make the checkout's package importable there too
 # (for --sdm conda envs and cluster jobs that did not `pip install -e .`).
 # Tools installed beside snakemake (multiqc in .venv/bin) are found even when the venv is not activated.
