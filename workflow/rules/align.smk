@@ -17,20 +17,20 @@ rule align_reads:
         bam="results/mapped/{fastq_sample}.bam",
         bai="results/mapped/{fastq_sample}.bam.bai",
         qc=directory("results/qc/mapped/{fastq_sample}"),
-    params:
-        label=sheet_row_label,
-        index_prefix=BWA_INDEX_PREFIX,
-        fastp_extra=config["reads"]["fastp_extra"],
     log:
         "logs/align_reads/{fastq_sample}.log",
     benchmark:
         "benchmarks/align_reads/{fastq_sample}.tsv"
+    conda:
+        "../../envs/align.yaml"
     threads: 2
     resources:
         mem_mb=4000,
         runtime=360,
-    conda:
-        "../../envs/align.yaml"
+    params:
+        label=sheet_row_label,
+        index_prefix=BWA_INDEX_PREFIX,
+        fastp_extra=config["reads"]["fastp_extra"],
     script:
         "../scripts/align_reads.py"
 
@@ -41,18 +41,18 @@ rule check_bam:
         fai=REFERENCE["fasta"] + ".fai",
     output:
         touch("results/checks/{bam_sample}.bam.ok"),
-    params:
-        label=sheet_row_label,
     log:
         "logs/check_bam/{bam_sample}.log",
     benchmark:
         "benchmarks/check_bam/{bam_sample}.tsv"
+    conda:
+        "../../envs/python.yaml"
     threads: 1
     resources:
         mem_mb=500,
         runtime=10,
-    conda:
-        "../../envs/python.yaml"
+    params:
+        label=sheet_row_label,
     script:
         "../scripts/check_bam.py"
 
@@ -72,11 +72,11 @@ rule link_bam:
         "logs/link_bam/{bam_sample}.log",
     benchmark:
         "benchmarks/link_bam/{bam_sample}.tsv"
+    conda:
+        "../../envs/align.yaml"
     threads: 2
     resources:
         mem_mb=1000,
         runtime=60,
-    conda:
-        "../../envs/align.yaml"
     script:
         "../scripts/link_bam.py"

@@ -9,18 +9,18 @@ rule annotate_consequences:
         gff3=REFERENCE["gff3"],
     output:
         directory("results/shards/{shard}/annotated"),
-    params:
-        patients=lambda wildcards: SHARDS[wildcards.shard],
     log:
         "logs/annotate_consequences/{shard}.log",
     benchmark:
         "benchmarks/annotate_consequences/{shard}.tsv"
+    conda:
+        "../../envs/bcftools.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
-    conda:
-        "../../envs/bcftools.yaml"
+    params:
+        patients=lambda wildcards: SHARDS[wildcards.shard],
     shell:
         # -l -s -: annotate each variant on its own, whatever its genotype. Genotype-aware modes drop
         # low-VAF tumour alleles (called 0/0) and merge unrelated hets into false compound changes;
@@ -40,20 +40,20 @@ rule export_variants:
         canonical=REFERENCE["canonical_transcripts"],
     output:
         "results/shards/{shard}/variants.parquet",
-    params:
-        patients=shard_patient_rows,
-        contig_map=REFERENCE["contig_map"],
-        config_hash=CONFIG_HASH,
     log:
         "logs/export_variants/{shard}.log",
     benchmark:
         "benchmarks/export_variants/{shard}.tsv"
+    conda:
+        "../../envs/python.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=30,
-    conda:
-        "../../envs/python.yaml"
+    params:
+        patients=shard_patient_rows,
+        contig_map=REFERENCE["contig_map"],
+        config_hash=CONFIG_HASH,
     script:
         "../scripts/export_variants.py"
 
@@ -64,17 +64,17 @@ rule merge_variants:
     output:
         parquet="results/cohort/variants.parquet",
         maf="results/cohort/variants.maf",
-    params:
-        config_hash=CONFIG_HASH,
     log:
         "logs/merge_variants/cohort.log",
     benchmark:
         "benchmarks/merge_variants/cohort.tsv"
+    conda:
+        "../../envs/python.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
-    conda:
-        "../../envs/python.yaml"
+    params:
+        config_hash=CONFIG_HASH,
     script:
         "../scripts/merge_variants.py"

@@ -13,20 +13,20 @@ rule call_variants:
         targets=REFERENCE["targets"],
     output:
         directory("results/shards/{shard}/called"),
-    params:
-        patients=shard_pileups,
-        min_bq=config["calling"]["min_base_quality"],
-        min_mq=config["calling"]["min_mapping_quality"],
     log:
         "logs/call_variants/{shard}.log",
     benchmark:
         "benchmarks/call_variants/{shard}.tsv"
+    conda:
+        "../../envs/python.yaml"
     threads: 2
     resources:
         mem_mb=2000,
         runtime=240,
-    conda:
-        "../../envs/python.yaml"
+    params:
+        patients=shard_pileups,
+        min_bq=config["calling"]["min_base_quality"],
+        min_mq=config["calling"]["min_mapping_quality"],
     script:
         "../scripts/call_variants.py"
 
@@ -42,20 +42,20 @@ if MAF:
             fai=REFERENCE["fasta"] + ".fai",
         output:
             expand("results/maf/{shard}.parquet", shard=MAF_SHARDS),
-        params:
-            patients=maf_patient_of_barcode,
-            shard_of=maf_shard_of_patient,
-            contig_map=REFERENCE["contig_map"],
         log:
             "logs/split_maf.log",
         benchmark:
             "benchmarks/split_maf.tsv"
+        conda:
+            "../../envs/python.yaml"
         threads: 2
         resources:
             mem_mb=8000,
             runtime=30,
-        conda:
-            "../../envs/python.yaml"
+        params:
+            patients=maf_patient_of_barcode,
+            shard_of=maf_shard_of_patient,
+            contig_map=REFERENCE["contig_map"],
         script:
             "../scripts/split_maf.py"
 
@@ -69,20 +69,20 @@ rule import_vcfs:
         fai=REFERENCE["fasta"] + ".fai",
     output:
         directory("results/shards/{shard}/imported"),
-    params:
-        patients=shard_vcf_rows,
-        maf_patients=shard_maf_rows,
-        contig_map=REFERENCE["contig_map"],
     log:
         "logs/import_vcfs/{shard}.log",
     benchmark:
         "benchmarks/import_vcfs/{shard}.tsv"
+    conda:
+        "../../envs/python.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=60,
-    conda:
-        "../../envs/python.yaml"
+    params:
+        patients=shard_vcf_rows,
+        maf_patients=shard_maf_rows,
+        contig_map=REFERENCE["contig_map"],
     script:
         "../scripts/import_vcfs.py"
 
@@ -95,19 +95,19 @@ rule classify_variants:
     output:
         identity="results/shards/{shard}/identity.tsv",
         calls=directory("results/shards/{shard}/classified"),
-    params:
-        patients=shard_patient_rows,
-        identity=config["identity"],
-        thresholds=config["calling"]["thresholds"],
     log:
         "logs/classify_variants/{shard}.log",
     benchmark:
         "benchmarks/classify_variants/{shard}.tsv"
+    conda:
+        "../../envs/python.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=30,
-    conda:
-        "../../envs/python.yaml"
+    params:
+        patients=shard_patient_rows,
+        identity=config["identity"],
+        thresholds=config["calling"]["thresholds"],
     script:
         "../scripts/classify_variants.py"

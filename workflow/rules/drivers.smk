@@ -11,12 +11,12 @@ rule build_driver_training_set:
         "logs/build_driver_training_set/training.log",
     benchmark:
         "benchmarks/build_driver_training_set/training.tsv"
+    conda:
+        "../../envs/python.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
-    conda:
-        "../../envs/python.yaml"
     script:
         "../scripts/build_driver_training_set.py"
 
@@ -34,18 +34,18 @@ rule train_driver_model:
             caption="../report/driver_reliability.rst",
             category="Driver scoring",
         ),
-    params:
-        seed=config["drivers"]["seed"],
     log:
         "logs/train_driver_model/model.log",
     benchmark:
         "benchmarks/train_driver_model/model.tsv"
+    conda:
+        "../../envs/python.yaml"
     threads: 2
     resources:
         mem_mb=4000,
         runtime=60,
-    conda:
-        "../../envs/python.yaml"
+    params:
+        seed=config["drivers"]["seed"],
     script:
         "../scripts/train_driver_model.py"
 
@@ -60,12 +60,12 @@ rule score_drivers:
         "logs/score_drivers/{shard}.log",
     benchmark:
         "benchmarks/score_drivers/{shard}.tsv"
+    conda:
+        "../../envs/python.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../../envs/python.yaml"
     script:
         "../scripts/score_drivers.py"
 
@@ -79,12 +79,12 @@ rule merge_drivers:
         "logs/merge_drivers/cohort.log",
     benchmark:
         "benchmarks/merge_drivers/cohort.tsv"
+    conda:
+        "../../envs/python.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../../envs/python.yaml"
     script:
         "../scripts/merge_drivers.py"
 
@@ -103,11 +103,11 @@ rule score_saturation:
         "logs/score_saturation/saturation.log",
     benchmark:
         "benchmarks/score_saturation/saturation.tsv"
+    conda:
+        "../../envs/python.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
-    conda:
-        "../../envs/python.yaml"
     script:
         "../scripts/score_saturation.py"

@@ -7,22 +7,22 @@ rule build_patient_features:
         unpack(patient_feature_inputs),
     output:
         "results/cohort/patient_features.parquet",
+    log:
+        "logs/build_patient_features/cohort.log",
+    benchmark:
+        "benchmarks/build_patient_features/cohort.tsv"
+    conda:
+        "../../envs/imaging.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
     params:
         # The patients as the sheets make them (MAF tumours the sample sheet does not name too).
         patients=SAMPLES[["patient", "type"]].to_dict("list"),
         driver_threshold=config["fusion"]["driver_threshold"],
         lesion_aggregation=config["fusion"]["lesion_aggregation"],
         config_hash=CONFIG_HASH,
-    log:
-        "logs/build_patient_features/cohort.log",
-    benchmark:
-        "benchmarks/build_patient_features/cohort.tsv"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    conda:
-        "../../envs/imaging.yaml"
     script:
         "../scripts/build_patient_features.py"
 
@@ -34,20 +34,20 @@ rule train_fusion:
         model="results/fusion/model/models/model.pt",
         metadata="results/fusion/model/configs/metadata.json",
         embedding="results/fusion/embedding.parquet",
-    params:
-        seed=config["fusion"]["seed"],
-        settings=config["fusion"]["network"],
     log:
         "logs/train_fusion/model.log",
     benchmark:
         "benchmarks/train_fusion/model.tsv"
+    conda:
+        "../../envs/imaging.yaml"
     threads: 1
     resources:
         mem_mb=8000,
         runtime=120,
         gpu=1,
-    conda:
-        "../../envs/imaging.yaml"
+    params:
+        seed=config["fusion"]["seed"],
+        settings=config["fusion"]["network"],
     script:
         "../scripts/train_fusion.py"
 
@@ -60,19 +60,19 @@ rule find_similar_patients:
         therapies=shard_files("therapies.parquet"),
     output:
         "results/fusion/similar_patients.parquet",
-    params:
-        k=config["fusion"]["similar_patients"],
-        driver_threshold=config["fusion"]["driver_threshold"],
     log:
         "logs/find_similar_patients/cohort.log",
     benchmark:
         "benchmarks/find_similar_patients/cohort.tsv"
+    conda:
+        "../../envs/imaging.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../../envs/imaging.yaml"
+    params:
+        k=config["fusion"]["similar_patients"],
+        driver_threshold=config["fusion"]["driver_threshold"],
     script:
         "../scripts/find_similar_patients.py"
 
@@ -138,18 +138,18 @@ rule evaluate_fusion:
             category="Fusion",
             subcategory="Ablation",
         ),
-    params:
-        settings=config["fusion"]["evaluation"],
-        seed=config["fusion"]["seed"],
     log:
         "logs/evaluate_fusion/cohort.log",
     benchmark:
         "benchmarks/evaluate_fusion/cohort.tsv"
+    conda:
+        "../../envs/imaging.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=60,
-    conda:
-        "../../envs/imaging.yaml"
+    params:
+        settings=config["fusion"]["evaluation"],
+        seed=config["fusion"]["seed"],
     script:
         "../scripts/evaluate_fusion.py"

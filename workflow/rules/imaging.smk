@@ -10,19 +10,19 @@ rule ingest_images:
         shard_image_files,
     output:
         directory("results/shards/{shard}/imaging"),
-    params:
-        lesions=shard_image_rows,
-        salt=config["imaging"]["deid_salt"],
     log:
         "logs/ingest_images/{shard}.log",
     benchmark:
         "benchmarks/ingest_images/{shard}.tsv"
+    conda:
+        "../../envs/imaging.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
-    conda:
-        "../../envs/imaging.yaml"
+    params:
+        lesions=shard_image_rows,
+        salt=config["imaging"]["deid_salt"],
     script:
         "../scripts/ingest_images.py"
 
@@ -33,20 +33,20 @@ rule extract_radiomics:
         params=RADIOMICS_PARAMS,
     output:
         "results/shards/{shard}/radiomics.parquet",
-    params:
-        lesions=lambda wildcards: ingested_lesions(
-            [key for p in SHARDS[wildcards.shard] for key in LESIONS_OF.get(p, [])]
-        ),
     log:
         "logs/extract_radiomics/{shard}.log",
     benchmark:
         "benchmarks/extract_radiomics/{shard}.tsv"
+    conda:
+        "../../envs/imaging.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=60,
-    conda:
-        "../../envs/imaging.yaml"
+    params:
+        lesions=lambda wildcards: ingested_lesions(
+            [key for p in SHARDS[wildcards.shard] for key in LESIONS_OF.get(p, [])]
+        ),
     script:
         "../scripts/extract_radiomics.py"
 
@@ -60,12 +60,12 @@ rule merge_radiomics:
         "logs/merge_radiomics/cohort.log",
     benchmark:
         "benchmarks/merge_radiomics/cohort.tsv"
+    conda:
+        "../../envs/imaging.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../../envs/imaging.yaml"
     script:
         "../scripts/merge_radiomics.py"
 
@@ -77,20 +77,20 @@ rule train_image_encoder:
         model="results/imaging/encoder/models/model.pt",
         metadata="results/imaging/encoder/configs/metadata.json",
         inference="results/imaging/encoder/configs/inference.json",
-    params:
-        lesions=cohort_lesion_files,
-        settings=config["imaging"]["encoder"],
     log:
         "logs/train_image_encoder/encoder.log",
     benchmark:
         "benchmarks/train_image_encoder/encoder.tsv"
+    conda:
+        "../../envs/imaging.yaml"
     threads: 2
     resources:
         mem_mb=8000,
         runtime=120,
         gpu=1,
-    conda:
-        "../../envs/imaging.yaml"
+    params:
+        lesions=cohort_lesion_files,
+        settings=config["imaging"]["encoder"],
     script:
         "../scripts/train_image_encoder.py"
 
@@ -103,18 +103,18 @@ rule embed_images:
         inference="results/imaging/encoder/configs/inference.json",
     output:
         "results/cohort/deep_features.parquet",
-    params:
-        lesions=cohort_lesion_files,
     log:
         "logs/embed_images/cohort.log",
     benchmark:
         "benchmarks/embed_images/cohort.tsv"
+    conda:
+        "../../envs/imaging.yaml"
     threads: 2
     resources:
         mem_mb=8000,
         runtime=60,
         gpu=1,
-    conda:
-        "../../envs/imaging.yaml"
+    params:
+        lesions=cohort_lesion_files,
     script:
         "../scripts/embed_images.py"

@@ -16,7 +16,6 @@ def alignment_of(sample):
     return {"bam": f"{folder}/{sample}.bam", "bai": f"{folder}/{sample}.bam.bai"}
 
 
-
 def patient_samples(patient):
     return {"tumour": TUMOUR_OF[patient], "normal": NORMAL_OF.get(patient)}
 
@@ -38,7 +37,10 @@ def all_outputs():
         outputs.append("results/cohort/radiomics.parquet")
     if TRAIN_ENCODER:
         outputs.append("results/cohort/deep_features.parquet")
-    outputs += ["results/fusion/similar_patients.parquet", "results/fusion/patient_predictions.parquet"]
+    outputs += [
+        "results/fusion/similar_patients.parquet",
+        "results/fusion/patient_predictions.parquet",
+    ]
     # The cohort report's figures and tables (workflow/rules/report.smk).
     outputs += [
         "results/report/oncoprint.png",
@@ -78,9 +80,6 @@ def sheet_row_label(wildcards):
 
 # ---------------------------------------------------------------------------------------------
 # The cohort tables the fusion stage joins.
-
-
-
 
 
 def patient_feature_inputs(wildcards):
@@ -135,8 +134,12 @@ def shard_vcfs(wildcards):
 def shard_vcf_rows(wildcards):
     """Per VCF patient of the shard: its VCF, sample names and sheet row (for error messages)."""
     return [
-        {"patient": p, "vcf": INPUT_VCF[TUMOUR_OF[p]], **patient_samples(p),
-         "label": f"{config['samples']}, row {SHEET_ROW[TUMOUR_OF[p]]} (sample {TUMOUR_OF[p]})"}
+        {
+            "patient": p,
+            "vcf": INPUT_VCF[TUMOUR_OF[p]],
+            **patient_samples(p),
+            "label": f"{config['samples']}, row {SHEET_ROW[TUMOUR_OF[p]]} (sample {TUMOUR_OF[p]})",
+        }
         for p in _vcf_patients_of(wildcards.shard)
     ]
 
@@ -170,8 +173,10 @@ def shard_imports(wildcards):
 
 def shard_maf_rows(wildcards):
     """Per MAF patient of the shard: its tumour's barcode (the VCF sample name)."""
-    return [{"patient": p, "tumour": TUMOUR_OF[p], "maf": MAF}
-            for p in _maf_patients_of(wildcards.shard)]
+    return [
+        {"patient": p, "tumour": TUMOUR_OF[p], "maf": MAF}
+        for p in _maf_patients_of(wildcards.shard)
+    ]
 
 
 @functools.lru_cache(maxsize=None)
@@ -194,8 +199,13 @@ def shard_pileups(wildcards):
     rows = []
     for patient in _read_patients_of(wildcards.shard):
         samples = [s for s in (TUMOUR_OF[patient], NORMAL_OF.get(patient)) if s]
-        rows.append({"patient": patient, "samples": samples,
-                     "bams": [alignment_of(s)["bam"] for s in samples]})
+        rows.append(
+            {
+                "patient": patient,
+                "samples": samples,
+                "bams": [alignment_of(s)["bam"] for s in samples],
+            }
+        )
     return rows
 
 
@@ -219,7 +229,8 @@ def shard_patient_rows(shard):
         samples = patient_samples(patient)
         imported = patient in IMPORTED_PATIENTS
         row = {
-            "patient": patient, **samples,
+            "patient": patient,
+            **samples,
             "purity": PURITY.get(samples["tumour"]),
             "calls": f"results/shards/{shard}/{'imported' if imported else 'called'}/{patient}.vcf.gz",
             # MAF rows are a published pipeline's calls: kept as made, not re-filtered.
@@ -232,8 +243,10 @@ def shard_patient_rows(shard):
             for kind in ("tumour", "normal"):
                 if samples[kind]:
                     qc = alignment_qc(samples[kind])
-                    row["coverage"][kind] = {"regions": qc["regions"],
-                                             "thresholds": qc["thresholds"]}
+                    row["coverage"][kind] = {
+                        "regions": qc["regions"],
+                        "thresholds": qc["thresholds"],
+                    }
         rows.append(row)
     return rows
 
@@ -241,19 +254,28 @@ def shard_patient_rows(shard):
 def shard_mosdepth(wildcards):
     """QC folders of the shard's read patients: their mosdepth region and threshold beds (TMB
     territory, coverage), which the jobs find through shard_patient_rows."""
-    return [qc_folder(sample) for patient in _read_patients_of(wildcards.shard)
-            for sample in filter(None, patient_samples(patient).values())]
+    return [
+        qc_folder(sample)
+        for patient in _read_patients_of(wildcards.shard)
+        for sample in filter(None, patient_samples(patient).values())
+    ]
 
 
 def shard_image_rows(wildcards):
     """The shard's lesion rows of the image sheet, with their sheet row for error messages."""
     return [
-        {"patient": IMAGE_RECORD[key]["patient"], "lesion": IMAGE_RECORD[key]["lesion"],
-         "image": IMAGE_RECORD[key]["image"], "mask": IMAGE_RECORD[key]["mask"],
-         "modality": IMAGE_RECORD[key]["modality"], "label": int(IMAGE_RECORD[key]["label"]),
-         "row": f"{config['images']}, row {IMAGE_ROW[key]} "
-                f"(patient {IMAGE_RECORD[key]['patient']}, lesion {IMAGE_RECORD[key]['lesion']})"}
-        for patient in SHARDS[wildcards.shard] for key in LESIONS_OF.get(patient, [])
+        {
+            "patient": IMAGE_RECORD[key]["patient"],
+            "lesion": IMAGE_RECORD[key]["lesion"],
+            "image": IMAGE_RECORD[key]["image"],
+            "mask": IMAGE_RECORD[key]["mask"],
+            "modality": IMAGE_RECORD[key]["modality"],
+            "label": int(IMAGE_RECORD[key]["label"]),
+            "row": f"{config['images']}, row {IMAGE_ROW[key]} "
+            f"(patient {IMAGE_RECORD[key]['patient']}, lesion {IMAGE_RECORD[key]['lesion']})",
+        }
+        for patient in SHARDS[wildcards.shard]
+        for key in LESIONS_OF.get(patient, [])
     ]
 
 
@@ -268,8 +290,11 @@ def ingested_lesions(keys):
     lesions = {"images": [], "masks": [], "records": []}
     for key in keys:
         folder = f"results/shards/{SHARD_OF[IMAGE_RECORD[key]['patient']]}/imaging/{key}"
-        for kind, name in (("images", "image.nii.gz"), ("masks", "mask.nii.gz"),
-                           ("records", "ingest.parquet")):
+        for kind, name in (
+            ("images", "image.nii.gz"),
+            ("masks", "mask.nii.gz"),
+            ("records", "ingest.parquet"),
+        ):
             lesions[kind].append(f"{folder}/{name}")
     return lesions
 
@@ -307,9 +332,16 @@ def shard_report_rows(wildcards):
     rows = []
     for patient in SHARDS[wildcards.shard]:
         lesions = ingested_lesions(LESIONS_OF.get(patient, []))
-        rows.append({"patient": patient, "coverage": patient not in IMPORTED_PATIENTS,
-                     "lesions": [list(files) for files in zip(lesions["images"], lesions["masks"],
-                                                              lesions["records"])]})
+        rows.append(
+            {
+                "patient": patient,
+                "coverage": patient not in IMPORTED_PATIENTS,
+                "lesions": [
+                    list(files)
+                    for files in zip(lesions["images"], lesions["masks"], lesions["records"])
+                ],
+            }
+        )
     return rows
 
 

@@ -111,7 +111,6 @@ BWA_INDEX = "results/reference/bwa"
 BWA_INDEX_PREFIX = f"{BWA_INDEX}/{alignment.BWA_INDEX_NAME}"
 
 
-
 RADIOMICS_PARAMS = (
     os.path.abspath(config["imaging"]["radiomics_params"])
     if config["imaging"]["radiomics_params"]
@@ -126,7 +125,10 @@ DRIVER_MODEL_DIR = (
     if config["drivers"]["retrain"]
     else str(WORKFLOW_ROOT / "resources/models/driver")
 )
-DRIVER_MODEL_FILES = [f"{DRIVER_MODEL_DIR}/driver_model.json", f"{DRIVER_MODEL_DIR}/calibration.json"]
+DRIVER_MODEL_FILES = [
+    f"{DRIVER_MODEL_DIR}/driver_model.json",
+    f"{DRIVER_MODEL_DIR}/calibration.json",
+]
 DRIVER_LABEL_FILES = sorted(
     str(p) for p in (WORKFLOW_ROOT / "resources/drivers").iterdir() if p.suffix != ".md"
 )

@@ -10,20 +10,20 @@ rule summarize_coverage:
         shard_mosdepth,
     output:
         "results/shards/{shard}/coverage.parquet",
-    params:
-        patients=shard_patient_rows,
-        genes=list(DRIVER_GENES),
-        config_hash=CONFIG_HASH,
     log:
         "logs/summarize_coverage/{shard}.log",
     benchmark:
         "benchmarks/summarize_coverage/{shard}.tsv"
+    conda:
+        "../../envs/patient_report.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/patient_report.yaml"
+    params:
+        patients=shard_patient_rows,
+        genes=list(DRIVER_GENES),
+        config_hash=CONFIG_HASH,
     script:
         "../scripts/summarize_coverage.py"
 
@@ -33,21 +33,21 @@ rule render_patient_report:
         unpack(shard_report_inputs),
     output:
         directory("results/report/{shard}"),
+    log:
+        "logs/render_patient_report/{shard}.log",
+    benchmark:
+        "benchmarks/render_patient_report/{shard}.tsv"
+    conda:
+        "../../envs/patient_report.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
     params:
         patients=shard_report_rows,
         imaging_run=bool(IMAGE_PATIENTS),
         driver_threshold=config["fusion"]["driver_threshold"],
         config_hash=CONFIG_HASH,
-    log:
-        "logs/render_patient_report/{shard}.log",
-    benchmark:
-        "benchmarks/render_patient_report/{shard}.tsv"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=30,
-    conda:
-        "../../envs/patient_report.yaml"
     script:
         "../scripts/render_patient_report.py"
 
@@ -59,17 +59,17 @@ rule index_patient_reports:
     output:
         html="results/report/index.html",
         tsv="results/report/index.tsv",
-    params:
-        shards=SHARDS,
     log:
         "logs/index_patient_reports/index.log",
     benchmark:
         "benchmarks/index_patient_reports/index.tsv"
+    conda:
+        "../../envs/python.yaml"
     threads: 1
     resources:
         mem_mb=500,
         runtime=5,
-    conda:
-        "../../envs/python.yaml"
+    params:
+        shards=SHARDS,
     script:
         "../scripts/index_patient_reports.py"

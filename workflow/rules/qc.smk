@@ -11,12 +11,12 @@ rule summarize_identity:
         "logs/summarize_identity/cohort.log",
     benchmark:
         "benchmarks/summarize_identity/cohort.tsv"
+    conda:
+        "../../envs/python.yaml"
     threads: 1
     resources:
         mem_mb=500,
         runtime=10,
-    conda:
-        "../../envs/python.yaml"
     script:
         "../scripts/summarize_identity.py"
 
@@ -38,12 +38,12 @@ rule report_qc:
         "logs/report_qc/multiqc.log",
     benchmark:
         "benchmarks/report_qc/multiqc.tsv"
+    conda:
+        "../../envs/multiqc.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
-    conda:
-        "../../envs/multiqc.yaml"
     script:
         "../scripts/report_qc.py"
 
@@ -60,17 +60,17 @@ rule gather_benchmarks:
             caption="../report/benchmarks.rst",
             category="Runtime",
         ),
-    params:
-        benchmarks="benchmarks",
     log:
         "logs/gather_benchmarks/benchmarks.log",
     benchmark:
         "benchmarks/gather_benchmarks/benchmarks.tsv"
+    conda:
+        "../../envs/python.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/python.yaml"
+    params:
+        benchmarks="benchmarks",
     script:
         "../scripts/gather_benchmarks.py"

@@ -11,12 +11,12 @@ rule link_reference:
         "logs/link_reference/genome.log",
     benchmark:
         "benchmarks/link_reference/genome.tsv"
+    conda:
+        "../../envs/align.yaml"
     threads: 1
     resources:
         mem_mb=100,
         runtime=5,
-    conda:
-        "../../envs/align.yaml"
     shell:
         "ln -sf {input:q} {output:q} 2> {log}"
 
@@ -30,12 +30,12 @@ rule index_reference:
         "logs/index_reference/genome.log",
     benchmark:
         "benchmarks/index_reference/genome.tsv"
+    conda:
+        "../../envs/align.yaml"
     threads: 1
     resources:
         mem_mb=500,
         runtime=30,
-    conda:
-        "../../envs/align.yaml"
     shell:
         "samtools faidx {input:q} 2> {log}"
 
@@ -47,18 +47,18 @@ rule index_reference_bwa:
         # One folder output (genome.fa.{amb,ann,bwt,pac,sa} inside): one file for each alignment
         # job to depend on instead of five.
         directory(BWA_INDEX),
-    params:
-        prefix=BWA_INDEX_PREFIX,
     log:
         "logs/index_reference_bwa/genome.log",
     benchmark:
         "benchmarks/index_reference_bwa/genome.tsv"
+    conda:
+        "../../envs/align.yaml"
     threads: 1
     resources:
         # bwa index needs ~5.4 GB for a full GRCh38; seconds for the bundled regions.
         mem_mb=8000,
         runtime=120,
-    conda:
-        "../../envs/align.yaml"
+    params:
+        prefix=BWA_INDEX_PREFIX,
     shell:
         "(mkdir -p {output:q} && bwa index -p {params.prefix:q} {input:q}) 2> {log}"

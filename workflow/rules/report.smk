@@ -15,19 +15,19 @@ rule plot_oncoprint:
             category="Variants",
             subcategory="Cohort overview",
         ),
-    params:
-        patients=PATIENTS,
-        driver_threshold=config["fusion"]["driver_threshold"],
     log:
         "logs/plot_oncoprint/oncoprint.log",
     benchmark:
         "benchmarks/plot_oncoprint/oncoprint.tsv"
+    conda:
+        "../../envs/python.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/python.yaml"
+    params:
+        patients=PATIENTS,
+        driver_threshold=config["fusion"]["driver_threshold"],
     script:
         "../scripts/plot_oncoprint.py"
 
@@ -45,21 +45,21 @@ rule plot_lollipop:
             subcategory="Lollipops",
             labels={"gene": "{gene}", "figure": "cohort mutations"},
         ),
-    wildcard_constraints:
-        gene=_one_of(DRIVER_GENES),
-    params:
-        patients=PATIENTS,
-        driver_threshold=config["fusion"]["driver_threshold"],
     log:
         "logs/plot_lollipop/{gene}.log",
     benchmark:
         "benchmarks/plot_lollipop/{gene}.tsv"
+    wildcard_constraints:
+        gene=_one_of(DRIVER_GENES),
+    conda:
+        "../../envs/python.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/python.yaml"
+    params:
+        patients=PATIENTS,
+        driver_threshold=config["fusion"]["driver_threshold"],
     script:
         "../scripts/plot_lollipop.py"
 
@@ -78,12 +78,12 @@ rule plot_vaf_distribution:
         "logs/plot_vaf_distribution/vaf_distribution.log",
     benchmark:
         "benchmarks/plot_vaf_distribution/vaf_distribution.tsv"
+    conda:
+        "../../envs/python.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/python.yaml"
     script:
         "../scripts/plot_vaf_distribution.py"
 
@@ -98,18 +98,18 @@ rule tabulate_therapy_tiers:
             caption="../report/therapy_tiers.rst",
             category="Therapies",
         ),
-    params:
-        patients=PATIENTS,
     log:
         "logs/tabulate_therapy_tiers/therapy_tiers.log",
     benchmark:
         "benchmarks/tabulate_therapy_tiers/therapy_tiers.tsv"
+    conda:
+        "../../envs/python.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/python.yaml"
+    params:
+        patients=PATIENTS,
     script:
         "../scripts/tabulate_therapy_tiers.py"
 
@@ -127,12 +127,12 @@ rule summarize_radiomics:
         "logs/summarize_radiomics/radiomics_summary.log",
     benchmark:
         "benchmarks/summarize_radiomics/radiomics_summary.tsv"
+    conda:
+        "../../envs/python.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/python.yaml"
     script:
         "../scripts/summarize_radiomics.py"
 
@@ -157,11 +157,11 @@ rule check_cohort_tables:
         "logs/check_cohort_tables/cohort_tables.log",
     benchmark:
         "benchmarks/check_cohort_tables/cohort_tables.tsv"
+    conda:
+        "../../envs/python.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/python.yaml"
     script:
         "../scripts/check_cohort_tables.py"

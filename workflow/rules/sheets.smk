@@ -6,8 +6,11 @@ try:
     # The MAF's tumours are known at planning time (one column read): each is a patient of a shard.
     MAF_BARCODES = maf_import.maf_barcodes(MAF) if MAF else []
     SAMPLES = sheets.load_samples(
-        config["samples"], SCHEMAS / "samples.schema.yaml", generated=set(TOY_READS) | set(TOY_VCFS),
-        maf=MAF, maf_barcodes=MAF_BARCODES,
+        config["samples"],
+        SCHEMAS / "samples.schema.yaml",
+        generated=set(TOY_READS) | set(TOY_VCFS),
+        maf=MAF,
+        maf_barcodes=MAF_BARCODES,
     ).set_index("sample", drop=False)
     IMAGES = sheets.load_images(
         config.get("images"), SCHEMAS / "images.schema.yaml", generated=set(TOY_IMAGE_FILES)
@@ -26,8 +29,11 @@ def _cells(column):
 
 INPUT_BAM = _cells("bam")
 INPUT_VCF = _cells("vcf")
-FASTQ_PAIR = {s: {"r1": r1, "r2": r2} for s, r1, r2 in
-              zip(SAMPLES["sample"], SAMPLES["fastq1"], SAMPLES["fastq2"]) if r1 != ""}
+FASTQ_PAIR = {
+    s: {"r1": r1, "r2": r2}
+    for s, r1, r2 in zip(SAMPLES["sample"], SAMPLES["fastq1"], SAMPLES["fastq2"])
+    if r1 != ""
+}
 FASTQ_SAMPLES = sorted(FASTQ_PAIR)
 BAM_SAMPLES = sorted(INPUT_BAM)
 READ_SAMPLES = FASTQ_SAMPLES + BAM_SAMPLES
@@ -51,8 +57,10 @@ _known_patients = set(PATIENTS)
 for _key, _patient in IMAGES["patient"].items():
     if _patient not in _known_patients:
         _error = sheets.sheet_error(
-            config["images"], IMAGE_ROW[_key],
-            f"'{_patient}' is not in the sample sheet {config['samples']}", column="patient",
+            config["images"],
+            IMAGE_ROW[_key],
+            f"'{_patient}' is not in the sample sheet {config['samples']}",
+            column="patient",
         )
         sys.exit(f"oncoweave: error: {_error}")
 # The encoder learns from the cohort's lesions: it needs at least two.
@@ -62,8 +70,9 @@ PURITY = {s: float(p) for s, p in _cells("purity").items()}
 
 # Light per-patient stages run once per shard of patients (oncoweave.core.shards): the map follows
 # from the patient ids alone, so adding a patient re-runs only its shard.
-SHARDS = shards.shard_map(PATIENTS, config["sharding"]["shard_size"],
-                          config["sharding"]["shards"] or None)
+SHARDS = shards.shard_map(
+    PATIENTS, config["sharding"]["shard_size"], config["sharding"]["shards"] or None
+)
 SHARD_OF = shards.shard_of_patients(SHARDS)
 IMAGE_SHARDS = sorted({SHARD_OF[patient] for patient in IMAGE_PATIENTS})
 MAF_SHARDS = sorted({SHARD_OF[patient] for patient in MAF_PATIENTS})
@@ -76,7 +85,6 @@ CLINICAL_CELL = {
 }
 
 SHEET_ROW = {sample: row for row, sample in enumerate(SAMPLES["sample"], start=1)}
-
 
 
 # Imaging: each lesion row of the image sheet by its '<patient>/<lesion>' key.

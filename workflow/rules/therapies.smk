@@ -12,12 +12,12 @@ rule build_evidence:
         "logs/build_evidence/evidence.log",
     benchmark:
         "benchmarks/build_evidence/evidence.tsv"
+    conda:
+        "../../envs/python.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/python.yaml"
     script:
         "../scripts/build_evidence.py"
 
@@ -29,19 +29,19 @@ rule compute_tmb:
         variants="results/shards/{shard}/variants.parquet",
     output:
         "results/shards/{shard}/tmb.parquet",
-    params:
-        patients=shard_patient_rows,
-        settings=config["tmb"],
     log:
         "logs/compute_tmb/{shard}.log",
     benchmark:
         "benchmarks/compute_tmb/{shard}.tsv"
+    conda:
+        "../../envs/python.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/python.yaml"
+    params:
+        patients=shard_patient_rows,
+        settings=config["tmb"],
     script:
         "../scripts/compute_tmb.py"
 
@@ -53,18 +53,18 @@ rule match_therapies:
         tmb="results/shards/{shard}/tmb.parquet",
     output:
         "results/shards/{shard}/therapies.parquet",
-    params:
-        patients=shard_patient_rows,
     log:
         "logs/match_therapies/{shard}.log",
     benchmark:
         "benchmarks/match_therapies/{shard}.tsv"
+    conda:
+        "../../envs/python.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/python.yaml"
+    params:
+        patients=shard_patient_rows,
     script:
         "../scripts/match_therapies.py"
 
@@ -75,19 +75,19 @@ rule predict_icb_response:
         model=WORKFLOW_ROOT / "resources/models/icb/model_card.json",
     output:
         "results/icb/predictions.parquet",
-    params:
-        clinical=CLINICAL.to_dict("records"),
-        patients=PATIENTS,
     log:
         "logs/predict_icb_response/cohort.log",
     benchmark:
         "benchmarks/predict_icb_response/cohort.tsv"
+    conda:
+        "../../envs/python.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/python.yaml"
+    params:
+        clinical=CLINICAL.to_dict("records"),
+        patients=PATIENTS,
     script:
         "../scripts/predict_icb_response.py"
 
@@ -104,11 +104,11 @@ rule merge_shard_tables:
         "benchmarks/merge_shard_tables/{table}.tsv"
     wildcard_constraints:
         table="tmb|therapies",
+    conda:
+        "../../envs/python.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../../envs/python.yaml"
     script:
         "../scripts/merge_shard_tables.py"

@@ -3,12 +3,16 @@
 # planning any cohort imports no simulator.
 TOY_DIR = "results/toy_cohort"
 TOY_SAMPLES = [s for _, s, _ in toy.toy_samples(config["toy_cohort"]["patients"])]
-TOY_READS = expand(f"{TOY_DIR}/reads/{{sample}}_R{{read}}.fastq.gz", sample=TOY_SAMPLES, read=[1, 2])
+TOY_READS = expand(
+    f"{TOY_DIR}/reads/{{sample}}_R{{read}}.fastq.gz", sample=TOY_SAMPLES, read=[1, 2]
+)
 # Tumour-only patients after the read patients, handed over as VCFs: enough patients to
 # cross-validate fusion at a few jobs each.
 TOY_VCFS = expand(
     f"{TOY_DIR}/vcf/{{sample}}.vcf.gz",
-    sample=toy.toy_vcf_samples(config["toy_cohort"]["patients"], config["toy_cohort"]["vcf_patients"]),
+    sample=toy.toy_vcf_samples(
+        config["toy_cohort"]["patients"], config["toy_cohort"]["vcf_patients"]
+    ),
 )
 TOY_PATIENTS = config["toy_cohort"]["patients"] + config["toy_cohort"]["vcf_patients"]
 # The toy patients' images: real pyradiomics test cases and synthetic lesion phantoms (one of them a
@@ -32,18 +36,18 @@ rule simulate_toy_cohort:
         truth_index=f"{TOY_DIR}/truth.vcf.gz.tbi",
         sheet=f"{TOY_DIR}/samples.tsv",
         clinical=f"{TOY_DIR}/clinical.tsv",
-    params:
-        settings=config["toy_cohort"],
     log:
         "logs/simulate_toy_cohort/toy_cohort.log",
     benchmark:
         "benchmarks/simulate_toy_cohort/toy_cohort.tsv"
+    conda:
+        "../../envs/python.yaml"
     threads: 2
     resources:
         mem_mb=2000,
         runtime=30,
-    conda:
-        "../../envs/python.yaml"
+    params:
+        settings=config["toy_cohort"],
     script:
         "../scripts/simulate_toy_cohort.py"
 
@@ -53,18 +57,18 @@ rule simulate_toy_images:
         testcases=toy.bundled_testcase_files(WORKFLOW_ROOT / "resources/imaging"),
     output:
         toy.toy_image_files(TOY_IMAGE_ROWS, directory=directory),
-    params:
-        rows=TOY_IMAGE_ROWS,
-        seed=config["toy_cohort"]["seed"],
     log:
         "logs/simulate_toy_images/toy_images.log",
     benchmark:
         "benchmarks/simulate_toy_images/toy_images.tsv"
+    conda:
+        "../../envs/imaging.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../../envs/imaging.yaml"
+    params:
+        rows=TOY_IMAGE_ROWS,
+        seed=config["toy_cohort"]["seed"],
     script:
         "../scripts/simulate_toy_images.py"
