@@ -80,6 +80,16 @@ def test_breslow_survival_matches_sksurv_cox():
     np.testing.assert_allclose(ours, theirs, rtol=1e-10)
 
 
+def test_breslow_survival_at_no_times_is_an_empty_table_for_each_test_patient():
+    """A validation fold without an event has no evaluation times: no survival to estimate."""
+    _, time, event = exponential_cohort(50, seed=4)
+    survival = breslow_survival(time, event, np.zeros(50), np.zeros(7), [])
+    assert survival.shape == (7, 0)
+    assert np.isnan(integrated_brier(time, event, time[:7], event[:7] * 0, survival, []))
+    one_time = breslow_survival(time, event, np.zeros(50), np.zeros(7), [float(np.median(time))])
+    assert one_time.shape == (7, 1) and np.all((one_time > 0) & (one_time < 1))
+
+
 def test_breslow_with_zero_risk_is_nelson_aalen():
     _, time, event = exponential_cohort(100, seed=2)
     times = np.quantile(time, [0.25, 0.5, 0.75])

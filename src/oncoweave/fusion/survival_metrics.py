@@ -133,12 +133,16 @@ def breslow_survival(train_time, train_event, train_risk, test_risk, times) -> n
     """
     from sksurv.linear_model.coxph import BreslowEstimator
 
+    times = np.asarray(times, dtype=float)
+    if len(times) == 0:
+        # A validation fold without an observed event has no evaluation times (small cohorts).
+        return np.empty((len(np.atleast_1d(test_risk)), 0))
     baseline = BreslowEstimator().fit(np.asarray(train_risk, dtype=float),
                                       np.asarray(train_event).astype(bool),
                                       np.asarray(train_time, dtype=float))
-    times = np.asarray(times, dtype=float)
     # The baseline step function is defined up to the last training time.
-    s0 = baseline.baseline_survival_(np.clip(times, 0, baseline.unique_times_[-1]))
+    # atleast_1d: sksurv's step function gives a scalar for a single time.
+    s0 = np.atleast_1d(baseline.baseline_survival_(np.clip(times, 0, baseline.unique_times_[-1])))
     hazard_ratio = np.exp(np.asarray(test_risk, dtype=float))
     return s0[np.newaxis, :] ** hazard_ratio[:, np.newaxis]
 
