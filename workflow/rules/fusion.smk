@@ -31,8 +31,9 @@ rule train_fusion:
     input:
         "results/cohort/patient_features.parquet",
     output:
-        model="results/fusion/model/models/model.pt",
-        metadata="results/fusion/model/configs/metadata.json",
+        # A MONAI-bundle-like folder: models/model.pt and configs/metadata.json, or only the
+        # metadata saying why the network was not fitted (core.model_status).
+        model=directory("results/fusion/model"),
         embedding="results/fusion/embedding.parquet",
     log:
         "logs/train_fusion/model.log",

@@ -35,6 +35,7 @@ import pyarrow as pa
 
 from oncoweave.core.errors import InputError
 from oncoweave.core.io import replaced_on_success
+from oncoweave.core.model_status import NOT_FITTED_KEY
 from oncoweave.core.tables import schema_field, write_parquet
 from oncoweave.core.threads import single_threaded_blas
 from oncoweave.fusion.cross_validation import (
@@ -111,12 +112,16 @@ def _targets(rows: pd.DataFrame, task: str) -> list[np.ndarray]:
 def _task_rows(table: pd.DataFrame, task: str, n_folds: int) -> tuple[pd.DataFrame, str]:
     """The patients with this task's outcome, or the reason the task cannot be evaluated."""
     rows = table.dropna(subset=list(OUTCOME_COLUMNS[task]))
+    if rows.empty:
+        return rows, (f"no patient has a {task} outcome ("
+                      f"{' and '.join(OUTCOME_COLUMNS[task])} in the clinical sheet)")
     counts = pd.Series(_targets(rows, task)[-1]).value_counts()
     names = ("censored", "events") if task == "survival" else ("non-responders", "responders")
     for value, name in enumerate(names):
         if counts.get(value, 0) < n_folds:
             return rows, (f"{counts.get(value, 0)} {name} among {len(rows)} patients with a "
-                          f"{task} outcome: {n_folds}-fold stratified CV needs >= {n_folds}")
+                          f"{task} outcome: {n_folds}-fold stratified cross-validation needs "
+                          f"at least {n_folds} {names[0]} and {n_folds} {names[1]}")
     return rows, ""
 
 
@@ -309,7 +314,11 @@ def _evaluate_patient_features(features_path: str | Path, output_dir: str | Path
                                 provenance)
         summary[task] = metrics["ablation"]
     predictions = patient_predictions(table, modality_map, outcomes, settings)
-    write_parquet(predictions, predictions_path, PATIENT_PREDICTIONS_SCHEMA, provenance)
+    # Why a task has no predictions, for the reports (e.g. survival_not_fitted).
+    reasons = {f"{task}_{NOT_FITTED_KEY}": outcome.skipped for task, outcome in outcomes.items()
+               if outcome.result is None and outcome.skipped}
+    write_parquet(predictions, predictions_path, PATIENT_PREDICTIONS_SCHEMA,
+                  {**provenance, **reasons})
     shap = shap_values(outcomes["survival"], modality_map)
     write_parquet(shap, output_dir / "shap.parquet", SHAP_SCHEMA, provenance)
     plot_shap_summary(shap, output_dir / "shap_summary.png", outcomes["survival"].skipped)

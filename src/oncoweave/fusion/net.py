@@ -51,7 +51,6 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import sklearn
 import torch
 from sklearn.base import BaseEstimator
@@ -61,7 +60,6 @@ from oncoweave import __version__
 from oncoweave.core.devices import select_device
 from oncoweave.core.errors import InputError
 from oncoweave.core.io import directory_replaced_on_success
-from oncoweave.core.tables import schema_field
 from oncoweave.fusion.net_inputs import (
     ModalityStats,
     check_modality_map,
@@ -435,30 +433,3 @@ def _seeded(seed: int, device: torch.device, threads: int = 0) -> Iterator[None]
         finally:
             torch.set_num_threads(was_threads)
             torch.use_deterministic_algorithms(was_deterministic)
-
-
-# ---------------------------------------------------------------------------------------------
-# The cohort's fused representation as a table (rule train_fusion; read by find_similar_patients)
-
-def fused_embedding_schema(embedding_dim: int) -> pa.Schema:
-    return pa.schema([schema_field("patient", pa.string(), "Patient id from the sample sheet"),
-                      *(schema_field(f"fused_{i:03d}", pa.float64(),
-                                     "Fused patient representation of the fusion network; null "
-                                     "for a patient without any modality", nullable=True)
-                        for i in range(embedding_dim))])
-
-
-def fit_on_patient_features(features: pd.DataFrame, modality_map: Mapping[str, Sequence[str]],
-                            settings: FusionNetSettings, device: str | None = None
-                            ) -> tuple[FusionSurvivalModel, pd.DataFrame]:
-    """Fit on every patient of a patient-feature table (os_months, os_event, response); return
-    the model and the (patient, fused_000 ...) table of its fused representation."""
-    X = features.set_index("patient")
-    columns = [column for group in modality_map.values() for column in group]
-    model = FusionSurvivalModel(settings, device=device).fit(
-        X[columns], modality_map, X["os_months"].astype(float), X["os_event"].astype(float),
-        response=X["response"].astype(float) if X["response"].notna().any() else None)
-    embedding = model.embed(X[columns])
-    table = pd.DataFrame(embedding, columns=[f"fused_{i:03d}" for i in range(embedding.shape[1])])
-    table.insert(0, "patient", list(X.index))
-    return model, table

@@ -27,6 +27,7 @@ import pandas as pd
 import pyarrow as pa
 
 from oncoweave.core.errors import InputError
+from oncoweave.core.model_status import NOT_FITTED_KEY, not_fitted_reason
 from oncoweave.core.tables import read_parquet, require_columns, schema_field, write_parquet
 from oncoweave.drivers.defaults import DEFAULT_DRIVER_THRESHOLD, DRIVER_GENES
 from oncoweave.drivers.schema import DRIVERS_SCHEMA
@@ -49,6 +50,10 @@ from oncoweave.fusion.patient_distance import (
 from oncoweave.therapy.matching import THERAPIES_SCHEMA, TIER_ORDER
 
 log = logging.getLogger(__name__)
+
+
+class NothingToCompare(InputError):
+    """The cohort gives retrieval nothing to rank (one patient, no feature that varies)."""
 
 REPRESENTATION = "representation"
 TEXTURE_CLASSES = frozenset({"glcm", "glrlm", "glszm", "gldm", "ngtdm"})
@@ -97,7 +102,8 @@ class SimilarPatients:
         else:
             self.blocks_ = standardised_blocks(self.features_, self.modality_map_)
         if not self.blocks_:
-            raise InputError("no feature column varies between patients: nothing to compare")
+            raise NothingToCompare(f"no feature column varies between the {len(self.patients_)} "
+                                   "patients: nothing to compare them on")
         self.drivers_ = _checked_table(drivers, self.patients_, "drivers",
                                        ["patient", "gene", "hgvs_p", "hgvs_c", "status",
                                         "filter", "driver_score"])
@@ -457,20 +463,37 @@ def find_similar_patients(features_path: str | Path, output: str | Path, *,
     """Each patient's k most similar patients (from the Parquet files named), written to output."""
     features, groups, _ = read_patient_features(features_path)
     patients = [str(p) for p in features[ID_COLUMN]]
-    representation = None
+    representation, not_fitted = None, None
     if representation_path:
-        table, _ = read_parquet(representation_path)
-        representation = align_representation(table, patients, representation_path)
+        table, metadata = read_parquet(representation_path)
+        not_fitted = not_fitted_reason(metadata)
+        if not_fitted:
+            log.warning("%s: no learned representation (%s): patients are compared on their "
+                        "features", representation_path, not_fitted)
+        else:
+            representation = align_representation(table, patients, representation_path)
     drivers = _checked_table(read_parquet(drivers_path, DRIVERS_SCHEMA)[0], patients,
                              "drivers", ["patient"], drivers_path) if drivers_path else None
     therapies = read_therapies(therapy_paths, patients) if therapy_paths else None
-    model = SimilarPatients(driver_threshold=driver_threshold).fit(
-        features, groups, representation, drivers=drivers, therapies=therapies)
-    table = similar_patients_table(model, k)
-    write_similar_patients(table, output, {
+    metadata = {
         "k": str(k), "features": Path(features_path).name,
-        "representation": Path(representation_path).name if representation_path else "",
-        "modality_map": json.dumps(groups), "driver_threshold": str(driver_threshold)})
+        "representation": Path(representation_path).name if representation is not None else "",
+        "representation_not_fitted": not_fitted or "",
+        "modality_map": json.dumps(groups), "driver_threshold": str(driver_threshold)}
+    try:
+        if len(patients) < 2:
+            raise NothingToCompare(f"the cohort has {len(patients)} patient: no other patient "
+                                   "to compare with")
+        model = SimilarPatients(driver_threshold=driver_threshold).fit(
+            features, groups, representation, drivers=drivers, therapies=therapies)
+    except NothingToCompare as reason:
+        # A legal cohort (one patient, identical patients): an empty table that says why.
+        log.warning("%s: no similar patients: %s", output, reason)
+        table = pd.DataFrame(columns=SIMILAR_PATIENTS_SCHEMA.names)
+        write_similar_patients(table, output, {**metadata, NOT_FITTED_KEY: str(reason)})
+        return table
+    table = similar_patients_table(model, k)
+    write_similar_patients(table, output, metadata)
     log.info("%s: %d neighbour rows for %d patients (k = %d, compared on %s)", output, len(table),
              table["patient"].nunique(), k, ", ".join(model.blocks_))
     return table

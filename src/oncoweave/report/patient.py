@@ -148,6 +148,7 @@ class ShardTables:
         self._identity: dict[str, tuple[pd.DataFrame, dict[str, int] | None]] = {}
         self._provenance: dict[tuple, list[list[str]]] = {}
         self._cancer_types: dict[str, str] = {}
+        self._metadata: dict[str, dict[str, str]] = {}
 
     def patient_rows(self, path: str | Path | None, schema: pa.Schema | None, patient: str,
                      required: Sequence[str] = ("patient",)) -> pd.DataFrame | None:
@@ -199,6 +200,16 @@ class ShardTables:
         if key not in self._provenance:
             self._provenance[key] = provenance_rows(paths)
         return [list(row) for row in self._provenance[key]]
+
+    def metadata(self, path: str | Path | None) -> dict[str, str]:
+        """A table's Parquet metadata, decoded; {} for a stage that did not run."""
+        if path is None:
+            return {}
+        key = os.fspath(path)
+        if key not in self._metadata:
+            raw = pq.read_schema(path).metadata or {}
+            self._metadata[key] = {name.decode(): value.decode() for name, value in raw.items()}
+        return self._metadata[key]
 
     def cancer_type(self, therapies: str | Path, patient: str) -> str:
         """The cancer type the patient's therapies were matched for: a shard's therapy table
@@ -273,8 +284,8 @@ def render_patient_report(patient: str, output: str | Path, *, drivers: str | Pa
         therapies_section(therapy_table, cancer_type or None),
         tmb_icb_section(tmb_table, icb_table),
         imaging_section(patient, lesions, radiomics_table, imaging_run),
-        fusion_section(fusion_table),
-        similar_section(similar_table),
+        fusion_section(fusion_table, tables.metadata(fusion)),
+        similar_section(similar_table, tables.metadata(similar)),
         qc_section(coverage_table, Path(identity) if identity else None,
                    tables.provenance({"drivers": Path(drivers), "therapies": Path(therapies),
                                     "tmb": Path(tmb), "icb": Path(icb),

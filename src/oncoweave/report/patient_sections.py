@@ -7,10 +7,12 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 
+from oncoweave.core.model_status import NOT_FITTED_KEY
 from oncoweave.drivers.defaults import DRIVER_GENES
 from oncoweave.fusion.feature_table import GERMLINE_GENES, TUMOUR_STATUSES
 from oncoweave.therapy.matching import TIER_ORDER
@@ -213,8 +215,11 @@ def tmb_icb_section(tmb: pd.DataFrame, icb: pd.DataFrame) -> Section:
     return section
 
 
-def fusion_section(predictions: pd.DataFrame | None) -> Section:
+def fusion_section(predictions: pd.DataFrame | None,
+                   metadata: Mapping[str, str] | None = None) -> Section:
+    """``metadata``: the predictions table's, which says why a task was not evaluated."""
     section = Section("fusion", "Fused risk and response prediction")
+    metadata = metadata or {}
     if predictions is None:
         section.empty = ("Stage not run: the fusion evaluation (rule evaluate_fusion, "
                          "results/fusion/patient_predictions.parquet) is not part of this run.")
@@ -224,8 +229,7 @@ def fusion_section(predictions: pd.DataFrame | None) -> Section:
         return section
     row = predictions.iloc[0]
     if is_missing(row["risk"]):
-        section.facts.append(("fused risk", "not evaluated for this cohort (see "
-                                            "results/fusion/evaluation/survival/metrics.json)"))
+        section.facts.append(("fused risk", _not_evaluated(metadata, "survival")))
     else:
         section.facts += [
             ("fused risk (out of fold; higher = worse)",
@@ -235,15 +239,24 @@ def fusion_section(predictions: pd.DataFrame | None) -> Section:
              f"{_ordinal(row['risk_lower'])} – {_ordinal(row['risk_upper'])} percentile "
              f"(median {_ordinal(row['risk_percentile'])})"),
         ]
+    response = (_not_evaluated(metadata, "response")
+                if is_missing(row["response_probability"]) else
+                f"{as_percent(row['response_probability'])} (95 % interval "
+                f"{as_percent(row['response_lower'])} – {as_percent(row['response_upper'])})")
     section.facts += [
-        ("response probability", f"{as_percent(row['response_probability'])} (95 % interval "
-                                 f"{as_percent(row['response_lower'])} – "
-                                 f"{as_percent(row['response_upper'])})"),
+        ("response probability", response),
         ("modalities used", as_text(row["modalities_used"])),
         ("modalities missing", as_text(row["modalities_missing"], "none")),
         ("model", as_text(row["model"])),
     ]
     return section
+
+
+def _not_evaluated(metadata: Mapping[str, str], task: str) -> str:
+    reason = metadata.get(f"{task}_{NOT_FITTED_KEY}")
+    if reason:
+        return f"not evaluated for this cohort: {reason}"
+    return f"not evaluated for this cohort (see results/fusion/evaluation/{task}/metrics.json)"
 
 
 def _ordinal(value: Any) -> str:
@@ -268,16 +281,27 @@ def _outcome(os_months: Any, os_event: Any, response: Any) -> str:
     return f"{survival}; {responded}"
 
 
-def similar_section(similar: pd.DataFrame | None) -> Section:
+def similar_section(similar: pd.DataFrame | None,
+                    metadata: Mapping[str, str] | None = None) -> Section:
+    """``metadata``: the retrieval table's, which says when no learned representation was used."""
     section = Section("similar", "Most similar patients")
+    not_fitted = (metadata or {}).get("representation_not_fitted")
     if similar is None:
         section.empty = "Stage not run: similar-patient retrieval is not part of this run."
         return section
     if similar.empty:
-        section.empty = "No similar patient: no other patient shares a modality with this one."
+        reason = (metadata or {}).get(NOT_FITTED_KEY)
+        section.empty = (f"No similar patient: {reason}." if reason else
+                         "No similar patient: no other patient shares a modality with this one.")
         return section
-    section.notes.append("Nearest patients in the cohort by the fused representation (or the "
-                         "standardised features), with what they share and their outcomes.")
+    if not_fitted:
+        section.notes.append("Nearest patients in the cohort by their standardised features (the "
+                             f"fusion network was not fitted: {not_fitted}), with what they "
+                             "share and their outcomes.")
+    else:
+        section.notes.append("Nearest patients in the cohort by the fused representation (or "
+                             "the standardised features), with what they share and their "
+                             "outcomes.")
     rows = [[int(row.rank), row.neighbour, as_number(row.distance),
              as_text(row.shared_drivers, "none"), as_text(row.shared_therapies, "none"),
              as_text(row.imaging_traits), as_text(row.clinical_match),
