@@ -49,12 +49,13 @@ def make_read_patients_workdir(path: Path) -> Path:
     return path
 
 
-def run_snakemake(workdir: Path, *args: str, check: bool = True,
-                  timeout: int = 1800) -> subprocess.CompletedProcess:
-    """`snakemake --snakefile <repo>/Snakefile --directory <workdir> ...` with output captured."""
+def run_snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 1800,
+                  env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`snakemake --snakefile <repo>/Snakefile --directory <workdir> ...` with output captured
+    (``env``: variables to set on top of this process's)."""
     command = [str(SNAKEMAKE), "--snakefile", str(SNAKEFILE), "--directory", str(workdir),
                "--configfile", str(workdir / "config" / "config.yaml"), *args]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     result = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=timeout,
                             env=env)
     if check and result.returncode != 0:

@@ -151,11 +151,12 @@ def _maf_patients_of(shard):
 
 def maf_patient_of_barcode(wildcards):
     """Each Tumor_Sample_Barcode of the MAF -> its patient (from the sample sheet)."""
-    return {sample: SAMPLES.at[sample, "patient"] for sample in MAF_SAMPLES}
+    # Sorted: a set's order changes between runs, and Snakemake reruns a job whose params changed.
+    return {sample: SAMPLES.at[sample, "patient"] for sample in sorted(MAF_SAMPLES)}
 
 
 def maf_shard_of_patient(wildcards):
-    return {patient: SHARD_OF[patient] for patient in MAF_PATIENTS}
+    return {patient: SHARD_OF[patient] for patient in sorted(MAF_PATIENTS)}
 
 
 def shard_maf(shard):

@@ -1,0 +1,121 @@
+"""A run killed with SIGKILL (the whole process group, as a power loss would) resumes when the
+same command is run again: no `--unlock`, no `--rerun-incomplete`. Killed twice (during a
+per-shard Python stage, then during the GPU rule train_fusion), the resumed run ends with every
+Parquet table equal to a clean run's (but the job timings), and no job that had finished runs again.
+
+A 40-patient MAF cohort (no reads): each run about half a minute."""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from helpers import SNAKEFILE, SNAKEMAKE, make_workdir, run_snakemake
+from oncoweave.toy.maf_cohort import simulate_maf_cohort, simulated_clinical
+
+pytestmark = pytest.mark.workflow
+
+
+def _maf_workdir(path: Path) -> Path:
+    import pandas as pd
+
+    workdir = make_workdir(path)
+    config = workdir / "config"
+    simulate_maf_cohort(40, config / "cohort.maf", seed=7, median_mutations=30)
+    calls = pd.read_csv(config / "cohort.maf", sep="\t", comment="#", dtype=str)
+    patients = list(dict.fromkeys(calls["Tumor_Sample_Barcode"]))
+    for sheet in ("samples.tsv", "images.tsv"):
+        (config / sheet).write_text((config / sheet).read_text().splitlines()[0] + "\n")
+    simulated_clinical(patients, seed=7).to_csv(config / "clinical.tsv", sep="\t", index=False)
+    text = (config / "config.yaml").read_text()
+    text = text.replace('maf: ""', "maf: config/cohort.maf", 1)
+    (config / "config.yaml").write_text(text.replace("shard_size: 50", "shard_size: 10", 1))
+    return workdir
+
+
+def _run_until_killed(workdir: Path, started: str, timeout: float = 300) -> None:
+    """Start the README's command and SIGKILL its process group once ``started`` (a log file of
+    the job to kill in) exists."""
+    process = subprocess.Popen(
+        [str(SNAKEMAKE), "--snakefile", str(SNAKEFILE), "--cores", "2"], cwd=workdir,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    try:
+        while not (workdir / started).exists():
+            assert process.poll() is None, f"the run ended before {started} started"
+            assert time.monotonic() < deadline, f"{started} did not start in {timeout} s"
+            time.sleep(0.05)
+        time.sleep(0.3)  # inside the job, not at its first line
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def _tables(workdir: Path) -> dict[str, object]:
+    """Every Parquet table but the run's job timings (results/benchmarks.parquet)."""
+    return {str(path.relative_to(workdir)): pq.read_table(path)
+            for path in sorted((workdir / "results").rglob("*.parquet"))
+            if path.name != "benchmarks.parquet"}
+
+
+def _finished_outputs(workdir: Path) -> dict[str, int]:
+    """Output files that existed complete (not marked incomplete by Snakemake) -> mtime."""
+    incomplete = workdir / ".snakemake" / "incomplete"
+    marked = {base64.b64decode(path.name).decode() for path in incomplete.iterdir()} \
+        if incomplete.is_dir() else set()
+    return {str(path.relative_to(workdir)): path.stat().st_mtime_ns
+            for path in (workdir / "results").rglob("*")
+            if path.is_file() and str(path.relative_to(workdir)) not in marked
+            and not any(str(path.relative_to(workdir)).startswith(m) for m in marked)}
+
+
+@pytest.fixture(scope="module")
+def clean_and_resumed(tmp_path_factory):
+    clean = _maf_workdir(tmp_path_factory.mktemp("clean"))
+    run_snakemake(clean, "--cores", "2")
+    resumed = _maf_workdir(tmp_path_factory.mktemp("resumed"))
+    _run_until_killed(resumed, "logs/score_drivers/s001.log")
+    before_first_resume = _finished_outputs(resumed)
+    _run_until_killed(resumed, "logs/train_fusion/model.log")
+    before_second_resume = _finished_outputs(resumed)
+    result = subprocess.run([str(SNAKEMAKE), "--snakefile", str(SNAKEFILE), "--cores", "2"],
+                            cwd=resumed, capture_output=True, text=True, timeout=900)
+    return clean, resumed, result, before_first_resume, before_second_resume
+
+
+def test_the_same_command_resumes_a_killed_run(clean_and_resumed):
+    _, resumed, result, _, _ = clean_and_resumed
+    assert result.returncode == 0, result.stderr[-5000:]
+    assert "removed the lock left by a killed run" in result.stderr
+    assert (resumed / "results" / "report" / "index.html").is_file()
+
+
+def test_the_resumed_run_ends_with_the_clean_runs_tables(clean_and_resumed):
+    clean, resumed, *_ = clean_and_resumed
+    clean_tables, resumed_tables = _tables(clean), _tables(resumed)
+    assert sorted(resumed_tables) == sorted(clean_tables)
+    assert len(clean_tables) > 20
+    for name, table in clean_tables.items():
+        assert resumed_tables[name].equals(table), name
+
+
+def test_after_the_resumed_run_nothing_is_left_to_do(clean_and_resumed):
+    _, resumed, *_ = clean_and_resumed
+    result = run_snakemake(resumed, "-n", env={"PYTHONHASHSEED": "3"})
+    assert "Nothing to be done" in result.stdout + result.stderr, result.stdout[-3000:]
+
+
+def test_no_finished_job_runs_again(clean_and_resumed):
+    _, resumed, _, before_first, before_second = clean_and_resumed
+    assert before_first and len(before_second) > len(before_first)
+    now = _finished_outputs(resumed)
+    for outputs in (before_first, before_second):
+        changed = [name for name, mtime in outputs.items() if now.get(name) != mtime]
+        assert not changed, changed[:5]
