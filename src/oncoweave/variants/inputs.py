@@ -15,7 +15,7 @@ from pathlib import Path
 import pysam
 
 from oncoweave.core.errors import InputError
-from oncoweave.core.io import indexed_vcf_on_success
+from oncoweave.core.io import indexed_vcf_on_success, replaced_on_success
 from oncoweave.genome.builds import grch37_gene_at
 from oncoweave.genome.reference import ContigMap
 
@@ -200,6 +200,10 @@ def _check_declared_lengths(path: str | Path, used_contigs: Mapping[str, int],
 # MOST_DROPPED_MINIMUM of them (a 2-record file that keeps one is not suspicious by itself).
 MOST_DROPPED_MINIMUM = 3
 ALLOW_EMPTY_SETTING = "inputs.allow_empty_calls"
+# Beside a shard's imported VCFs: each VCF patient's counts and note (the report reads the notes).
+IMPORT_SUMMARY_FILE = "import_summary.tsv"
+_SUMMARY_COLUMNS = ("patient", "file", "records_read", "records_written", "outside_regions",
+                    "without_alt", "note")
 
 
 @dataclass(frozen=True)
@@ -219,6 +223,33 @@ class ImportSummary:
         return (f"{self.records_read:,} records read, {self.records_written:,} kept "
                 f"({self.outside_regions:,} outside the reference regions, {self.without_alt:,} "
                 "without an ALT allele)")
+
+
+def write_import_summaries(summaries: Mapping[str, tuple[str | Path, ImportSummary]],
+                           path: str | Path) -> None:
+    """patient -> (its VCF, summary) as a TSV; the VCF by file name only (paths may be private)."""
+    import csv
+
+    with replaced_on_success(path) as temporary, temporary.open("w", newline="") as handle:
+        writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
+        writer.writerow(_SUMMARY_COLUMNS)
+        for patient, (vcf, summary) in summaries.items():
+            writer.writerow([patient, Path(vcf).name, summary.records_read,
+                             summary.records_written, summary.outside_regions,
+                             summary.without_alt, summary.note])
+
+
+def import_notes(folder: str | Path | None) -> dict[str, str]:
+    """patient -> the note of its import (empty or mostly dropped call set), from a shard's
+    imported folder; {} without a folder or summary (a shard of read or MAF patients only)."""
+    import csv
+
+    path = Path(folder) / IMPORT_SUMMARY_FILE if folder else None
+    if path is None or not path.exists():
+        return {}
+    with path.open(newline="") as handle:
+        return {row["patient"]: row["note"] for row in csv.DictReader(handle, delimiter="\t")
+                if row["note"]}
 
 
 def import_vcf(input_vcf: str | Path, output_vcf: str | Path, *, reference_fasta: str | Path,
@@ -269,20 +300,20 @@ def _checked_usable(summary: ImportSummary, outside: _OutsidePositions, path: st
         return summary
     cause = _likely_cause(summary, outside)
     if allow_empty:
-        return replace(summary, note=f"{headline}{cause} The file was declared as meant to be "
-                                     f"so ({ALLOW_EMPTY_SETTING}).")
-    raise InputError(f"{problem}{cause} If the file is meant to be so, list the patient under "
-                     f"{ALLOW_EMPTY_SETTING} in the config.", path=str(path))
+        return replace(summary, note=f"{headline}{cause} Imported as given: the patient is "
+                                     f"listed under {ALLOW_EMPTY_SETTING}.")
+    raise InputError(f"{problem}{cause} If that is expected for this file, list the patient "
+                     f"under {ALLOW_EMPTY_SETTING} in the config.", path=str(path))
 
 
 def _likely_cause(summary: ImportSummary, outside: _OutsidePositions) -> str:
     if outside.grch37_genes:
         genes = ", ".join(sorted(outside.grch37_genes))
         chrom, pos = outside.grch37_example
-        return (f". {sum(outside.grch37_genes.values()):,} of the dropped positions lie in "
-                f"{genes} on GRCh37/hg19 (e.g. {chrom}:{pos:,}), outside it on GRCh38: the file "
-                "is likely on GRCh37/hg19 while the reference is GRCh38; lift it over first "
-                "(CrossMap or bcftools +liftover with the hg19ToHg38 chain).")
+        return (f". {sum(outside.grch37_genes.values()):,} of the dropped positions fall in "
+                f"{genes} at their GRCh37/hg19 coordinates (e.g. {chrom}:{pos:,}), not their "
+                "GRCh38 ones: the file is likely on GRCh37/hg19 while the reference is GRCh38; "
+                "lift it over first (CrossMap or bcftools +liftover, hg19ToHg38 chain).")
     if summary.outside_regions:
         return (". Records outside the regions: another genome build, or calls over other "
                 "regions than the reference's (a whole-exome/genome VCF on the gene-region "
