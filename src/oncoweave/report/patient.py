@@ -287,6 +287,10 @@ def render_patient_report(patient: str, output: str | Path, *, drivers: str | Pa
                                     "coverage": Path(coverage) if coverage else None}),
                    config_hash, patient, tables),
     ]
+    if call_set_note and driver_table.empty:
+        # Not "no therapy matches": there was nothing to match.
+        therapies_part = next(section for section in sections if section.key == "therapies")
+        therapies_part.empty = "No variant to match: the call set is empty (see the page's top)."
     html = _render_html(patient, sections, [call_set_note] if call_set_note else [])
     with replaced_on_success(output) as temporary:
         temporary.write_text(html, encoding="utf-8")
