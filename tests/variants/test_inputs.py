@@ -481,3 +481,13 @@ def test_a_small_minority_dropped_passes(tmp_path, reference_fasta):
                                     without_alt=0, note="")
     write_import_summaries({"P1": (source, summary)}, tmp_path / "import_summary.tsv")
     assert import_notes(tmp_path) == {}
+
+
+def test_grch38_exome_near_a_grch37_gene_span_is_not_called_hg19(tmp_path, reference_fasta):
+    # One off-target record where TP53 lies on GRCh37, more calls inside the regions: GRCh38.
+    calls = tp53_calls(reference_fasta, 1) + [("chr17", 7_578_406, "C", "T")] + [
+        ("chr17", pos, "A", "G") for pos in (60_000_000, 60_000_100)]
+    source = write_calls(tmp_path / "exome.vcf.gz", sorted(calls, key=lambda call: call[1]))
+    with pytest.raises(InputError, match="most of its records are unusable") as caught:
+        import_calls(source, tmp_path / "out.vcf.gz", reference_fasta)
+    assert "GRCh37" not in str(caught.value) and "whole-exome/genome VCF" in str(caught.value)
