@@ -491,3 +491,16 @@ def test_grch38_exome_near_a_grch37_gene_span_is_not_called_hg19(tmp_path, refer
     with pytest.raises(InputError, match="most of its records are unusable") as caught:
         import_calls(source, tmp_path / "out.vcf.gz", reference_fasta)
     assert "GRCh37" not in str(caught.value) and "whole-exome/genome VCF" in str(caught.value)
+
+
+def test_import_vcf_cli_refuses_an_empty_file_unless_allowed(tmp_path, reference_fasta, capsys):
+    source = write_calls(tmp_path / "hg19.vcf.gz", HG19_DRIVERS)
+    output = tmp_path / "P1.vcf.gz"
+    argv = ["import-vcf", str(source), str(output), "--reference", str(reference_fasta),
+            "--regions", str(BUNDLED_REFERENCE_DIR / "regions.tsv"), "--tumour-sample", "P1-T"]
+    code, _, err = run_cli(argv, capsys)
+    assert code != 0 and not output.exists()
+    assert f"{source}: none of its records is usable" in err and "GRCh37/hg19" in err
+    code, out, _ = run_cli(argv + ["--allow-empty"], capsys)
+    assert code == 0 and output.exists()
+    assert "warning: no usable variant records in hg19.vcf.gz: 4 records read, 0 kept" in out
