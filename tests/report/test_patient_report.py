@@ -209,6 +209,24 @@ def test_a_shard_read_once_makes_the_same_reports(tables, tmp_path):
     assert "pass: tumour and normal" in section_text((tmp_path / "X2.html").read_text(), "qc")
 
 
+def test_allowed_empty_call_set_is_said_in_words_at_the_top(tables, tmp_path):
+    # X3 has no row in any table: its VCF kept no record, and the user allowed that.
+    note = ("no usable variant records in calls.vcf.gz: 4 records read, 0 kept (4 outside the "
+            "reference regions, 0 without an ALT allele)")
+    output = tmp_path / "X3.html"
+    render_patient_report("X3", output, **tables, call_set_note=note)
+    html = output.read_text()
+    header = page_text(html[:html.index("<section")])
+    assert note in header
+    drivers = section_text(html, "drivers")
+    assert drivers.strip() == f"Driver mutations Nothing to score: {note}"
+    assert "0 tumour calls" not in page_text(html)
+    assert "the call set is empty" in section_text(html, "therapies")
+    # A patient with calls keeps its tables under the note (most records dropped, some kept).
+    render_patient_report("X1", tmp_path / "X1.html", **tables, call_set_note="most ...")
+    assert "p.R175H" in section_text((tmp_path / "X1.html").read_text(), "drivers")
+
+
 def test_germline_brca_is_flagged_for_counselling(tables, tmp_path):
     drivers = pd.DataFrame([driver_row(), driver_row(
         gene="BRCA1", hgvs_p="p.Q1756Pfs*74", status="germline", n_vaf=0.47, t_vaf=0.54,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pysam
 import pytest
 
-from helpers import TEST_DATA, indexed_bundled_reference
+from helpers import TEST_DATA, indexed_bundled_reference, write_vcf_gz
 from oncoweave.cli import main as cli
 from oncoweave.core.errors import InputError
 from oncoweave.genome.reference import BUNDLED_REFERENCE_DIR, ContigMap
@@ -18,7 +18,9 @@ from oncoweave.variants.inputs import (
     ImportSummary,
     check_bam,
     check_vcf_contigs,
+    import_notes,
     import_vcf,
+    write_import_summaries,
 )
 
 HG19_BAM = TEST_DATA / "bad_inputs" / "NA06984_T.hg19_head.bam"
@@ -371,3 +373,134 @@ def test_import_vcf_cli(tmp_path, reference_fasta, capsys):
     assert out == f"{source}: 1 records read, 1 written to {output}, 0 outside the reference " \
                   "regions, 0 without an ALT allele\n"
     assert imported_records(output)[1][0][:2] == ("chr17_TP53", 35088)
+
+
+# --- A file that yields no usable record is an error, not a patient without drivers ----------
+
+# TP53 R175H, R248Q and EGFR L858R, T790M at their GRCh37/hg19 positions (VCF order: chr7 first).
+HG19_DRIVERS = [("chr7", 55249071, "C", "T"), ("chr7", 55259515, "T", "G"),
+                ("chr17", 7577538, "C", "T"), ("chr17", 7578406, "C", "T")]
+
+
+def write_calls(path: Path, calls: list[tuple[str, int, str, str]]) -> Path:
+    """A tumour-only VCF.gz of (chrom, pos, ref, alt) with no ##contig lengths (as many
+    pipelines write them, so the header cannot betray the build)."""
+    contigs = {chrom: None for chrom, *_ in calls} or {"chr17": None}
+    return write_vcf_gz(path, [{"contig": chrom, "pos": pos, "alleles": (ref, alt),
+                                "samples": {"P1-T": {"GT": (0, 1)}}}
+                               for chrom, pos, ref, alt in calls],
+                        contigs=contigs, samples=["P1-T"], formats=[("GT", 1, "String", "Genotype")])
+
+
+def tp53_calls(fasta: Path, count: int) -> list[tuple[str, int, str, str]]:
+    """``count`` SNVs with the right REF inside the GRCh38 TP53 region, in chromosome positions."""
+    calls = []
+    for pos in range(7_675_088, 7_675_088 + count):
+        ref = reference_base(fasta, "chr17_TP53", pos - 7_640_000)
+        calls.append(("chr17", pos, ref, sorted({"A", "C", "G", "T"} - {ref})[0]))
+    return calls
+
+
+def import_calls(source: Path, output: Path, fasta: Path, **options):
+    return import_vcf(source, output, reference_fasta=fasta, contig_map=CONTIG_MAP,
+                      tumour_sample="P1-T", **options)
+
+
+def test_hg19_vcf_without_contig_lengths_is_refused_as_grch37(tmp_path, reference_fasta):
+    source = write_calls(tmp_path / "hg19.vcf.gz", HG19_DRIVERS)
+    output = tmp_path / "out" / "P1.vcf.gz"
+    with pytest.raises(InputError) as caught:
+        import_calls(source, output, reference_fasta)
+    message = str(caught.value)
+    assert message.startswith(f"{source}: none of its records is usable: 4 records read, 0 kept "
+                              "(4 outside the reference regions, 0 without an ALT allele).")
+    assert "4 of the dropped positions fall in EGFR, TP53 at their GRCh37/hg19 coordinates " \
+           "(e.g. chr7:55,249,071)" in message
+    assert "inputs.allow_empty_calls" in message and "\n" not in message
+    assert not output.parent.exists() or not list(output.parent.iterdir())
+
+
+def test_all_records_outside_the_regions_is_refused(tmp_path, reference_fasta):
+    # GRCh38 positions, but none in a gene region (and none where a driver gene lies on hg19).
+    off_target = [("chr1", 1_000_000, "A", "G"), ("chr13", 20_000_000, "C", "T"),
+                  ("chr17", 60_000_000, "A", "G")]
+    source = write_calls(tmp_path / "offtarget.vcf.gz", off_target)
+    with pytest.raises(InputError) as caught:
+        import_calls(source, tmp_path / "out.vcf.gz", reference_fasta)
+    message = str(caught.value)
+    assert message.startswith(f"{source}: none of its records is usable: 3 records read, 0 kept "
+                              "(3 outside the reference regions, 0 without an ALT allele).")
+    assert "GRCh37" not in message and "whole-exome/genome VCF" in message
+    assert not (tmp_path / "out.vcf.gz").exists()
+
+
+def test_header_only_vcf_is_refused(tmp_path, reference_fasta):
+    source = write_calls(tmp_path / "header_only.vcf.gz", [])
+    with pytest.raises(InputError, match=r"holds no variant record \(header only\)") as caught:
+        import_calls(source, tmp_path / "out.vcf.gz", reference_fasta)
+    assert str(caught.value).startswith(f"{source}: ")
+    assert not (tmp_path / "out.vcf.gz").exists()
+
+
+def test_most_records_dropped_is_refused(tmp_path, reference_fasta):
+    source = write_calls(tmp_path / "mostly_hg19.vcf.gz",
+                         HG19_DRIVERS[:3] + tp53_calls(reference_fasta, 1))
+    with pytest.raises(InputError) as caught:
+        import_calls(source, tmp_path / "out.vcf.gz", reference_fasta)
+    assert str(caught.value).startswith(
+        f"{source}: most of its records are unusable: 4 records read, 1 kept (3 outside")
+    assert "GRCh37/hg19" in str(caught.value)
+
+
+@pytest.mark.parametrize("calls, headline", [
+    (HG19_DRIVERS, "no usable variant records in calls.vcf.gz: 4 records read, 0 kept (4 outside "
+                   "the reference regions, 0 without an ALT allele). 4 of the dropped positions"),
+    ([], "no usable variant records in calls.vcf.gz: the file holds none (header only)."),
+], ids=["hg19", "header-only"])
+def test_allowed_empty_call_set_is_imported_with_its_reason(tmp_path, reference_fasta, calls,
+                                                            headline):
+    source = write_calls(tmp_path / "calls.vcf.gz", calls)
+    output = tmp_path / "P1.vcf.gz"
+    summary = import_calls(source, output, reference_fasta, allow_empty=True)
+    assert (summary.records_read, summary.records_written) == (len(calls), 0)
+    assert summary.note.startswith(headline)
+    assert summary.note.endswith("Imported as given: the patient is listed under "
+                                 "inputs.allow_empty_calls.")
+    assert str(tmp_path) not in summary.note  # the file by name only
+    assert imported_records(output) == (["P1-T"], [])
+    write_import_summaries({"P1": (source, summary)}, tmp_path / "import_summary.tsv")
+    assert import_notes(tmp_path) == {"P1": summary.note}
+
+
+def test_a_small_minority_dropped_passes(tmp_path, reference_fasta):
+    calls = tp53_calls(reference_fasta, 5)
+    source = write_calls(tmp_path / "calls.vcf.gz", calls[:3] + [("chr17", 60_000_000, "A", "G")]
+                         + calls[3:])
+    summary = import_calls(source, tmp_path / "P1.vcf.gz", reference_fasta)
+    assert summary == ImportSummary(records_read=6, records_written=5, outside_regions=1,
+                                    without_alt=0, note="")
+    write_import_summaries({"P1": (source, summary)}, tmp_path / "import_summary.tsv")
+    assert import_notes(tmp_path) == {}
+
+
+def test_grch38_exome_near_a_grch37_gene_span_is_not_called_hg19(tmp_path, reference_fasta):
+    # One off-target record where TP53 lies on GRCh37, more calls inside the regions: GRCh38.
+    calls = tp53_calls(reference_fasta, 1) + [("chr17", 7_578_406, "C", "T")] + [
+        ("chr17", pos, "A", "G") for pos in (60_000_000, 60_000_100)]
+    source = write_calls(tmp_path / "exome.vcf.gz", sorted(calls, key=lambda call: call[1]))
+    with pytest.raises(InputError, match="most of its records are unusable") as caught:
+        import_calls(source, tmp_path / "out.vcf.gz", reference_fasta)
+    assert "GRCh37" not in str(caught.value) and "whole-exome/genome VCF" in str(caught.value)
+
+
+def test_import_vcf_cli_refuses_an_empty_file_unless_allowed(tmp_path, reference_fasta, capsys):
+    source = write_calls(tmp_path / "hg19.vcf.gz", HG19_DRIVERS)
+    output = tmp_path / "P1.vcf.gz"
+    argv = ["import-vcf", str(source), str(output), "--reference", str(reference_fasta),
+            "--regions", str(BUNDLED_REFERENCE_DIR / "regions.tsv"), "--tumour-sample", "P1-T"]
+    code, _, err = run_cli(argv, capsys)
+    assert code != 0 and not output.exists()
+    assert f"{source}: none of its records is usable" in err and "GRCh37/hg19" in err
+    code, out, _ = run_cli(argv + ["--allow-empty"], capsys)
+    assert code == 0 and output.exists()
+    assert "warning: no usable variant records in hg19.vcf.gz: 4 records read, 0 kept" in out

@@ -6,8 +6,9 @@ import gzip
 import shutil
 
 import pytest
+import yaml
 
-from helpers import REPO, make_workdir, run_snakemake, shard_of
+from helpers import CALL_FORMATS, REPO, make_workdir, run_snakemake, shard_of, write_vcf_gz
 
 pytestmark = pytest.mark.workflow
 
@@ -97,3 +98,74 @@ def test_hg19_bam_contigs_are_refused(workdir):
     result = run_snakemake(workdir, "--cores", "1", "results/checks/P1-T.bam.ok", check=False)
     assert result.returncode != 0
     error_line(result, "reads/hg19.bam", "row 1", "chr17")
+
+
+# TP53 R175H, R248Q and EGFR L858R, T790M at their GRCh37/hg19 positions, no ##contig lengths.
+HG19_DRIVERS = [("chr7", 55249071, "C", "T"), ("chr7", 55259515, "T", "G"),
+                ("chr17", 7577538, "C", "T"), ("chr17", 7578406, "C", "T")]
+# GRCh38 TP53 R175H and EGFR L858R: what the other patients of the allowed-empty cohort carry.
+GRCH38_DRIVERS = [("chr17", 7675088, "C", "T"), ("chr7", 55191822, "T", "G")]
+
+
+def write_calls(path, sample, calls):
+    return write_vcf_gz(path, [{"contig": chrom, "pos": pos, "alleles": (ref, alt),
+                                "samples": {sample: {"GT": (0, 1), "AD": (60, 40), "DP": 100}}}
+                               for chrom, pos, ref, alt in calls],
+                        contigs={chrom: None for chrom, *_ in calls} or {"chr17": None},
+                        samples=[sample], formats=CALL_FORMATS)
+
+
+def vcf_cohort(workdir, calls_of, allow_empty=False):
+    """VCF patients P1.. (``calls_of``: patient -> calls), clinical rows with outcomes, and the
+    fusion stage made small: the run reaches the reports in seconds."""
+    (workdir / "calls").mkdir()
+    rows = [f"{p}\t{p}-T\ttumour\t\t\t\tcalls/{p}.vcf.gz\t\n" for p in calls_of]
+    make_workdir(workdir, HEADER + "".join(rows))
+    for patient, calls in calls_of.items():
+        write_calls(workdir / f"calls/{patient}.vcf.gz", f"{patient}-T", calls)
+    clinical = ["patient\tage\tsex\tstage\tcancer_type\ttreatment\tos_months\tos_event\tresponse"]
+    clinical += [f"{p}\t{50 + k}\t{'FM'[k % 2]}\tII\tLung Adenocarcinoma\t\t{5 + 3 * k}\t"
+                 f"{k % 2}\t{['PD', 'PR', 'SD', 'CR'][k % 4]}" for k, p in enumerate(calls_of)]
+    (workdir / "config/clinical.tsv").write_text("\n".join(clinical) + "\n")
+    config = yaml.safe_load((workdir / "config/config.yaml").read_text())
+    config["inputs"]["allow_empty_calls"] = allow_empty
+    config["fusion"]["network"] = {"epochs": 5}
+    config["fusion"]["evaluation"] = {"n_folds": 2, "inner_folds": 2, "n_bootstrap": 5,
+                                      "interval_refits": 2}
+    (workdir / "config/config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+@pytest.mark.parametrize("calls, expected", [
+    (HG19_DRIVERS, ["none of its records is usable: 4 records read, 0 kept (4 outside",
+                    "GRCh37/hg19 coordinates"]),
+    ([("chr1", 1_000_000, "A", "G"), ("chr13", 20_000_000, "C", "T")],
+     ["none of its records is usable: 2 records read, 0 kept (2 outside"]),
+    ([], ["holds no variant record (header only)"]),
+], ids=["hg19", "off-target", "header-only"])
+def test_vcf_without_usable_records_stops_the_run(tmp_path, calls, expected):
+    vcf_cohort(tmp_path, {"P1": calls})
+    imported = f"results/shards/{shard_of(tmp_path, 'P1')}/imported"
+    result = run_snakemake(tmp_path, "--cores", "1", imported, check=False)
+    assert result.returncode != 0
+    line = error_line(result, "error in rule import_vcfs", "samples.tsv, row 1 (sample P1-T)",
+                      "calls/P1.vcf.gz", *expected, "inputs.allow_empty_calls")
+    assert line in (tmp_path / f"logs/import_vcfs/{shard_of(tmp_path, 'P1')}.log").read_text()
+    assert not (tmp_path / "results/shards").exists() or not [
+        path for path in (tmp_path / "results/shards").rglob("*") if path.is_file()]
+
+
+def test_allowed_empty_call_set_is_said_at_the_top_of_the_report(tmp_path):
+    calls_of = {"P1": HG19_DRIVERS, **{f"P{k}": [GRCH38_DRIVERS[k % 2]] for k in range(2, 13)}}
+    vcf_cohort(tmp_path, calls_of, allow_empty=["P1"])
+    shard = shard_of(tmp_path, "P1")
+    run_snakemake(tmp_path, "--cores", "2", f"results/report/{shard}")
+    html = (tmp_path / f"results/report/{shard}/P1.html").read_text()
+    top = html[html.index("<header>"):html.index("</header>")]
+    assert '<p class="alert" id="call-set-notice">no usable variant records in P1.vcf.gz: 4 ' \
+           "records read, 0 kept (4 outside the reference regions, 0 without an ALT allele)" in top
+    assert "GRCh37/hg19" in top and "tumour calls scored" not in html
+    other = (tmp_path / f"results/report/{shard_of(tmp_path, 'P2')}/P2.html").read_text()
+    assert "call-set-notice" not in other
+    # The counts are in the job's log, not only on the terminal.
+    log = (tmp_path / f"logs/import_vcfs/{shard}.log").read_text()
+    assert "P1: calls/P1.vcf.gz: 4 records read, 0 kept" in log

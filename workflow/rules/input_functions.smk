@@ -131,6 +131,12 @@ def shard_vcfs(wildcards):
     return [INPUT_VCF[TUMOUR_OF[p]] for p in _vcf_patients_of(wildcards.shard)]
 
 
+def _allows_empty_calls(patient):
+    """config inputs.allow_empty_calls: true (every VCF patient) or a list of patients."""
+    allowed = config["inputs"]["allow_empty_calls"]
+    return allowed is True or (allowed is not False and patient in allowed)
+
+
 def shard_vcf_rows(wildcards):
     """Per VCF patient of the shard: its VCF, sample names and sheet row (for error messages)."""
     return [
@@ -139,6 +145,7 @@ def shard_vcf_rows(wildcards):
             "vcf": INPUT_VCF[TUMOUR_OF[p]],
             **patient_samples(p),
             "label": f"{config['samples']}, row {SHEET_ROW[TUMOUR_OF[p]]} (sample {TUMOUR_OF[p]})",
+            "allow_empty": _allows_empty_calls(p),
         }
         for p in _vcf_patients_of(wildcards.shard)
     ]
@@ -322,6 +329,8 @@ def shard_report_inputs(wildcards):
     }
     if any(p not in IMPORTED_PATIENTS for p in SHARDS[shard]):
         inputs["coverage"] = f"results/shards/{shard}/coverage.parquet"
+    if _vcf_patients_of(shard):  # its import notes (an allowed empty call set)
+        inputs["imported"] = f"results/shards/{shard}/imported"
     if shard in IMAGE_SHARDS:
         inputs["imaging"] = f"results/shards/{shard}/imaging"
         inputs["radiomics"] = "results/cohort/radiomics.parquet"

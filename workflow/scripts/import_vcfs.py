@@ -6,21 +6,28 @@ from oncoweave.cli.glue import each_patient, log, run_step
 from oncoweave.core.errors import InputError
 from oncoweave.core.io import directory_replaced_on_success
 from oncoweave.genome.reference import ContigMap
-from oncoweave.variants.inputs import import_vcf
+from oncoweave.variants.inputs import IMPORT_SUMMARY_FILE, import_vcf, write_import_summaries
 
 
 def main():
     contig_map = ContigMap.from_tsv(snakemake.params.contig_map)
     with directory_replaced_on_success(snakemake.output[0]) as folder:
+        summaries = {}
         for row in each_patient(snakemake.params.patients):
             try:
                 # import_vcf checks the VCF's contigs against the reference first.
                 summary = import_vcf(row["vcf"], Path(folder) / f"{row['patient']}.vcf.gz",
                                      reference_fasta=snakemake.input.fasta, contig_map=contig_map,
-                                     tumour_sample=row["tumour"], normal_sample=row["normal"])
+                                     tumour_sample=row["tumour"], normal_sample=row["normal"],
+                                     allow_empty=row["allow_empty"])
             except InputError as err:
                 raise InputError(f"{row['label']}: {err}") from None
-            log.info(f"{row['patient']}: {summary}")
+            log.info(f"{row['patient']}: {row['vcf']}: {summary.counts()}")
+            if summary.note:
+                log.warning(f"{row['patient']}: {summary.note}")
+            summaries[row["patient"]] = (row["vcf"], summary)
+        # The reports say an allowed empty call set in words, from this table's notes.
+        write_import_summaries(summaries, Path(folder) / IMPORT_SUMMARY_FILE)
         if snakemake.params.maf_patients:
             import_maf_patients(Path(folder))
 

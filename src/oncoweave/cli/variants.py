@@ -48,6 +48,9 @@ def _add_input_checks(subparsers) -> None:
     vcf.add_argument("--normal-sample", help="normal sample id for the output")
     vcf.add_argument("--tumour-column", help="tumour's column in the input (default: its id)")
     vcf.add_argument("--normal-column", help="normal's column in the input (default: its id)")
+    vcf.add_argument("--allow-empty", action="store_true",
+                     help="import a file that keeps no usable record or loses most of its "
+                          "records instead of stopping (the workflow's inputs.allow_empty_calls)")
     vcf.set_defaults(func=_cmd_import_vcf)
 
     maf = subparsers.add_parser(
@@ -86,10 +89,13 @@ def _cmd_import_vcf(args) -> int:
     summary = import_vcf(args.input, args.output, reference_fasta=args.reference,
                          contig_map=ContigMap.from_tsv(args.regions),
                          tumour_sample=args.tumour_sample, normal_sample=args.normal_sample,
-                         tumour_column=args.tumour_column, normal_column=args.normal_column)
+                         tumour_column=args.tumour_column, normal_column=args.normal_column,
+                         allow_empty=args.allow_empty)
     print(f"{args.input}: {summary.records_read:,} records read, {summary.records_written:,} "
           f"written to {args.output}, {summary.outside_regions:,} outside the reference regions, "
           f"{summary.without_alt:,} without an ALT allele")
+    if summary.note:
+        print(f"warning: {summary.note}")
     return 0
 
 

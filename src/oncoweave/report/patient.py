@@ -243,8 +243,9 @@ def _template():
     return environment.get_template(TEMPLATE)
 
 
-def _render_html(patient: str, sections: list[Section]) -> str:
-    return _template().render(patient=patient, sections=sections, version=__version__)
+def _render_html(patient: str, sections: list[Section], notices: Sequence[str] = ()) -> str:
+    return _template().render(patient=patient, sections=sections, notices=notices,
+                              version=__version__)
 
 
 def render_patient_report(patient: str, output: str | Path, *, drivers: str | Path,
@@ -257,12 +258,14 @@ def render_patient_report(patient: str, output: str | Path, *, drivers: str | Pa
                           fusion: str | Path | None = None,
                           driver_threshold: float = DEFAULT_DRIVER_THRESHOLD,
                           config_hash: str | None = None,
-                          tables: ShardTables | None = None) -> list[Section]:
+                          tables: ShardTables | None = None,
+                          call_set_note: str | None = None) -> list[Section]:
     """Write the patient's HTML report from the stage tables named; return its sections.
 
     ``None`` for an optional table means its stage did not run for this patient (the section
     says so). Bad input raises InputError naming the file; nothing is written then. ``tables``
-    (one per shard) reads each table once for all the shard's reports.
+    (one per shard) reads each table once for all the shard's reports. ``call_set_note`` (the
+    import's words for an allowed empty or mostly dropped VCF) heads the page.
     """
     patient = str(patient)
     tables = ShardTables() if tables is None else tables
@@ -279,7 +282,7 @@ def render_patient_report(patient: str, output: str | Path, *, drivers: str | Pa
     cancer_type = tables.cancer_type(therapies, patient)
     lesions = [Lesion(Path(item.image), Path(item.mask), Path(item.record)) for item in lesions]
     sections = [
-        drivers_section(driver_table, driver_threshold),
+        drivers_section(driver_table, driver_threshold, call_set_note),
         germline_section(driver_table, driver_threshold),
         therapies_section(therapy_table, cancer_type or None),
         tmb_icb_section(tmb_table, icb_table),
@@ -295,7 +298,11 @@ def render_patient_report(patient: str, output: str | Path, *, drivers: str | Pa
                                     "coverage": Path(coverage) if coverage else None}),
                    config_hash, patient, tables),
     ]
-    html = _render_html(patient, sections)
+    if call_set_note and driver_table.empty:
+        # Not "no therapy matches": there was nothing to match.
+        therapies_part = next(section for section in sections if section.key == "therapies")
+        therapies_part.empty = "No variant to match: the call set is empty (see the page's top)."
+    html = _render_html(patient, sections, [call_set_note] if call_set_note else [])
     with replaced_on_success(output) as temporary:
         temporary.write_text(html, encoding="utf-8")
     log.info("%s: report with %d sections (%d empty), %.0f KB", patient, len(sections),

@@ -83,8 +83,13 @@ def feature_reasons(top_features: str | None) -> str:
     return "; ".join(words) or "—"
 
 
-def drivers_section(drivers: pd.DataFrame, threshold: float) -> Section:
+def drivers_section(drivers: pd.DataFrame, threshold: float,
+                    call_set_note: str | None = None) -> Section:
     section = Section("drivers", "Driver mutations")
+    if call_set_note and drivers.empty:
+        # Words, not "0 tumour calls scored": no calls is not the same as no drivers.
+        section.empty = f"Nothing to score: {call_set_note}"
+        return section
     tumour = drivers[drivers["status"].isin(TUMOUR_STATUSES)]
     called = tumour[(tumour["filter"] == "PASS") & (tumour["driver_score"] >= threshold)]
     called = called.sort_values("driver_score", ascending=False)

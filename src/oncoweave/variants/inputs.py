@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pysam
 
 from oncoweave.core.errors import InputError
-from oncoweave.core.io import indexed_vcf_on_success
+from oncoweave.core.io import indexed_vcf_on_success, replaced_on_success
+from oncoweave.genome.builds import grch37_gene_at
 from oncoweave.genome.reference import ContigMap
 
 # Chromosome lengths of the two builds, to recognise a file made on GRCh37/hg19.
@@ -193,18 +194,68 @@ def _check_declared_lengths(path: str | Path, used_contigs: Mapping[str, int],
 
 # --- VCF import ------------------------------------------------------------------------------
 
+# A patient whose file yields no usable record must never look like a patient without drivers:
+# such an import stops, and so does one that drops most records, unless the user said the file
+# may be so (inputs.allow_empty_calls). "Most": more than half of the records read and at least
+# MOST_DROPPED_MINIMUM of them (a 2-record file that keeps one is not suspicious by itself).
+MOST_DROPPED_MINIMUM = 3
+ALLOW_EMPTY_SETTING = "inputs.allow_empty_calls"
+# Beside a shard's imported VCFs: each VCF patient's counts and note (the report reads the notes).
+IMPORT_SUMMARY_FILE = "import_summary.tsv"
+_SUMMARY_COLUMNS = ("patient", "file", "records_read", "records_written", "outside_regions",
+                    "without_alt", "note")
+
+
 @dataclass(frozen=True)
 class ImportSummary:
     records_read: int
     records_written: int
     outside_regions: int
     without_alt: int  # reference-only records (ALT '.'): no variant to carry over
+    # Why the call set is empty or mostly dropped, in words for the report (allowed imports only).
+    note: str = ""
+
+    @property
+    def dropped(self) -> int:
+        return self.outside_regions + self.without_alt
+
+    def counts(self) -> str:
+        return (f"{self.records_read:,} records read, {self.records_written:,} kept "
+                f"({self.outside_regions:,} outside the reference regions, {self.without_alt:,} "
+                "without an ALT allele)")
+
+
+def write_import_summaries(summaries: Mapping[str, tuple[str | Path, ImportSummary]],
+                           path: str | Path) -> None:
+    """patient -> (its VCF, summary) as a TSV; the VCF by file name only (paths may be private)."""
+    import csv
+
+    with replaced_on_success(path) as temporary, temporary.open("w", newline="") as handle:
+        writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
+        writer.writerow(_SUMMARY_COLUMNS)
+        for patient, (vcf, summary) in summaries.items():
+            writer.writerow([patient, Path(vcf).name, summary.records_read,
+                             summary.records_written, summary.outside_regions,
+                             summary.without_alt, summary.note])
+
+
+def import_notes(folder: str | Path | None) -> dict[str, str]:
+    """patient -> the note of its import (empty or mostly dropped call set), from a shard's
+    imported folder; {} without a folder or summary (a shard of read or MAF patients only)."""
+    import csv
+
+    path = Path(folder) / IMPORT_SUMMARY_FILE if folder else None
+    if path is None or not path.exists():
+        return {}
+    with path.open(newline="") as handle:
+        return {row["patient"]: row["note"] for row in csv.DictReader(handle, delimiter="\t")
+                if row["note"]}
 
 
 def import_vcf(input_vcf: str | Path, output_vcf: str | Path, *, reference_fasta: str | Path,
                contig_map: ContigMap, tumour_sample: str, normal_sample: str | None = None,
-               tumour_column: str | None = None,
-               normal_column: str | None = None) -> ImportSummary:
+               tumour_column: str | None = None, normal_column: str | None = None,
+               allow_empty: bool = False) -> ImportSummary:
     """Bring a user VCF into reference contig coordinates as a bgzipped, tabix-indexed VCF.
 
     Input positions may be GRCh38 chromosome (chr17:7675088) or reference contig coordinates.
@@ -212,6 +263,8 @@ def import_vcf(input_vcf: str | Path, output_vcf: str | Path, *, reference_fasta
     and taken from the input columns ``tumour_column``/``normal_column`` (default: same names).
     Records outside the reference regions or without an ALT allele are dropped and counted; a
     REF allele that differs from the reference FASTA stops the import (another genome build).
+    A file that keeps no record, or drops most (see MOST_DROPPED_MINIMUM), stops it too unless
+    ``allow_empty``; the summary's ``note`` then says why, and nothing is written on an error.
     """
     names = [name for name in (tumour_sample, normal_sample) if name]
     wanted_columns = [tumour_column or tumour_sample, normal_column or normal_sample]
@@ -223,9 +276,54 @@ def import_vcf(input_vcf: str | Path, output_vcf: str | Path, *, reference_fasta
             header = imported_vcf_header(source.header, reference_contigs, names, reference_fasta)
             with indexed_vcf_on_success(output_vcf) as temporary, \
                     pysam.VariantFile(str(temporary), "wz", header=header) as sink:
-                summary = _copy_records(source, sink, fasta, contig_map, columns, names,
-                                        input_vcf)
+                summary, outside = _copy_records(source, sink, fasta, contig_map, columns, names,
+                                                 input_vcf)
+                # Inside the output's context: an unusable file leaves no output behind.
+                summary = _checked_usable(summary, outside, input_vcf, allow_empty)
     return summary
+
+
+def _checked_usable(summary: ImportSummary, outside: _OutsidePositions, path: str | Path,
+                    allow_empty: bool) -> ImportSummary:
+    """``summary``, with a note when the file is empty or mostly dropped and that is allowed."""
+    name = Path(path).name
+    if summary.records_read == 0:
+        problem = "it holds no variant record (header only)"
+        headline = f"no usable variant records in {name}: the file holds none (header only)"
+    elif summary.records_written == 0:
+        problem = f"none of its records is usable: {summary.counts()}"
+        headline = f"no usable variant records in {name}: {summary.counts()}"
+    elif summary.dropped > summary.records_read / 2 and summary.dropped >= MOST_DROPPED_MINIMUM:
+        problem = f"most of its records are unusable: {summary.counts()}"
+        headline = f"most variant records in {name} are unusable: {summary.counts()}"
+    else:
+        return summary
+    cause = _likely_cause(summary, outside)
+    if allow_empty:
+        return replace(summary, note=f"{headline}{cause} Imported as given: the patient is "
+                                     f"listed under {ALLOW_EMPTY_SETTING}.")
+    raise InputError(f"{problem}{cause} If that is expected for this file, list the patient "
+                     f"under {ALLOW_EMPTY_SETTING} in the config.", path=str(path))
+
+
+def _likely_cause(summary: ImportSummary, outside: _OutsidePositions) -> str:
+    # A GRCh38 exome has a few records where a driver gene lies on GRCh37 (its neighbours there)
+    # but more inside the regions; an hg19 file has its driver-gene records there instead.
+    grch37_records = sum(outside.grch37_genes.values())
+    if grch37_records > summary.records_written:
+        genes = ", ".join(sorted(outside.grch37_genes))
+        chrom, pos = outside.grch37_example
+        return (f". {grch37_records:,} of the dropped positions fall in "
+                f"{genes} at their GRCh37/hg19 coordinates (e.g. {chrom}:{pos:,}), not their "
+                "GRCh38 ones: the file is likely on GRCh37/hg19 while the reference is GRCh38; "
+                "lift it over first (CrossMap or bcftools +liftover, hg19ToHg38 chain).")
+    if summary.outside_regions:
+        return (". Records outside the regions: another genome build, or calls over other "
+                "regions than the reference's (a whole-exome/genome VCF on the gene-region "
+                "reference).")
+    if summary.without_alt:
+        return ". Records without an ALT allele are reference-only (a gVCF's blocks?)."
+    return "."
 
 
 def _sample_columns(header: pysam.VariantHeader, path: str | Path,
@@ -257,16 +355,32 @@ def imported_vcf_header(source: pysam.VariantHeader, reference_contigs: Mapping[
     return header
 
 
+class _OutsidePositions:
+    """Counts the records outside the regions that lie in a driver gene's GRCh37 span only."""
+
+    def __init__(self) -> None:
+        self.grch37_genes: Counter = Counter()
+        self.grch37_example: tuple[str, int] | None = None
+
+    def see(self, record: pysam.VariantRecord) -> None:
+        gene = grch37_gene_at(record.chrom, record.pos)
+        if gene:
+            self.grch37_genes[gene] += 1
+            self.grch37_example = self.grch37_example or (record.chrom, record.pos)
+
+
 def _copy_records(source: pysam.VariantFile, sink: pysam.VariantFile, fasta: pysam.FastaFile,
                   contig_map: ContigMap, columns: list[str], names: list[str],
-                  path: str | Path) -> ImportSummary:
+                  path: str | Path) -> tuple[ImportSummary, _OutsidePositions]:
     read = written = outside = without_alt = 0
     order = _SortOrderCheck(path)
+    outside_positions = _OutsidePositions()
     for record in source:
         read += 1
         location = _reference_location(record, fasta, contig_map)
         if location is None:
             outside += 1
+            outside_positions.see(record)
             continue
         if not record.alts:
             without_alt += 1
@@ -276,7 +390,7 @@ def _copy_records(source: pysam.VariantFile, sink: pysam.VariantFile, fasta: pys
         order.see(contig, pos, record)
         sink.write(_converted_record(record, sink, contig, pos, columns, names))
         written += 1
-    return ImportSummary(read, written, outside, without_alt)
+    return ImportSummary(read, written, outside, without_alt), outside_positions
 
 
 def _reference_location(record: pysam.VariantRecord, fasta: pysam.FastaFile,
