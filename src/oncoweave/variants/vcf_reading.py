@@ -62,8 +62,7 @@ def _check_header(path: Path, tumour_sample: str) -> set[str]:
 
 
 def _read_with_bcftools(path: Path, info_keys: set[str]) -> pd.DataFrame:
-    import pyarrow as pa
-    from pyarrow import csv
+    from concurrent.futures import ThreadPoolExecutor
 
     # bcftools refuses a tag the header lacks; such a column is all null, as pysam reads it.
     queried = [name for name, field in _QUERY.items()
@@ -74,28 +73,36 @@ def _read_with_bcftools(path: Path, info_keys: set[str]) -> pd.DataFrame:
         with output.open("wb") as handle:
             process = subprocess.Popen(["bcftools", "query", "-f", query, str(path)],
                                        stdout=handle, stderr=subprocess.PIPE)
-        try:
+        # bcftools finishes before the float pass: its output is parsed (by pyarrow, without
+        # the GIL) in a thread while the pass goes on.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            parsed = pool.submit(_parse_query, process, output, queried, path)
             floats = _read_floats(path)
-        finally:
-            _, stderr = process.communicate()
-        if process.returncode != 0:
-            raise InputError(f"bcftools query failed: {stderr.decode().strip()}", path=path)
-        if output.stat().st_size == 0:
-            table = pa.table({name: pa.array([], pa.string()) for name in queried})
-        else:
-            table = csv.read_csv(
-                output, read_options=csv.ReadOptions(column_names=queried),
-                parse_options=csv.ParseOptions(delimiter="\t", quote_char=False,
-                                               escape_char=False),
-                convert_options=csv.ConvertOptions(
-                    column_types={name: pa.int64() if name in INTEGER_COLUMNS else pa.string()
-                                  for name in queried},
-                    null_values=["."], strings_can_be_null=True, quoted_strings_can_be_null=False))
+            table = parsed.result()
     records = pd.DataFrame({name: _column(table, name) for name in TEXT_COLUMNS})
     records["filter"] = records["filter"].where(records["filter"].notna(), "PASS")
     records["pos"] = records["pos"].astype("int64")
     records["quality"], records["fisher_p"] = floats
     return records
+
+
+def _parse_query(process: subprocess.Popen, output: Path, queried: list[str], path: Path):
+    """The finished ``bcftools query`` output as a pyarrow table of the queried columns."""
+    import pyarrow as pa
+    from pyarrow import csv
+
+    _, stderr = process.communicate()
+    if process.returncode != 0:
+        raise InputError(f"bcftools query failed: {stderr.decode().strip()}", path=path)
+    if output.stat().st_size == 0:
+        return pa.table({name: pa.array([], pa.string()) for name in queried})
+    return csv.read_csv(
+        output, read_options=csv.ReadOptions(column_names=queried, use_threads=False),
+        parse_options=csv.ParseOptions(delimiter="\t", quote_char=False, escape_char=False),
+        convert_options=csv.ConvertOptions(
+            column_types={name: pa.int64() if name in INTEGER_COLUMNS else pa.string()
+                          for name in queried},
+            null_values=["."], strings_can_be_null=True, quoted_strings_can_be_null=False))
 
 
 def _column(table, name: str):
@@ -110,9 +117,8 @@ def _column(table, name: str):
     column = table.column(name)
     if name in INTEGER_COLUMNS:
         return column.cast(pa.int64()).to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
-    values = column.to_numpy(zero_copy_only=False).astype(object)
-    values[pd.isna(values)] = None
-    return pd.Series(values, dtype=object)  # object, not the inferred string dtype
+    values = column.to_numpy(zero_copy_only=False)  # object array, None for nulls
+    return pd.Series(values, dtype=object, copy=False)  # object, not the inferred string dtype
 
 
 def _read_floats(path: Path) -> tuple[np.ndarray, np.ndarray]:
