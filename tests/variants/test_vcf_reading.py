@@ -230,3 +230,18 @@ def test_export_parquet_is_identical_with_either_reader_on_edge_floats(tmp_path,
     assert written.schema.field("fisher_p").type == pa.float64()  # float32 values, widened
     assert written.column("fisher_p").to_pylist()[:len(EDGE_FLOATS)] == [
         _float32(value) for value in EDGE_FLOATS]
+
+
+def test_tags_the_header_lacks_read_as_null_with_either_reader(tmp_path):
+    header = "".join(line + "\n" for line in HEADER.splitlines()
+                     if not any(f"ID={key}," in line for key in ("FISHER_P", "N_DP", "N_ALT")))
+    records = [record.replace(";FISHER_P=0.5", "").replace(f"FISHER_P={EDGE_FLOATS[0]};", "")
+               for record in _edge_records()[:1] + _edge_records()[-3:-2]]
+    vcf = tmp_path / "tumour_only.vcf"
+    vcf.write_text(header + "\n".join(records) + "\n")
+    fast = read_records(vcf, "TUM", reader="bcftools")
+    slow = read_records(vcf, "TUM", reader="pysam")
+    pd.testing.assert_frame_equal(fast, slow, check_exact=True)
+    assert fast["fisher_p"].tolist() == [None, None]
+    assert fast["quality"].tolist() == [_float32(EDGE_FLOATS[0]), None]
+    assert fast["n_dp"].isna().all() and fast["t_dp"].tolist() == [10, 10]

@@ -132,9 +132,13 @@ def _read_floats(path: Path) -> tuple[np.ndarray, np.ndarray]:
     quality, fisher = [], []
     with open_vcf(path) as vcf:
         vcf.subset_samples([])
-        for record in vcf:
-            quality.append(record.qual)
-            fisher.append(record.info.get(b"FISHER_P"))
+        if "FISHER_P" in vcf.header.info:
+            for record in vcf:
+                quality.append(record.qual)
+                fisher.append(record.info.get(b"FISHER_P"))
+        else:  # pysam refuses a tag the header lacks: the column is all null
+            quality = [record.qual for record in vcf]
+            fisher = [None] * len(quality)
     return np.array(quality, dtype=object), np.array(fisher, dtype=object)
 
 
@@ -142,14 +146,18 @@ def _read_with_pysam(path: Path) -> pd.DataFrame:
     """The per-record reference reader: every field through pysam."""
     rows = []
     with open_vcf(path) as vcf:
+        # pysam refuses a tag the header lacks (ValueError): such a column is all null.
+        declared = set(vcf.header.info)
+        counts = [key if key in declared else None for key in ("T_DP", "T_ALT", "N_DP", "N_ALT")]
+        fisher_key = "FISHER_P" if "FISHER_P" in declared else None
         for record in vcf:
             info = record.info
             alts = record.alts or ()
             rows.append((record.chrom, record.pos, record.ref, ",".join(alts) or None,
                          ";".join(record.filter.keys()) or "PASS", info.get("STATUS"),
-                         *(info.get(key) for key in ("T_DP", "T_ALT", "N_DP", "N_ALT")),
+                         *(info.get(key) if key else None for key in counts),
                          ",".join(info.get("BCSQ", ())) or None, record.qual,
-                         info.get("FISHER_P")))
+                         info.get(fisher_key) if fisher_key else None))
     records = pd.DataFrame(rows or None, columns=RECORD_COLUMNS, dtype=object)
     for name in INTEGER_COLUMNS:
         records[name] = pd.array(records[name].tolist(), dtype="Int64")
