@@ -3,8 +3,11 @@
 One ``bcftools query`` call gives the exact text fields (CHROM, POS, REF, ALT, FILTER, STATUS,
 the integer counts, BCSQ), parsed by pyarrow. Floats are not taken from it: bcftools prints them
 with six significant digits, which loses float32 bits (FISHER_P), so QUAL and FISHER_P come from
-a pysam pass over the same file that runs while bcftools does. Without bcftools on PATH the whole
-table comes from pysam (``reader="pysam"``, also the reference the fast path is tested against).
+a pysam pass over the same file (samples dropped, so htslib skips FORMAT) that runs while
+bcftools does; bcftools' output is parsed in a thread while that pass finishes. cyvcf2 was
+measured for the pass and for the whole read and is slower than both (see ``_read_floats``).
+Without bcftools on PATH the whole table comes from pysam (``reader="pysam"``, also the
+reference the fast path is tested against).
 """
 
 from __future__ import annotations
