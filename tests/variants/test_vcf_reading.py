@@ -245,3 +245,11 @@ def test_tags_the_header_lacks_read_as_null_with_either_reader(tmp_path):
     assert fast["fisher_p"].tolist() == [None, None]
     assert fast["quality"].tolist() == [_float32(EDGE_FLOATS[0]), None]
     assert fast["n_dp"].isna().all() and fast["t_dp"].tolist() == [10, 10]
+
+
+def test_a_failing_bcftools_query_is_an_error_naming_the_file(tmp_path, monkeypatch):
+    vcf = write_vcf(tmp_path / "calls.vcf")
+    monkeypatch.setitem(vcf_reading._QUERY, "pos", "%POS%[")  # a format bcftools refuses
+    with pytest.raises(InputError, match="bcftools query failed") as raised:
+        read_records(vcf, "TUM", reader="bcftools")
+    assert str(raised.value).startswith(f"{vcf}: ")
