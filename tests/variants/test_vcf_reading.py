@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import gzip
 import shutil
+import subprocess
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pysam
 import pytest
 
 from helpers import indexed_bundled_reference
+from oncoweave.core.errors import InputError
 from oncoweave.genome.gene_models import canonical_models
 from oncoweave.genome.reference import BUNDLED_REFERENCE_DIR, ContigMap
 from oncoweave.variants import vcf_reading
@@ -124,3 +129,127 @@ def test_synthetic_vcf_is_seeded_and_matches_the_reference(tmp_path, fasta_path)
         keys = [(r.chrom, r.pos) for r in records]
         assert len(set(keys)) < len(keys)  # split multiallelic sites
         assert any(r.samples["TUMOUR"]["AD"] == (None,) for r in records)
+
+
+# Float32 edge values for QUAL and INFO/FISHER_P: 1e-38 (subnormal), the smallest normal and
+# subnormal floats, 0.1 (inexact), the largest float32, zero, and values whose six-digit
+# bcftools text (1.17549e-38, 3.40282e+38, 0.123457, 123457, 1.23457e-12) is another float32.
+EDGE_FLOATS = ["1e-38", "1.17549435e-38", "1.4e-45", "0.1", "3.4028235e+38", "0",
+               "0.123456789", "123456.789", "1.2345678e-12"]
+
+
+def _edge_records() -> list[str]:
+    """One record per edge value (REF as in the bundled FASTA), then records missing QUAL,
+    FISHER_P or both."""
+    bases = "GGCAGTGAGGGGA"  # chr17_TP53:1000-1012
+    records = [f"chr17_TP53\t{1000 + index}\t.\t{ref}\t{'T' if ref == 'A' else 'A'}\t{value}\t"
+               f"PASS\tT_DP=10;T_ALT=2;FISHER_P={value};STATUS=somatic\tGT:AD\t0/1:8,2"
+               for index, (ref, value) in enumerate(zip(bases, EDGE_FLOATS))]
+    return records + [
+        "chr17_TP53\t2000\t.\tC\tG\t.\tPASS\tT_DP=10;T_ALT=2;FISHER_P=0.5;STATUS=somatic\tGT\t0/1",
+        "chr17_TP53\t2001\t.\tC\tG\t30\tPASS\tT_DP=10;T_ALT=5;STATUS=tumour_only\tGT:AD\t0/1:5,5",
+        "chr7_EGFR\t2002\t.\tA\tAC\t.\tlow_vaf\tT_DP=10;T_ALT=5;STATUS=germline\tGT:AD\t0/1:5,5"]
+
+
+def _as_bcf(vcf: Path) -> Path:
+    bcf = vcf.with_suffix(".bcf")
+    with pysam.VariantFile(str(vcf)) as source, \
+            pysam.VariantFile(str(bcf), "wb", header=source.header) as sink:
+        for record in source:
+            sink.write(record)
+    return bcf
+
+
+def _float32(text: str) -> float:
+    """What htslib stores for a VCF float: the text as a double, rounded to float32."""
+    return float(np.float32(float(text)))
+
+
+@pytest.mark.parametrize("suffix", [".vcf", ".bcf"])
+def test_fast_reader_keeps_float32_edge_values_and_missing_floats(tmp_path, suffix):
+    vcf = write_vcf(tmp_path / "edges.vcf", _edge_records())
+    if suffix == ".bcf":
+        vcf = _as_bcf(vcf)
+    fast = read_records(vcf, "TUM", reader="bcftools")
+    slow = read_records(vcf, "TUM", reader="pysam")
+    pd.testing.assert_frame_equal(fast, slow, check_exact=True)
+    expected = [_float32(value) for value in EDGE_FLOATS]
+    count = len(EDGE_FLOATS)
+    assert fast["quality"][:count].tolist() == expected
+    assert fast["fisher_p"][:count].tolist() == expected
+    assert 0.0 < fast["fisher_p"][0] < 1.17549435e-38  # 1e-38 kept as a subnormal, not 0
+    assert fast["quality"][count] is None and fast["fisher_p"][count] == 0.5
+    assert fast["quality"][count + 1] == 30.0 and fast["fisher_p"][count + 1] is None
+    assert fast["quality"][count + 2] is None and fast["fisher_p"][count + 2] is None
+    # The six-digit text bcftools prints would have given other float32 values.
+    printed = subprocess.run(["bcftools", "query", "-f", "%INFO/FISHER_P\n", str(vcf)],
+                             capture_output=True, text=True, check=True).stdout.split()
+    rounded = [index for index, text in enumerate(printed[:count])
+               if _float32(text) != expected[index]]
+    assert [EDGE_FLOATS[index] for index in rounded] == [
+        "1.17549435e-38", "3.4028235e+38", "0.123456789", "123456.789", "1.2345678e-12"]
+
+
+def test_float_pass_reads_the_values_of_the_per_record_reader(tmp_path):
+    vcf = write_vcf(tmp_path / "edges.vcf", _edge_records())
+    quality, fisher = vcf_reading._read_floats(vcf)
+    slow = read_records(vcf, "TUM", reader="pysam")
+    assert quality.dtype == fisher.dtype == object
+    assert quality.tolist() == slow["quality"].tolist()
+    assert fisher.tolist() == slow["fisher_p"].tolist()
+
+
+@pytest.mark.parametrize("alt", ["T,A", "."])
+@pytest.mark.parametrize("reader", ["bcftools", "pysam"])
+def test_record_without_exactly_one_alt_is_an_error_naming_the_file(tmp_path, alt, reader):
+    records = _edge_records()
+    fields = records[3].split("\t")
+    records[3] = "\t".join(fields[:4] + [alt] + fields[5:])
+    vcf = write_vcf(tmp_path / "calls.vcf", records)
+    with pytest.raises(InputError) as raised:
+        read_records(vcf, "TUM", reader=reader)
+    assert str(raised.value) == (f"{vcf}: record chr17_TP53:1003 must have exactly one ALT "
+                                 "allele")
+
+
+def test_export_parquet_is_identical_with_either_reader_on_edge_floats(tmp_path, fasta_path,
+                                                                       monkeypatch):
+    vcf = write_vcf(tmp_path / "edges.vcf", _edge_records())
+    models = canonical_models(BUNDLED_REFERENCE_DIR / "gene_models.regions.gff3",
+                              BUNDLED_REFERENCE_DIR / "canonical_transcripts.tsv")
+    options = {"patient": "P1", "tumour_sample": "TUM", "normal_sample": None,
+               "contig_map": ContigMap.from_tsv(BUNDLED_REFERENCE_DIR / "regions.tsv"),
+               "transcripts": models, "fasta_path": fasta_path, "pair_identity": "no_normal",
+               "purity": None, "metadata": {}}
+    fast = export_variants(vcf, tmp_path / "fast.parquet", **options)
+    monkeypatch.setattr(vcf_reading.shutil, "which", lambda name: None)
+    slow = export_variants(vcf, tmp_path / "slow.parquet", **options)
+    pd.testing.assert_frame_equal(fast, slow, check_exact=True)
+    assert (tmp_path / "fast.parquet").read_bytes() == (tmp_path / "slow.parquet").read_bytes()
+    written = pq.read_table(tmp_path / "fast.parquet")
+    assert written.schema.field("fisher_p").type == pa.float64()  # float32 values, widened
+    assert written.column("fisher_p").to_pylist()[:len(EDGE_FLOATS)] == [
+        _float32(value) for value in EDGE_FLOATS]
+
+
+def test_tags_the_header_lacks_read_as_null_with_either_reader(tmp_path):
+    header = "".join(line + "\n" for line in HEADER.splitlines()
+                     if not any(f"ID={key}," in line for key in ("FISHER_P", "N_DP", "N_ALT")))
+    records = [record.replace(";FISHER_P=0.5", "").replace(f"FISHER_P={EDGE_FLOATS[0]};", "")
+               for record in _edge_records()[:1] + _edge_records()[-3:-2]]
+    vcf = tmp_path / "tumour_only.vcf"
+    vcf.write_text(header + "\n".join(records) + "\n")
+    fast = read_records(vcf, "TUM", reader="bcftools")
+    slow = read_records(vcf, "TUM", reader="pysam")
+    pd.testing.assert_frame_equal(fast, slow, check_exact=True)
+    assert fast["fisher_p"].tolist() == [None, None]
+    assert fast["quality"].tolist() == [_float32(EDGE_FLOATS[0]), None]
+    assert fast["n_dp"].isna().all() and fast["t_dp"].tolist() == [10, 10]
+
+
+def test_a_failing_bcftools_query_is_an_error_naming_the_file(tmp_path, monkeypatch):
+    vcf = write_vcf(tmp_path / "calls.vcf")
+    monkeypatch.setitem(vcf_reading._QUERY, "pos", "%POS%[")  # a format bcftools refuses
+    with pytest.raises(InputError, match="bcftools query failed") as raised:
+        read_records(vcf, "TUM", reader="bcftools")
+    assert str(raised.value).startswith(f"{vcf}: ")

@@ -212,10 +212,22 @@ def export_variants(annotated_vcf: str | Path, output_parquet: str | Path, *, pa
     fixed = {"patient": patient, "sample": tumour_sample, "normal_sample": normal_sample,
              "pair_identity": pair_identity, "purity": purity}
     for name, value in fixed.items():
-        df[name] = pd.Series([value] * len(df), dtype=object)
+        df[name] = _constant_column(value, VARIANTS_SCHEMA.field(name).type, len(df))
     provenance = {**provenance_from_vcf_header(annotated_vcf), **metadata}
     return table_to_pandas(write_parquet(df[VARIANTS_SCHEMA.names], output_parquet,
                                          VARIANTS_SCHEMA, provenance))
+
+
+def _constant_column(value, kind, length: int) -> pd.Series:
+    """``length`` copies of ``value`` as one Arrow array of the schema's type (no million Python
+    objects to convert again); a value that does not fit is left for write_parquet to report."""
+    import pyarrow as pa
+
+    try:
+        scalar = pa.scalar(value, type=kind)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+        return pd.Series([value] * length, dtype=object)
+    return pd.Series(pd.arrays.ArrowExtensionArray(pa.repeat(scalar, length)))
 
 
 def read_annotated_records(path: str | Path, tumour_sample: str, *,

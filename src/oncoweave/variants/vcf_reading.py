@@ -3,8 +3,11 @@
 One ``bcftools query`` call gives the exact text fields (CHROM, POS, REF, ALT, FILTER, STATUS,
 the integer counts, BCSQ), parsed by pyarrow. Floats are not taken from it: bcftools prints them
 with six significant digits, which loses float32 bits (FISHER_P), so QUAL and FISHER_P come from
-a pysam pass over the same file that runs while bcftools does. Without bcftools on PATH the whole
-table comes from pysam (``reader="pysam"``, also the reference the fast path is tested against).
+a pysam pass over the same file (samples dropped, so htslib skips FORMAT) that runs while
+bcftools does; bcftools' output is parsed in a thread while that pass finishes. cyvcf2 was
+measured for the pass and for the whole read and is slower than both (see ``_read_floats``).
+Without bcftools on PATH the whole table comes from pysam (``reader="pysam"``, also the
+reference the fast path is tested against).
 """
 
 from __future__ import annotations
@@ -62,8 +65,7 @@ def _check_header(path: Path, tumour_sample: str) -> set[str]:
 
 
 def _read_with_bcftools(path: Path, info_keys: set[str]) -> pd.DataFrame:
-    import pyarrow as pa
-    from pyarrow import csv
+    from concurrent.futures import ThreadPoolExecutor
 
     # bcftools refuses a tag the header lacks; such a column is all null, as pysam reads it.
     queried = [name for name, field in _QUERY.items()
@@ -74,28 +76,36 @@ def _read_with_bcftools(path: Path, info_keys: set[str]) -> pd.DataFrame:
         with output.open("wb") as handle:
             process = subprocess.Popen(["bcftools", "query", "-f", query, str(path)],
                                        stdout=handle, stderr=subprocess.PIPE)
-        try:
+        # bcftools finishes before the float pass: its output is parsed (by pyarrow, without
+        # the GIL) in a thread while the pass goes on.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            parsed = pool.submit(_parse_query, process, output, queried, path)
             floats = _read_floats(path)
-        finally:
-            _, stderr = process.communicate()
-        if process.returncode != 0:
-            raise InputError(f"bcftools query failed: {stderr.decode().strip()}", path=path)
-        if output.stat().st_size == 0:
-            table = pa.table({name: pa.array([], pa.string()) for name in queried})
-        else:
-            table = csv.read_csv(
-                output, read_options=csv.ReadOptions(column_names=queried),
-                parse_options=csv.ParseOptions(delimiter="\t", quote_char=False,
-                                               escape_char=False),
-                convert_options=csv.ConvertOptions(
-                    column_types={name: pa.int64() if name in INTEGER_COLUMNS else pa.string()
-                                  for name in queried},
-                    null_values=["."], strings_can_be_null=True, quoted_strings_can_be_null=False))
+            table = parsed.result()
     records = pd.DataFrame({name: _column(table, name) for name in TEXT_COLUMNS})
     records["filter"] = records["filter"].where(records["filter"].notna(), "PASS")
     records["pos"] = records["pos"].astype("int64")
     records["quality"], records["fisher_p"] = floats
     return records
+
+
+def _parse_query(process: subprocess.Popen, output: Path, queried: list[str], path: Path):
+    """The finished ``bcftools query`` output as a pyarrow table of the queried columns."""
+    import pyarrow as pa
+    from pyarrow import csv
+
+    _, stderr = process.communicate()
+    if process.returncode != 0:
+        raise InputError(f"bcftools query failed: {stderr.decode().strip()}", path=path)
+    if output.stat().st_size == 0:
+        return pa.table({name: pa.array([], pa.string()) for name in queried})
+    return csv.read_csv(
+        output, read_options=csv.ReadOptions(column_names=queried, use_threads=False),
+        parse_options=csv.ParseOptions(delimiter="\t", quote_char=False, escape_char=False),
+        convert_options=csv.ConvertOptions(
+            column_types={name: pa.int64() if name in INTEGER_COLUMNS else pa.string()
+                          for name in queried},
+            null_values=["."], strings_can_be_null=True, quoted_strings_can_be_null=False))
 
 
 def _column(table, name: str):
@@ -110,32 +120,47 @@ def _column(table, name: str):
     column = table.column(name)
     if name in INTEGER_COLUMNS:
         return column.cast(pa.int64()).to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
-    values = column.to_numpy(zero_copy_only=False).astype(object)
-    values[pd.isna(values)] = None
-    return pd.Series(values, dtype=object)  # object, not the inferred string dtype
+    values = column.to_numpy(zero_copy_only=False)  # object array, None for nulls
+    return pd.Series(values, dtype=object, copy=False)  # object, not the inferred string dtype
 
 
 def _read_floats(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """QUAL and INFO/FISHER_P as pysam gives them (float32 widened; missing: None)."""
+    """QUAL and INFO/FISHER_P as pysam gives them (float32 widened; missing: None).
+
+    The samples are dropped before reading (htslib then skips the FORMAT columns): QUAL and
+    INFO do not depend on them; the key is bytes, which pysam need not encode per record.
+    cyvcf2 gives the same values but costs more (1M records: 2.15 CPU s against 1.4 s), so
+    the pass stays with pysam.
+    """
+    quality, fisher = [], []
     with open_vcf(path) as vcf:
-        pairs = [(record.qual, record.info.get("FISHER_P")) for record in vcf]
-    quality = np.array([pair[0] for pair in pairs], dtype=object)
-    fisher = np.array([pair[1] for pair in pairs], dtype=object)
-    return quality, fisher
+        vcf.subset_samples([])
+        if "FISHER_P" in vcf.header.info:
+            for record in vcf:
+                quality.append(record.qual)
+                fisher.append(record.info.get(b"FISHER_P"))
+        else:  # pysam refuses a tag the header lacks: the column is all null
+            quality = [record.qual for record in vcf]
+            fisher = [None] * len(quality)
+    return np.array(quality, dtype=object), np.array(fisher, dtype=object)
 
 
 def _read_with_pysam(path: Path) -> pd.DataFrame:
     """The per-record reference reader: every field through pysam."""
     rows = []
     with open_vcf(path) as vcf:
+        # pysam refuses a tag the header lacks (ValueError): such a column is all null.
+        declared = set(vcf.header.info)
+        counts = [key if key in declared else None for key in ("T_DP", "T_ALT", "N_DP", "N_ALT")]
+        fisher_key = "FISHER_P" if "FISHER_P" in declared else None
         for record in vcf:
             info = record.info
             alts = record.alts or ()
             rows.append((record.chrom, record.pos, record.ref, ",".join(alts) or None,
                          ";".join(record.filter.keys()) or "PASS", info.get("STATUS"),
-                         *(info.get(key) for key in ("T_DP", "T_ALT", "N_DP", "N_ALT")),
+                         *(info.get(key) if key else None for key in counts),
                          ",".join(info.get("BCSQ", ())) or None, record.qual,
-                         info.get("FISHER_P")))
+                         info.get(fisher_key) if fisher_key else None))
     records = pd.DataFrame(rows or None, columns=RECORD_COLUMNS, dtype=object)
     for name in INTEGER_COLUMNS:
         records[name] = pd.array(records[name].tolist(), dtype="Int64")
@@ -144,10 +169,13 @@ def _read_with_pysam(path: Path) -> pd.DataFrame:
 
 
 def _check_single_alt(records: pd.DataFrame, path: Path) -> None:
-    alts = records["alt"]
-    bad = alts.isna() | alts.str.contains(",", regex=False).fillna(False).astype(bool)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    alts = pa.array(records["alt"].to_numpy(), pa.string())
+    bad = pc.fill_null(pc.match_substring(alts, ","), True).to_numpy(zero_copy_only=False)
     if bad.any():
-        first = records.loc[bad.idxmax()]
+        first = records.iloc[int(np.argmax(bad))]
         raise InputError(f"record {first['contig']}:{first['pos']} must have exactly one ALT "
                          "allele", path=path)
 
@@ -177,8 +205,12 @@ def genomic_positions(contigs: np.ndarray, positions: np.ndarray, contig_map: Co
 
 def variant_types(refs: np.ndarray, alts: np.ndarray) -> np.ndarray:
     """SNV, MNV, INS or DEL from the allele lengths (export.variant_type, vectorised)."""
-    ref_length = pd.Series(refs, dtype=object).str.len().to_numpy()
-    alt_length = pd.Series(alts, dtype=object).str.len().to_numpy()
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    # Characters, as len() counts them; a null allele gives NaN, as pandas' str.len() did.
+    ref_length, alt_length = (pc.utf8_length(pa.array(values, pa.string())).to_numpy(
+        zero_copy_only=False) for values in (refs, alts))
     same = np.where(ref_length == 1, "SNV", "MNV")
     return np.where(ref_length == alt_length, same,
                     np.where(alt_length > ref_length, "INS", "DEL")).astype(object)
