@@ -13,14 +13,12 @@ from oncoweave.cli import main as cli
 from oncoweave.core.errors import InputError
 from oncoweave.genome.reference import BUNDLED_REFERENCE_DIR, ContigMap
 from oncoweave.variants.fastq import check_fastq, check_fastq_pair
+from oncoweave.variants.import_summary import ImportSummary, import_notes, write_import_summaries
 from oncoweave.variants.inputs import (
     GRCH38_LENGTHS,
-    ImportSummary,
     check_bam,
     check_vcf_contigs,
-    import_notes,
     import_vcf,
-    write_import_summaries,
 )
 
 HG19_BAM = TEST_DATA / "bad_inputs" / "NA06984_T.hg19_head.bam"

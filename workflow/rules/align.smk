@@ -23,7 +23,8 @@ rule align_reads:
         "benchmarks/align_reads/{fastq_sample}.tsv"
     conda:
         "../../envs/align.yaml"
-    threads: 2
+    # From the reads' size (alignment.threads_for_reads): 1 for a small panel, up to 8.
+    threads: align_threads
     resources:
         mem_mb=4000,
         runtime=360,

@@ -72,6 +72,13 @@ def cohort_tables(wildcards):
     return tables
 
 
+def align_threads(wildcards, input):
+    """Threads of a FASTQ pair's alignment from the reads' size (reads not yet written, such as
+    the toy cohort's before its simulation, count as small)."""
+    reads = [path for path in (input.r1, input.r2) if os.path.exists(path)]
+    return alignment.threads_for_reads(sum(os.path.getsize(path) for path in reads) / 1e6)
+
+
 def sheet_row_label(wildcards):
     """Where a sample came from, for error messages: '<sheet>, row N (sample S)'."""
     sample = next(v for k, v in wildcards.items() if k.endswith("sample"))

@@ -6,7 +6,8 @@ from oncoweave.cli.glue import each_patient, log, run_step
 from oncoweave.core.errors import InputError
 from oncoweave.core.io import directory_replaced_on_success
 from oncoweave.genome.reference import ContigMap
-from oncoweave.variants.inputs import IMPORT_SUMMARY_FILE, import_vcf, write_import_summaries
+from oncoweave.variants.import_summary import IMPORT_SUMMARY_FILE, write_import_summaries
+from oncoweave.variants.inputs import import_vcf
 
 
 def main():

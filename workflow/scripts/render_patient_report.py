@@ -5,7 +5,7 @@ from oncoweave.cli.glue import each_patient, run_step
 from oncoweave.core.io import directory_replaced_on_success
 from oncoweave.report.patient import ShardTables, render_patient_report
 from oncoweave.report.patient_imaging import Lesion
-from oncoweave.variants.inputs import import_notes
+from oncoweave.variants.import_summary import import_notes
 
 
 def main():

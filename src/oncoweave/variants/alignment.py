@@ -36,6 +36,17 @@ MOSDEPTH_THRESHOLDS = "20,100,200"
 # The name of the bwa index files inside the index folder (results/reference/bwa/genome.fa.bwt...).
 BWA_INDEX_NAME = "genome.fa"
 
+# Threads of one alignment job, from the size of its reads: on a small panel's FASTQ pair the
+# serial steps (checks, markdup, QC) dominate and two jobs side by side beat one job on two cores;
+# a deep panel, an exome or a genome gets more (the cluster profile may set them with set-threads).
+READS_MB_PER_THREAD = 250
+MAX_ALIGN_THREADS = 8
+
+
+def threads_for_reads(reads_mb: float) -> int:
+    """bwa/fastp/samtools threads for a FASTQ pair of ``reads_mb`` MB (gzip), 1 to 8."""
+    return max(1, min(MAX_ALIGN_THREADS, int(reads_mb // READS_MB_PER_THREAD) + 1))
+
 
 def read_group(sample: str) -> str:
     """The ``@RG`` line bwa mem is given (``\\t`` escapes as bwa expects them): the sample name is

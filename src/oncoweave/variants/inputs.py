@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import pysam
 
 from oncoweave.core.errors import InputError
-from oncoweave.core.io import indexed_vcf_on_success, replaced_on_success
+from oncoweave.core.io import indexed_vcf_on_success
 from oncoweave.genome.builds import grch37_gene_at
 from oncoweave.genome.reference import ContigMap
+from oncoweave.variants.import_summary import ImportSummary
 
 # Chromosome lengths of the two builds, to recognise a file made on GRCh37/hg19.
 GRCH38_LENGTHS = {
@@ -200,56 +201,6 @@ def _check_declared_lengths(path: str | Path, used_contigs: Mapping[str, int],
 # MOST_DROPPED_MINIMUM of them (a 2-record file that keeps one is not suspicious by itself).
 MOST_DROPPED_MINIMUM = 3
 ALLOW_EMPTY_SETTING = "inputs.allow_empty_calls"
-# Beside a shard's imported VCFs: each VCF patient's counts and note (the report reads the notes).
-IMPORT_SUMMARY_FILE = "import_summary.tsv"
-_SUMMARY_COLUMNS = ("patient", "file", "records_read", "records_written", "outside_regions",
-                    "without_alt", "note")
-
-
-@dataclass(frozen=True)
-class ImportSummary:
-    records_read: int
-    records_written: int
-    outside_regions: int
-    without_alt: int  # reference-only records (ALT '.'): no variant to carry over
-    # Why the call set is empty or mostly dropped, in words for the report (allowed imports only).
-    note: str = ""
-
-    @property
-    def dropped(self) -> int:
-        return self.outside_regions + self.without_alt
-
-    def counts(self) -> str:
-        return (f"{self.records_read:,} records read, {self.records_written:,} kept "
-                f"({self.outside_regions:,} outside the reference regions, {self.without_alt:,} "
-                "without an ALT allele)")
-
-
-def write_import_summaries(summaries: Mapping[str, tuple[str | Path, ImportSummary]],
-                           path: str | Path) -> None:
-    """patient -> (its VCF, summary) as a TSV; the VCF by file name only (paths may be private)."""
-    import csv
-
-    with replaced_on_success(path) as temporary, temporary.open("w", newline="") as handle:
-        writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
-        writer.writerow(_SUMMARY_COLUMNS)
-        for patient, (vcf, summary) in summaries.items():
-            writer.writerow([patient, Path(vcf).name, summary.records_read,
-                             summary.records_written, summary.outside_regions,
-                             summary.without_alt, summary.note])
-
-
-def import_notes(folder: str | Path | None) -> dict[str, str]:
-    """patient -> the note of its import (empty or mostly dropped call set), from a shard's
-    imported folder; {} without a folder or summary (a shard of read or MAF patients only)."""
-    import csv
-
-    path = Path(folder) / IMPORT_SUMMARY_FILE if folder else None
-    if path is None or not path.exists():
-        return {}
-    with path.open(newline="") as handle:
-        return {row["patient"]: row["note"] for row in csv.DictReader(handle, delimiter="\t")
-                if row["note"]}
 
 
 def import_vcf(input_vcf: str | Path, output_vcf: str | Path, *, reference_fasta: str | Path,
