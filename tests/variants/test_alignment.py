@@ -146,3 +146,27 @@ def test_alignment_steps_import_no_other_stage():
     assert set(loaded) <= {"oncoweave.core", "oncoweave.core.errors", "oncoweave.variants",
                            "oncoweave.variants.alignment", "oncoweave.variants.fastq",
                            "oncoweave.variants.qc_files"}
+
+
+def test_the_alignments_do_not_depend_on_the_number_of_threads(aligned, tmp_path):
+    """align_reads takes its threads from the reads' size: one or two threads, the same records."""
+    bam = tmp_path / "one_thread.bam"
+    with open(tmp_path / "align.log", "w") as stream:
+        alignment.align_pair(str(READS / "NA06984_T_1.fastq.gz"),
+                             str(READS / "NA06984_T_2.fastq.gz"), sample="S-T",
+                             index_prefix=str(aligned["root"] / "bwa" / alignment.BWA_INDEX_NAME),
+                             fasta=str(aligned["fasta"]), targets=str(TARGETS), bam=str(bam),
+                             bai=f"{bam}.bai", qc_dir=str(tmp_path / "qc"), threads=1,
+                             tmpdir=str(tmp_path), fastp_extra="--detect_adapter_for_pe",
+                             commands=alignment.Commands(stream))
+
+    def records(path):
+        return subprocess.run(["samtools", "view", str(path)], check=True, capture_output=True,
+                              text=True).stdout
+
+    assert records(bam) == records(aligned["bam"]) and records(bam).count("\n") > 1000
+
+
+def test_align_threads_grow_with_the_reads():
+    assert [alignment.threads_for_reads(mb) for mb in (0, 12, 249, 250, 1000, 10_000)] == \
+        [1, 1, 1, 2, 5, 8]

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 MOSDEPTH_THRESHOLDS = "20,100,200"
 # The name of the bwa index files inside the index folder (results/reference/bwa/genome.fa.bwt...).
 BWA_INDEX_NAME = "genome.fa"
+BWA_BATCH_BASES = "100000000"
 
 # Threads of one alignment job, from the size of its reads: on a small panel's FASTQ pair the
 # serial steps (checks, markdup, QC) dominate and two jobs side by side beat one job on two cores;
@@ -128,10 +129,12 @@ def align_pair(r1: str, r2: str, *, sample: str, label: str = "", index_prefix: 
                       "-o", trimmed[0], "-O", trimmed[1], "-j", files["fastp_json"],
                       "-h", files["fastp_html"], "-R", sample])
         # bwa mem with the read group; fixmate -m adds the mate scores markdup needs; sort by
-        # coordinate.
+        # coordinate. -K: a fixed batch of bases, so that the alignments (bwa estimates insert
+        # sizes per batch) do not depend on the number of threads.
         sorted_bam = f"{scratch}/sorted.bam"
         commands.pipe([
-            ["bwa", "mem", "-t", threads, "-R", read_group(sample), index_prefix, *trimmed],
+            ["bwa", "mem", "-t", threads, "-K", BWA_BATCH_BASES, "-R", read_group(sample),
+             index_prefix, *trimmed],
             ["samtools", "fixmate", "-m", "-u", "-", "-"],
             ["samtools", "sort", "-@", threads, "-m", "500M", "-T", f"{scratch}/sort",
              "-o", sorted_bam, "-"],
