@@ -129,12 +129,16 @@ def test_a_task_the_cohort_cannot_support_is_skipped_with_its_reason(tmp_path):
         survival_cindex_by_model(tmp_path / "out" / "survival" / "metrics.json")
 
 
-def test_two_runs_give_the_same_predictions(tmp_path, evaluated):
+def test_two_runs_give_the_same_predictions_on_one_or_two_processes(tmp_path, evaluated):
     folder, _ = evaluated
     evaluate_patient_features(folder / "patient_features.parquet", tmp_path / "out",
-                              tmp_path / "patient_predictions.parquet", FAST)
+                              tmp_path / "patient_predictions.parquet", FAST, n_jobs=2)
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "patient_predictions.parquet"),
                                   pd.read_parquet(folder / "patient_predictions.parquet"))
+    for task in ("survival", "response"):
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(tmp_path / "out" / task / "predictions.parquet"),
+            pd.read_parquet(folder / "out" / task / "predictions.parquet"))
 
 
 def test_unknown_setting_is_refused():

@@ -145,7 +145,8 @@ rule evaluate_fusion:
         "benchmarks/evaluate_fusion/cohort.tsv"
     conda:
         "../../envs/imaging.yaml"
-    threads: 1
+    # The survival and response evaluations side by side (the same outputs on one thread).
+    threads: 2
     resources:
         mem_mb=4000,
         runtime=60,

@@ -8,7 +8,7 @@ from oncoweave.fusion.evaluation import EvaluationSettings, evaluate_patient_fea
 def main():
     settings = EvaluationSettings.from_config(snakemake.params.settings, snakemake.params.seed)
     evaluate_patient_features(snakemake.input[0], Path(snakemake.output.shap).parent,
-                              snakemake.output.predictions, settings)
+                              snakemake.output.predictions, settings, n_jobs=snakemake.threads)
 
 
 run_step(snakemake, main)

@@ -279,18 +279,39 @@ def shap_values(outcome: TaskOutcome, modality_map: ModalityMap) -> pd.DataFrame
 
 def evaluate_patient_features(features_path: str | Path, output_dir: str | Path,
                               predictions_path: str | Path, settings: EvaluationSettings,
-                              provenance: Mapping[str, str] | None = None) -> dict:
-    """Every output of rule evaluate_fusion; returns {task: metrics or skip reason}."""
+                              provenance: Mapping[str, str] | None = None,
+                              n_jobs: int = 1) -> dict:
+    """Every output of rule evaluate_fusion; returns {task: metrics or skip reason}.
+
+    ``n_jobs``: processes for the tasks (survival, response), each on one thread; the outputs
+    are the same for any n_jobs."""
     from oncoweave.core.threads import single_threaded_openmp
 
-    with single_threaded_openmp():  # a one-thread job: see oncoweave.core.threads
+    with single_threaded_openmp():  # one thread per task: see oncoweave.core.threads
         return _evaluate_patient_features(features_path, output_dir, predictions_path, settings,
-                                          provenance)
+                                          provenance, n_jobs)
+
+
+def _evaluate_tasks(table: pd.DataFrame, modality_map: ModalityMap, settings: EvaluationSettings,
+                    n_jobs: int) -> dict[str, TaskOutcome]:
+    """Each task's outcome. With n_jobs > 1 the tasks run side by side in forked processes:
+    they are independent and seeded, so the outcomes are those of a serial run. Forked before
+    any model has run, so no OpenMP pool exists yet to be copied half-initialised."""
+    if n_jobs < 2:
+        return {task: evaluate_task(table, modality_map, task, settings) for task in TASKS}
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(min(n_jobs, len(TASKS)), mp_context=context) as pool:
+        futures = {task: pool.submit(evaluate_task, table, modality_map, task, settings)
+                   for task in TASKS}
+        return {task: future.result() for task, future in futures.items()}
 
 
 def _evaluate_patient_features(features_path: str | Path, output_dir: str | Path,
                                predictions_path: str | Path, settings: EvaluationSettings,
-                               provenance: Mapping[str, str] | None) -> dict:
+                               provenance: Mapping[str, str] | None, n_jobs: int = 1) -> dict:
     features, groups, metadata = read_patient_features(features_path)
     table, modality_map = feature_table(features, groups)
     log.info("%d patients; modalities: %s", len(table),
@@ -298,10 +319,8 @@ def _evaluate_patient_features(features_path: str | Path, output_dir: str | Path
     output_dir = Path(output_dir)
     provenance = {"input": Path(features_path).name,
                   "config_hash": metadata.get("config_hash", ""), **(provenance or {})}
-    outcomes, summary = {}, {}
-    for task in TASKS:
-        outcome = evaluate_task(table, modality_map, task, settings)
-        outcomes[task] = outcome
+    outcomes, summary = _evaluate_tasks(table, modality_map, settings, n_jobs), {}
+    for task, outcome in outcomes.items():
         task_dir = output_dir / task
         if outcome.result is None:
             write_skipped(task_dir, task, outcome.skipped, settings)
