@@ -21,9 +21,11 @@ rule align_reads:
         "logs/align_reads/{fastq_sample}.log",
     benchmark:
         "benchmarks/align_reads/{fastq_sample}.tsv"
+    # From the reads' size (alignment.threads_for_reads): 1 for a small panel, up to 8.
+    # The heavy per-sample work first; the light per-shard stages fill the gaps.
+    priority: 10
     conda:
         "../../envs/align.yaml"
-    # From the reads' size (alignment.threads_for_reads): 1 for a small panel, up to 8.
     threads: align_threads
     resources:
         mem_mb=4000,

@@ -17,6 +17,8 @@ rule call_variants:
         "logs/call_variants/{shard}.log",
     benchmark:
         "benchmarks/call_variants/{shard}.tsv"
+    # The heavy per-sample work first; the light per-shard stages fill the gaps.
+    priority: 10
     conda:
         "../../envs/python.yaml"
     threads: 2

@@ -40,6 +40,8 @@ rule simulate_toy_cohort:
         "logs/simulate_toy_cohort/toy_cohort.log",
     benchmark:
         "benchmarks/simulate_toy_cohort/toy_cohort.tsv"
+    # First: every read and VCF patient waits for it (it takes both cores of a small machine).
+    priority: 20
     conda:
         "../../envs/python.yaml"
     threads: 2
