@@ -169,3 +169,47 @@ def test_allowed_empty_call_set_is_said_at_the_top_of_the_report(tmp_path):
     # The counts are in the job's log, not only on the terminal.
     log = (tmp_path / f"logs/import_vcfs/{shard}.log").read_text()
     assert "P1: calls/P1.vcf.gz: 4 records read, 0 kept" in log
+
+
+CLINICAL_HEADER = "patient\tage\tsex\tstage\tcancer_type\ttreatment\tos_months\tos_event\tresponse\n"
+CLINICAL_ROW = "P1\t50\tF\tII\tLung Adenocarcinoma\t\t3\t1\tPD\n"
+
+
+@pytest.mark.parametrize("row, expected", [
+    ("P1\t50\tF\tII\tLung\t\t3\t1\tresponder\n",
+     "row 1 (line 2): column 'response': 'responder' is not one of 1, 0, CR, PR (1), SD, PD (0) "
+     "(leave it empty when unknown)"),
+    ("P1\t50\tX\tII\tLung\t\t3\t1\tPD\n",
+     "row 1 (line 2): column 'sex': 'X' is not one of F/female, M/male (leave it empty when "
+     "unknown)"),
+    ("P1\t50\tF\tlimited\tLung\t\t3\t1\tPD\n",
+     "row 1 (line 2): column 'stage': 'limited' is not a stage (0, I-IV with optional A-C, or "
+     "1-4)"),
+    ("P1\t50\tF\tII\tLung\t\t3\tyes\tPD\n",
+     "row 1 (line 2): column 'os_event': 'yes' is not of type 'integer' (leave the cell empty "
+     "for a missing value)"),
+    (CLINICAL_ROW + CLINICAL_ROW.replace("P1", "P7"),
+     "row 2 (line 3): column 'patient': 'P7' is not in the sample sheet config/samples.tsv"),
+], ids=["response", "sex", "stage", "os_event", "unknown-patient"])
+def test_bad_clinical_row_stops_planning(workdir, row, expected):
+    """What build_patient_features would refuse after all the genomic work stops `snakemake -n`."""
+    make_workdir(workdir, HEADER + fastq_row("P1", "P1-T", "tumour"))
+    (workdir / "config/clinical.tsv").write_text(CLINICAL_HEADER + row)
+    result = run_snakemake(workdir, "-n", check=False)
+    assert result.returncode != 0
+    assert error_line(result, "oncoweave: error") == (
+        f"oncoweave: error: config/clinical.tsv: {expected}")
+    assert not (workdir / "results").exists()
+
+
+def test_image_row_of_an_unknown_patient_stops_planning(workdir):
+    make_workdir(workdir, HEADER + fastq_row("P1", "P1-T", "tumour"))
+    (workdir / "config/clinical.tsv").write_text(CLINICAL_HEADER + CLINICAL_ROW)
+    images = (REPO / "config/images.tsv").read_text().splitlines()
+    (workdir / "config/images.tsv").write_text("\n".join(images[:3]) + "\n")
+    first = images[1].split("\t")[0]
+    result = run_snakemake(workdir, "-n", check=False)
+    assert result.returncode != 0
+    assert error_line(result, "oncoweave: error") == (
+        f"oncoweave: error: config/images.tsv: row 1 (line 2): column 'patient': '{first}' is not "
+        "in the sample sheet config/samples.tsv")
