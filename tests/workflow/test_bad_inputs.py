@@ -213,3 +213,24 @@ def test_image_row_of_an_unknown_patient_stops_planning(workdir):
     assert error_line(result, "oncoweave: error") == (
         f"oncoweave: error: config/images.tsv: row 1 (line 2): column 'patient': '{first}' is not "
         "in the sample sheet config/samples.tsv")
+
+
+@pytest.mark.parametrize("section, key, typo, allowed", [
+    ("calling", "thresholds", "min_vaff", "min_tumour_depth, min_normal_depth, "),
+    ("imaging", "encoder", "epoch", "seed, epochs, batch_size, "),
+    ("fusion", "network", "hidden", "seed, hidden_dim, embedding_dim, "),
+    ("fusion", "evaluation", "nfolds", "n_folds, inner_folds, n_bootstrap, "),
+])
+def test_unknown_settings_key_stops_planning(workdir, section, key, typo, allowed):
+    """A typo in a free-form settings mapping: one line at planning, not a failed job later."""
+    make_workdir(workdir, HEADER + fastq_row("P1", "P1-T", "tumour"))
+    config_path = workdir / "config/config.yaml"
+    config = yaml.safe_load(config_path.read_text())
+    config[section][key] = {typo: 1}
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    result = run_snakemake(workdir, "-n", check=False)
+    assert result.returncode != 0
+    line = error_line(result, "oncoweave: error")
+    assert line.startswith(f"oncoweave: error: config key {section}.{key}: unknown key '{typo}' "
+                           f"(allowed: {allowed}")
+    assert "Failed validating" not in result.stderr
