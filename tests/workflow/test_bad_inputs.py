@@ -234,3 +234,16 @@ def test_unknown_settings_key_stops_planning(workdir, section, key, typo, allowe
     assert line.startswith(f"oncoweave: error: config key {section}.{key}: unknown key '{typo}' "
                            f"(allowed: {allowed}")
     assert "Failed validating" not in result.stderr
+
+
+def test_failed_jobs_one_line_error_is_said_last(workdir):
+    """After Snakemake's error blocks and log hint, the run ends on the job's own one line."""
+    (workdir / "reads/fake.bam").write_bytes(gzip.compress(b"not a bam at all\n"))
+    make_workdir(workdir, HEADER + "P1\tP1-T\ttumour\t\t\treads/fake.bam\t\t\n")
+    result = run_snakemake(workdir, "--cores", "1", "results/checks/P1-T.bam.ok", check=False)
+    assert result.returncode != 0
+    assert result.stderr.splitlines()[-1] == (
+        "oncoweave: error: config/samples.tsv, row 1 (sample P1-T): reads/fake.bam: not a BAM/CRAM "
+        "file (file does not contain alignment data) (rule check_bam; log logs/check_bam/P1-T.log)")
+    # Said once, although the job printed it to the terminal too.
+    assert sum("(rule check_bam; log" in line for line in result.stderr.splitlines()) == 1
