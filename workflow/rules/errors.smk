@@ -1,6 +1,7 @@
 # When jobs fail on bad input, their one-line errors (oncoweave.core.job_errors) are what the user
 # sees last: printed once each at exit, after Snakemake's own error blocks and log hint.
 import atexit
+import sys
 import time
 
 from oncoweave.core import job_errors
