@@ -247,3 +247,22 @@ def test_failed_jobs_one_line_error_is_said_last(workdir):
         "file (file does not contain alignment data) (rule check_bam; log logs/check_bam/P1-T.log)")
     # Said once, although the job printed it to the terminal too.
     assert sum("(rule check_bam; log" in line for line in result.stderr.splitlines()) == 1
+
+
+def test_plain_gzip_vcf_is_named_with_the_bgzip_fix(workdir):
+    text = ("##fileformat=VCFv4.2\n##contig=<ID=chr17>\n"
+            '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+            "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tP1-T\n"
+            "chr17\t7675088\t.\tC\tT\t50\tPASS\t.\tGT\t0/1\n")
+    (workdir / "reads/calls.vcf.gz").write_bytes(gzip.compress(text.encode()))
+    make_workdir(workdir, HEADER + "P1\tP1-T\ttumour\t\t\t\treads/calls.vcf.gz\t\n")
+    imported = f"results/shards/{shard_of(workdir, 'P1')}/imported"
+    result = run_snakemake(workdir, "--cores", "1", imported, check=False)
+    assert result.returncode != 0
+    assert "seek not implemented" not in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "oncoweave: error: config/samples.tsv, row 1 (sample P1-T): reads/calls.vcf.gz: is gzip but "
+        "not bgzip-compressed: recompress it with `bgzip` (zcat file | bgzip > file.vcf.gz) and "
+        "index it with `tabix -p vcf` (rule import_vcfs; log "
+        f"logs/import_vcfs/{shard_of(workdir, 'P1')}.log)")
+    assert not (workdir / imported).exists()
