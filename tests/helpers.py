@@ -20,13 +20,19 @@ SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 
 def make_workdir(path: Path, samples_tsv: str | None = None) -> Path:
     """A working directory with the repo's config/ copied in (and optionally another sample sheet,
-    then without the toy patients' images: image-sheet patients must be in the sample sheet)."""
+    then without the toy patients' images and with only its own patients' clinical rows:
+    image- and clinical-sheet patients must be in the sample sheet)."""
     path.mkdir(parents=True, exist_ok=True)
     shutil.copytree(REPO / "config", path / "config", dirs_exist_ok=True)
     if samples_tsv is not None:
         (path / "config" / "samples.tsv").write_text(samples_tsv)
         images = path / "config" / "images.tsv"
         images.write_text(images.read_text().splitlines()[0] + "\n")
+        patients = {line.split("\t")[0] for line in samples_tsv.splitlines()[1:]}
+        clinical = path / "config" / "clinical.tsv"
+        header, *rows = clinical.read_text().splitlines()
+        clinical.write_text("".join(f"{line}\n" for line in [header] + [
+            row for row in rows if row.split("\t")[0] in patients]))
     return path
 
 

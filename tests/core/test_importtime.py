@@ -97,6 +97,10 @@ LEAN_IMPORTS = {
                  "oncoweave.therapy.tmb", "oncoweave.therapy.icb_tables"], MODEL_LIBRARIES),
     "ICB training": (["oncoweave.therapy.icb_training"], ("xgboost", "torch", "matplotlib")),
     "sheets": (["oncoweave.core.sheets"], ("jsonschema", "snakemake", "yaml") + MODEL_LIBRARIES),
+    # Parse-time checks: standard library only.
+    "planning checks": (["oncoweave.core.clinical_codes", "oncoweave.core.config_check",
+                         "oncoweave.core.job_errors"],
+                        ("pandas", "pyarrow", "numpy", "jsonschema", "yaml") + MODEL_LIBRARIES),
     "imaging": (["oncoweave.imaging.ingest", "oncoweave.imaging.radiomics",
                  "oncoweave.imaging.radiomics_checks", "oncoweave.imaging.encoder_inputs",
                  "oncoweave.imaging.encoder", "oncoweave.imaging.deep_features"],

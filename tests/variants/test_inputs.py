@@ -11,6 +11,7 @@ import pytest
 from helpers import TEST_DATA, indexed_bundled_reference, write_vcf_gz
 from oncoweave.cli import main as cli
 from oncoweave.core.errors import InputError
+from oncoweave.core.io import open_vcf
 from oncoweave.genome.reference import BUNDLED_REFERENCE_DIR, ContigMap
 from oncoweave.variants.fastq import check_fastq, check_fastq_pair
 from oncoweave.variants.import_summary import ImportSummary, import_notes, write_import_summaries
@@ -286,6 +287,32 @@ def test_full_reference_refuses_unknown_chromosome(tmp_path):
     path = write_vcf(tmp_path / "calls.vcf", [R175H_GRCH38])
     with pytest.raises(InputError, match="records on contig 'chr17'"):
         check_vcf_contigs(path, {"chr1": GRCH38_LENGTHS["1"]}, ContigMap())
+
+
+PLAIN_GZIP_MESSAGE = ("is gzip but not bgzip-compressed: recompress it with `bgzip` (zcat file | "
+                      "bgzip > file.vcf.gz) and index it with `tabix -p vcf`")
+
+
+def test_plain_gzip_vcf_is_one_line_not_a_seek_traceback(tmp_path, reference_fasta,
+                                                         reference_contigs):
+    text = write_vcf(tmp_path / "calls.vcf", [R175H_GRCH38]).read_bytes()
+    plain = tmp_path / "calls.vcf.gz"
+    plain.write_bytes(gzip.compress(text))
+    for check in (lambda: check_vcf_contigs(plain, reference_contigs, CONTIG_MAP),
+                  lambda: import_vcf(plain, tmp_path / "out.vcf.gz",
+                                     reference_fasta=reference_fasta, contig_map=CONTIG_MAP,
+                                     tumour_sample="TUMOR", normal_sample="NORMAL")):
+        with pytest.raises(InputError) as caught:
+            check()
+        assert str(caught.value) == f"{plain}: {PLAIN_GZIP_MESSAGE}"
+    assert not (tmp_path / "out.vcf.gz").exists()
+    with pytest.raises(InputError) as caught:
+        open_vcf(plain)
+    assert str(caught.value) == f"{plain}: {PLAIN_GZIP_MESSAGE}"
+    # The same records bgzipped pass.
+    bgzipped = write_vcf_gz(tmp_path / "bgzipped.vcf.gz", [
+        {"contig": "chr17", "pos": 7675088, "alleles": ("C", "T")}], contigs={"chr17": None})
+    assert check_vcf_contigs(bgzipped, reference_contigs, CONTIG_MAP) == {"chr17": 1}
 
 
 def imported_records(path: Path) -> tuple[list[str], list[tuple]]:

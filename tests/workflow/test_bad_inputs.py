@@ -169,3 +169,100 @@ def test_allowed_empty_call_set_is_said_at_the_top_of_the_report(tmp_path):
     # The counts are in the job's log, not only on the terminal.
     log = (tmp_path / f"logs/import_vcfs/{shard}.log").read_text()
     assert "P1: calls/P1.vcf.gz: 4 records read, 0 kept" in log
+
+
+CLINICAL_HEADER = "patient\tage\tsex\tstage\tcancer_type\ttreatment\tos_months\tos_event\tresponse\n"
+CLINICAL_ROW = "P1\t50\tF\tII\tLung Adenocarcinoma\t\t3\t1\tPD\n"
+
+
+@pytest.mark.parametrize("row, expected", [
+    ("P1\t50\tF\tII\tLung\t\t3\t1\tresponder\n",
+     "row 1 (line 2): column 'response': 'responder' is not one of 1, 0, CR, PR (1), SD, PD (0) "
+     "(leave it empty when unknown)"),
+    ("P1\t50\tX\tII\tLung\t\t3\t1\tPD\n",
+     "row 1 (line 2): column 'sex': 'X' is not one of F/female, M/male (leave it empty when "
+     "unknown)"),
+    ("P1\t50\tF\tlimited\tLung\t\t3\t1\tPD\n",
+     "row 1 (line 2): column 'stage': 'limited' is not a stage (0, I-IV with optional A-C, or "
+     "1-4)"),
+    ("P1\t50\tF\tII\tLung\t\t3\tyes\tPD\n",
+     "row 1 (line 2): column 'os_event': 'yes' is not of type 'integer' (leave the cell empty "
+     "for a missing value)"),
+    (CLINICAL_ROW + CLINICAL_ROW.replace("P1", "P7"),
+     "row 2 (line 3): column 'patient': 'P7' is not in the sample sheet config/samples.tsv"),
+], ids=["response", "sex", "stage", "os_event", "unknown-patient"])
+def test_bad_clinical_row_stops_planning(workdir, row, expected):
+    """What build_patient_features would refuse after all the genomic work stops `snakemake -n`."""
+    make_workdir(workdir, HEADER + fastq_row("P1", "P1-T", "tumour"))
+    (workdir / "config/clinical.tsv").write_text(CLINICAL_HEADER + row)
+    result = run_snakemake(workdir, "-n", check=False)
+    assert result.returncode != 0
+    assert error_line(result, "oncoweave: error") == (
+        f"oncoweave: error: config/clinical.tsv: {expected}")
+    assert not (workdir / "results").exists()
+
+
+def test_image_row_of_an_unknown_patient_stops_planning(workdir):
+    make_workdir(workdir, HEADER + fastq_row("P1", "P1-T", "tumour"))
+    (workdir / "config/clinical.tsv").write_text(CLINICAL_HEADER + CLINICAL_ROW)
+    images = (REPO / "config/images.tsv").read_text().splitlines()
+    (workdir / "config/images.tsv").write_text("\n".join(images[:3]) + "\n")
+    first = images[1].split("\t")[0]
+    result = run_snakemake(workdir, "-n", check=False)
+    assert result.returncode != 0
+    assert error_line(result, "oncoweave: error") == (
+        f"oncoweave: error: config/images.tsv: row 1 (line 2): column 'patient': '{first}' is not "
+        "in the sample sheet config/samples.tsv")
+
+
+@pytest.mark.parametrize("section, key, typo, allowed", [
+    ("calling", "thresholds", "min_vaff", "min_tumour_depth, min_normal_depth, "),
+    ("imaging", "encoder", "epoch", "seed, epochs, batch_size, "),
+    ("fusion", "network", "hidden", "seed, hidden_dim, embedding_dim, "),
+    ("fusion", "evaluation", "nfolds", "n_folds, inner_folds, n_bootstrap, "),
+])
+def test_unknown_settings_key_stops_planning(workdir, section, key, typo, allowed):
+    """A typo in a free-form settings mapping: one line at planning, not a failed job later."""
+    make_workdir(workdir, HEADER + fastq_row("P1", "P1-T", "tumour"))
+    config_path = workdir / "config/config.yaml"
+    config = yaml.safe_load(config_path.read_text())
+    config[section][key] = {typo: 1}
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    result = run_snakemake(workdir, "-n", check=False)
+    assert result.returncode != 0
+    line = error_line(result, "oncoweave: error")
+    assert line.startswith(f"oncoweave: error: config key {section}.{key}: unknown key '{typo}' "
+                           f"(allowed: {allowed}")
+    assert "Failed validating" not in result.stderr
+
+
+def test_failed_jobs_one_line_error_is_said_last(workdir):
+    """After Snakemake's error blocks and log hint, the run ends on the job's own one line."""
+    (workdir / "reads/fake.bam").write_bytes(gzip.compress(b"not a bam at all\n"))
+    make_workdir(workdir, HEADER + "P1\tP1-T\ttumour\t\t\treads/fake.bam\t\t\n")
+    result = run_snakemake(workdir, "--cores", "1", "results/checks/P1-T.bam.ok", check=False)
+    assert result.returncode != 0
+    assert result.stderr.splitlines()[-1] == (
+        "oncoweave: error: config/samples.tsv, row 1 (sample P1-T): reads/fake.bam: not a BAM/CRAM "
+        "file (file does not contain alignment data) (rule check_bam; log logs/check_bam/P1-T.log)")
+    # Said once, although the job printed it to the terminal too.
+    assert sum("(rule check_bam; log" in line for line in result.stderr.splitlines()) == 1
+
+
+def test_plain_gzip_vcf_is_named_with_the_bgzip_fix(workdir):
+    text = ("##fileformat=VCFv4.2\n##contig=<ID=chr17>\n"
+            '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+            "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tP1-T\n"
+            "chr17\t7675088\t.\tC\tT\t50\tPASS\t.\tGT\t0/1\n")
+    (workdir / "reads/calls.vcf.gz").write_bytes(gzip.compress(text.encode()))
+    make_workdir(workdir, HEADER + "P1\tP1-T\ttumour\t\t\t\treads/calls.vcf.gz\t\n")
+    imported = f"results/shards/{shard_of(workdir, 'P1')}/imported"
+    result = run_snakemake(workdir, "--cores", "1", imported, check=False)
+    assert result.returncode != 0
+    assert "seek not implemented" not in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "oncoweave: error: config/samples.tsv, row 1 (sample P1-T): reads/calls.vcf.gz: is gzip but "
+        "not bgzip-compressed: recompress it with `bgzip` (zcat file | bgzip > file.vcf.gz) and "
+        "index it with `tabix -p vcf` (rule import_vcfs; log "
+        f"logs/import_vcfs/{shard_of(workdir, 'P1')}.log)")
+    assert not (workdir / imported).exists()

@@ -64,13 +64,19 @@ os.environ.update(
 # The Snakefile's own imports come from this checkout too, not from another installed copy.
 sys.path.insert(0, str(WORKFLOW_ROOT / "src"))
 
-from oncoweave.core import shards, sheets  # noqa: E402  (after the path set-up above)
+from oncoweave.core import config_check, shards, sheets  # noqa: E402  (after the path set-up above)
 from oncoweave.core.errors import InputError  # noqa: E402
 from oncoweave.drivers.defaults import DRIVER_GENES  # noqa: E402
 from oncoweave.toy import layout as toy  # noqa: E402
 from oncoweave.variants import alignment, maf_import, qc_files  # noqa: E402
 
-validate(config, "../schemas/config.schema.yaml")
+try:
+    validate(config, "../schemas/config.schema.yaml")
+except WorkflowError as _err:
+    # One line naming the key (e.g. a typo in calling.thresholds), not jsonschema's dump.
+    if _err.__context__ is None or not hasattr(_err.__context__, "absolute_path"):
+        raise
+    sys.exit(f"oncoweave: error: {config_check.config_error_line(_err.__context__)}")
 
 # A hash of the effective configuration, written into every Parquet file's metadata.
 CONFIG_HASH = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]

@@ -16,6 +16,9 @@ try:
         config.get("images"), SCHEMAS / "images.schema.yaml", generated=set(TOY_IMAGE_FILES)
     )
     CLINICAL = sheets.load_clinical(config.get("clinical"), SCHEMAS / "clinical.schema.yaml")
+    # Image and clinical rows name patients of the sample sheet (with the MAF's tumours).
+    for _sheet, _key in ((IMAGES, "images"), (CLINICAL, "clinical")):
+        sheets.check_known_patients(_sheet, config.get(_key), SAMPLES["patient"], config["samples"])
 except InputError as err:
     # One line naming the file, row and column; no traceback for a user's typo.
     sys.exit(f"oncoweave: error: {err}")
@@ -53,16 +56,6 @@ IMAGES = IMAGES.assign(
 ).set_index("key", drop=False)
 IMAGE_ROW = {key: row for row, key in enumerate(IMAGES.index, start=1)}
 IMAGE_PATIENTS = sorted(IMAGES["patient"].unique())
-_known_patients = set(PATIENTS)
-for _key, _patient in IMAGES["patient"].items():
-    if _patient not in _known_patients:
-        _error = sheets.sheet_error(
-            config["images"],
-            IMAGE_ROW[_key],
-            f"'{_patient}' is not in the sample sheet {config['samples']}",
-            column="patient",
-        )
-        sys.exit(f"oncoweave: error: {_error}")
 # The encoder learns from the cohort's lesions: it needs at least two.
 TRAIN_ENCODER = len(IMAGES) >= 2
 

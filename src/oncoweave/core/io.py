@@ -58,7 +58,24 @@ def open_vcf(path: str | Path) -> ContextManager[pysam.VariantFile]:
 
     if not Path(path).exists():
         raise InputError("VCF not found", path=Path(path))
+    check_not_plain_gzip(path)
     return _opened(pysam.VariantFile, path, "cannot read VCF")
+
+
+def check_not_plain_gzip(path: str | Path) -> None:
+    """Refuse a VCF compressed with plain gzip: htslib reads only BGZF (gzip blocks whose header
+    holds the 'BC' extra field), and fails on plain gzip with "seek not implemented"."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(18)
+    except OSError:
+        return  # the reader that opens it next names the fault
+    is_gzip = head[:3] == b"\x1f\x8b\x08"
+    is_bgzf = len(head) >= 14 and head[3] & 0x04 and head[12:14] == b"BC"
+    if is_gzip and not is_bgzf:
+        raise InputError("is gzip but not bgzip-compressed: recompress it with `bgzip` (zcat "
+                         "file | bgzip > file.vcf.gz) and index it with `tabix -p vcf`",
+                         path=str(path))
 
 
 def open_fasta(path: str | Path) -> ContextManager[pysam.FastaFile]:

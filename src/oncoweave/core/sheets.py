@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from oncoweave.core.clinical_codes import CHECKED_COLUMNS, cell_problem
 from oncoweave.core.errors import InputError
 
 if TYPE_CHECKING:
@@ -285,10 +286,35 @@ def _check_image_forms(df: pd.DataFrame, path: str | Path | None,
 
 
 def load_clinical(path: str | Path | None, schema_path: str | Path) -> pd.DataFrame:
-    """Load and check the clinical table (one row per patient); no path gives an empty table."""
+    """Load and check the clinical table (one row per patient); no path gives an empty table.
+
+    The coded cells (stage, sex, os_event, response) are read as the patient features read them
+    (oncoweave.core.clinical_codes): a cell they cannot read is an error naming row and column.
+    """
     df = _load_optional_sheet(path, schema_path)
     _check_unique(df, "patient", path)
+    _check_clinical_codes(df, path)
     return df
+
+
+def _check_clinical_codes(df: pd.DataFrame, path: str | Path | None) -> None:
+    columns = [name for name in CHECKED_COLUMNS if name in df.columns]
+    for row, record in enumerate(df[columns].to_dict("records"), start=1):
+        for column in columns:
+            problem = cell_problem(column, record[column])
+            if problem is not None:
+                raise sheet_error(path, row, problem, column=column)
+
+
+def check_known_patients(df: pd.DataFrame, path: str | Path | None, patients: Collection[str],
+                         samples_path: str | Path) -> None:
+    """Every ``patient`` of a loaded image or clinical sheet is a patient of the sample sheet
+    (``patients``); the first that is not is an error naming its row."""
+    known = set(patients)
+    for row, patient in enumerate(df["patient"], start=1):
+        if patient not in known:
+            raise sheet_error(path, row, f"'{patient}' is not in the sample sheet {samples_path}",
+                              column="patient")
 
 
 def _load_optional_sheet(path: str | Path | None, schema_path: str | Path) -> pd.DataFrame:

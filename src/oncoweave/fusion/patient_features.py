@@ -17,6 +17,12 @@ from typing import Mapping, Sequence
 import pandas as pd
 import pyarrow as pa
 
+from oncoweave.core.clinical_codes import (
+    coded_problem,
+    coded_value,
+    parse_stage,
+    stage_problem,
+)
 from oncoweave.core.errors import InputError
 from oncoweave.core.paths import REPO_ROOT
 from oncoweave.core.sheets import load_clinical, read_sheet, sheet_error
@@ -46,11 +52,8 @@ CLINICAL_FIXED = ("patient", "age", "sex", "stage", "cancer_type", "treatment", 
                   "os_event", "response")
 # The sheet's 'tmb' overrides the computed TMB upstream (compute_tmb): it reaches gen_tmb there.
 CLINICAL_NOT_FEATURES = frozenset({"tmb"})
-SEX_FEMALE = {"f": 1.0, "female": 1.0, "w": 1.0, "woman": 1.0, "m": 0.0, "male": 0.0,
-              "man": 0.0}
-RESPONSE_CODES = {"1": 1, "0": 0, "cr": 1, "pr": 1, "sd": 0, "pd": 0}
-STAGE_ROMAN = {"0": 0, "I": 1, "II": 2, "III": 3, "IV": 4, "1": 1, "2": 2, "3": 3, "4": 4}
-_STAGE = re.compile(r"^(?:STAGE\s*)?(IV|III|II|I|0|[1-4])(?:[A-C][0-9]?)?$")
+# The codes of sex, stage, os_event and response: oncoweave.core.clinical_codes (also applied
+# at planning time by load_clinical).
 
 
 # ---------------------------------------------------------------------------------------------
@@ -253,23 +256,11 @@ def _number(cell: str, source: str, row: int, column: str) -> float:
     return value
 
 
-def parse_stage(cell: str) -> float | None:
-    """'IIIA' -> 3.0, 'Stage IV' -> 4.0, '2' -> 2.0, '' -> NaN; None when unrecognised."""
-    if cell == "":
-        return math.nan
-    match = _STAGE.match(cell.strip().upper())
-    return float(STAGE_ROMAN[match[1]]) if match else None
-
-
-def _coded(cell: str, codes: Mapping[str, float], source: str, row: int, column: str,
-           allowed: str) -> float:
-    if cell == "":
-        return math.nan
-    value = codes.get(cell.strip().lower())
+def _coded(record: Mapping[str, str], source: str, row: int, column: str) -> float:
+    value = coded_value(record[column], column)
     if value is None:
-        raise _cell_error(source, row, column, f"{cell!r} is not one of {allowed} (leave it "
-                          "empty when unknown)")
-    return float(value)
+        raise _cell_error(source, row, column, coded_problem(record[column], column))
+    return value
 
 
 def _numeric_extras(sheet: pd.DataFrame) -> list[str]:
@@ -307,11 +298,9 @@ def clinical_features(sheet: pd.DataFrame, patients: Sequence[str],
         row = index + 1
         stage = parse_stage(record["stage"])
         if stage is None:
-            raise _cell_error(source, row, "stage", f"{record['stage']!r} is not a stage "
-                              "(0, I-IV with optional A-C, or 1-4)")
+            raise _cell_error(source, row, "stage", stage_problem(record["stage"]))
         values = {"clin_age": _number(record["age"], source, row, "age"),
-                  "clin_sex_female": _coded(record["sex"], SEX_FEMALE, source, row, "sex",
-                                            "F/female, M/male"),
+                  "clin_sex_female": _coded(record, source, row, "sex"),
                   "clin_stage": stage}
         for cancer_type in types:
             values[f"clin_cancer_type_{_slug(cancer_type)}"] = (
@@ -342,9 +331,8 @@ def _check_distinct_slugs(types: list[str], source: str) -> None:
 
 
 def _outcomes(record: Mapping[str, str], source: str, row: int) -> dict:
-    os_event = _coded(record["os_event"], {"0": 0, "1": 1}, source, row, "os_event", "0, 1")
-    response = _coded(record["response"], RESPONSE_CODES, source, row, "response",
-                      "1, 0, CR, PR (1), SD, PD (0)")
+    os_event = _coded(record, source, row, "os_event")
+    response = _coded(record, source, row, "response")
     return {"os_months": _number(record["os_months"], source, row, "os_months"),
             "os_event": None if math.isnan(os_event) else int(os_event),
             "response": None if math.isnan(response) else int(response),

@@ -15,7 +15,7 @@ from pathlib import Path
 import pysam
 
 from oncoweave.core.errors import InputError
-from oncoweave.core.io import indexed_vcf_on_success
+from oncoweave.core.io import check_not_plain_gzip, indexed_vcf_on_success
 from oncoweave.genome.builds import grch37_gene_at
 from oncoweave.genome.reference import ContigMap
 from oncoweave.variants.import_summary import ImportSummary
@@ -122,6 +122,7 @@ def check_vcf_contigs(path: str | Path, reference_contigs: Mapping[str, int],
     gene-region reference), other UCSC-named chromosomes (chr1 ...) are accepted too: their
     records fall outside the regions and the import drops them.
     """
+    check_not_plain_gzip(path)
     records_per_contig = _records_per_contig(path)
     _check_declared_lengths(path, records_per_contig, reference_contigs)
     mapped = contig_map.chromosomes()
