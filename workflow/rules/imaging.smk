@@ -81,6 +81,8 @@ rule train_image_encoder:
         "logs/train_image_encoder/encoder.log",
     benchmark:
         "benchmarks/train_image_encoder/encoder.tsv"
+    # A long cohort step on the way to fusion: started as soon as its inputs exist, short shard jobs around it.
+    priority: 5
     conda:
         "../../envs/imaging.yaml"
     threads: 2
@@ -107,6 +109,8 @@ rule embed_images:
         "logs/embed_images/cohort.log",
     benchmark:
         "benchmarks/embed_images/cohort.tsv"
+    # A long cohort step on the way to fusion: started as soon as its inputs exist, short shard jobs around it.
+    priority: 5
     conda:
         "../../envs/imaging.yaml"
     threads: 2
