@@ -55,6 +55,33 @@ def make_read_patients_workdir(path: Path) -> Path:
     return path
 
 
+def write_maf_cohort(config_dir: Path, n_patients: int, seed: int, *,
+                     median_mutations: float = 30, clinical: str = "observed") -> list[str]:
+    """A simulated published cohort as one MAF in a workdir's config/: config/cohort.maf named in
+    config.yaml, header-only sample and image sheets, and a clinical sheet with "observed" outcomes,
+    "header" (no rows) or "censored" (every patient alive at last follow-up). Returns the patient
+    ids (the MAF's barcodes)."""
+    import pandas as pd  # only here: helpers is imported by every test module
+
+    from oncoweave.toy.maf_cohort import simulate_maf_cohort, simulated_clinical
+
+    simulate_maf_cohort(n_patients, config_dir / "cohort.maf", seed=seed,
+                        median_mutations=median_mutations)
+    calls = pd.read_csv(config_dir / "cohort.maf", sep="\t", comment="#", dtype=str)
+    patients = list(dict.fromkeys(calls["Tumor_Sample_Barcode"]))
+    for sheet in ("samples.tsv", "images.tsv"):
+        header = (config_dir / sheet).read_text().splitlines()[0]
+        (config_dir / sheet).write_text(header + "\n")
+    table = simulated_clinical(patients, seed=seed)
+    table = {"observed": table, "header": table.iloc[:0],
+             "censored": table.assign(os_event=0)}[clinical]
+    table.to_csv(config_dir / "clinical.tsv", sep="\t", index=False)
+    text = (config_dir / "config.yaml").read_text()
+    assert 'maf: ""' in text
+    (config_dir / "config.yaml").write_text(text.replace('maf: ""', "maf: config/cohort.maf", 1))
+    return patients
+
+
 def run_snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 1800,
                   env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """`snakemake --snakefile <repo>/Snakefile --directory <workdir> ...` with output captured

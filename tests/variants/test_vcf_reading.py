@@ -84,8 +84,9 @@ def test_bcftools_reader_equals_the_per_record_reader(tmp_path, suffix):
     assert fast["quality"][2] is None and fast["n_dp"].isna()[2]
 
 
-def test_export_is_byte_identical_with_either_reader(tmp_path, fasta_path, monkeypatch):
-    vcf = write_vcf(tmp_path / "calls.vcf")
+def _export_with_both_readers(vcf, tmp_path, fasta_path, monkeypatch):
+    """The variants export with the bcftools reader, then with the pysam reference reader; both
+    Parquet files must be byte-identical. Returns the exported frame."""
     models = canonical_models(BUNDLED_REFERENCE_DIR / "gene_models.regions.gff3",
                               BUNDLED_REFERENCE_DIR / "canonical_transcripts.tsv")
     options = {"patient": "P1", "tumour_sample": "TUM", "normal_sample": None,
@@ -95,8 +96,14 @@ def test_export_is_byte_identical_with_either_reader(tmp_path, fasta_path, monke
     fast = export_variants(vcf, tmp_path / "fast.parquet", **options)
     monkeypatch.setattr(vcf_reading.shutil, "which", lambda name: None)
     slow = export_variants(vcf, tmp_path / "slow.parquet", **options)
-    pd.testing.assert_frame_equal(fast, slow)
+    pd.testing.assert_frame_equal(fast, slow, check_exact=True)
     assert (tmp_path / "fast.parquet").read_bytes() == (tmp_path / "slow.parquet").read_bytes()
+    return fast
+
+
+def test_export_is_byte_identical_with_either_reader(tmp_path, fasta_path, monkeypatch):
+    fast = _export_with_both_readers(write_vcf(tmp_path / "calls.vcf"), tmp_path, fasta_path,
+                                     monkeypatch)
     assert list(fast["variant_type"]) == ["SNV", "SNV", "SNV", "DEL", "INS"]
     assert fast["hgvs_p"][1] == "p.R175H" and fast["t_vaf"][2] == 0.0
 
@@ -214,18 +221,8 @@ def test_record_without_exactly_one_alt_is_an_error_naming_the_file(tmp_path, al
 
 def test_export_parquet_is_identical_with_either_reader_on_edge_floats(tmp_path, fasta_path,
                                                                        monkeypatch):
-    vcf = write_vcf(tmp_path / "edges.vcf", _edge_records())
-    models = canonical_models(BUNDLED_REFERENCE_DIR / "gene_models.regions.gff3",
-                              BUNDLED_REFERENCE_DIR / "canonical_transcripts.tsv")
-    options = {"patient": "P1", "tumour_sample": "TUM", "normal_sample": None,
-               "contig_map": ContigMap.from_tsv(BUNDLED_REFERENCE_DIR / "regions.tsv"),
-               "transcripts": models, "fasta_path": fasta_path, "pair_identity": "no_normal",
-               "purity": None, "metadata": {}}
-    fast = export_variants(vcf, tmp_path / "fast.parquet", **options)
-    monkeypatch.setattr(vcf_reading.shutil, "which", lambda name: None)
-    slow = export_variants(vcf, tmp_path / "slow.parquet", **options)
-    pd.testing.assert_frame_equal(fast, slow, check_exact=True)
-    assert (tmp_path / "fast.parquet").read_bytes() == (tmp_path / "slow.parquet").read_bytes()
+    fast = _export_with_both_readers(write_vcf(tmp_path / "edges.vcf", _edge_records()),
+                                     tmp_path, fasta_path, monkeypatch)
     written = pq.read_table(tmp_path / "fast.parquet")
     assert written.schema.field("fisher_p").type == pa.float64()  # float32 values, widened
     assert written.column("fisher_p").to_pylist()[:len(EDGE_FLOATS)] == [

@@ -19,8 +19,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers import REPO, SNAKEFILE, SNAKEMAKE, make_workdir, run_snakemake
-from oncoweave.toy.maf_cohort import simulate_maf_cohort, simulated_clinical
+from helpers import REPO, SNAKEFILE, SNAKEMAKE, make_workdir, run_snakemake, write_maf_cohort
 
 pytestmark = pytest.mark.workflow
 
@@ -129,24 +128,9 @@ def test_a_local_module_plans_the_jobs_of_the_checkout(tmp_path, checkout_job_co
     assert not (project / ".snakemake" / "workflow-sources").exists()
 
 
-def _write_maf_cohort(config_dir: Path) -> list[str]:
-    """A simulated published cohort as one MAF with outcomes, in the project's own config/;
-    returns its barcodes (each a patient)."""
-    simulate_maf_cohort(N_MAF_PATIENTS, config_dir / "cohort.maf", seed=5, median_mutations=40)
-    calls = pd.read_csv(config_dir / "cohort.maf", sep="\t", comment="#", dtype=str)
-    barcodes = list(dict.fromkeys(calls["Tumor_Sample_Barcode"]))
-    for sheet in ("samples.tsv", "images.tsv"):
-        (config_dir / sheet).write_text((config_dir / sheet).read_text().splitlines()[0] + "\n")
-    simulated_clinical(barcodes, seed=5).to_csv(config_dir / "clinical.tsv", sep="\t", index=False)
-    config = (config_dir / "config.yaml").read_text()
-    assert 'maf: ""' in config
-    (config_dir / "config.yaml").write_text(config.replace('maf: ""', "maf: config/cohort.maf", 1))
-    return barcodes
-
-
 def test_a_published_cohort_runs_through_all_in_the_deployed_project(offline_host, project):
     env, _ = offline_host
-    barcodes = _write_maf_cohort(project / "config")
+    barcodes = write_maf_cohort(project / "config", N_MAF_PATIENTS, seed=5, median_mutations=40)
     _snakemake_in(project, env, "--cores", "2")
     index = pd.read_csv(project / "results" / "report" / "index.tsv", sep="\t")
     assert sorted(index["patient"]) == sorted(barcodes)

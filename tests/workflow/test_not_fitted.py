@@ -12,32 +12,13 @@ import html
 import json
 import re
 
-import pandas as pd
 import pytest
 
-from helpers import make_workdir, report_index, run_snakemake
+from helpers import make_workdir, report_index, run_snakemake, write_maf_cohort
 from oncoweave.core.model_status import NOT_FITTED_KEY
 from oncoweave.core.tables import read_parquet
-from oncoweave.toy.maf_cohort import simulate_maf_cohort, simulated_clinical
 
 pytestmark = pytest.mark.workflow
-
-
-def _maf_cohort(workdir, n_patients: int, clinical: str) -> list[str]:
-    """A simulated MAF cohort in the workdir's config; ``clinical``: "header" (no rows) or
-    "censored" (every patient alive at last follow-up). Returns the patient ids."""
-    config = workdir / "config"
-    simulate_maf_cohort(n_patients, config / "cohort.maf", seed=11, median_mutations=30)
-    calls = pd.read_csv(config / "cohort.maf", sep="\t", comment="#", dtype=str)
-    patients = list(dict.fromkeys(calls["Tumor_Sample_Barcode"]))
-    for sheet in ("samples.tsv", "images.tsv"):
-        (config / sheet).write_text((config / sheet).read_text().splitlines()[0] + "\n")
-    table = simulated_clinical(patients, seed=11)
-    table = table.iloc[:0] if clinical == "header" else table.assign(os_event=0)
-    table.to_csv(config / "clinical.tsv", sep="\t", index=False)
-    text = (config / "config.yaml").read_text()
-    (config / "config.yaml").write_text(text.replace('maf: ""', "maf: config/cohort.maf", 1))
-    return patients
 
 
 def _report_text(path) -> str:
@@ -50,7 +31,7 @@ def _report_text(path) -> str:
 def cohort(request, tmp_path_factory):
     clinical, n_patients = request.param
     workdir = make_workdir(tmp_path_factory.mktemp(f"not_fitted_{clinical}"))
-    patients = _maf_cohort(workdir, n_patients, clinical)
+    patients = write_maf_cohort(workdir / "config", n_patients, seed=11, clinical=clinical)
     run_snakemake(workdir, "--cores", "2")
     return workdir, patients, clinical
 

@@ -17,26 +17,17 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from helpers import SNAKEFILE, SNAKEMAKE, make_workdir, run_snakemake
-from oncoweave.toy.maf_cohort import simulate_maf_cohort, simulated_clinical
+from helpers import SNAKEFILE, SNAKEMAKE, make_workdir, run_snakemake, write_maf_cohort
 
 pytestmark = pytest.mark.workflow
 
 
 def _maf_workdir(path: Path) -> Path:
-    import pandas as pd
-
+    """A 40-patient MAF cohort in four shards (so that a kill falls between shards)."""
     workdir = make_workdir(path)
-    config = workdir / "config"
-    simulate_maf_cohort(40, config / "cohort.maf", seed=7, median_mutations=30)
-    calls = pd.read_csv(config / "cohort.maf", sep="\t", comment="#", dtype=str)
-    patients = list(dict.fromkeys(calls["Tumor_Sample_Barcode"]))
-    for sheet in ("samples.tsv", "images.tsv"):
-        (config / sheet).write_text((config / sheet).read_text().splitlines()[0] + "\n")
-    simulated_clinical(patients, seed=7).to_csv(config / "clinical.tsv", sep="\t", index=False)
-    text = (config / "config.yaml").read_text()
-    text = text.replace('maf: ""', "maf: config/cohort.maf", 1)
-    (config / "config.yaml").write_text(text.replace("shard_size: 50", "shard_size: 10", 1))
+    write_maf_cohort(workdir / "config", 40, seed=7)
+    config = workdir / "config" / "config.yaml"
+    config.write_text(config.read_text().replace("shard_size: 50", "shard_size: 10", 1))
     return workdir
 
 
