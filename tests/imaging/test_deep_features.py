@@ -271,8 +271,9 @@ def test_benchmark(trained):
     cases, model_dir, metadata = trained
     result = benchmark_embedding(cases, model_dir)
     assert result["n_cases"] == 6 and result["embedding_seconds_per_case"] > 0
+    assert result["training_seconds"] > 0 and result["training_n_cases"] == 6
     assert result["training_seconds_per_epoch"] == pytest.approx(
-        metadata["training_seconds"] / TINY["epochs"])
+        result["training_seconds"] / TINY["epochs"])
 
 
 # ---------------------------------------------------------------------------------------------
