@@ -33,7 +33,7 @@ rule annotate_consequences:
         " && bcftools csq -l -s - -p a -f {input.fasta:q} -g {input.gff3:q} -Ob"
         " -o $out.csq.bcf {input.calls:q}/$patient.vcf.gz"
         " && bcftools view --no-version -h $out.csq.bcf"
-        " | grep -v '^##bcftools/csqCommand=' > $out.header"
+        " | grep -v '^##bcftools[^=]*Command=' > $out.header"
         " && bcftools reheader -h $out.header -o $out.bcf $out.csq.bcf"
         " && rm $out.csq.bcf $out.header || exit 1; done) 2> {log}"
 
