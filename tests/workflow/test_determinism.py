@@ -21,9 +21,11 @@ pytestmark = pytest.mark.workflow
 # Timings by definition: the gathered benchmark files and their plot.
 EXCLUDED = {"results/benchmarks.parquet", "results/benchmarks.png"}
 # Written by the tools of a read run, kept as they write them: fastp's JSON (its "command" names
-# a temporary path) and HTML, MultiQC's report and data (creation date, absolute paths).
+# a temporary path) and HTML, samtools markdup's statistics (its COMMAND line names the scratch
+# BAM), MultiQC's report and data (creation date, absolute paths).
 TOOL_QC = ("results/qc/mapped/*/*.fastp.json", "results/qc/mapped/*/*.fastp.html",
-           "results/qc/multiqc.html", "results/qc/multiqc_data/*")
+           "results/qc/mapped/*/*.markdup.txt", "results/qc/multiqc.html",
+           "results/qc/multiqc_data/*")
 
 
 def _results(workdir: Path) -> dict[str, bytes]:
