@@ -258,6 +258,24 @@ def test_save_and_load_give_identical_predictions(tmp_path, test, fused):
     assert loaded.loss_curve_ == fused.loss_curve_
 
 
+def test_two_fits_save_identical_files_without_timings(tmp_path, train, caplog):
+    """The fit's duration is logged and kept in memory, not saved: the files compare byte for
+    byte across runs."""
+    X, modality_map, time, event, response = small(train)
+    for name in ("first", "second"):
+        with caplog.at_level(logging.INFO, logger="oncoweave.fusion.net"):
+            model = FusionSurvivalModel(QUICK, device="cpu").fit(X, modality_map, time, event,
+                                                                 response)
+        assert model.training_seconds_ > 0
+        model.save(tmp_path / name)
+    assert " s (final loss " in caplog.text
+    for relative in ("models/model.pt", "configs/metadata.json"):
+        assert (tmp_path / "first" / relative).read_bytes() == \
+            (tmp_path / "second" / relative).read_bytes(), relative
+    text = (tmp_path / "first" / "configs" / "metadata.json").read_text()
+    assert not any(word in text for word in ("second", "elapsed", "duration"))
+
+
 def test_load_refuses_a_directory_without_a_model(tmp_path):
     with pytest.raises(InputError, match="models/model.pt is missing"):
         FusionSurvivalModel.load(tmp_path)

@@ -100,11 +100,14 @@ def aligned(tmp_path_factory):
 def test_aligned_pair_is_a_marked_indexed_bam_with_its_read_group(aligned):
     with pysam.AlignmentFile(str(aligned["bam"])) as bam:
         assert bam.header["RG"] == [{"ID": "S-T", "SM": "S-T", "PL": "ILLUMINA", "LB": "S-T"}]
-        programs = [entry["CL"].split()[:2] for entry in bam.header["PG"]]
+        header = str(bam.header)
+        programs = [entry["CL"].split() for entry in bam.header["PG"]]
         assert bam.check_index()
         reads = list(bam.fetch(until_eof=True))
-    assert programs[:4] == [["bwa", "mem"], ["samtools", "fixmate"], ["samtools", "sort"],
-                            ["samtools", "markdup"]]
+    # One @PG line, bwa's, naming no temporary path (two runs write the same header).
+    assert len(programs) == 1 and programs[0][:2] == ["bwa", "mem"]
+    assert programs[0][-3:] == ["index/genome.fa", "R1.fastq.gz", "R2.fastq.gz"]
+    assert str(aligned["root"]) not in header and "align_reads." not in header
     assert 0.9 * 2 * 2475 <= len(reads) <= 2 * 2475
     assert all(read.get_tag("RG") == "S-T" for read in reads)
     assert any(read.is_duplicate for read in reads)
@@ -166,7 +169,30 @@ def test_the_alignments_do_not_depend_on_the_number_of_threads(aligned, tmp_path
 
     assert records(bam) == records(aligned["bam"]) and records(bam).count("\n") > 1000
 
+    def header(path):
+        return subprocess.run(["samtools", "view", "--no-PG", "-H", str(path)], check=True,
+                              capture_output=True, text=True).stdout
+
+    # Another scratch folder and thread count: the same header but bwa's -t.
+    assert header(bam).replace("-t 1 ", "-t 2 ") == header(aligned["bam"])
+
 
 def test_align_threads_grow_with_the_reads():
     assert [alignment.threads_for_reads(mb) for mb in (0, 12, 249, 250, 1000, 10_000)] == \
         [1, 1, 1, 2, 5, 8]
+
+
+def test_the_bwa_index_is_linked_into_the_scratch_folder_under_its_relative_path(tmp_path,
+                                                                                 monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "results/reference/bwa").mkdir(parents=True)
+    (tmp_path / "results/reference/bwa/genome.fa.bwt").write_text("index")
+    for name in ("scratch", "absolute", "outside"):
+        (tmp_path / name).mkdir()
+    prefix = alignment.linked_index("results/reference/bwa/genome.fa", str(tmp_path / "scratch"))
+    assert prefix == "results/reference/bwa/genome.fa"
+    assert (tmp_path / "scratch" / f"{prefix}.bwt").read_text() == "index"
+    absolute = str(tmp_path / "results/reference/bwa/genome.fa")
+    assert alignment.linked_index(absolute, str(tmp_path / "absolute")) == "index/genome.fa"
+    assert (tmp_path / "absolute/index/genome.fa.bwt").read_text() == "index"
+    assert alignment.linked_index("../x/genome.fa", str(tmp_path / "outside")) == "index/genome.fa"

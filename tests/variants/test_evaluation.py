@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import shutil
+import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -313,3 +314,16 @@ def test_compare_callers_is_a_registered_command():
     args = build_parser().parse_args(
         ["compare-callers", "--run-dir", "x", "--patients", "P1", "P2"])
     assert (args.run_dir, args.patients, args.output) == ("x", ["P1", "P2"], None)
+
+
+def test_workflow_candidates_keep_bcftools_versions_but_no_command_lines(tiny_run):
+    """Command lines carry dates and paths that differ between runs; the Version lines stay (the
+    variants table records them)."""
+    called = tiny_run / "results/shards/s000/called"
+    assert sorted(path.name for path in called.iterdir()) == ["P1.vcf.gz", "P1.vcf.gz.tbi"]
+    header = subprocess.run(["bcftools", "view", "--no-version", "-h", str(called / "P1.vcf.gz")],
+                            check=True, capture_output=True, text=True).stdout
+    assert "##bcftools_callVersion=" in header and "##bcftoolsVersion=" in header
+    assert "Command=" not in header and "Date=" not in header
+    with pysam.TabixFile(str(called / "P1.vcf.gz")) as indexed:  # the index fits the file
+        assert sum(1 for contig in indexed.contigs for _ in indexed.fetch(contig)) >= 2

@@ -25,9 +25,17 @@ rule annotate_consequences:
         # -l -s -: annotate each variant on its own, whatever its genotype. Genotype-aware modes drop
         # low-VAF tumour alleles (called 0/0) and merge unrelated hets into false compound changes;
         # -p a: calls are unphased (the default -p r stops on unphased heterozygous genotypes).
+        # Then the header without its ##bcftools/csqCommand line (a date and paths that differ
+        # between runs; ##bcftools/csqVersion stays, the variants table records it): the same
+        # records, and two runs write the same file.
         "(mkdir -p {output:q} && for patient in {params.patients}; do"
-        " bcftools csq -l -s - -p a -f {input.fasta:q} -g {input.gff3:q} -Ob"
-        " -o {output:q}/$patient.bcf {input.calls:q}/$patient.vcf.gz || exit 1; done) 2> {log}"
+        " out={output:q}/$patient"
+        " && bcftools csq -l -s - -p a -f {input.fasta:q} -g {input.gff3:q} -Ob"
+        " -o $out.csq.bcf {input.calls:q}/$patient.vcf.gz"
+        " && bcftools view --no-version -h $out.csq.bcf"
+        " | grep -v '^##bcftools[^=]*Command=' > $out.header"
+        " && bcftools reheader -h $out.header -o $out.bcf $out.csq.bcf"
+        " && rm $out.csq.bcf $out.header || exit 1; done) 2> {log}"
 
 
 rule export_variants:

@@ -2,6 +2,7 @@
 from pathlib import Path
 
 from oncoweave.cli.glue import run_step
+from oncoweave.core.paths import recorded_path
 from oncoweave.core.threads import single_threaded_openmp
 from oncoweave.core.tables import read_parquet, write_parquet
 from oncoweave.drivers.model import DriverModel
@@ -16,7 +17,7 @@ def main():
     with single_threaded_openmp():  # threads: 1 (see oncoweave.core.threads)
         drivers = score_drivers(variants, DriverModel.load(model_dir))
     write_parquet(drivers, snakemake.output[0], DRIVERS_SCHEMA,
-                  {**metadata, "driver_model_dir": str(model_dir)})
+                  {**metadata, "driver_model_dir": recorded_path(model_dir)})
     print(f"{variants['patient'].nunique()} patients, {len(drivers)} variants scored")
 
 

@@ -2,6 +2,7 @@
 from pathlib import Path
 
 from oncoweave.cli.glue import run_step
+from oncoweave.core.paths import recorded_path
 from oncoweave.core.threads import single_threaded_openmp
 from oncoweave.core.tables import write_parquet
 from oncoweave.drivers.features import DriverKnowledge
@@ -17,7 +18,7 @@ def main():
     with single_threaded_openmp():  # threads: 1 (see oncoweave.core.threads)
         saturation = score_saturation(DriverModel.load(model_dir), knowledge)
     write_parquet(saturation, snakemake.output.table, SATURATION_SCHEMA,
-                  {"driver_model_dir": str(model_dir)})
+                  {"driver_model_dir": recorded_path(model_dir)})
     lollipop_plots(saturation, knowledge, Path(snakemake.output.plots[0]).parent)
 
 

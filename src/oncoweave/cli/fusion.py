@@ -194,10 +194,10 @@ def _cmd_fusion(args: argparse.Namespace) -> int:
                 "folds": [{"index": f.index, "n_train": len(f.train), "n_val": len(f.val),
                            "source": f.source} for f in folds],
                 "table_sha256": file_sha256(path),
-                "seconds": round(clock.perf_counter() - started, 1),
                 "candidates": (["FusionNetSurvival"] if args.model == "net" else
                                list(default_candidates(modality_map, task, args.seed,
                                                        args.model)))}
     write_outputs(result, args.output, settings, {"table": path.name, "seed": str(args.seed)})
     print(format_report(result, args.output))
+    print(f"({clock.perf_counter() - started:.1f} s)")
     return 0

@@ -183,7 +183,7 @@ def _cmd_radiomics_cv(args) -> int:
                                    baseline_feature=args.baseline_feature, folds=args.folds,
                                    repeats=args.repeats, k_best=args.k_best,
                                    n_bootstrap=args.bootstrap, seed=args.seed)
-    result["seconds"] = round(time.perf_counter() - start, 2)
+    seconds = time.perf_counter() - start  # printed, not written: the JSON has no timings
     if args.output:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         Path(args.output).write_text(json.dumps(result, indent=2) + "\n")
@@ -193,7 +193,8 @@ def _cmd_radiomics_cv(args) -> int:
         return f"{name}: AUROC {summary[key]:.3f} (95% CI {low:.3f}-{high:.3f})"
 
     print(f"{result['n_patients']} patients ({result['n_positive']} positive), "
-          f"{result['n_features']} features, {args.repeats}x{args.folds}-fold CV")
+          f"{result['n_features']} features, {args.repeats}x{args.folds}-fold CV "
+          f"({seconds:.1f} s)")
     print(line("radiomics model", result["model"]))
     print(line(f"{args.baseline_feature} (CV)", result["baseline"]))
     print(line(f"{args.baseline_feature} (apparent)", result["baseline"], "apparent_auroc"))

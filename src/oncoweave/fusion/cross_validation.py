@@ -7,8 +7,9 @@ all-but-one. Per-fold Harrell's C mean and sd are what MCAT and most papers repo
 interval is a seeded bootstrap of that mean over the validation patients.
 
 Outputs (:func:`write_outputs`): ``predictions.parquet`` (PREDICTIONS_SCHEMA or
-RESPONSE_PREDICTIONS_SCHEMA), ``metrics.json`` (every number, the settings, seeds, versions,
-runtimes) and PNG plots (:mod:`oncoweave.fusion.plots`).
+RESPONSE_PREDICTIONS_SCHEMA), ``metrics.json`` (every number, the settings, seeds, versions)
+and PNG plots (:mod:`oncoweave.fusion.plots`). Runtimes are logged, not written: two runs write
+identical files (the job's benchmark file has its wall time).
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ def cross_validate_survival(table: pd.DataFrame, modality_map: ModalityMap, time
     columns. Returns (predictions [id, fold, risk, risk_group, risk_percentile, time, event],
     per-fold metrics
     [fold, n_train, n_val, events_val, cindex, td_auc, ibs, td_auc_times, td_auc_values,
-    chosen, inner_scores, fit_seconds]).
+    chosen, inner_scores]; each fold's fit time is logged).
     """
     X = table[modality_map.columns()]
     predictions, per_fold = [], []
@@ -108,14 +109,14 @@ def cross_validate_survival(table: pd.DataFrame, modality_map: ModalityMap, time
             "td_auc": mean_auc, "ibs": integrated_brier(t_train, e_train, t_val, e_val, survival,
                                                         times),
             "td_auc_times": times.tolist(), "td_auc_values": auc.tolist(),
-            **_selection(model), "fit_seconds": round(clock.perf_counter() - started, 2)})
+            **_selection(model)})
         predictions.append(pd.DataFrame({
             "id": val, "fold": fold.index, "risk": risk_val,
             "risk_group": np.where(risk_val > np.median(risk_train), "high", "low"),
             "risk_percentile": percentile_among(risk_train, risk_val),
             "time": t_val, "event": e_val}))
         log.info("fold %d: C-index %.3f (%s, %.1f s)", fold.index, per_fold[-1]["cindex"],
-                 per_fold[-1]["chosen"], per_fold[-1]["fit_seconds"])
+                 per_fold[-1]["chosen"], clock.perf_counter() - started)
     return pd.concat(predictions, ignore_index=True), pd.DataFrame(per_fold)
 
 
@@ -139,11 +140,11 @@ def cross_validate_response(table: pd.DataFrame, modality_map: ModalityMap, resp
         metrics = (response_metrics(y_val, probability) if both_classes
                    else {"auroc": np.nan, "auprc": np.nan, "brier": np.nan})
         per_fold.append({"fold": fold.index, "n_train": len(train), "n_val": len(val),
-                         "responders_val": int(y_val.sum()), **metrics, **_selection(model),
-                         "fit_seconds": round(clock.perf_counter() - started, 2)})
+                         "responders_val": int(y_val.sum()), **metrics, **_selection(model)})
         predictions.append(pd.DataFrame({"id": val, "fold": fold.index,
                                          "probability": probability, "response": y_val}))
-        log.info("fold %d: AUROC %.3f (%s)", fold.index, metrics["auroc"], per_fold[-1]["chosen"])
+        log.info("fold %d: AUROC %.3f (%s, %.1f s)", fold.index, metrics["auroc"],
+                 per_fold[-1]["chosen"], clock.perf_counter() - started)
     return pd.concat(predictions, ignore_index=True), pd.DataFrame(per_fold)
 
 
@@ -202,8 +203,8 @@ def ablation(table: pd.DataFrame, modality_map: ModalityMap, folds: Sequence[Fol
                                                             model_factory)
             summary = summarise_response(predictions, per_fold, n_bootstrap, seed)
         summaries.append({"model": name, "modalities": list(modalities),
-                          "n_features": len(subset.columns()), **summary,
-                          "seconds": round(clock.perf_counter() - started, 1)})
+                          "n_features": len(subset.columns()), **summary})
+        log.info("%s: done in %.1f s", name, clock.perf_counter() - started)
         all_folds.append(per_fold.assign(model=name))
         all_predictions.append(predictions.assign(model=name))
     key = "cindex_mean" if task == "survival" else "auroc_mean"

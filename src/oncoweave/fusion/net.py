@@ -26,7 +26,8 @@ metadata records the device).
 
 A saved model is a MONAI-bundle-like directory: ``models/model.pt`` (state_dict) and
 ``configs/metadata.json`` (settings, columns, modality map, preprocessing statistics, versions,
-seed, device, loss curves).
+seed, device, loss curves); no timings, so that two runs write identical files (the fit's
+duration is logged and kept in memory as ``training_seconds_``).
 
 This module imports torch when imported: import it where it is used (the CLI starts without it).
 
@@ -369,7 +370,6 @@ class FusionSurvivalModel(BaseEstimator):
             "validation_curve": self.validation_curve_,
             "best_epoch": self.best_epoch_,
             "final_loss": self.loss_curve_[-1],
-            "training_seconds": self.training_seconds_,
         }
 
     def _network_args(self) -> dict[str, Any]:
@@ -402,7 +402,7 @@ class FusionSurvivalModel(BaseEstimator):
         model.n_features_in_ = len(model.columns_)
         model.device_ = model.torch_device()
         for name in ("n_patients", "n_events", "has_response", "loss_curve", "validation_curve",
-                     "best_epoch", "training_seconds", "torch_threads"):
+                     "best_epoch", "torch_threads"):
             setattr(model, f"{name}_", metadata.get(name))
         try:
             network = FusionNet(**model._network_args())

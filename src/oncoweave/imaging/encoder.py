@@ -12,8 +12,9 @@ Training is seeded (``torch.manual_seed``, ``monai.utils.set_determinism``, the 
 ``torch.use_deterministic_algorithms(True)``: two trainings with the same seed on the same machine
 give bit-identical weights. On CUDA some kernels are not bit-reproducible; the metadata records
 the device. The model directory is MONAI-bundle-like: ``models/model.pt`` (state_dict),
-``configs/metadata.json`` (versions, seed, loss curve, data format, transforms) and
-``configs/inference.json`` (how to rebuild the network and its preprocessing).
+``configs/metadata.json`` (versions, seed, loss curve, data format, transforms; no timings, so
+that two trainings write identical files) and ``configs/inference.json`` (how to rebuild the
+network and its preprocessing).
 
 Default settings (crop 32^3, channels (8, 16, 32), 30 epochs, batch 4) train on 8 lesions in about
 1 s on 2 CPU cores, after about 1 s loading and resampling them (small 48 x 48 x 40 volumes).
@@ -109,7 +110,8 @@ def vae_loss(reconstruction: torch.Tensor, target: torch.Tensor, mu: torch.Tenso
 
 def train_encoder(cases: Iterable[Mapping[str, Any]] | pd.DataFrame, out_dir: str | Path,
                   settings: EncoderSettings | None = None, device: str | None = None) -> dict:
-    """Train the encoder on ``cases`` and save the model directory; return its metadata.
+    """Train the encoder on ``cases`` and save the model directory; return its metadata and,
+    not saved (a run's files carry no timings), ``training_seconds``.
 
     The directory is written beside ``out_dir`` and renamed onto it at the end, so a failed
     training leaves nothing (and keeps an earlier model there untouched).
@@ -128,7 +130,7 @@ def train_encoder(cases: Iterable[Mapping[str, Any]] | pd.DataFrame, out_dir: st
     with seeded(settings.seed, torch_device):
         network = build_network(settings).to(torch_device)
         losses, reconstruction, seconds = _fit(network, crops, settings, torch_device)
-    metadata = _metadata(cases, settings, torch_device, losses, reconstruction, seconds)
+    metadata = _metadata(cases, settings, torch_device, losses, reconstruction)
     with directory_replaced_on_success(out_dir) as temporary:
         (temporary / MODEL_FILE).parent.mkdir(parents=True)
         (temporary / METADATA_FILE).parent.mkdir(parents=True)
@@ -137,8 +139,9 @@ def train_encoder(cases: Iterable[Mapping[str, Any]] | pd.DataFrame, out_dir: st
         metadata["model_sha256"] = file_sha256(temporary / MODEL_FILE)
         _write_json(temporary / METADATA_FILE, metadata)
         _write_json(temporary / INFERENCE_FILE, _inference_config(settings))
-    log.info("saved the image encoder to %s (final loss %.5f)", out_dir, metadata["final_loss"])
-    return metadata
+    log.info("saved the image encoder to %s (final loss %.5f, trained in %.1f s)", out_dir,
+             metadata["final_loss"], seconds)
+    return {**metadata, "training_seconds": seconds}
 
 
 def _fit(network: torch.nn.Module, crops: list[dict[str, torch.Tensor]],
@@ -182,7 +185,7 @@ def _fit(network: torch.nn.Module, crops: list[dict[str, torch.Tensor]],
 
 
 def _metadata(cases: list[dict[str, str]], settings: EncoderSettings, device: torch.device,
-              losses: list[float], reconstruction: list[float], seconds: float) -> dict:
+              losses: list[float], reconstruction: list[float]) -> dict:
     import monai
     import nibabel
     import torch
@@ -226,7 +229,6 @@ def _metadata(cases: list[dict[str, str]], settings: EncoderSettings, device: to
         "loss_curve": losses,
         "reconstruction_curve": reconstruction,
         "final_loss": losses[-1],
-        "training_seconds": seconds,
         "settings": settings.to_dict(),
         "network": {"class": NETWORK_CLASS, "args": network_args(settings)},
         "transforms": describe_transforms(settings),

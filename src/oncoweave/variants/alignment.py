@@ -61,19 +61,22 @@ class Commands:
     def __init__(self, stream: TextIO | None = None):
         self.stream = stream if stream is not None else sys.stderr
 
-    def note(self, argv: Sequence[str], stdout: str | None = None) -> None:
+    def note(self, argv: Sequence[str], stdout: str | None = None, cwd: str | None = None
+             ) -> None:
         line = shlex.join(argv) + (f" > {shlex.quote(stdout)}" if stdout else "")
-        log.info("running: %s", line)
+        log.info("running: %s%s", line, f" (in {cwd})" if cwd else "")
         self.stream.flush()
 
     def run(self, argv: Sequence[str], stdout: str | None = None) -> None:
         """One command; ``stdout`` (a path) receives its output."""
         self.pipe([argv], stdout)
 
-    def pipe(self, commands: Sequence[Sequence[str]], stdout: str | None = None) -> None:
-        """A pipeline ``a | b | c``; fails (like ``set -o pipefail``) if any command fails."""
+    def pipe(self, commands: Sequence[Sequence[str]], stdout: str | None = None,
+             cwd: str | None = None) -> None:
+        """A pipeline ``a | b | c`` (run in ``cwd`` when given); fails (like ``set -o pipefail``)
+        if any command fails."""
         for argv in commands:
-            self.note(argv)
+            self.note(argv, cwd=cwd)
         processes: list[subprocess.Popen] = []
         sink = open(stdout, "wb") if stdout else None
         try:
@@ -81,7 +84,7 @@ class Commands:
             for number, argv in enumerate(commands):
                 last = number == len(commands) - 1
                 process = subprocess.Popen(
-                    list(argv), stdin=upstream, stderr=self.stream,
+                    list(argv), stdin=upstream, stderr=self.stream, cwd=cwd,
                     stdout=(sink if sink else None) if last else subprocess.PIPE)
                 if upstream is not None:
                     upstream.close()  # the next command owns it now (SIGPIPE reaches the writer)
@@ -123,6 +126,7 @@ def align_pair(r1: str, r2: str, *, sample: str, label: str = "", index_prefix: 
     Path(qc_dir).mkdir(parents=True, exist_ok=True)
     files = qc_files(qc_dir, sample)
     with tempfile.TemporaryDirectory(prefix="align_reads.", dir=tmpdir) as scratch:
+        scratch = os.path.abspath(scratch)
         trimmed = [f"{scratch}/R1.fastq.gz", f"{scratch}/R2.fastq.gz"]
         # fastp trimming + QC (-R: the report's title).
         commands.run(["fastp", "--thread", threads, *shlex.split(fastp_extra), "-i", r1, "-I", r2,
@@ -131,18 +135,34 @@ def align_pair(r1: str, r2: str, *, sample: str, label: str = "", index_prefix: 
         # bwa mem with the read group; fixmate -m adds the mate scores markdup needs; sort by
         # coordinate. -K: a fixed batch of bases, so that the alignments (bwa estimates insert
         # sizes per batch) do not depend on the number of threads.
+        # The BAM header's one @PG line is bwa's, run inside the scratch folder so that it names
+        # no temporary path; --no-PG: samtools adds none (theirs would: sort -T, markdup's input),
+        # its commands are in the job's log. Two runs write the same BAM.
         sorted_bam = f"{scratch}/sorted.bam"
         commands.pipe([
             ["bwa", "mem", "-t", threads, "-K", BWA_BATCH_BASES, "-R", read_group(sample),
-             index_prefix, *trimmed],
-            ["samtools", "fixmate", "-m", "-u", "-", "-"],
-            ["samtools", "sort", "-@", threads, "-m", "500M", "-T", f"{scratch}/sort",
+             linked_index(index_prefix, scratch), "R1.fastq.gz", "R2.fastq.gz"],
+            ["samtools", "fixmate", "--no-PG", "-m", "-u", "-", "-"],
+            ["samtools", "sort", "--no-PG", "-@", threads, "-m", "500M", "-T", f"{scratch}/sort",
              "-o", sorted_bam, "-"],
-        ])
-        commands.run(["samtools", "markdup", "-@", threads, "-f", files["markdup"],
+        ], cwd=scratch)
+        commands.run(["samtools", "markdup", "--no-PG", "-@", threads, "-f", files["markdup"],
                       "--write-index", sorted_bam, f"{bam}##idx##{bai}"])
         _alignment_qc(bam, fasta=fasta, targets=targets, files=files, threads=threads,
                       commands=commands)
+
+
+def linked_index(index_prefix: str, scratch: str) -> str:
+    """The bwa index prefix as bwa, run inside ``scratch``, is given it: the index folder linked
+    there under its relative path (``results/reference/bwa/genome.fa``), or as ``index/`` when
+    it is absolute."""
+    prefix = Path(index_prefix)
+    inside = not prefix.is_absolute() and prefix.parent != Path(".") and ".." not in prefix.parts
+    relative = prefix if inside else Path("index") / prefix.name
+    link = Path(scratch) / relative.parent
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(os.path.abspath(prefix.parent), target_is_directory=True)
+    return relative.as_posix()
 
 
 def link_bam(source: str, *, sample: str, fasta: str, targets: str, bam: str, bai: str,

@@ -16,6 +16,7 @@ import pysam
 
 from oncoweave.core.errors import InputError
 from oncoweave.core.io import check_not_plain_gzip, indexed_vcf_on_success
+from oncoweave.core.paths import recorded_path
 from oncoweave.genome.builds import grch37_gene_at
 from oncoweave.genome.reference import ContigMap
 from oncoweave.variants.import_summary import ImportSummary
@@ -301,7 +302,7 @@ def imported_vcf_header(source: pysam.VariantHeader, reference_contigs: Mapping[
             header.add_line(str(record).rstrip("\n"))
     for name, length in reference_contigs.items():
         header.contigs.add(name, length=length)
-    header.add_line(f"##reference=file://{Path(reference_fasta).resolve()}")
+    header.add_line(f"##reference={recorded_path(reference_fasta)}")  # no run-specific path
     for name in samples:
         header.add_sample(name)
     return header

@@ -28,10 +28,14 @@ def pileup_command(bams: Sequence[str], samples: Sequence[str], fasta: str, targ
     so a 10 % tumour indel is a candidate even when the pooled fraction is lower; call -m -A keeps
     every allele seen, the classification decides later. Then left-align and split multiallelic
     sites, and keep only sites where a real allele was seen. -G names each BAM's reads after its
-    sheet sample, whatever SM tag the BAM carries.
+    sheet sample, whatever SM tag the BAM carries. Last, the header loses bcftools' Command lines
+    (dates and paths that differ between runs; the Version lines stay, the variants table records
+    them), so that two runs write the same file.
     """
     names = "".join(f"* {bam} {sample}\n" for bam, sample in zip(bams, samples, strict=True))
     q = shlex.quote
+    stem = output_vcf.removesuffix(".vcf.gz")
+    raw, header = f"{stem}.raw.vcf.gz", f"{stem}.header.txt"
     return (
         "set -o pipefail; "
         f"bcftools mpileup -f {q(fasta)} -T {q(targets)} -G <(printf '%s' {q(names)})"
@@ -39,9 +43,20 @@ def pileup_command(bams: Sequence[str], samples: Sequence[str], fasta: str, targ
         f" -q {int(min_mapping_quality)} -Q {int(min_base_quality)} -Ou {' '.join(map(q, bams))}"
         " | bcftools call -m -A -Ou"
         f" | bcftools norm -f {q(fasta)} -m -any -Ou"
-        f" | bcftools view -e 'ALT=\"<*>\" || ALT=\".\"' -Oz -o {q(output_vcf)}"
+        f" | bcftools view -e 'ALT=\"<*>\" || ALT=\".\"' -Oz -o {q(raw)}"
+        f" && {without_command_lines(raw, output_vcf, header)}"
         f" && bcftools index -t {q(output_vcf)}"
     )
+
+
+def without_command_lines(source: str, output: str, header: str) -> str:
+    """Shell: ``source`` (VCF/BCF) as ``output`` without its ``##bcftools...Command=`` header lines,
+    the records as they are (``header``: a scratch file; both removed)."""
+    q = shlex.quote
+    return (f"bcftools view --no-version -h {q(source)}"
+            f" | grep -v '^##bcftools[^=]*Command=' > {q(header)}"
+            f" && bcftools reheader -h {q(header)} -o {q(output)} {q(source)}"
+            f" && rm {q(source)} {q(header)}")
 
 
 def call_patients(patients: Sequence[Mapping], out_dir: str | Path, *, fasta: str, targets: str,
