@@ -266,3 +266,25 @@ def test_plain_gzip_vcf_is_named_with_the_bgzip_fix(workdir):
         "index it with `tabix -p vcf` (rule import_vcfs; log "
         f"logs/import_vcfs/{shard_of(workdir, 'P1')}.log)")
     assert not (workdir / imported).exists()
+
+
+def test_name_sorted_bam_is_refused_with_the_sort_command(workdir):
+    """`samtools index` would fail later on it with an unclear message."""
+    import pysam
+
+    from helpers import indexed_bundled_reference
+
+    with pysam.FastaFile(str(indexed_bundled_reference(workdir))) as fasta:
+        contigs = [{"SN": name, "LN": length}
+                   for name, length in zip(fasta.references, fasta.lengths, strict=True)]
+    header = {"HD": {"VN": "1.6", "SO": "queryname"}, "SQ": contigs}
+    with pysam.AlignmentFile(str(workdir / "reads/named.bam"), "wb", header=header):
+        pass
+    make_workdir(workdir, HEADER + "P1\tP1-T\ttumour\t\t\treads/named.bam\t\t\n")
+    result = run_snakemake(workdir, "--cores", "1", "results/checks/P1-T.bam.ok", check=False)
+    assert result.returncode != 0
+    assert result.stderr.splitlines()[-1] == (
+        "oncoweave: error: config/samples.tsv, row 1 (sample P1-T): reads/named.bam: is not "
+        "coordinate-sorted (SO:queryname): sort it with `samtools sort -o sorted.bam "
+        "reads/named.bam` (rule check_bam; log logs/check_bam/P1-T.log)")
+    assert not (workdir / "results/checks/P1-T.bam.ok").exists()

@@ -39,8 +39,15 @@ GRCH37_LENGTHS = {
 
 # --- BAM/CRAM --------------------------------------------------------------------------------
 
-def check_bam(path: str | Path, reference_contigs: Mapping[str, int]) -> None:
-    """Fail unless the BAM/CRAM header holds every reference contig with the reference's length."""
+# Without an @HD SO tag (or with SO:unknown), this many first records must be in coordinate order.
+SORT_CHECK_RECORDS = 1000
+
+
+def check_bam(path: str | Path, reference_contigs: Mapping[str, int],
+              reference_fasta: str | Path | None = None) -> None:
+    """Fail unless the BAM/CRAM header holds every reference contig with the reference's length,
+    and the file is coordinate-sorted (header SO:coordinate; without an SO tag, or SO:unknown,
+    its first SORT_CHECK_RECORDS records in order). ``reference_fasta``: to read a CRAM's records."""
     bam_contigs = _alignment_contigs(path)
     mismatched = [name for name, length in reference_contigs.items()
                   if bam_contigs.get(name) != length]
@@ -48,6 +55,7 @@ def check_bam(path: str | Path, reference_contigs: Mapping[str, int]) -> None:
         raise InputError("its header does not match the reference: "
                          + _contig_mismatch(mismatched, bam_contigs, reference_contigs)
                          + _build_hint(bam_contigs, reference_contigs), path=str(path))
+    _check_coordinate_sorted(path, reference_fasta)
 
 
 def _alignment_contigs(path: str | Path) -> dict[str, int]:
@@ -59,6 +67,37 @@ def _alignment_contigs(path: str | Path) -> dict[str, int]:
             return dict(zip(alignments.references, alignments.lengths, strict=True))
     except (ValueError, OSError) as err:
         raise InputError(f"not a BAM/CRAM file ({err})", path=str(path)) from None
+
+
+def _check_coordinate_sorted(path: str | Path, reference_fasta: str | Path | None) -> None:
+    """`samtools index` needs a coordinate-sorted file: say so, with the fix, before it fails."""
+    options = {"reference_filename": str(reference_fasta)} if reference_fasta else {}
+    with pysam.AlignmentFile(str(path), "r", check_sq=False, **options) as alignments:
+        order = alignments.header.to_dict().get("HD", {}).get("SO")
+        if order not in (None, "unknown", "coordinate"):
+            raise _not_sorted(path, f"SO:{order}")
+        if order == "coordinate" or (alignments.is_cram and not reference_fasta):
+            return
+        last = (-1, -1)
+        try:
+            for number, read in enumerate(alignments.fetch(until_eof=True), start=1):
+                if number > SORT_CHECK_RECORDS:
+                    return
+                # Unmapped reads without a position come last in a sorted file.
+                key = (read.reference_id if read.reference_id >= 0
+                       else len(alignments.references), read.reference_start)
+                if key < last:
+                    tag = "no SO tag" if order is None else "SO:unknown"
+                    raise _not_sorted(path, f"{tag}; its record {number:,} is out of "
+                                            "coordinate order")
+                last = key
+        except (ValueError, OSError) as err:
+            raise InputError(f"cannot read its records ({err})", path=str(path)) from None
+
+
+def _not_sorted(path: str | Path, why: str) -> InputError:
+    return InputError(f"is not coordinate-sorted ({why}): sort it with "
+                      f"`samtools sort -o sorted.bam {path}`", path=str(path))
 
 
 def _contig_mismatch(mismatched: list[str], file_contigs: Mapping[str, int],
