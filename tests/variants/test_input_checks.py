@@ -6,9 +6,13 @@ from pathlib import Path
 import pysam
 import pytest
 
-from helpers import indexed_bundled_reference
+from helpers import CALL_FORMATS, indexed_bundled_reference, write_vcf_gz
 from oncoweave.core.errors import InputError
-from oncoweave.variants.inputs import check_bam
+from oncoweave.genome.reference import BUNDLED_REFERENCE_DIR, ContigMap
+from oncoweave.variants.import_summary import write_import_summaries
+from oncoweave.variants.inputs import check_bam, import_vcf
+
+CONTIG_MAP = ContigMap.from_tsv(BUNDLED_REFERENCE_DIR / "regions.tsv")
 
 
 @pytest.fixture(scope="module")
@@ -65,3 +69,92 @@ def test_sorted_records_pass(tmp_path, reference_contigs, sort_order):
     path = write_bam(tmp_path / "sorted.bam", reference_contigs, [(0, 100), (0, 100), (1, 5)],
                      sort_order)
     check_bam(path, reference_contigs)
+
+
+# --- VCF import: read counts, implausible depths, the one sample column ----------------------
+
+def write_tp53_calls(path: Path, fasta: Path, samples: dict[str, dict], formats=CALL_FORMATS,
+                     count: int = 2) -> Path:
+    """``count`` SNVs on the TP53 contig with the reference's REF, each sample with ``samples``'
+    FORMAT values."""
+    with pysam.FastaFile(str(fasta)) as reference:
+        bases = reference.fetch("chr17_TP53", 35087, 35087 + count).upper()
+    records = [{"contig": "chr17_TP53", "pos": 35088 + k, "alleles": (ref, "A" if ref != "A"
+                                                                       else "G"),
+                "samples": samples} for k, ref in enumerate(bases)]
+    return write_vcf_gz(path, records, contigs={"chr17_TP53": None}, samples=list(samples),
+                        formats=formats)
+
+
+def run_import(source: Path, output: Path, fasta: Path, **options):
+    return import_vcf(source, output, reference_fasta=fasta, contig_map=CONTIG_MAP,
+                      tumour_sample="P1-T", require_read_counts=True, **options)
+
+
+def test_depth_beyond_any_sequencing_is_refused(tmp_path, reference_fasta):
+    source = write_tp53_calls(tmp_path / "calls.vcf.gz", reference_fasta,
+                              {"P1-T": {"GT": (0, 1), "AD": (60, 40), "DP": 2_147_483_000}})
+    with pytest.raises(InputError) as caught:
+        run_import(source, tmp_path / "out.vcf.gz", reference_fasta)
+    record = str(caught.value).split(": ")[1]
+    assert str(caught.value) == (
+        f"{source}: {record}: sample P1-T: FORMAT/DP is 2,147,483,000 reads, above 10,000,000, "
+        "more than any sequencing gives: the value is corrupt (an overflow or a placeholder?); "
+        "fix or re-export the file")
+    assert record.startswith("record chr17_TP53:35088 ")
+    assert not (tmp_path / "out.vcf.gz").exists()
+
+
+def test_deep_but_plausible_depth_passes(tmp_path, reference_fasta):
+    source = write_tp53_calls(tmp_path / "calls.vcf.gz", reference_fasta,
+                              {"P1-T": {"GT": (0, 1), "AD": (60_000, 40_000), "DP": 100_000}})
+    assert run_import(source, tmp_path / "out.vcf.gz", reference_fasta).records_written == 2
+
+
+def test_vcf_without_allele_depths_is_refused_at_import(tmp_path, reference_fasta):
+    source = write_tp53_calls(tmp_path / "calls.vcf.gz", reference_fasta,
+                              {"P1-T": {"GT": (0, 1), "DP": 80}}, formats=[CALL_FORMATS[0],
+                                                                           CALL_FORMATS[2]])
+    with pytest.raises(InputError) as caught:
+        run_import(source, tmp_path / "out.vcf.gz", reference_fasta)
+    assert str(caught.value) == (
+        f"{source}: has no FORMAT/AD (reads per allele; its FORMAT fields: GT, DP): the calls "
+        "cannot be classified without read counts; export them with allele depths (bcftools "
+        "mpileup -a AD,DP; GATK/Mutect2 and most somatic callers write AD)")
+    assert not (tmp_path / "out.vcf.gz").exists()
+
+
+def test_one_sample_vcf_of_another_name_is_the_tumour(tmp_path, reference_fasta, caplog):
+    source = write_tp53_calls(tmp_path / "calls.vcf.gz", reference_fasta,
+                              {"TUMOR": {"GT": (0, 1), "AD": (60, 40), "DP": 100}})
+    output = tmp_path / "P1.vcf.gz"
+    summary = run_import(source, output, reference_fasta)
+    assert summary.tumour_column == "TUMOR" and summary.records_written == 2
+    assert f"{source}: its one sample column 'TUMOR' is not named 'P1-T' (the sample sheet's " \
+           "sample): read as the tumour" in caplog.text
+    with pysam.VariantFile(str(output)) as imported:
+        assert list(imported.header.samples) == ["P1-T"]
+        assert [record.samples["P1-T"]["AD"] for record in imported] == [(60, 40)] * 2
+    write_import_summaries({"P1": (source, summary)}, tmp_path / "import_summary.tsv")
+    header, row = (tmp_path / "import_summary.tsv").read_text().splitlines()
+    assert header.endswith("\tnote\ttumour_column") and row.endswith("\t\tTUMOR")
+
+
+def test_two_sample_vcf_of_other_names_is_still_refused(tmp_path, reference_fasta):
+    counts = {"GT": (0, 1), "AD": (60, 40), "DP": 100}
+    source = write_tp53_calls(tmp_path / "calls.vcf.gz", reference_fasta,
+                              {"TUMOR": counts, "NORMAL": counts})
+    with pytest.raises(InputError) as caught:
+        import_vcf(source, tmp_path / "out.vcf.gz", reference_fasta=reference_fasta,
+                   contig_map=CONTIG_MAP, tumour_sample="P1-T", normal_sample="P1-N")
+    assert str(caught.value) == (
+        f"{source}: has no sample column 'P1-T' (its columns: TUMOR, NORMAL); name the "
+        "tumour/normal column of the VCF explicitly")
+
+
+def test_one_sample_vcf_with_a_normal_on_the_sheet_is_refused(tmp_path, reference_fasta):
+    source = write_tp53_calls(tmp_path / "calls.vcf.gz", reference_fasta,
+                              {"TUMOR": {"GT": (0, 1), "AD": (60, 40), "DP": 100}})
+    with pytest.raises(InputError, match="has no sample column 'P1-T' \\(its columns: TUMOR\\)"):
+        import_vcf(source, tmp_path / "out.vcf.gz", reference_fasta=reference_fasta,
+                   contig_map=CONTIG_MAP, tumour_sample="P1-T", normal_sample="P1-N")
