@@ -288,3 +288,49 @@ def test_name_sorted_bam_is_refused_with_the_sort_command(workdir):
         "coordinate-sorted (SO:queryname): sort it with `samtools sort -o sorted.bam "
         "reads/named.bam` (rule check_bam; log logs/check_bam/P1-T.log)")
     assert not (workdir / "results/checks/P1-T.bam.ok").exists()
+
+
+def one_vcf_patient(workdir, sample_values, formats=CALL_FORMATS, column="P1-T"):
+    """Patient P1 given as a VCF of GRCh38 TP53 R175H with ``sample_values`` in its one column."""
+    (workdir / "calls").mkdir()
+    write_vcf_gz(workdir / "calls/P1.vcf.gz",
+                 [{"contig": "chr17", "pos": 7675088, "alleles": ("C", "T"),
+                   "samples": {column: sample_values}}],
+                 contigs={"chr17": None}, samples=[column], formats=formats)
+    make_workdir(workdir, HEADER + "P1\tP1-T\ttumour\t\t\t\tcalls/P1.vcf.gz\t\n")
+    return f"results/shards/{shard_of(workdir, 'P1')}/imported"
+
+
+def test_corrupt_read_depth_stops_the_import(workdir):
+    imported = one_vcf_patient(workdir, {"GT": (0, 1), "AD": (60, 40), "DP": 2_147_483_000})
+    result = run_snakemake(workdir, "--cores", "1", imported, check=False)
+    assert result.returncode != 0
+    assert result.stderr.splitlines()[-1] == (
+        "oncoweave: error: config/samples.tsv, row 1 (sample P1-T): calls/P1.vcf.gz: record "
+        "chr17:7675088 C>T: sample P1-T: FORMAT/DP is 2,147,483,000 reads, above 10,000,000, more "
+        "than any sequencing gives: the value is corrupt (an overflow or a placeholder?); fix or "
+        f"re-export the file (rule import_vcfs; log logs/import_vcfs/{shard_of(workdir, 'P1')}.log)")
+    assert not (workdir / imported).exists()
+
+
+def test_vcf_without_allele_depths_names_the_users_file(workdir):
+    imported = one_vcf_patient(workdir, {"GT": (0, 1)}, formats=CALL_FORMATS[:1])
+    result = run_snakemake(workdir, "--cores", "1", imported, check=False)
+    assert result.returncode != 0
+    assert result.stderr.splitlines()[-1] == (
+        "oncoweave: error: config/samples.tsv, row 1 (sample P1-T): calls/P1.vcf.gz: has no "
+        "FORMAT/AD (reads per allele; its FORMAT fields: GT): the calls cannot be classified "
+        "without read counts; export them with allele depths (bcftools mpileup -a AD,DP; "
+        "GATK/Mutect2 and most somatic callers write AD) (rule import_vcfs; log "
+        f"logs/import_vcfs/{shard_of(workdir, 'P1')}.log)")
+    assert not (workdir / imported).exists()
+
+
+def test_one_sample_vcf_named_tumor_is_read_as_the_tumour(workdir):
+    imported = one_vcf_patient(workdir, {"GT": (0, 1), "AD": (60, 40), "DP": 100}, column="TUMOR")
+    run_snakemake(workdir, "--cores", "1", imported)
+    log = (workdir / f"logs/import_vcfs/{shard_of(workdir, 'P1')}.log").read_text()
+    assert "WARNING oncoweave.variants.vcf_checks: calls/P1.vcf.gz: its one sample column " \
+           "'TUMOR' is not named 'P1-T' (the sample sheet's sample): read as the tumour" in log
+    summary = (workdir / imported / "import_summary.tsv").read_text().splitlines()
+    assert summary[1].startswith("P1\tP1.vcf.gz\t1\t1\t") and summary[1].endswith("\tTUMOR")
