@@ -190,7 +190,10 @@ CLINICAL_ROW = "P1\t50\tF\tII\tLung Adenocarcinoma\t\t3\t1\tPD\n"
      "for a missing value)"),
     (CLINICAL_ROW + CLINICAL_ROW.replace("P1", "P7"),
      "row 2 (line 3): column 'patient': 'P7' is not in the sample sheet config/samples.tsv"),
-], ids=["response", "sex", "stage", "os_event", "unknown-patient"])
+    ("P1\t50\tF\tII\tLung\t\t1e300\t1\tPD\n",
+     "row 1 (line 2): column 'os_months': '1e300' is above 1,200 months (100 years): not a "
+     "plausible survival or follow-up time (days instead of months, or a corrupt cell?)"),
+], ids=["response", "sex", "stage", "os_event", "unknown-patient", "os_months"])
 def test_bad_clinical_row_stops_planning(workdir, row, expected):
     """What build_patient_features would refuse after all the genomic work stops `snakemake -n`."""
     make_workdir(workdir, HEADER + fastq_row("P1", "P1-T", "tumour"))
