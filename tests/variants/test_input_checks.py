@@ -158,3 +158,35 @@ def test_one_sample_vcf_with_a_normal_on_the_sheet_is_refused(tmp_path, referenc
     with pytest.raises(InputError, match="has no sample column 'P1-T' \\(its columns: TUMOR\\)"):
         import_vcf(source, tmp_path / "out.vcf.gz", reference_fasta=reference_fasta,
                    contig_map=CONTIG_MAP, tumour_sample="P1-T", normal_sample="P1-N")
+
+
+# --- FASTQ mates read by read ----------------------------------------------------------------
+
+def write_fastq(path: Path, names: list[str]) -> Path:
+    import gzip
+
+    with gzip.open(path, "wt") as handle:
+        handle.writelines(f"@{name}\nACGTACGT\n+\nIIIIIIII\n" for name in names)
+    return path
+
+
+def test_mates_of_another_sample_are_refused_at_the_first_mismatch(tmp_path):
+    from oncoweave.variants.fastq import check_fastq_pair
+
+    r1 = write_fastq(tmp_path / "A_R1.fq.gz", [f"A:1:{k} 1:N:0:1" for k in range(5)])
+    r2 = write_fastq(tmp_path / "B_R2.fq.gz", [f"A:1:{k} 2:N:0:1" for k in range(2)]
+                     + [f"B:7:{k} 2:N:0:1" for k in range(3)])
+    with pytest.raises(InputError) as caught:
+        check_fastq_pair(r1, r2)
+    assert str(caught.value) == (
+        f"{r2}: record 3 is read 'B:7:0' but record 3 of its mate {r1} is 'A:1:2': the two files "
+        "do not pair (R1 and R2 of different samples or runs?)")
+
+
+def test_mate_suffixes_and_comments_do_not_matter(tmp_path):
+    from oncoweave.variants.fastq import check_fastq_pair
+
+    r1 = write_fastq(tmp_path / "R1.fq.gz", [f"SRR1.{k}/1" for k in range(3)])
+    r2 = write_fastq(tmp_path / "R2.fq.gz", [f"SRR1.{k}/2 length=8" for k in range(3)])
+    first, second = check_fastq_pair(r1, r2)
+    assert first.records == second.records == 3

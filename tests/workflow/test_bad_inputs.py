@@ -337,3 +337,23 @@ def test_one_sample_vcf_named_tumor_is_read_as_the_tumour(workdir):
            "'TUMOR' is not named 'P1-T' (the sample sheet's sample): read as the tumour" in log
     summary = (workdir / imported / "import_summary.tsv").read_text().splitlines()
     assert summary[1].startswith("P1\tP1.vcf.gz\t1\t1\t") and summary[1].endswith("\tTUMOR")
+
+
+def test_r2_of_another_sample_is_named_before_bwa(workdir):
+    """Same read count, other read names: bwa mem would stop on 'paired reads have different
+    names' after the trimming."""
+    lines = gzip.decompress((workdir / "reads/R2.fastq.gz").read_bytes()).split(b"\n")
+    for index in range(0, len(lines) - 1, 4):
+        lines[index] = lines[index].replace(b"@SRR080818.", b"@SRR999999.")
+    (workdir / "reads/R2.fastq.gz").write_bytes(gzip.compress(b"\n".join(lines)))
+    first = gzip.decompress((workdir / "reads/R1.fastq.gz").read_bytes()).split(b"\n", 1)[0]
+    name = first[1:].decode().removesuffix("/1")
+    make_workdir(workdir, HEADER + fastq_row("P1", "P1-T", "tumour"))
+    result = run_snakemake(workdir, "--cores", "1", "results/mapped/P1-T.bam", check=False)
+    assert result.returncode != 0
+    assert result.stderr.splitlines()[-1] == (
+        "oncoweave: error: config/samples.tsv, row 1 (sample P1-T): reads/R2.fastq.gz: record 1 is "
+        f"read '{name.replace('SRR080818.', 'SRR999999.')}' but record 1 of its mate "
+        f"reads/R1.fastq.gz is '{name}': the two files do not pair (R1 and R2 of different "
+        "samples or runs?) (rule align_reads; log logs/align_reads/P1-T.log)")
+    assert not list((workdir / "results/mapped").glob("P1-T*"))
