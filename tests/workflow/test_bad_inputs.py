@@ -357,3 +357,33 @@ def test_r2_of_another_sample_is_named_before_bwa(workdir):
         f"reads/R1.fastq.gz is '{name}': the two files do not pair (R1 and R2 of different "
         "samples or runs?) (rule align_reads; log logs/align_reads/P1-T.log)")
     assert not list((workdir / "results/mapped").glob("P1-T*"))
+
+
+def test_dicom_folder_of_two_series_is_named_by_series_number(workdir):
+    import numpy as np
+    import pydicom
+    import SimpleITK as sitk
+
+    from oncoweave.toy.images import lesion_phantom, write_dicom_series
+
+    image, mask = lesion_phantom(0.6, np.random.default_rng(3))
+    write_dicom_series(image, workdir / "ct", uid_seed="a")
+    for k, path in enumerate(write_dicom_series(image[:, :, :4], workdir / "scout",
+                                                uid_seed="b")):
+        ds = pydicom.dcmread(path)
+        ds.SeriesNumber = 2
+        ds.save_as(workdir / "ct" / f"scout_{k}.dcm")
+    sitk.WriteImage(mask, str(workdir / "mask.nii.gz"))
+    make_workdir(workdir, HEADER + fastq_row("P1", "P1-T", "tumour"))
+    (workdir / "config/images.tsv").write_text(
+        "patient\tlesion\timage\tmask\tmodality\tlabel\nP1\tL1\tct\tmask.nii.gz\tCT\t1\n")
+    imaging = f"results/shards/{shard_of(workdir, 'P1')}/imaging"
+    result = run_snakemake(workdir, "--cores", "1", imaging, check=False)
+    assert result.returncode != 0
+    assert result.stderr.splitlines()[-1] == (
+        "oncoweave: error: config/images.tsv, row 1 (line 2): patient P1, lesion L1: image: ct: "
+        "a DICOM folder must hold exactly one image series, found 2 (SeriesNumber 1: "
+        f"{image.GetSize()[2]} files; SeriesNumber 2: 4 files): put each series in its own folder "
+        f"(mask mask.nii.gz) (rule ingest_images; log "
+        f"logs/ingest_images/{shard_of(workdir, 'P1')}.log)")
+    assert not (workdir / imaging).exists()
