@@ -312,7 +312,8 @@ def test_corrupt_read_depth_stops_the_import(workdir):
         "oncoweave: error: config/samples.tsv, row 1 (sample P1-T): calls/P1.vcf.gz: record "
         "chr17:7675088 C>T: sample P1-T: FORMAT/DP is 2,147,483,000 reads, above 10,000,000, more "
         "than any sequencing gives: the value is corrupt (an overflow or a placeholder?); fix or "
-        f"re-export the file (rule import_vcfs; log logs/import_vcfs/{shard_of(workdir, 'P1')}.log)")
+        "re-export the file (rule import_vcfs; log "
+        f"logs/import_vcfs/{shard_of(workdir, 'P1')}.log)")
     assert not (workdir / imported).exists()
 
 

@@ -48,7 +48,8 @@ def check_bam(path: str | Path, reference_contigs: Mapping[str, int],
               reference_fasta: str | Path | None = None) -> None:
     """Fail unless the BAM/CRAM header holds every reference contig with the reference's length,
     and the file is coordinate-sorted (header SO:coordinate; without an SO tag, or SO:unknown,
-    its first SORT_CHECK_RECORDS records in order). ``reference_fasta``: to read a CRAM's records."""
+    its first SORT_CHECK_RECORDS records in order). ``reference_fasta``: to read a CRAM's
+    records (without it, a CRAM lacking SO:coordinate is judged by its header only)."""
     bam_contigs = _alignment_contigs(path)
     mismatched = [name for name, length in reference_contigs.items()
                   if bam_contigs.get(name) != length]
