@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-
-import pysam
+from typing import TYPE_CHECKING
 
 from oncoweave.core.errors import InputError
+
+if TYPE_CHECKING:  # the MAF import reads MAX_READ_DEPTH without pysam
+    import pysam
 
 log = logging.getLogger(__name__)
 
