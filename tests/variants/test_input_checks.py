@@ -148,8 +148,9 @@ def test_two_sample_vcf_of_other_names_is_still_refused(tmp_path, reference_fast
         import_vcf(source, tmp_path / "out.vcf.gz", reference_fasta=reference_fasta,
                    contig_map=CONTIG_MAP, tumour_sample="P1-T", normal_sample="P1-N")
     assert str(caught.value) == (
-        f"{source}: has no sample column 'P1-T' (its columns: TUMOR, NORMAL); name the "
-        "tumour/normal column of the VCF explicitly")
+        f"{source}: has no sample column 'P1-T' (its columns: TUMOR, NORMAL): rename its "
+        "columns to the sample sheet's ids (bcftools reheader --samples), or give import-vcf "
+        "--tumour-column/--normal-column")
 
 
 def test_one_sample_vcf_with_a_normal_on_the_sheet_is_refused(tmp_path, reference_fasta):

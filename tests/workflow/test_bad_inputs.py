@@ -388,3 +388,25 @@ def test_dicom_folder_of_two_series_is_named_by_series_number(workdir):
         f"(mask mask.nii.gz) (rule ingest_images; log "
         f"logs/ingest_images/{shard_of(workdir, 'P1')}.log)")
     assert not (workdir / imaging).exists()
+
+
+def test_paired_vcf_of_other_column_names_is_still_refused(workdir):
+    """Only a one-sample VCF without a normal is read by position: a pair's columns must be
+    named as the sheet's samples."""
+    (workdir / "calls").mkdir()
+    counts = {"GT": (0, 1), "AD": (60, 40), "DP": 100}
+    write_vcf_gz(workdir / "calls/P1.vcf.gz",
+                 [{"contig": "chr17", "pos": 7675088, "alleles": ("C", "T"),
+                   "samples": {"TUMOR": counts, "NORMAL": counts}}],
+                 contigs={"chr17": None}, samples=["TUMOR", "NORMAL"], formats=CALL_FORMATS)
+    make_workdir(workdir, HEADER + "P1\tP1-T\ttumour\t\t\t\tcalls/P1.vcf.gz\t\n"
+                 "P1\tP1-N\tnormal\t\t\t\tcalls/P1.vcf.gz\t\n")
+    imported = f"results/shards/{shard_of(workdir, 'P1')}/imported"
+    result = run_snakemake(workdir, "--cores", "1", imported, check=False)
+    assert result.returncode != 0
+    assert result.stderr.splitlines()[-1] == (
+        "oncoweave: error: config/samples.tsv, row 1 (sample P1-T): calls/P1.vcf.gz: has no sample "
+        "column 'P1-T' (its columns: TUMOR, NORMAL): rename its columns to the sample sheet's ids "
+        "(bcftools reheader --samples), or give import-vcf --tumour-column/--normal-column (rule "
+        f"import_vcfs; log logs/import_vcfs/{shard_of(workdir, 'P1')}.log)")
+    assert not (workdir / imported).exists()

@@ -42,8 +42,9 @@ def sample_columns(header: pysam.VariantHeader, path: str | Path, wanted: list[s
     for column in wanted:
         if column not in available:
             raise InputError(f"has no sample column '{column}' (its columns: "
-                             f"{', '.join(available) or 'none'}); name the tumour/normal "
-                             "column of the VCF explicitly", path=str(path))
+                             f"{', '.join(available) or 'none'}): rename its columns to the "
+                             "sample sheet's ids (bcftools reheader --samples), or give "
+                             "import-vcf --tumour-column/--normal-column", path=str(path))
     if len(set(wanted)) != len(wanted):
         raise InputError(f"tumour and normal are both column '{wanted[0]}'", path=str(path))
     return wanted, ""
