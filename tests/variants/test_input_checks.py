@@ -9,7 +9,7 @@ import pytest
 from helpers import CALL_FORMATS, indexed_bundled_reference, write_vcf_gz
 from oncoweave.core.errors import InputError
 from oncoweave.genome.reference import BUNDLED_REFERENCE_DIR, ContigMap
-from oncoweave.variants.import_summary import write_import_summaries
+from oncoweave.variants.import_summary import import_tumour_columns, write_import_summaries
 from oncoweave.variants.inputs import check_bam, import_vcf
 
 CONTIG_MAP = ContigMap.from_tsv(BUNDLED_REFERENCE_DIR / "regions.tsv")
@@ -138,6 +138,7 @@ def test_one_sample_vcf_of_another_name_is_the_tumour(tmp_path, reference_fasta,
     write_import_summaries({"P1": (source, summary)}, tmp_path / "import_summary.tsv")
     header, row = (tmp_path / "import_summary.tsv").read_text().splitlines()
     assert header.endswith("\tnote\ttumour_column") and row.endswith("\t\tTUMOR")
+    assert import_tumour_columns(tmp_path) == {"P1": "TUMOR"}
 
 
 def test_two_sample_vcf_of_other_names_is_still_refused(tmp_path, reference_fasta):

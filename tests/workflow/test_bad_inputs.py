@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import shutil
+from html import unescape
 
 import pytest
 import yaml
@@ -157,8 +158,11 @@ def test_vcf_without_usable_records_stops_the_run(tmp_path, calls, expected):
 def test_allowed_empty_call_set_is_said_at_the_top_of_the_report(tmp_path):
     calls_of = {"P1": HG19_DRIVERS, **{f"P{k}": [GRCH38_DRIVERS[k % 2]] for k in range(2, 13)}}
     vcf_cohort(tmp_path, calls_of, allow_empty=["P1"])
+    # P2's one-sample VCF names its column as its caller did: read as the tumour, said in the QC.
+    write_calls(tmp_path / "calls/P2.vcf.gz", "TUMOR", calls_of["P2"])
     shard = shard_of(tmp_path, "P1")
-    run_snakemake(tmp_path, "--cores", "2", f"results/report/{shard}")
+    run_snakemake(tmp_path, "--cores", "2", f"results/report/{shard}",
+                  f"results/report/{shard_of(tmp_path, 'P2')}")
     html = (tmp_path / f"results/report/{shard}/P1.html").read_text()
     top = html[html.index("<header>"):html.index("</header>")]
     assert '<p class="alert" id="call-set-notice">no usable variant records in P1.vcf.gz: 4 ' \
@@ -166,6 +170,8 @@ def test_allowed_empty_call_set_is_said_at_the_top_of_the_report(tmp_path):
     assert "GRCh37/hg19" in top and "tumour calls scored" not in html
     other = (tmp_path / f"results/report/{shard_of(tmp_path, 'P2')}/P2.html").read_text()
     assert "call-set-notice" not in other
+    assert "Calls: the VCF's one sample column 'TUMOR' was read as the tumour (the column is not " \
+           "named as the sample sheet's sample)." in unescape(other)
     # The counts are in the job's log, not only on the terminal.
     log = (tmp_path / f"logs/import_vcfs/{shard}.log").read_text()
     assert "P1: calls/P1.vcf.gz: 4 records read, 0 kept" in log

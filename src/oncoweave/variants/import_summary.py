@@ -64,3 +64,14 @@ def import_notes(folder: str | Path | None) -> dict[str, str]:
     with path.open(newline="") as handle:
         return {row["patient"]: row["note"] for row in csv.DictReader(handle, delimiter="\t")
                 if row["note"]}
+
+
+def import_tumour_columns(folder: str | Path | None) -> dict[str, str]:
+    """patient -> the one-sample VCF column read as its tumour, where it was not named as the
+    sheet's sample; {} without a folder or summary."""
+    path = Path(folder) / IMPORT_SUMMARY_FILE if folder else None
+    if path is None or not path.exists():
+        return {}
+    with path.open(newline="") as handle:
+        return {row["patient"]: row["tumour_column"]
+                for row in csv.DictReader(handle, delimiter="\t") if row.get("tumour_column")}
