@@ -32,6 +32,10 @@ def test_parse_stage_and_cell_problem():
     assert cell_problem("response", "responder") == (
         "'responder' is not one of 1, 0, CR, PR (1), SD, PD (0) (leave it empty when unknown)")
     assert cell_problem("stage", "") is None and cell_problem("treatment", "anything") is None
+    # 100 years of follow-up is the bound; the schema judges a cell that is not a number.
+    assert cell_problem("os_months", "1200") is None and cell_problem("os_months", "") is None
+    assert cell_problem("os_months", "1200.5").startswith("'1200.5' is above 1,200 months")
+    assert cell_problem("os_months", "twelve") is None
 
 
 @pytest.mark.parametrize("row, expected", [
@@ -43,6 +47,9 @@ def test_parse_stage_and_cell_problem():
      "when unknown)"),
     ("P2\t50\tF\tlimited\t3\t0\tPD\n",
      "row 2 (line 3): column 'stage': 'limited' is not a stage (0, I-IV with optional A-C, or 1-4)"),
+    ("P2\t50\tF\tII\t1e300\t0\tPD\n",
+     "row 2 (line 3): column 'os_months': '1e300' is above 1,200 months (100 years): not a "
+     "plausible survival or follow-up time (days instead of months, or a corrupt cell?)"),
 ])
 def test_load_clinical_refuses_what_the_features_cannot_read(tmp_path, row, expected):
     sheet = tmp_path / "clinical.tsv"

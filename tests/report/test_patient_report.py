@@ -227,6 +227,15 @@ def test_allowed_empty_call_set_is_said_in_words_at_the_top(tables, tmp_path):
     assert "p.R175H" in section_text((tmp_path / "X1.html").read_text(), "drivers")
 
 
+def test_a_vcf_column_read_by_position_is_said_under_provenance(tables, tmp_path):
+    render_patient_report("X1", tmp_path / "X1.html", **tables, tumour_column="TUMOR")
+    qc = section_text((tmp_path / "X1.html").read_text(), "qc")
+    assert "Calls: the VCF's one sample column 'TUMOR' was read as the tumour (the column is " \
+           "not named as the sample sheet's sample)." in qc
+    render_patient_report("X2", tmp_path / "X2.html", **tables)
+    assert "sample column" not in section_text((tmp_path / "X2.html").read_text(), "qc")
+
+
 def test_germline_brca_is_flagged_for_counselling(tables, tmp_path):
     drivers = pd.DataFrame([driver_row(), driver_row(
         gene="BRCA1", hgvs_p="p.Q1756Pfs*74", status="germline", n_vaf=0.47, t_vaf=0.54,

@@ -99,6 +99,9 @@ def test_gzipped_maf_without_comments_reads_the_same(tmp_path, fasta_path):
      (r"Reference_Allele 'G' at chr17:7675088 but the reference has 'C' there "
       r"\(chr17_TP53:35088\); the MAF is likely on another genome build")),
     (lambda rows: rows[3].__setitem__(9, "many"), 6, r"t_ref_count 'many' is not a non-negative"),
+    (lambda rows: rows[2].__setitem__(9, 2_147_483_000), 5,
+     r"t_ref_count 2147483000 is above 10,000,000 reads, more than any sequencing gives: the "
+     r"value is corrupt$"),
 ])
 def test_each_bad_row_names_file_and_line(tmp_path, fasta_path, change, line, message):
     rows = good_rows(fasta_path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import shutil
+from html import unescape
 
 import pytest
 import yaml
@@ -157,8 +158,11 @@ def test_vcf_without_usable_records_stops_the_run(tmp_path, calls, expected):
 def test_allowed_empty_call_set_is_said_at_the_top_of_the_report(tmp_path):
     calls_of = {"P1": HG19_DRIVERS, **{f"P{k}": [GRCH38_DRIVERS[k % 2]] for k in range(2, 13)}}
     vcf_cohort(tmp_path, calls_of, allow_empty=["P1"])
+    # P2's one-sample VCF names its column as its caller did: read as the tumour, said in the QC.
+    write_calls(tmp_path / "calls/P2.vcf.gz", "TUMOR", calls_of["P2"])
     shard = shard_of(tmp_path, "P1")
-    run_snakemake(tmp_path, "--cores", "2", f"results/report/{shard}")
+    run_snakemake(tmp_path, "--cores", "2", f"results/report/{shard}",
+                  f"results/report/{shard_of(tmp_path, 'P2')}")
     html = (tmp_path / f"results/report/{shard}/P1.html").read_text()
     top = html[html.index("<header>"):html.index("</header>")]
     assert '<p class="alert" id="call-set-notice">no usable variant records in P1.vcf.gz: 4 ' \
@@ -166,6 +170,8 @@ def test_allowed_empty_call_set_is_said_at_the_top_of_the_report(tmp_path):
     assert "GRCh37/hg19" in top and "tumour calls scored" not in html
     other = (tmp_path / f"results/report/{shard_of(tmp_path, 'P2')}/P2.html").read_text()
     assert "call-set-notice" not in other
+    assert "Calls: the VCF's one sample column 'TUMOR' was read as the tumour (the column is not " \
+           "named as the sample sheet's sample)." in unescape(other)
     # The counts are in the job's log, not only on the terminal.
     log = (tmp_path / f"logs/import_vcfs/{shard}.log").read_text()
     assert "P1: calls/P1.vcf.gz: 4 records read, 0 kept" in log
@@ -190,7 +196,10 @@ CLINICAL_ROW = "P1\t50\tF\tII\tLung Adenocarcinoma\t\t3\t1\tPD\n"
      "for a missing value)"),
     (CLINICAL_ROW + CLINICAL_ROW.replace("P1", "P7"),
      "row 2 (line 3): column 'patient': 'P7' is not in the sample sheet config/samples.tsv"),
-], ids=["response", "sex", "stage", "os_event", "unknown-patient"])
+    ("P1\t50\tF\tII\tLung\t\t1e300\t1\tPD\n",
+     "row 1 (line 2): column 'os_months': '1e300' is above 1,200 months (100 years): not a "
+     "plausible survival or follow-up time (days instead of months, or a corrupt cell?)"),
+], ids=["response", "sex", "stage", "os_event", "unknown-patient", "os_months"])
 def test_bad_clinical_row_stops_planning(workdir, row, expected):
     """What build_patient_features would refuse after all the genomic work stops `snakemake -n`."""
     make_workdir(workdir, HEADER + fastq_row("P1", "P1-T", "tumour"))
@@ -265,4 +274,145 @@ def test_plain_gzip_vcf_is_named_with_the_bgzip_fix(workdir):
         "not bgzip-compressed: recompress it with `bgzip` (zcat file | bgzip > file.vcf.gz) and "
         "index it with `tabix -p vcf` (rule import_vcfs; log "
         f"logs/import_vcfs/{shard_of(workdir, 'P1')}.log)")
+    assert not (workdir / imported).exists()
+
+
+def test_name_sorted_bam_is_refused_with_the_sort_command(workdir):
+    """`samtools index` would fail later on it with an unclear message."""
+    import pysam
+
+    from helpers import indexed_bundled_reference
+
+    with pysam.FastaFile(str(indexed_bundled_reference(workdir))) as fasta:
+        contigs = [{"SN": name, "LN": length}
+                   for name, length in zip(fasta.references, fasta.lengths, strict=True)]
+    header = {"HD": {"VN": "1.6", "SO": "queryname"}, "SQ": contigs}
+    with pysam.AlignmentFile(str(workdir / "reads/named.bam"), "wb", header=header):
+        pass
+    make_workdir(workdir, HEADER + "P1\tP1-T\ttumour\t\t\treads/named.bam\t\t\n")
+    result = run_snakemake(workdir, "--cores", "1", "results/checks/P1-T.bam.ok", check=False)
+    assert result.returncode != 0
+    assert result.stderr.splitlines()[-1] == (
+        "oncoweave: error: config/samples.tsv, row 1 (sample P1-T): reads/named.bam: is not "
+        "coordinate-sorted (SO:queryname): sort it with `samtools sort -o sorted.bam "
+        "reads/named.bam` (rule check_bam; log logs/check_bam/P1-T.log)")
+    assert not (workdir / "results/checks/P1-T.bam.ok").exists()
+
+
+def one_vcf_patient(workdir, sample_values, formats=CALL_FORMATS, column="P1-T"):
+    """Patient P1 given as a VCF of GRCh38 TP53 R175H with ``sample_values`` in its one column."""
+    (workdir / "calls").mkdir()
+    write_vcf_gz(workdir / "calls/P1.vcf.gz",
+                 [{"contig": "chr17", "pos": 7675088, "alleles": ("C", "T"),
+                   "samples": {column: sample_values}}],
+                 contigs={"chr17": None}, samples=[column], formats=formats)
+    make_workdir(workdir, HEADER + "P1\tP1-T\ttumour\t\t\t\tcalls/P1.vcf.gz\t\n")
+    return f"results/shards/{shard_of(workdir, 'P1')}/imported"
+
+
+def test_corrupt_read_depth_stops_the_import(workdir):
+    imported = one_vcf_patient(workdir, {"GT": (0, 1), "AD": (60, 40), "DP": 2_147_483_000})
+    result = run_snakemake(workdir, "--cores", "1", imported, check=False)
+    assert result.returncode != 0
+    assert result.stderr.splitlines()[-1] == (
+        "oncoweave: error: config/samples.tsv, row 1 (sample P1-T): calls/P1.vcf.gz: record "
+        "chr17:7675088 C>T: sample P1-T: FORMAT/DP is 2,147,483,000 reads, above 10,000,000, more "
+        "than any sequencing gives: the value is corrupt (an overflow or a placeholder?); fix or "
+        "re-export the file (rule import_vcfs; log "
+        f"logs/import_vcfs/{shard_of(workdir, 'P1')}.log)")
+    assert not (workdir / imported).exists()
+
+
+def test_vcf_without_allele_depths_names_the_users_file(workdir):
+    imported = one_vcf_patient(workdir, {"GT": (0, 1)}, formats=CALL_FORMATS[:1])
+    result = run_snakemake(workdir, "--cores", "1", imported, check=False)
+    assert result.returncode != 0
+    assert result.stderr.splitlines()[-1] == (
+        "oncoweave: error: config/samples.tsv, row 1 (sample P1-T): calls/P1.vcf.gz: has no "
+        "FORMAT/AD (reads per allele; its FORMAT fields: GT): the calls cannot be classified "
+        "without read counts; export them with allele depths (bcftools mpileup -a AD,DP; "
+        "GATK/Mutect2 and most somatic callers write AD) (rule import_vcfs; log "
+        f"logs/import_vcfs/{shard_of(workdir, 'P1')}.log)")
+    assert not (workdir / imported).exists()
+
+
+def test_one_sample_vcf_named_tumor_is_read_as_the_tumour(workdir):
+    imported = one_vcf_patient(workdir, {"GT": (0, 1), "AD": (60, 40), "DP": 100}, column="TUMOR")
+    run_snakemake(workdir, "--cores", "1", imported)
+    log = (workdir / f"logs/import_vcfs/{shard_of(workdir, 'P1')}.log").read_text()
+    assert "WARNING oncoweave.variants.vcf_checks: calls/P1.vcf.gz: its one sample column " \
+           "'TUMOR' is not named 'P1-T' (the sample sheet's sample): read as the tumour" in log
+    summary = (workdir / imported / "import_summary.tsv").read_text().splitlines()
+    assert summary[1].startswith("P1\tP1.vcf.gz\t1\t1\t") and summary[1].endswith("\tTUMOR")
+
+
+def test_r2_of_another_sample_is_named_before_bwa(workdir):
+    """Same read count, other read names: bwa mem would stop on 'paired reads have different
+    names' after the trimming."""
+    lines = gzip.decompress((workdir / "reads/R2.fastq.gz").read_bytes()).split(b"\n")
+    for index in range(0, len(lines) - 1, 4):
+        lines[index] = lines[index].replace(b"@SRR080818.", b"@SRR999999.")
+    (workdir / "reads/R2.fastq.gz").write_bytes(gzip.compress(b"\n".join(lines)))
+    first = gzip.decompress((workdir / "reads/R1.fastq.gz").read_bytes()).split(b"\n", 1)[0]
+    name = first[1:].decode().removesuffix("/1")
+    make_workdir(workdir, HEADER + fastq_row("P1", "P1-T", "tumour"))
+    result = run_snakemake(workdir, "--cores", "1", "results/mapped/P1-T.bam", check=False)
+    assert result.returncode != 0
+    assert result.stderr.splitlines()[-1] == (
+        "oncoweave: error: config/samples.tsv, row 1 (sample P1-T): reads/R2.fastq.gz: record 1 is "
+        f"read '{name.replace('SRR080818.', 'SRR999999.')}' but record 1 of its mate "
+        f"reads/R1.fastq.gz is '{name}': the two files do not pair (R1 and R2 of different "
+        "samples or runs?) (rule align_reads; log logs/align_reads/P1-T.log)")
+    assert not list((workdir / "results/mapped").glob("P1-T*"))
+
+
+def test_dicom_folder_of_two_series_is_named_by_series_number(workdir):
+    import numpy as np
+    import pydicom
+    import SimpleITK as sitk
+
+    from oncoweave.toy.images import lesion_phantom, write_dicom_series
+
+    image, mask = lesion_phantom(0.6, np.random.default_rng(3))
+    write_dicom_series(image, workdir / "ct", uid_seed="a")
+    for k, path in enumerate(write_dicom_series(image[:, :, :4], workdir / "scout",
+                                                uid_seed="b")):
+        ds = pydicom.dcmread(path)
+        ds.SeriesNumber = 2
+        ds.save_as(workdir / "ct" / f"scout_{k}.dcm")
+    sitk.WriteImage(mask, str(workdir / "mask.nii.gz"))
+    make_workdir(workdir, HEADER + fastq_row("P1", "P1-T", "tumour"))
+    (workdir / "config/images.tsv").write_text(
+        "patient\tlesion\timage\tmask\tmodality\tlabel\nP1\tL1\tct\tmask.nii.gz\tCT\t1\n")
+    imaging = f"results/shards/{shard_of(workdir, 'P1')}/imaging"
+    result = run_snakemake(workdir, "--cores", "1", imaging, check=False)
+    assert result.returncode != 0
+    assert result.stderr.splitlines()[-1] == (
+        "oncoweave: error: config/images.tsv, row 1 (line 2): patient P1, lesion L1: image: ct: "
+        "a DICOM folder must hold exactly one image series, found 2 (SeriesNumber 1: "
+        f"{image.GetSize()[2]} files; SeriesNumber 2: 4 files): put each series in its own folder "
+        f"(mask mask.nii.gz) (rule ingest_images; log "
+        f"logs/ingest_images/{shard_of(workdir, 'P1')}.log)")
+    assert not (workdir / imaging).exists()
+
+
+def test_paired_vcf_of_other_column_names_is_still_refused(workdir):
+    """Only a one-sample VCF without a normal is read by position: a pair's columns must be
+    named as the sheet's samples."""
+    (workdir / "calls").mkdir()
+    counts = {"GT": (0, 1), "AD": (60, 40), "DP": 100}
+    write_vcf_gz(workdir / "calls/P1.vcf.gz",
+                 [{"contig": "chr17", "pos": 7675088, "alleles": ("C", "T"),
+                   "samples": {"TUMOR": counts, "NORMAL": counts}}],
+                 contigs={"chr17": None}, samples=["TUMOR", "NORMAL"], formats=CALL_FORMATS)
+    make_workdir(workdir, HEADER + "P1\tP1-T\ttumour\t\t\t\tcalls/P1.vcf.gz\t\n"
+                 "P1\tP1-N\tnormal\t\t\t\tcalls/P1.vcf.gz\t\n")
+    imported = f"results/shards/{shard_of(workdir, 'P1')}/imported"
+    result = run_snakemake(workdir, "--cores", "1", imported, check=False)
+    assert result.returncode != 0
+    assert result.stderr.splitlines()[-1] == (
+        "oncoweave: error: config/samples.tsv, row 1 (sample P1-T): calls/P1.vcf.gz: has no sample "
+        "column 'P1-T' (its columns: TUMOR, NORMAL): rename its columns to the sample sheet's ids "
+        "(bcftools reheader --samples), or give import-vcf --tumour-column/--normal-column (rule "
+        f"import_vcfs; log logs/import_vcfs/{shard_of(workdir, 'P1')}.log)")
     assert not (workdir / imported).exists()

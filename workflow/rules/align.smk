@@ -41,6 +41,7 @@ rule align_reads:
 rule check_bam:
     input:
         bam=input_bam,
+        fasta=REFERENCE["fasta"],
         fai=REFERENCE["fasta"] + ".fai",
     output:
         touch("results/checks/{bam_sample}.bam.ok"),

@@ -286,8 +286,8 @@ def shard_image_rows(wildcards):
             "mask": IMAGE_RECORD[key]["mask"],
             "modality": IMAGE_RECORD[key]["modality"],
             "label": int(IMAGE_RECORD[key]["label"]),
-            "row": f"{config['images']}, row {IMAGE_ROW[key]} "
-            f"(patient {IMAGE_RECORD[key]['patient']}, lesion {IMAGE_RECORD[key]['lesion']})",
+            # The patient and lesion are in ingest_case's own message.
+            "row": f"{config['images']}, row {IMAGE_ROW[key]} (line {IMAGE_ROW[key] + 1})",
         }
         for patient in SHARDS[wildcards.shard]
         for key in LESIONS_OF.get(patient, [])

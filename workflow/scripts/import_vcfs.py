@@ -16,11 +16,12 @@ def main():
         summaries = {}
         for row in each_patient(snakemake.params.patients):
             try:
-                # import_vcf checks the VCF's contigs against the reference first.
+                # import_vcf checks the VCF's contigs against the reference first; the calls
+                # are classified from FORMAT/AD, so a VCF without it stops here, named.
                 summary = import_vcf(row["vcf"], Path(folder) / f"{row['patient']}.vcf.gz",
                                      reference_fasta=snakemake.input.fasta, contig_map=contig_map,
                                      tumour_sample=row["tumour"], normal_sample=row["normal"],
-                                     allow_empty=row["allow_empty"])
+                                     allow_empty=row["allow_empty"], require_read_counts=True)
             except InputError as err:
                 raise InputError(f"{row['label']}: {err}") from None
             log.info(f"{row['patient']}: {row['vcf']}: {summary.counts()}")

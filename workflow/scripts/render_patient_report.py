@@ -5,13 +5,14 @@ from oncoweave.cli.glue import each_patient, run_step
 from oncoweave.core.io import directory_replaced_on_success
 from oncoweave.report.patient import ShardTables, render_patient_report
 from oncoweave.report.patient_imaging import Lesion
-from oncoweave.variants.import_summary import import_notes
+from oncoweave.variants.import_summary import import_notes, import_tumour_columns
 
 
 def main():
     inputs, params = snakemake.input, snakemake.params
     tables = ShardTables()  # each table read and split by patient once for the whole shard
     notes = import_notes(inputs.get("imported"))  # VCF patients allowed an empty call set
+    columns = import_tumour_columns(inputs.get("imported"))  # one-sample VCFs read by position
     with directory_replaced_on_success(snakemake.output[0]) as folder:
         for row in each_patient(params.patients):
             render_patient_report(
@@ -23,7 +24,8 @@ def main():
                 imaging_run=params.imaging_run, radiomics=inputs.get("radiomics"),
                 similar=inputs.similar, fusion=inputs.get("fusion"),
                 driver_threshold=params.driver_threshold, config_hash=params.config_hash,
-                tables=tables, call_set_note=notes.get(row["patient"]))
+                tables=tables, call_set_note=notes.get(row["patient"]),
+                tumour_column=columns.get(row["patient"], ""))
 
 
 run_step(snakemake, main)

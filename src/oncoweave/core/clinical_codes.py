@@ -1,4 +1,5 @@
-"""The codes of the clinical sheet (sex, stage, os_event, response) and how a cell is read.
+"""The codes of the clinical sheet (sex, stage, os_event, response), the plausible range of
+os_months, and how a cell is read.
 
 One rule, applied twice: at planning time (oncoweave.core.sheets.load_clinical, so a bad cell stops
 the run before any job, naming the sheet, row and column) and where the features are built
@@ -25,7 +26,10 @@ CODED_COLUMNS: dict[str, tuple[Mapping[str, float], str]] = {
     "response": (RESPONSE_CODES, "1, 0, CR, PR (1), SD, PD (0)"),
 }
 # The columns whose cells these rules judge, in the order a row is checked.
-CHECKED_COLUMNS = ("stage", "sex", "os_event", "response")
+CHECKED_COLUMNS = ("stage", "sex", "os_months", "os_event", "response")
+# The longest plausible survival or follow-up time: 100 years. A larger os_months is a unit
+# mistake (days) or a corrupt cell (1e300), never a patient; it would dominate a survival model.
+OS_MONTHS_MAX = 1200.0
 
 
 def parse_stage(cell: str) -> float | None:
@@ -56,8 +60,23 @@ def coded_problem(cell: str, column: str) -> str:
             "unknown)")
 
 
+def os_months_problem(cell: str) -> str | None:
+    """Why an os_months cell is implausible (above OS_MONTHS_MAX), or None; a cell that is not a
+    number is left to the schema (planning) or the number parser (features)."""
+    try:
+        value = float(cell)
+    except ValueError:
+        return None
+    if value > OS_MONTHS_MAX:
+        return (f"{cell!r} is above {OS_MONTHS_MAX:,.0f} months (100 years): not a plausible "
+                "survival or follow-up time (days instead of months, or a corrupt cell?)")
+    return None
+
+
 def cell_problem(column: str, cell: str) -> str | None:
     """Why this cell of a checked column cannot be read, or None when it can (or is empty)."""
+    if column == "os_months":
+        return os_months_problem(cell) if cell else None
     if column == "stage":
         return stage_problem(cell) if parse_stage(cell) is None else None
     if column in CODED_COLUMNS:

@@ -20,6 +20,7 @@ import pyarrow as pa
 from oncoweave.core.clinical_codes import (
     coded_problem,
     coded_value,
+    os_months_problem,
     parse_stage,
     stage_problem,
 )
@@ -52,8 +53,8 @@ CLINICAL_FIXED = ("patient", "age", "sex", "stage", "cancer_type", "treatment", 
                   "os_event", "response")
 # The sheet's 'tmb' overrides the computed TMB upstream (compute_tmb): it reaches gen_tmb there.
 CLINICAL_NOT_FEATURES = frozenset({"tmb"})
-# The codes of sex, stage, os_event and response: oncoweave.core.clinical_codes (also applied
-# at planning time by load_clinical).
+# The codes of sex, stage, os_event and response, and the bound of os_months:
+# oncoweave.core.clinical_codes (also applied at planning time by load_clinical).
 
 
 # ---------------------------------------------------------------------------------------------
@@ -333,7 +334,10 @@ def _check_distinct_slugs(types: list[str], source: str) -> None:
 def _outcomes(record: Mapping[str, str], source: str, row: int) -> dict:
     os_event = _coded(record, source, row, "os_event")
     response = _coded(record, source, row, "response")
-    return {"os_months": _number(record["os_months"], source, row, "os_months"),
+    os_months = _number(record["os_months"], source, row, "os_months")
+    if not math.isnan(os_months) and os_months_problem(record["os_months"]):
+        raise _cell_error(source, row, "os_months", os_months_problem(record["os_months"]))
+    return {"os_months": os_months,
             "os_event": None if math.isnan(os_event) else int(os_event),
             "response": None if math.isnan(response) else int(response),
             "cancer_type": record["cancer_type"] or None,

@@ -7,6 +7,7 @@ written NIfTI's ``descrip``/``aux_file``/``intent_name`` are checked to be empty
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
@@ -21,6 +22,8 @@ FILE_FORMATS = {".nii": "nifti", ".nii.gz": "nifti", ".nrrd": "nrrd"}
 UNSUPPORTED_DICOM = {"SEG": "1.2.840.10008.5.1.4.1.1.66.4",
                      "RTSTRUCT": "1.2.840.10008.5.1.4.1.1.481.3"}
 NIFTI_TEXT_FIELDS = ("descrip", "aux_file", "intent_name")  # must stay empty in what we write
+
+log = logging.getLogger(__name__)
 
 
 def source_format(path: str | Path) -> str:
@@ -88,7 +91,9 @@ def pixels_only(image: sitk.Image) -> sitk.Image:
 def dicom_series_files(folder: str | Path) -> list[Path]:
     """The files of the one DICOM image series in ``folder``, in slice order (GDCM's).
 
-    A SEG/RTSTRUCT object, no series or several series is an InputError naming the folder.
+    A SEG/RTSTRUCT object, no series or several series is an InputError naming the folder (with
+    each series' SeriesNumber and file count: never a UID or another header value). Other files
+    (not DICOM: a README, a DICOMDIR) are ignored, their count logged (not their names).
     """
     import SimpleITK as sitk
 
@@ -102,10 +107,34 @@ def dicom_series_files(folder: str | Path) -> list[Path]:
     series = sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder)) if files else ()
     if len(series) != 1:
         raise InputError(f"a DICOM folder must hold exactly one image series, found "
-                         f"{len(series)}" + (" (put each series in its own folder)"
-                                             if series else ""), path=folder)
-    return [Path(name) for name in
-            sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), series[0])]
+                         f"{len(series)}" + (f" ({_series_counts(folder, series)}): put each "
+                                             "series in its own folder" if series else ""),
+                         path=folder)
+    names = [Path(name) for name in
+             sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), series[0])]
+    ignored = len(files) - len(set(names) & set(files))
+    if ignored:
+        log.info("%s: %d file(s) not part of its DICOM image series ignored (not DICOM, or "
+                 "DICOM without an image)", folder, ignored)
+    return names
+
+
+def _series_counts(folder: Path, series: tuple[str, ...]) -> str:
+    """'SeriesNumber 3: 120 files; SeriesNumber 5: 64 files' (no UID: they identify a study)."""
+    import pydicom
+    import SimpleITK as sitk
+
+    counts = []
+    for uid in series:
+        names = sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), uid)
+        try:
+            number = pydicom.dcmread(names[0], stop_before_pixels=True,
+                                     specific_tags=["SeriesNumber"]).get("SeriesNumber", "")
+        except (OSError, ValueError, TypeError, EOFError):
+            number = ""
+        counts.append((str(number) if number != "" else "none", len(names)))
+    return "; ".join(f"SeriesNumber {number}: {count} files" for number, count in
+                     sorted(counts, key=lambda item: (len(item[0]), item)))
 
 
 def _unsupported_dicom_kind(path: Path) -> str | None:

@@ -92,9 +92,12 @@ def _read_identity(path: Path) -> pd.DataFrame:
 
 def qc_section(coverage: pd.DataFrame | None, identity: Path | None,
                provenance: list[list[str]], config_hash: str | None, patient: str = "",
-               tables: ShardTables | None = None) -> Section:
+               tables: ShardTables | None = None, tumour_column: str = "") -> Section:
     section = Section("qc", "Quality control and provenance")
     section.facts += _identity_facts(identity, patient, tables)
+    if tumour_column:
+        section.notes.append(f"Calls: the VCF's one sample column '{tumour_column}' was read as "
+                             "the tumour (the column is not named as the sample sheet's sample).")
     if coverage is None:
         section.notes.append("Coverage: no reads (the calls were imported from a VCF).")
     elif coverage.empty:
@@ -259,13 +262,16 @@ def render_patient_report(patient: str, output: str | Path, *, drivers: str | Pa
                           driver_threshold: float = DEFAULT_DRIVER_THRESHOLD,
                           config_hash: str | None = None,
                           tables: ShardTables | None = None,
-                          call_set_note: str | None = None) -> list[Section]:
+                          call_set_note: str | None = None,
+                          tumour_column: str = "") -> list[Section]:
     """Write the patient's HTML report from the stage tables named; return its sections.
 
     ``None`` for an optional table means its stage did not run for this patient (the section
     says so). Bad input raises InputError naming the file; nothing is written then. ``tables``
     (one per shard) reads each table once for all the shard's reports. ``call_set_note`` (the
-    import's words for an allowed empty or mostly dropped VCF) heads the page.
+    import's words for an allowed empty or mostly dropped VCF) heads the page; ``tumour_column``
+    (a one-sample VCF's column read as the tumour, not named as the sheet's sample) is said under
+    provenance.
     """
     patient = str(patient)
     tables = ShardTables() if tables is None else tables
@@ -296,7 +302,7 @@ def render_patient_report(patient: str, output: str | Path, *, drivers: str | Pa
                                     "similar patients": Path(similar) if similar else None,
                                     "fusion": Path(fusion) if fusion else None,
                                     "coverage": Path(coverage) if coverage else None}),
-                   config_hash, patient, tables),
+                   config_hash, patient, tables, tumour_column),
     ]
     if call_set_note and driver_table.empty:
         # Not "no therapy matches": there was nothing to match.

@@ -17,6 +17,8 @@ from pathlib import Path
 from oncoweave.core.errors import InputError
 
 FASTQ_CHUNK_BYTES = 16 * 1024 * 1024
+# The first this many read names of R1 and R2 must pair (as bwa mem pairs them, by name).
+PAIRED_NAMES_CHECKED = 1000
 
 
 @dataclass(frozen=True)
@@ -56,12 +58,38 @@ def check_fastq(path: str | Path) -> FastqSummary:
 
 
 def check_fastq_pair(path1: str | Path, path2: str | Path) -> tuple[FastqSummary, FastqSummary]:
-    """Check both mates, and that they hold the same number of records."""
+    """Check both mates, that they hold the same number of records, and that their first
+    PAIRED_NAMES_CHECKED reads have the same names (R2 of another sample with the same read
+    count would pass the count and fail bwa mem on its first read)."""
     first, second = check_fastq(path1), check_fastq(path2)
     if first.records != second.records:
         raise InputError(f"{second.records:,} records but its mate {path1} has "
                          f"{first.records:,}: the two files do not pair", path=str(path2))
+    pairs = zip(_read_names(path1), _read_names(path2), strict=False)
+    for number, (name1, name2) in enumerate(pairs, start=1):
+        if name1 != name2:
+            raise InputError(f"record {number:,} is read {_shown(name2)} but record {number:,} "
+                             f"of its mate {path1} is {_shown(name1)}: the two files do not pair "
+                             "(R1 and R2 of different samples or runs?)", path=str(path2))
     return first, second
+
+
+def _read_names(path: str | Path, limit: int = PAIRED_NAMES_CHECKED) -> list[bytes]:
+    """The first ``limit`` read names: the header up to its first blank, without '@' and a /1 or
+    /2 mate suffix (bwa mem compares them so)."""
+    names = []
+    with _open_maybe_gzip(path) as handle:
+        for number, line in enumerate(handle):
+            if number % 4 == 0:
+                if len(names) == limit:
+                    break
+                name = line[1:].split(maxsplit=1)[0] if line[1:].strip() else b""
+                names.append(name[:-2] if name[-2:] in (b"/1", b"/2") else name)
+    return names
+
+
+def _shown(name: bytes) -> str:
+    return repr(name.decode(errors="replace"))
 
 
 def _open_maybe_gzip(path: str | Path):

@@ -1,5 +1,7 @@
 """Each VCF patient's import counts in a shard: the ImportSummary of one import, and the
-import_summary.tsv beside the shard's imported VCFs that the patient reports read their notes from.
+import_summary.tsv beside the shard's imported VCFs that the patient reports read their notes from
+(its tumour_column says which column of a one-sample VCF was read as the tumour when its name
+was not the sheet's sample).
 
 Standard library only: the report step reads the notes without the import's dependencies.
 """
@@ -16,7 +18,7 @@ from oncoweave.core.io import replaced_on_success
 # Beside a shard's imported VCFs: each VCF patient's counts and note (the report reads the notes).
 IMPORT_SUMMARY_FILE = "import_summary.tsv"
 _SUMMARY_COLUMNS = ("patient", "file", "records_read", "records_written", "outside_regions",
-                    "without_alt", "note")
+                    "without_alt", "note", "tumour_column")
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,9 @@ class ImportSummary:
     without_alt: int  # reference-only records (ALT '.'): no variant to carry over
     # Why the call set is empty or mostly dropped, in words for the report (allowed imports only).
     note: str = ""
+    # The input column read as the tumour when it is not named as the sheet's sample (a
+    # one-sample VCF's 'TUMOR'); empty when the names match.
+    tumour_column: str = ""
 
     @property
     def dropped(self) -> int:
@@ -47,7 +52,7 @@ def write_import_summaries(summaries: Mapping[str, tuple[str | Path, ImportSumma
         for patient, (vcf, summary) in summaries.items():
             writer.writerow([patient, Path(vcf).name, summary.records_read,
                              summary.records_written, summary.outside_regions,
-                             summary.without_alt, summary.note])
+                             summary.without_alt, summary.note, summary.tumour_column])
 
 
 def import_notes(folder: str | Path | None) -> dict[str, str]:
@@ -59,3 +64,14 @@ def import_notes(folder: str | Path | None) -> dict[str, str]:
     with path.open(newline="") as handle:
         return {row["patient"]: row["note"] for row in csv.DictReader(handle, delimiter="\t")
                 if row["note"]}
+
+
+def import_tumour_columns(folder: str | Path | None) -> dict[str, str]:
+    """patient -> the one-sample VCF column read as its tumour, where it was not named as the
+    sheet's sample; {} without a folder or summary."""
+    path = Path(folder) / IMPORT_SUMMARY_FILE if folder else None
+    if path is None or not path.exists():
+        return {}
+    with path.open(newline="") as handle:
+        return {row["patient"]: row["tumour_column"]
+                for row in csv.DictReader(handle, delimiter="\t") if row.get("tumour_column")}

@@ -20,6 +20,7 @@ from oncoweave.core.paths import recorded_path
 from oncoweave.genome.builds import grch37_gene_at
 from oncoweave.genome.reference import ContigMap
 from oncoweave.variants.import_summary import ImportSummary
+from oncoweave.variants.vcf_checks import check_depths, check_read_counts, sample_columns
 
 # Chromosome lengths of the two builds, to recognise a file made on GRCh37/hg19.
 GRCH38_LENGTHS = {
@@ -40,8 +41,16 @@ GRCH37_LENGTHS = {
 
 # --- BAM/CRAM --------------------------------------------------------------------------------
 
-def check_bam(path: str | Path, reference_contigs: Mapping[str, int]) -> None:
-    """Fail unless the BAM/CRAM header holds every reference contig with the reference's length."""
+# Without an @HD SO tag (or with SO:unknown), this many first records must be in coordinate order.
+SORT_CHECK_RECORDS = 1000
+
+
+def check_bam(path: str | Path, reference_contigs: Mapping[str, int],
+              reference_fasta: str | Path | None = None) -> None:
+    """Fail unless the BAM/CRAM header holds every reference contig with the reference's length,
+    and the file is coordinate-sorted (header SO:coordinate; without an SO tag, or SO:unknown,
+    its first SORT_CHECK_RECORDS records in order). ``reference_fasta``: to read a CRAM's
+    records (without it, a CRAM lacking SO:coordinate is judged by its header only)."""
     bam_contigs = _alignment_contigs(path)
     mismatched = [name for name, length in reference_contigs.items()
                   if bam_contigs.get(name) != length]
@@ -49,6 +58,7 @@ def check_bam(path: str | Path, reference_contigs: Mapping[str, int]) -> None:
         raise InputError("its header does not match the reference: "
                          + _contig_mismatch(mismatched, bam_contigs, reference_contigs)
                          + _build_hint(bam_contigs, reference_contigs), path=str(path))
+    _check_coordinate_sorted(path, reference_fasta)
 
 
 def _alignment_contigs(path: str | Path) -> dict[str, int]:
@@ -60,6 +70,37 @@ def _alignment_contigs(path: str | Path) -> dict[str, int]:
             return dict(zip(alignments.references, alignments.lengths, strict=True))
     except (ValueError, OSError) as err:
         raise InputError(f"not a BAM/CRAM file ({err})", path=str(path)) from None
+
+
+def _check_coordinate_sorted(path: str | Path, reference_fasta: str | Path | None) -> None:
+    """`samtools index` needs a coordinate-sorted file: say so, with the fix, before it fails."""
+    options = {"reference_filename": str(reference_fasta)} if reference_fasta else {}
+    with pysam.AlignmentFile(str(path), "r", check_sq=False, **options) as alignments:
+        order = alignments.header.to_dict().get("HD", {}).get("SO")
+        if order not in (None, "unknown", "coordinate"):
+            raise _not_sorted(path, f"SO:{order}")
+        if order == "coordinate" or (alignments.is_cram and not reference_fasta):
+            return
+        last = (-1, -1)
+        try:
+            for number, read in enumerate(alignments.fetch(until_eof=True), start=1):
+                if number > SORT_CHECK_RECORDS:
+                    return
+                # Unmapped reads without a position come last in a sorted file.
+                key = (read.reference_id if read.reference_id >= 0
+                       else len(alignments.references), read.reference_start)
+                if key < last:
+                    tag = "no SO tag" if order is None else "SO:unknown"
+                    raise _not_sorted(path, f"{tag}; its record {number:,} is out of "
+                                            "coordinate order")
+                last = key
+        except (ValueError, OSError) as err:
+            raise InputError(f"cannot read its records ({err})", path=str(path)) from None
+
+
+def _not_sorted(path: str | Path, why: str) -> InputError:
+    return InputError(f"is not coordinate-sorted ({why}): sort it with "
+                      f"`samtools sort -o sorted.bam {path}`", path=str(path))
 
 
 def _contig_mismatch(mismatched: list[str], file_contigs: Mapping[str, int],
@@ -208,7 +249,7 @@ ALLOW_EMPTY_SETTING = "inputs.allow_empty_calls"
 def import_vcf(input_vcf: str | Path, output_vcf: str | Path, *, reference_fasta: str | Path,
                contig_map: ContigMap, tumour_sample: str, normal_sample: str | None = None,
                tumour_column: str | None = None, normal_column: str | None = None,
-               allow_empty: bool = False) -> ImportSummary:
+               allow_empty: bool = False, require_read_counts: bool = False) -> ImportSummary:
     """Bring a user VCF into reference contig coordinates as a bgzipped, tabix-indexed VCF.
 
     Input positions may be GRCh38 chromosome (chr17:7675088) or reference contig coordinates.
@@ -218,6 +259,11 @@ def import_vcf(input_vcf: str | Path, output_vcf: str | Path, *, reference_fasta
     REF allele that differs from the reference FASTA stops the import (another genome build).
     A file that keeps no record, or drops most (see MOST_DROPPED_MINIMUM), stops it too unless
     ``allow_empty``; the summary's ``note`` then says why, and nothing is written on an error.
+    A one-sample VCF without a normal whose column is not named ``tumour_sample`` (and no
+    ``tumour_column`` given) is read as the tumour, with a warning and the column in the
+    summary's ``tumour_column``. ``require_read_counts``: refuse a VCF without FORMAT/AD (the
+    workflow classifies the calls from it). A read depth above vcf_checks.MAX_READ_DEPTH in a
+    kept record stops the import (a corrupt value).
     """
     names = [name for name in (tumour_sample, normal_sample) if name]
     wanted_columns = [tumour_column or tumour_sample, normal_column or normal_sample]
@@ -225,7 +271,11 @@ def import_vcf(input_vcf: str | Path, output_vcf: str | Path, *, reference_fasta
         reference_contigs = dict(zip(fasta.references, fasta.lengths, strict=True))
         check_vcf_contigs(input_vcf, reference_contigs, contig_map)
         with pysam.VariantFile(str(input_vcf)) as source:
-            columns = _sample_columns(source.header, input_vcf, wanted_columns[:len(names)])
+            columns, substituted = sample_columns(source.header, input_vcf,
+                                                  wanted_columns[:len(names)], names,
+                                                  explicit=bool(tumour_column or normal_column))
+            if require_read_counts:
+                check_read_counts(source.header, input_vcf)
             header = imported_vcf_header(source.header, reference_contigs, names, reference_fasta)
             with indexed_vcf_on_success(output_vcf) as temporary, \
                     pysam.VariantFile(str(temporary), "wz", header=header) as sink:
@@ -233,7 +283,7 @@ def import_vcf(input_vcf: str | Path, output_vcf: str | Path, *, reference_fasta
                                                  input_vcf)
                 # Inside the output's context: an unusable file leaves no output behind.
                 summary = _checked_usable(summary, outside, input_vcf, allow_empty)
-    return summary
+    return replace(summary, tumour_column=substituted)
 
 
 def _checked_usable(summary: ImportSummary, outside: _OutsidePositions, path: str | Path,
@@ -277,19 +327,6 @@ def _likely_cause(summary: ImportSummary, outside: _OutsidePositions) -> str:
     if summary.without_alt:
         return ". Records without an ALT allele are reference-only (a gVCF's blocks?)."
     return "."
-
-
-def _sample_columns(header: pysam.VariantHeader, path: str | Path,
-                    wanted: list[str]) -> list[str]:
-    available = list(header.samples)
-    for column in wanted:
-        if column not in available:
-            raise InputError(f"has no sample column '{column}' (its columns: "
-                             f"{', '.join(available) or 'none'}); name the tumour/normal "
-                             "column of the VCF explicitly", path=str(path))
-    if len(set(wanted)) != len(wanted):
-        raise InputError(f"tumour and normal are both column '{wanted[0]}'", path=str(path))
-    return wanted
 
 
 def imported_vcf_header(source: pysam.VariantHeader, reference_contigs: Mapping[str, int],
@@ -340,6 +377,7 @@ def _copy_records(source: pysam.VariantFile, sink: pysam.VariantFile, fasta: pys
             continue
         contig, pos = location
         _check_ref_allele(record, fasta, contig, pos, path)
+        check_depths(record, columns, path)
         order.see(contig, pos, record)
         sink.write(_converted_record(record, sink, contig, pos, columns, names))
         written += 1

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from oncoweave.core.errors import InputError
 from oncoweave.genome.reference import ContigMap
+from oncoweave.variants.vcf_checks import MAX_READ_DEPTH
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -239,6 +240,12 @@ def _check_fields(table: pd.DataFrame, path: Path) -> None:
             problems.append((~_matches(table[name], r"\s*\d{0,18}\s*"),
                              lambda row, name=name: f"{name} '{row[name]}' is not a "
                                                     "non-negative integer"))
+    for name in COUNT_COLUMNS:  # (vcf_checks.MAX_READ_DEPTH: the VCF import's bound)
+        if name in table:
+            problems.append(((_integers(table[name]) > MAX_READ_DEPTH).fillna(False),
+                             lambda row, name=name: f"{name} {row[name].strip()} is above "
+                             f"{MAX_READ_DEPTH:,} reads, more than any sequencing gives: the "
+                             "value is corrupt"))
     _raise_first(table, path, problems)
 
 
