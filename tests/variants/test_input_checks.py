@@ -6,24 +6,13 @@ from pathlib import Path
 import pysam
 import pytest
 
-from helpers import CALL_FORMATS, indexed_bundled_reference, write_vcf_gz
+from helpers import CALL_FORMATS, write_vcf_gz
 from oncoweave.core.errors import InputError
 from oncoweave.genome.reference import BUNDLED_REFERENCE_DIR, ContigMap
 from oncoweave.variants.import_summary import import_tumour_columns, write_import_summaries
 from oncoweave.variants.inputs import check_bam, import_vcf
 
 CONTIG_MAP = ContigMap.from_tsv(BUNDLED_REFERENCE_DIR / "regions.tsv")
-
-
-@pytest.fixture(scope="module")
-def reference_fasta(tmp_path_factory) -> Path:
-    return indexed_bundled_reference(tmp_path_factory.mktemp("reference"))
-
-
-@pytest.fixture(scope="module")
-def reference_contigs(reference_fasta) -> dict[str, int]:
-    with pysam.FastaFile(str(reference_fasta)) as fasta:
-        return dict(zip(fasta.references, fasta.lengths, strict=True))
 
 
 # --- BAM sort order --------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from pathlib import Path
 import pysam
 import pytest
 
-from helpers import TEST_DATA, indexed_bundled_reference, write_vcf_gz
+from helpers import TEST_DATA, write_vcf_gz
 from oncoweave.cli import main as cli
 from oncoweave.core.errors import InputError
 from oncoweave.core.io import open_vcf
@@ -24,18 +24,6 @@ from oncoweave.variants.inputs import (
 
 HG19_BAM = TEST_DATA / "bad_inputs" / "NA06984_T.hg19_head.bam"
 CONTIG_MAP = ContigMap.from_tsv(BUNDLED_REFERENCE_DIR / "regions.tsv")
-
-
-@pytest.fixture(scope="module")
-def reference_fasta(tmp_path_factory) -> Path:
-    """The bundled reference, indexed in a tmp copy (indexes are not committed)."""
-    return indexed_bundled_reference(tmp_path_factory.mktemp("reference"))
-
-
-@pytest.fixture(scope="module")
-def reference_contigs(reference_fasta) -> dict[str, int]:
-    with pysam.FastaFile(str(reference_fasta)) as fasta:
-        return dict(zip(fasta.references, fasta.lengths, strict=True))
 
 
 def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
