@@ -15,7 +15,7 @@ import re
 import pytest
 
 from helpers import make_workdir, report_index, run_snakemake, write_maf_cohort
-from oncoweave.core.model_status import NOT_FITTED_KEY
+from oncoweave.core.model_status import NOT_FITTED_KEY, task_reason_key
 from oncoweave.core.tables import read_parquet
 
 pytestmark = pytest.mark.workflow
@@ -59,9 +59,9 @@ def test_the_evaluation_skips_each_task_with_its_reason(cohort):
     for task in ("survival", "response"):
         skipped = json.loads((workdir / f"results/fusion/evaluation/{task}/metrics.json")
                              .read_text())["skipped"]
-        assert metadata[f"{task}_{NOT_FITTED_KEY}"] == skipped
+        assert metadata[task_reason_key(task)] == skipped
     if clinical == "header":
-        assert metadata[f"survival_{NOT_FITTED_KEY}"].startswith("no patient has a survival")
+        assert metadata[task_reason_key("survival")].startswith("no patient has a survival")
 
 
 def test_retrieval_falls_back_to_the_features_or_says_there_is_no_one_to_compare(cohort):

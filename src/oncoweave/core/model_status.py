@@ -32,6 +32,11 @@ def write_not_fitted_bundle(directory: str | Path, reason: str,
     return record
 
 
+def task_reason_key(task: str) -> str:
+    """The metadata key of why a task (survival, response) was not evaluated: survival_not_fitted."""
+    return f"{task}_{NOT_FITTED_KEY}"
+
+
 def not_fitted_reason(metadata: Mapping[Any, Any] | None) -> str | None:
     """The reason a table's producer was not fitted (Parquet metadata, str or bytes keys), or
     None when it was fitted."""

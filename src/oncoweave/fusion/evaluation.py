@@ -35,7 +35,7 @@ import pyarrow as pa
 
 from oncoweave.core.errors import InputError
 from oncoweave.core.io import replaced_on_success
-from oncoweave.core.model_status import NOT_FITTED_KEY
+from oncoweave.core.model_status import task_reason_key
 from oncoweave.core.tables import schema_field, write_parquet
 from oncoweave.core.threads import single_threaded_blas
 from oncoweave.fusion.cross_validation import (
@@ -334,7 +334,7 @@ def _evaluate_patient_features(features_path: str | Path, output_dir: str | Path
         summary[task] = metrics["ablation"]
     predictions = patient_predictions(table, modality_map, outcomes, settings)
     # Why a task has no predictions, for the reports (e.g. survival_not_fitted).
-    reasons = {f"{task}_{NOT_FITTED_KEY}": outcome.skipped for task, outcome in outcomes.items()
+    reasons = {task_reason_key(task): outcome.skipped for task, outcome in outcomes.items()
                if outcome.result is None and outcome.skipped}
     write_parquet(predictions, predictions_path, PATIENT_PREDICTIONS_SCHEMA,
                   {**provenance, **reasons})

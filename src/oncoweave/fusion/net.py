@@ -76,6 +76,19 @@ MODEL_FILE = Path("models") / "model.pt"
 METADATA_FILE = Path("configs") / "metadata.json"
 
 
+def bundle_provenance() -> dict[str, Any]:
+    """The schema line and versions every fusion bundle's metadata.json opens with (fitted or
+    not, core.model_status)."""
+    return {
+        "schema": "oncoweave fusion network metadata (modelled on a MONAI bundle's metadata.json)",
+        "version": __version__,
+        "oncoweave_version": __version__,
+        "pytorch_version": torch.__version__,
+        "numpy_version": np.__version__,
+        "optional_packages_version": {"pandas": pd.__version__, "scikit-learn": sklearn.__version__},
+    }
+
+
 class FusionSurvivalModel(BaseEstimator):
     """sklearn-style estimator around :class:`FusionNet`.
 
@@ -334,14 +347,7 @@ class FusionSurvivalModel(BaseEstimator):
     def metadata(self) -> dict[str, Any]:
         settings = self.settings_
         return {
-            "schema": "oncoweave fusion network metadata (modelled on a MONAI bundle's "
-                      "metadata.json)",
-            "version": __version__,
-            "oncoweave_version": __version__,
-            "pytorch_version": torch.__version__,
-            "numpy_version": np.__version__,
-            "optional_packages_version": {"pandas": pd.__version__,
-                                          "scikit-learn": sklearn.__version__},
+            **bundle_provenance(),
             "task": "Overall-survival risk and therapy response from multimodal patient features",
             "description": "One MLP encoder per modality, pooling of the present modalities' "
                            f"embeddings ({settings.fusion}), a Cox risk head and a response "

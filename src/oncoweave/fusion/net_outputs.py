@@ -12,15 +12,12 @@ import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
-import torch
 
-from oncoweave import __version__
 from oncoweave.core.model_status import NOT_FITTED_KEY, write_not_fitted_bundle
 from oncoweave.core.tables import schema_field, write_parquet
-from oncoweave.fusion.net import FusionSurvivalModel
+from oncoweave.fusion.net import FusionSurvivalModel, bundle_provenance
 from oncoweave.fusion.net_settings import FusionNetSettings
 
 log = logging.getLogger(__name__)
@@ -81,10 +78,7 @@ def write_fusion_outputs(features: pd.DataFrame, modality_map: Mapping[str, Sequ
         return None
     log.warning("fusion network not fitted: %s", reason)
     write_not_fitted_bundle(model_dir, reason, {
-        "schema": "oncoweave fusion network metadata (modelled on a MONAI bundle's metadata.json)",
-        "version": __version__, "oncoweave_version": __version__,
-        "pytorch_version": torch.__version__, "numpy_version": np.__version__,
-        "seed": settings.seed, "settings": settings.to_dict(), "modality_map": dict(modality_map),
+        **bundle_provenance(), "seed": settings.seed, "settings": settings.to_dict(), "modality_map": dict(modality_map),
         "n_patients": len(features)})
     write_parquet(pd.DataFrame(columns=schema.names), embedding_path, schema,
                   {**provenance, NOT_FITTED_KEY: reason})

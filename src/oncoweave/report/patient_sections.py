@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from oncoweave.core.model_status import NOT_FITTED_KEY
+from oncoweave.core.model_status import NOT_FITTED_KEY, task_reason_key
 from oncoweave.drivers.defaults import DRIVER_GENES
 from oncoweave.fusion.feature_table import GERMLINE_GENES, TUMOUR_STATUSES
 from oncoweave.therapy.matching import TIER_ORDER
@@ -258,7 +258,7 @@ def fusion_section(predictions: pd.DataFrame | None,
 
 
 def _not_evaluated(metadata: Mapping[str, str], task: str) -> str:
-    reason = metadata.get(f"{task}_{NOT_FITTED_KEY}")
+    reason = metadata.get(task_reason_key(task))
     if reason:
         return f"not evaluated for this cohort: {reason}"
     return f"not evaluated for this cohort (see results/fusion/evaluation/{task}/metrics.json)"
