@@ -1,5 +1,6 @@
 """Cohort sheets: schemas and cross-row checks; each bad sheet gives one message naming file/row."""
 
+import gzip
 from pathlib import Path
 
 import pytest
@@ -28,14 +29,30 @@ def write_tsv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
     return path
 
 
+FASTQ_START = gzip.compress(b"@r1/1\nACGT\n+\nIIII\n")
+VCF_START = gzip.compress(b"##fileformat=VCFv4.2\n")
+
+
+def write_header_only_bam(path: Path) -> None:
+    import pysam
+
+    with pysam.AlignmentFile(str(path), "wb", header={"SQ": [{"SN": "chr17", "LN": 1000}]}):
+        pass
+
+
 @pytest.fixture
 def cohort_dir(tmp_path, monkeypatch):
-    """A working directory holding the files a good sheet names (paths are relative to it)."""
+    """A working directory holding the files a good sheet names (paths are relative to it), each
+    starting as its kind does: planning reads their first bytes."""
     monkeypatch.chdir(tmp_path)
-    for name in ("reads/P1-T_1.fq.gz", "reads/P1-T_2.fq.gz", "bams/P1-N.bam", "calls/P2.vcf.gz",
-                 "img/P1.nii.gz", "img/P1_mask.nii.gz"):
+    for name, start in (("reads/P1-T_1.fq.gz", FASTQ_START), ("reads/P1-T_2.fq.gz", FASTQ_START),
+                        ("bams/P1-N.bam", None), ("calls/P2.vcf.gz", VCF_START),
+                        ("img/P1.nii.gz", b""), ("img/P1_mask.nii.gz", b"")):
         Path(name).parent.mkdir(parents=True, exist_ok=True)
-        Path(name).write_bytes(b"")
+        if start is None:
+            write_header_only_bam(Path(name))
+        else:
+            Path(name).write_bytes(start)
     return tmp_path
 
 
@@ -175,6 +192,56 @@ def test_each_row_gives_exactly_one_input(cohort_dir, change, expected):
     message = samples_error(sheet)
     assert message.startswith(f"{sheet}: row 1 (line 2): ")
     assert expected in message
+
+
+@pytest.mark.parametrize("row, column, make, expected", [
+    (0, 3, lambda path: path.mkdir(), "column 'fastq1': folder is a folder, not a file"),
+    (0, 3, lambda path: path.write_bytes(b""), "column 'fastq1': folder is empty (0 bytes)"),
+    (2, 6, lambda path: path.write_bytes(FASTQ_START),
+     "column 'vcf': folder is not a VCF or BCF file (a VCF starts with its '##fileformat=VCF' "
+     "header line; it looks like a FASTQ file)"),
+    (1, 5, lambda path: path.write_text("sample\tvalue\n"),
+     "column 'bam': folder is not a BAM or CRAM file (no BAM/CRAM magic bytes; it is a text file "
+     "of another kind)"),
+    (1, 5, lambda path: path.write_bytes(VCF_START),
+     "column 'bam': folder is not a BAM or CRAM file (no BAM/CRAM magic bytes; it looks like a "
+     "VCF)"),
+    (0, 3, lambda path: path.write_bytes(gzip.compress(b"\x00\x01binary")),
+     "column 'fastq1': folder is not a FASTQ file (a FASTQ record starts with '@'; it is "
+     "gzip-compressed data of another kind)"),
+    (0, 3, lambda path: path.write_bytes(b"\x1f\x8b\x08\x00garbage-after-a-gzip-header"),
+     "column 'fastq1': folder starts as gzip but its first block does not decompress"),
+], ids=["folder", "empty", "fastq-as-vcf", "text-as-bam", "vcf-as-bam", "not-fastq", "corrupt"])
+def test_read_input_of_the_wrong_kind_is_named_at_planning(cohort_dir, row, column, make,
+                                                           expected):
+    make(cohort_dir / "folder")
+    rows = good_sample_rows()
+    rows[row][column] = "folder"
+    if column == 6:
+        rows[3][6] = "folder"  # the pair's normal names the same VCF
+    sheet = write_tsv(cohort_dir / "samples.tsv", SAMPLE_HEADER, rows)
+    message = samples_error(sheet)
+    assert message.startswith(f"{sheet}: row {row + 1} (line {row + 2}): {expected}")
+
+
+def test_inputs_of_their_kind_pass_whatever_their_compression(cohort_dir):
+    import pysam
+
+    Path("reads/P1-T_1.fq.gz").write_bytes(gzip.decompress(FASTQ_START))  # plain FASTQ
+    pysam.tabix_compress(str(write_tsv(cohort_dir / "plain.vcf", ["##fileformat=VCFv4.2"], [])),
+                         "calls/P2.vcf.gz", force=True)  # bgzip
+    rows = good_sample_rows()
+    assert list(load_samples(write_tsv(cohort_dir / "samples.tsv", SAMPLE_HEADER, rows),
+                             SAMPLES_SCHEMA)["sample"]) == ["P1-T", "P1-N", "P2-T", "P2-N"]
+
+
+def test_the_same_file_as_both_mates_is_refused(cohort_dir):
+    rows = good_sample_rows()
+    rows[0][4] = "./reads/P1-T_1.fq.gz"
+    sheet = write_tsv(cohort_dir / "samples.tsv", SAMPLE_HEADER, rows)
+    assert samples_error(sheet) == (
+        f"{sheet}: row 1 (line 2): column 'fastq2': is the same file as fastq1 "
+        "(reads/P1-T_1.fq.gz); give the second mate's file")
 
 
 def test_paired_vcf_must_be_named_on_both_rows(cohort_dir):

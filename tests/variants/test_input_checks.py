@@ -45,12 +45,34 @@ def test_name_sorted_bam_is_refused_with_the_fix(tmp_path, reference_contigs):
         f"`samtools sort -o sorted.bam {path}`")
 
 
-def test_unsorted_records_without_a_sort_order_are_refused(tmp_path, reference_contigs):
+@pytest.mark.parametrize("sort_order, why", [
+    (None, "no SO tag"), ("unknown", "SO:unknown"),
+    ("coordinate", "although its header says SO:coordinate"),
+])
+def test_unsorted_records_are_refused_whatever_the_header_says(tmp_path, reference_contigs,
+                                                               sort_order, why):
     path = write_bam(tmp_path / "plain.bam", reference_contigs, [(0, 100), (1, 50), (0, 300)],
-                     None)
+                     sort_order)
     assert sort_error(path, reference_contigs) == (
-        f"{path}: is not coordinate-sorted (no SO tag; its record 3 is out of coordinate "
+        f"{path}: is not coordinate-sorted ({why}; its record 3 is out of coordinate "
         f"order): sort it with `samtools sort -o sorted.bam {path}`")
+
+
+@pytest.mark.parametrize("order, refused", [([(0, 100), (0, 300), (1, 5)], False),
+                                           ([(0, 300), (0, 100), (1, 5)], True)])
+def test_cram_records_are_checked_with_the_reference(tmp_path, reference_fasta,
+                                                    reference_contigs, order, refused):
+    bam = write_bam(tmp_path / "reads.bam", reference_contigs, order, "coordinate")
+    cram = tmp_path / "reads.cram"
+    pysam.samtools.view("--no-PG", "-C", "-T", str(reference_fasta), "-o", str(cram), str(bam),
+                        catch_stdout=False)
+    if not refused:
+        check_bam(cram, reference_contigs, reference_fasta)
+        return
+    with pytest.raises(InputError, match=r"reads\.cram: is not coordinate-sorted \(although its "
+                       r"header says SO:coordinate; its record 2 is out of coordinate order\)"):
+        check_bam(cram, reference_contigs, reference_fasta)
+    check_bam(cram, reference_contigs)  # without the reference only the header can be judged
 
 
 @pytest.mark.parametrize("sort_order", [None, "unknown", "coordinate"])

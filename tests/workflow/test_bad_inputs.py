@@ -69,13 +69,15 @@ def test_truncated_fastq_is_named_and_leaves_nothing(workdir):
         (workdir / "results/qc/fastp").iterdir())
 
 
-def test_file_that_is_not_a_bam(workdir):
+def test_file_that_is_not_a_bam_stops_planning(workdir):
     (workdir / "reads/fake.bam").write_bytes(gzip.compress(b"not a bam at all\n"))
     make_workdir(workdir, HEADER + "P1\tP1-T\ttumour\t\t\treads/fake.bam\t\t\n")
     result = run_snakemake(workdir, "--cores", "1", "results/checks/P1-T.bam.ok", check=False)
     assert result.returncode != 0
-    error_line(result, "reads/fake.bam", "row 1", "not a BAM")
-    assert not (workdir / "results/checks/P1-T.bam.ok").exists()
+    assert error_line(result, "oncoweave: error") == (
+        "oncoweave: error: config/samples.tsv: row 1 (line 2): column 'bam': reads/fake.bam is not "
+        "a BAM or CRAM file (no BAM/CRAM magic bytes; it is gzip-compressed data of another kind)")
+    assert not (workdir / "results").exists()
 
 
 def test_vcf_on_wrong_contig_names(workdir):
@@ -91,14 +93,6 @@ def test_vcf_on_wrong_contig_names(workdir):
     assert result.returncode != 0
     error_line(result, "reads/calls.vcf", "row 1", "'17'")
     assert not (workdir / imported).exists()
-
-
-def test_hg19_bam_contigs_are_refused(workdir):
-    shutil.copy(REPO / "tests/data/bad_inputs/NA06984_T.hg19_head.bam", workdir / "reads/hg19.bam")
-    make_workdir(workdir, HEADER + "P1\tP1-T\ttumour\t\t\treads/hg19.bam\t\t\n")
-    result = run_snakemake(workdir, "--cores", "1", "results/checks/P1-T.bam.ok", check=False)
-    assert result.returncode != 0
-    error_line(result, "reads/hg19.bam", "row 1", "chr17")
 
 
 # TP53 R175H, R248Q and EGFR L858R, T790M at their GRCh37/hg19 positions, no ##contig lengths.
@@ -245,15 +239,18 @@ def test_unknown_settings_key_stops_planning(workdir, section, key, typo, allowe
     assert "Failed validating" not in result.stderr
 
 
-def test_failed_jobs_one_line_error_is_said_last(workdir):
+def test_hg19_bam_is_refused_and_the_jobs_one_line_error_is_said_last(workdir):
     """After Snakemake's error blocks and log hint, the run ends on the job's own one line."""
-    (workdir / "reads/fake.bam").write_bytes(gzip.compress(b"not a bam at all\n"))
-    make_workdir(workdir, HEADER + "P1\tP1-T\ttumour\t\t\treads/fake.bam\t\t\n")
+    shutil.copy(REPO / "tests/data/bad_inputs/NA06984_T.hg19_head.bam", workdir / "reads/hg19.bam")
+    make_workdir(workdir, HEADER + "P1\tP1-T\ttumour\t\t\treads/hg19.bam\t\t\n")
     result = run_snakemake(workdir, "--cores", "1", "results/checks/P1-T.bam.ok", check=False)
     assert result.returncode != 0
-    assert result.stderr.splitlines()[-1] == (
-        "oncoweave: error: config/samples.tsv, row 1 (sample P1-T): reads/fake.bam: not a BAM/CRAM "
-        "file (file does not contain alignment data) (rule check_bam; log logs/check_bam/P1-T.log)")
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith("oncoweave: error: config/samples.tsv, row 1 (sample P1-T): "
+                           "reads/hg19.bam: its header does not match the reference: ")
+    assert "It looks like GRCh37/hg19" in last and "'17' where the reference uses 'chr17'" in last
+    assert not (workdir / "results/checks/P1-T.bam.ok").exists()
+    assert last.endswith(" (rule check_bam; log logs/check_bam/P1-T.log)")
     # Said once, although the job printed it to the terminal too.
     assert sum("(rule check_bam; log" in line for line in result.stderr.splitlines()) == 1
 

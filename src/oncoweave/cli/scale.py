@@ -9,6 +9,8 @@ writes one tumour row with a VCF per patient instead (the published-cohort case)
 
 from __future__ import annotations
 
+import gzip
+
 import os
 import re
 import shutil
@@ -47,19 +49,22 @@ def write_cohort(directory: Path, patients: int, kind: str = "fastq") -> Path:
     each with ``kind="vcf"``); returns its config."""
     reads = directory / "reads"
     reads.mkdir(parents=True, exist_ok=True)
+    # Planning reads each input's first bytes: the files start as a real one would (no records).
+    fastq_start = gzip.compress(b"@read/1\nACGT\n+\nIIII\n", mtime=0)
+    vcf_start = gzip.compress(b"##fileformat=VCFv4.2\n", mtime=0)
     rows = ["\t".join(SAMPLE_COLUMNS)]
     for number in range(1, patients + 1):
         patient = f"S{number:06d}"
         if kind == "vcf":
             vcf = reads / f"{patient}-T.vcf.gz"
-            vcf.touch()
+            vcf.write_bytes(vcf_start)
             rows.append("\t".join([patient, f"{patient}-T", "tumour", "", "", "", str(vcf), ""]))
             continue
         for sample_type, suffix in (("tumour", "T"), ("normal", "N")):
             sample = f"{patient}-{suffix}"
             pair = [reads / f"{sample}_R{read}.fastq.gz" for read in (1, 2)]
             for path in pair:
-                path.touch()
+                path.write_bytes(fastq_start)
             purity = "0.7" if sample_type == "tumour" else ""
             rows.append("\t".join([patient, sample, sample_type, str(pair[0]), str(pair[1]), "", "",
                                    purity]))

@@ -20,6 +20,7 @@ import pandas as pd
 
 from oncoweave.core.clinical_codes import CHECKED_COLUMNS, cell_problem
 from oncoweave.core.errors import InputError
+from oncoweave.core.input_forms import read_input_problem
 
 if TYPE_CHECKING:
     from snakemake.exceptions import WorkflowError
@@ -208,6 +209,7 @@ def load_samples(path: str | Path, schema_path: str | Path,
     _check_unique(df, "sample", path)
     _check_patients(df, path)
     _check_files_exist(df, READ_INPUT_COLUMNS, path, generated)
+    _check_read_input_forms(df, path)
     return _with_maf_tumours(df, path, maf, maf_barcodes) if maf_barcodes else df
 
 
@@ -405,6 +407,23 @@ def _check_paired_vcf(tumours: list[dict], normal: dict, path: str | Path) -> No
             raise sheet_error(path, tumour["row"], f"tumour gives {tumour_gives} but its normal "
                               f"(row {normal['row']}) gives {normal_gives}; a paired VCF is "
                               "named on both rows with the same path", column="vcf")
+
+
+def _check_read_input_forms(df: pd.DataFrame, path: str | Path) -> None:
+    """Each given read input is a file of its column's kind (by its first bytes), and the two
+    mates are two files. Paths the workflow will write (the toy cohort's reads) are not there
+    yet and are skipped."""
+    for row, record in enumerate(df[list(READ_INPUT_COLUMNS)].to_dict("records"), start=1):
+        if record["fastq1"] and os.path.normpath(record["fastq1"]) == os.path.normpath(
+                record["fastq2"]):
+            raise sheet_error(path, row, f"is the same file as fastq1 ({record['fastq1']}); give "
+                              "the second mate's file", column="fastq2")
+        for column in READ_INPUT_COLUMNS:
+            file_path = record[column]
+            if file_path and os.path.exists(file_path):
+                problem = read_input_problem(file_path, column)
+                if problem:
+                    raise sheet_error(path, row, problem, column=column)
 
 
 def _check_files_exist(df: pd.DataFrame, columns: tuple[str, ...], path: str | Path | None,

@@ -41,16 +41,17 @@ GRCH37_LENGTHS = {
 
 # --- BAM/CRAM --------------------------------------------------------------------------------
 
-# Without an @HD SO tag (or with SO:unknown), this many first records must be in coordinate order.
+# This many first records must be in coordinate order, whatever the @HD SO tag says: a header
+# can claim SO:coordinate for a file that is not (a merge or a tool that copies headers).
 SORT_CHECK_RECORDS = 1000
 
 
 def check_bam(path: str | Path, reference_contigs: Mapping[str, int],
               reference_fasta: str | Path | None = None) -> None:
     """Fail unless the BAM/CRAM header holds every reference contig with the reference's length,
-    and the file is coordinate-sorted (header SO:coordinate; without an SO tag, or SO:unknown,
-    its first SORT_CHECK_RECORDS records in order). ``reference_fasta``: to read a CRAM's
-    records (without it, a CRAM lacking SO:coordinate is judged by its header only)."""
+    and the file is coordinate-sorted (header SO:coordinate, no SO tag or SO:unknown, and its first
+    SORT_CHECK_RECORDS records in order). ``reference_fasta``: to read a CRAM's records (without
+    it, a CRAM is judged by its header only)."""
     bam_contigs = _alignment_contigs(path)
     mismatched = [name for name, length in reference_contigs.items()
                   if bam_contigs.get(name) != length]
@@ -79,7 +80,7 @@ def _check_coordinate_sorted(path: str | Path, reference_fasta: str | Path | Non
         order = alignments.header.to_dict().get("HD", {}).get("SO")
         if order not in (None, "unknown", "coordinate"):
             raise _not_sorted(path, f"SO:{order}")
-        if order == "coordinate" or (alignments.is_cram and not reference_fasta):
+        if alignments.is_cram and not reference_fasta:
             return
         last = (-1, -1)
         try:
@@ -90,7 +91,8 @@ def _check_coordinate_sorted(path: str | Path, reference_fasta: str | Path | Non
                 key = (read.reference_id if read.reference_id >= 0
                        else len(alignments.references), read.reference_start)
                 if key < last:
-                    tag = "no SO tag" if order is None else "SO:unknown"
+                    tag = {None: "no SO tag", "unknown": "SO:unknown"}.get(
+                        order, "although its header says SO:coordinate")
                     raise _not_sorted(path, f"{tag}; its record {number:,} is out of "
                                             "coordinate order")
                 last = key
