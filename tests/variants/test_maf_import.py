@@ -161,6 +161,41 @@ def test_the_real_tcga_laml_maf_is_grch37_and_refused(tmp_path, fasta_path):
     assert rows["Tumor_Sample_Barcode"].str.startswith("TCGA-AB-").all()
 
 
+@pytest.mark.skipif(not LAML_MAF.exists(), reason="shared TCGA-LAML MAF absent")
+def test_a_grch37_maf_without_its_build_column_is_refused_by_its_driver_positions(tmp_path,
+                                                                                 fasta_path):
+    import pandas as pd
+
+    maf = pd.read_csv(LAML_MAF, sep="\t", dtype=str, keep_default_na=False)
+    path = tmp_path / "laml_no_build.maf"
+    maf.drop(columns="NCBI_Build").to_csv(path, sep="\t", index=False)
+    drivers = maf["Hugo_Symbol"].isin(["TP53", "BRCA1", "BRCA2", "EGFR"])
+    first = maf.index[drivers][0]
+    with pytest.raises(InputError) as caught:
+        read_maf(path, fasta_path, CONTIG_MAP)
+    # Every one of its driver-gene rows lies at a GRCh37 position (LAML's EGFR rows are past the
+    # gene's GRCh38 end); the build is named before its chromosome-23 rows are.
+    assert str(caught.value) == (
+        f"{path}: line {first + 2}: {maf.at[first, 'Hugo_Symbol']} at "
+        f"{maf.at[first, 'Chromosome']}:{int(maf.at[first, 'Start_Position']):,} lies in the "
+        f"gene's GRCh37/hg19 span, not its GRCh38 one, and so do {int(drivers.sum()):,} of the "
+        f"MAF's {int(drivers.sum()):,} TP53/BRCA1/BRCA2/EGFR rows: the MAF is on GRCh37/hg19 "
+        "although it "
+        "has no NCBI_Build; lift it over to GRCh38 before use (e.g. CrossMap or Picard "
+        "LiftoverVcf with the UCSC hg19ToHg38.over.chain.gz chain) and set NCBI_Build to GRCh38")
+
+
+def test_a_few_driver_rows_at_grch37_positions_do_not_refuse_a_grch38_maf(tmp_path, fasta_path):
+    rows = good_rows(fasta_path)
+    stray = list(rows[0])
+    stray[COLUMNS.index("Hugo_Symbol")], stray[COLUMNS.index("Chromosome")] = "TP53", "17"
+    stray[COLUMNS.index("Start_Position")] = stray[COLUMNS.index("End_Position")] = "7577538"
+    tp53 = [row for row in rows if row[COLUMNS.index("Hugo_Symbol")] == "TP53"]
+    assert tp53, "the good rows hold TP53 rows at GRCh38 positions"
+    mixed = rows + [stray] * (len(tp53) - 1)  # fewer than half at GRCh37 positions
+    assert len(read_maf(maf_file(tmp_path / "m.maf", mixed), None, CONTIG_MAP)) == len(mixed)
+
+
 def test_rows_outside_the_regions_are_kept_and_count_for_tmb(tmp_path, fasta_path):
     rows = read_maf(maf_file(tmp_path / "c.maf", good_rows(fasta_path)), fasta_path, CONTIG_MAP)
     inside, outside = split_maf(rows)

@@ -13,7 +13,9 @@ Genome build: coordinates must be GRCh38. A MAF whose ``NCBI_Build`` says GRCh37
 indel lift-over must re-check alleles against the new reference, and wrong coordinates would
 silently mis-annotate every call. Lift it over to GRCh38 first (CrossMap or Picard LiftoverVcf with
 the UCSC hg19ToHg38 chain) and set NCBI_Build to GRCh38. Without NCBI_Build a MAF is taken as
-GRCh38; the REF check against the FASTA still catches most GRCh37 rows inside the regions.
+GRCh38, unless most of its TP53/BRCA1/BRCA2/EGFR rows lie at those genes' GRCh37 positions
+(then it is refused the same way); the REF check against the FASTA catches GRCh37 rows that land
+inside the regions.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from oncoweave.core.errors import InputError
+from oncoweave.genome.builds import grch37_gene_at
 from oncoweave.genome.reference import ContigMap
 from oncoweave.variants.vcf_checks import MAX_READ_DEPTH
 
@@ -65,6 +68,7 @@ def read_maf(path: str | Path, reference_fasta: str | Path | None, contig_map: C
     path = Path(path)
     table = _read_columns(path)
     _check_build(table, path)
+    _check_driver_gene_positions(table, path)  # the root cause before its symptoms (chr 23, REF)
     _check_fields(table, path)
     table = _typed(table)
     if reference_fasta is None:
@@ -179,6 +183,32 @@ def _check_build(table: pd.DataFrame, path: Path) -> None:
         (~grch37 & ~builds.isin(GRCH38_BUILDS),
          lambda row: f"NCBI_Build is '{row['NCBI_Build']}', not GRCh38; {LIFTOVER_HINT}"),
     ])
+
+
+def _check_driver_gene_positions(table: pd.DataFrame, path: Path) -> None:
+    """Refuse a MAF whose TP53/BRCA1/BRCA2/EGFR rows lie mostly at their genes' GRCh37 positions:
+    a GRCh37 MAF without NCBI_Build (or with a wrong one) would otherwise put them outside the
+    GRCh38 regions, and its drivers would count toward TMB without being scored."""
+    import numpy as np
+    import pandas as pd
+
+    symbols = table["Hugo_Symbol"].str.strip().to_numpy()
+    rows = np.flatnonzero(np.isin(symbols, ["TP53", "BRCA1", "BRCA2", "EGFR"]))
+    starts = _integers(table["Start_Position"].iloc[rows])  # unchecked yet: bad cells are NA
+    at_grch37 = [row for row, start in zip(rows, starts, strict=True) if not pd.isna(start)
+                 and grch37_gene_at(table["Chromosome"].iat[row].strip(), int(start))
+                 == symbols[row]]
+    if not at_grch37 or 2 * len(at_grch37) <= len(rows):
+        return
+    first = table.iloc[at_grch37[0]]
+    start = int(starts.iat[list(rows).index(at_grch37[0])])
+    build = (f"its NCBI_Build says '{first['NCBI_Build'].strip()}'"
+             if "NCBI_Build" in table and first["NCBI_Build"].strip() else "it has no NCBI_Build")
+    raise _line_error(path, int(first["line"]), (
+        f"{symbols[at_grch37[0]]} at {first['Chromosome'].strip()}:{start:,} lies in the "
+        f"gene's GRCh37/hg19 span, not its GRCh38 one, and so do {len(at_grch37):,} of the MAF's "
+        f"{len(rows):,} TP53/BRCA1/BRCA2/EGFR rows: the MAF is on GRCh37/hg19 although {build}; "
+        f"{LIFTOVER_HINT}"))
 
 
 def _chromosome_keys(chromosome: pd.Series) -> pd.Series:
