@@ -413,3 +413,187 @@ def test_paired_vcf_of_other_column_names_is_still_refused(workdir):
         "(bcftools reheader --samples), or give import-vcf --tumour-column/--normal-column (rule "
         f"import_vcfs; log logs/import_vcfs/{shard_of(workdir, 'P1')}.log)")
     assert not (workdir / imported).exists()
+
+
+# --- More of the matrix: each bad input stops `snakemake -n` with one exact line -------------
+
+IMAGE_HEADER = "patient\tlesion\timage\tmask\tmodality\tlabel\n"
+MAF_HEADER = ("Hugo_Symbol\tChromosome\tStart_Position\tReference_Allele\tTumor_Seq_Allele2\t"
+              "Variant_Classification\n")
+
+
+def write_sheet(name, text):
+    return lambda workdir: (workdir / "config" / name).write_text(text)
+
+
+def with_samples(*rows):
+    return write_sheet("samples.tsv", HEADER + "".join(rows))
+
+
+def with_config(**settings):
+    def change(workdir):
+        path = workdir / "config/config.yaml"
+        config = yaml.safe_load(path.read_text())
+        config.update(settings)
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return change
+
+
+def with_maf(text):
+    def change(workdir):
+        (workdir / "config/cohort.maf").write_text(text)
+        with_config(maf="config/cohort.maf")(workdir)
+        with_samples()(workdir)
+    return change
+
+
+def with_empty_fastq(workdir):
+    (workdir / "reads/R1.fastq.gz").write_bytes(b"")
+
+
+def with_fastq_as_vcf(workdir):
+    with_samples(fastq_row("P1", "P1-T", "tumour", r1="", r2="")
+                 .replace("\t\t\t\t\n", "\t\t\treads/R1.fastq.gz\t\n"))(workdir)
+
+
+SAMPLES = "oncoweave: error: config/samples.tsv: "
+CLINICAL = "oncoweave: error: config/clinical.tsv: "
+IMAGES = "oncoweave: error: config/images.tsv: "
+ROW1 = "row 1 (line 2): "
+
+
+@pytest.mark.parametrize("change, expected", [
+    (write_sheet("samples.tsv", HEADER.replace("type\t", "") + "P1\tP1-T\treads/R1.fastq.gz\t"
+                 "reads/R2.fastq.gz\t\t\t\n"),
+     SAMPLES + "line 1 (header): required column 'type' is missing"),
+    (with_samples(fastq_row("P1", "P1-T", "tumour").replace("\t\n", "\t1.5\n")),
+     SAMPLES + ROW1 + "column 'purity': 1.5 is greater than the maximum of 1"),
+    (with_samples(fastq_row("P1", "P1-T", "tumor")),
+     SAMPLES + ROW1 + "column 'type': 'tumor' is not one of ['tumour', 'normal']"),
+    (with_samples(fastq_row("P1", "P1-T", "tumour", r1="", r2="")),
+     SAMPLES + ROW1 + "sample 'P1-T' gives none; give exactly one of fastq1+fastq2, bam or vcf"),
+    (with_samples(fastq_row("P1", "P1-T", "tumour").replace("\t\t\t\n", "\t\treads/R1.fastq.gz\t\n")),
+     SAMPLES + ROW1 + "sample 'P1-T' gives fastq1+fastq2 and vcf; give exactly one of "
+     "fastq1+fastq2, bam or vcf"),
+    (with_samples(fastq_row("P1", "P1-T", "tumour", r2="")),
+     SAMPLES + ROW1 + "column 'fastq2': is empty but the other mate is given (paired reads need "
+     "fastq1 and fastq2)"),
+    (with_samples(fastq_row("P1", "P1-T", "tumour", r1="reads")),
+     SAMPLES + ROW1 + "column 'fastq1': reads is a folder, not a file"),
+    (with_empty_fastq, SAMPLES + ROW1 + "column 'fastq1': reads/R1.fastq.gz is empty (0 bytes)"),
+    (with_samples(fastq_row("P1", "P1-T", "tumour", r2="reads/R1.fastq.gz")),
+     SAMPLES + ROW1 + "column 'fastq2': is the same file as fastq1 (reads/R1.fastq.gz); give the "
+     "second mate's file"),
+    (with_fastq_as_vcf,
+     SAMPLES + ROW1 + "column 'vcf': reads/R1.fastq.gz is not a VCF or BCF file (a VCF starts "
+     "with its '##fileformat=VCF' header line; it looks like a FASTQ file)"),
+    (write_sheet("clinical.tsv", CLINICAL_HEADER + CLINICAL_ROW * 2),
+     CLINICAL + "row 2 (line 3): column 'patient': 'P1' repeats row 1 (line 2); patient ids must "
+     "be unique"),
+    (write_sheet("clinical.tsv", CLINICAL_HEADER + CLINICAL_ROW.replace("\t50\t", "\t-4\t")),
+     CLINICAL + ROW1 + "column 'age': -4 is less than the minimum of 0"),
+    (write_sheet("clinical.tsv", CLINICAL_HEADER.replace("patient", "id", 1) + CLINICAL_ROW),
+     CLINICAL + "line 1 (header): required column 'patient' is missing"),
+    (with_config(shardsize=5),
+     "oncoweave: error: config: unknown key 'shardsize' (allowed: samples, images, clinical, maf, "
+     "inputs, reference, toy_cohort, reads, calling, drivers, tmb, imaging, fusion, identity, "
+     "sharding)"),
+    (write_sheet("images.tsv", IMAGE_HEADER + "P1\tL1\treads/ct.nii.gz\treads/ct_mask.nii.gz\tCT\t1\n"),
+     IMAGES + ROW1 + "column 'image': file not found: reads/ct.nii.gz (relative paths are read "
+     "from the working directory {workdir})"),
+    (write_sheet("images.tsv", IMAGE_HEADER + "P1\tL1\treads\treads\tXR\t1\n"),
+     IMAGES + ROW1 + "column 'modality': 'XR' is not one of ['CT', 'MR', 'PT']"),
+    (write_sheet("images.tsv", IMAGE_HEADER + "P1\tL1\treads\treads\tCT\t1\n" * 2),
+     IMAGES + "row 2 (line 3): column 'lesion': patient 'P1' lesion 'L1' repeats row 1 (line 2); "
+     "give each lesion of a patient its own id in the 'lesion' column"),
+    (with_config(maf="config/absent.maf"),
+     "oncoweave: error: config/absent.maf: cannot read the MAF ([Errno 2] No such file or "
+     "directory: 'config/absent.maf')"),
+    (with_maf(MAF_HEADER + "TP53\tchr17\t7675088\tC\tT\tMissense_Mutation\n"),
+     "oncoweave: error: config/cohort.maf: line 1: missing required MAF column "
+     "Tumor_Sample_Barcode"),
+], ids=["no-type-column", "purity-above-1", "type-tumor", "no-input", "fastq-and-vcf",
+        "one-mate", "folder-as-fastq", "empty-fastq", "same-file-both-mates", "fastq-as-vcf",
+        "clinical-repeat", "negative-age", "clinical-no-patient-column", "config-typo",
+        "image-missing", "image-modality", "image-lesion-repeat", "maf-missing",
+        "maf-no-barcode-column"])
+def test_bad_input_stops_planning_with_one_line(workdir, change, expected):
+    make_workdir(workdir, HEADER + fastq_row("P1", "P1-T", "tumour"))
+    (workdir / "config/clinical.tsv").write_text(CLINICAL_HEADER + CLINICAL_ROW)
+    change(workdir)
+    result = run_snakemake(workdir, "-n", check=False)
+    assert result.returncode != 0
+    assert error_line(result, "oncoweave: error") == expected.format(workdir=workdir)
+    assert not (workdir / "results").exists() and not (workdir / "logs").exists()
+
+
+def test_grch37_maf_without_its_build_column_stops_the_split(workdir):
+    """TP53 R175H, R248Q and R273H at their GRCh37 positions and no NCBI_Build: without the check
+    they would lie outside the regions and count toward TMB unscored."""
+    rows = [("TP53", "17", pos, "C", "T", f"S{k}", "Missense_Mutation")
+            for k, pos in enumerate((7578406, 7577538, 7577120), start=1)]
+    make_workdir(workdir, HEADER)
+    with_maf(MAF_HEADER.replace("\n", "\tTumor_Sample_Barcode\n") + "".join(
+        "\t".join(map(str, (*row[:5], row[6], row[5]))) + "\n" for row in rows))(workdir)
+    from oncoweave.core.shards import shard_map, shard_of_patients
+
+    shard = shard_of_patients(shard_map({"S1", "S2", "S3"}))["S1"]  # the MAF's barcodes
+    result = run_snakemake(workdir, "--cores", "1", f"results/maf/{shard}.parquet", check=False)
+    assert result.returncode != 0
+    assert result.stderr.splitlines()[-1] == (
+        "oncoweave: error: config/cohort.maf: line 2: TP53 at 17:7,578,406 lies in the gene's "
+        "GRCh37/hg19 span, not its GRCh38 one, and so do 3 of the MAF's 3 TP53/BRCA1/BRCA2/EGFR "
+        "rows: the MAF is on GRCh37/hg19 although it has no NCBI_Build; lift it over to GRCh38 "
+        "before use (e.g. CrossMap or Picard LiftoverVcf with the UCSC hg19ToHg38.over.chain.gz "
+        "chain) and set NCBI_Build to GRCh38 (rule split_maf; log logs/split_maf.log)")
+    assert not (workdir / "results/maf").exists() or not list((workdir / "results/maf").iterdir())
+
+
+def test_bam_whose_header_claims_coordinate_order_is_read_for_it(workdir):
+    import pysam
+
+    from helpers import indexed_bundled_reference
+
+    with pysam.FastaFile(str(indexed_bundled_reference(workdir))) as fasta:
+        header = {"HD": {"VN": "1.6", "SO": "coordinate"},
+                  "SQ": [{"SN": name, "LN": length}
+                         for name, length in zip(fasta.references, fasta.lengths, strict=True)]}
+    with pysam.AlignmentFile(str(workdir / "reads/merged.bam"), "wb", header=header) as bam:
+        for number, start in enumerate((500, 100)):
+            read = pysam.AlignedSegment(bam.header)
+            read.query_name, read.query_sequence, read.cigarstring = f"r{number}", "A" * 20, "20M"
+            read.reference_id, read.reference_start, read.mapping_quality = 0, start, 60
+            read.query_qualities = pysam.qualitystring_to_array("I" * 20)
+            bam.write(read)
+    make_workdir(workdir, HEADER + "P1\tP1-T\ttumour\t\t\treads/merged.bam\t\t\n")
+    result = run_snakemake(workdir, "--cores", "1", "results/checks/P1-T.bam.ok", check=False)
+    assert result.returncode != 0
+    assert result.stderr.splitlines()[-1] == (
+        "oncoweave: error: config/samples.tsv, row 1 (sample P1-T): reads/merged.bam: is not "
+        "coordinate-sorted (although its header says SO:coordinate; its record 2 is out of "
+        "coordinate order): sort it with `samtools sort -o sorted.bam reads/merged.bam` (rule "
+        "check_bam; log logs/check_bam/P1-T.log)")
+    assert not (workdir / "results/checks/P1-T.bam.ok").exists()
+
+
+def test_image_whose_mask_is_empty_is_named_and_leaves_nothing(workdir):
+    import numpy as np
+    import SimpleITK as sitk
+
+    from oncoweave.toy.images import lesion_phantom
+
+    image, mask = lesion_phantom(0.6, np.random.default_rng(3))
+    empty = sitk.GetImageFromArray(np.zeros_like(sitk.GetArrayFromImage(mask), dtype=np.uint8))
+    empty.CopyInformation(mask)
+    sitk.WriteImage(image, str(workdir / "ct.nii.gz"))
+    sitk.WriteImage(empty, str(workdir / "mask.nii.gz"))
+    make_workdir(workdir, HEADER + fastq_row("P1", "P1-T", "tumour"))
+    (workdir / "config/images.tsv").write_text(IMAGE_HEADER + "P1\tL1\tct.nii.gz\tmask.nii.gz\tCT\t1\n")
+    imaging = f"results/shards/{shard_of(workdir, 'P1')}/imaging"
+    result = run_snakemake(workdir, "--cores", "1", imaging, check=False)
+    assert result.returncode != 0
+    assert result.stderr.splitlines()[-1] == (
+        "oncoweave: error: config/images.tsv, row 1 (line 2): patient P1, lesion L1 (image "
+        "ct.nii.gz, mask mask.nii.gz): the mask is empty (no voxel is non-zero) (rule "
+        f"ingest_images; log logs/ingest_images/{shard_of(workdir, 'P1')}.log)")
+    assert not (workdir / imaging).exists()
