@@ -13,6 +13,7 @@ from oncoweave.fusion.evaluation import (
     EvaluationSettings,
     evaluate_patient_features,
     survival_cindex_by_model,
+    usable_modalities,
 )
 from oncoweave.fusion.plots import PLOTS
 
@@ -144,3 +145,32 @@ def test_two_runs_give_the_same_predictions_on_one_or_two_processes(tmp_path, ev
 def test_unknown_setting_is_refused():
     with pytest.raises(InputError, match="unknown fusion evaluation setting.*n_fold"):
         EvaluationSettings.from_config({"n_fold": 3}, seed=1)
+
+
+def test_a_modality_too_few_patients_have_is_left_out_with_its_reason():
+    from oncoweave.fusion.modalities import ModalityMap
+
+    rows = pd.DataFrame({"gen_a": np.arange(12.0), "rad_a": [1.0] + [np.nan] * 11,
+                         "rad_b": [2.0] + [np.nan] * 11})
+    kept, dropped = usable_modalities(rows, ModalityMap({"genomic": ["gen_a"],
+                                                         "radiomics": ["rad_a", "rad_b"]}), 3)
+    assert list(kept) == ["genomic"]
+    assert dropped == {"radiomics": "1 of 12 patients have radiomics features; 3-fold "
+                                    "cross-validation uses a modality at least 6 patients have "
+                                    "(2 per fold)"}
+
+
+def test_a_fold_whose_modality_has_no_values_predicts_no_difference():
+    """PCA needs two rows: a fold with one lesion keeps no component, and the model of nothing
+    gives everyone the same risk and the training responder rate."""
+    from oncoweave.fusion.modalities import ModalityMap
+    from oncoweave.fusion.models import ModalityReducer, Reduced, XGBResponse, XGBSurvival
+
+    X = pd.DataFrame({f"rad_{k}": [1.0] + [np.nan] * 9 for k in range(40)})
+    reducer = ModalityReducer(ModalityMap({"radiomics": list(X.columns)}), method="pca", n_keep=4)
+    time, event = np.arange(1.0, 11.0), np.array([1, 0] * 5)
+    survival = Reduced(reducer, XGBSurvival(n_estimators=5)).fit(X, time, event)
+    assert np.array_equal(survival.predict_risk(X), np.zeros(10))
+    labels = np.array([1, 0, 0, 0, 1, 0, 0, 0, 0, 0])
+    response = Reduced(reducer, XGBResponse(n_estimators=5)).fit(X, labels)
+    assert np.allclose(response.predict_proba(X)[:, 1], 0.2)

@@ -22,10 +22,11 @@ from oncoweave.imaging.deep_features import (
     benchmark_embedding,
     deep_features_schema,
     embed_cases,
+    embed_cohort,
     load_encoder,
     write_deep_features,
 )
-from oncoweave.imaging.encoder import train_encoder
+from oncoweave.imaging.encoder import train_encoder, train_encoder_or_say_why
 from oncoweave.imaging.encoder_inputs import EncoderSettings, preprocess_case, read_cases
 
 # Small enough for a test: 16^3 crops, two conv levels, a 4-number embedding.
@@ -298,6 +299,34 @@ def test_benchmark(trained):
 def test_fewer_than_two_lesions(tmp_path):
     with pytest.raises(InputError, match="at least 2 lesions, got 1 \\(patient P0 lesion L1\\)"):
         train_encoder(cohort(tmp_path)[:1], tmp_path / "model", EncoderSettings.from_config(TINY))
+
+
+def test_one_lesion_gives_a_not_fitted_bundle_and_an_empty_table_that_say_why(tmp_path):
+    import json
+
+    from oncoweave.core.model_status import NOT_FITTED_KEY
+    from oncoweave.core.tables import read_parquet
+
+    cases, bundle = cohort(tmp_path)[:1], tmp_path / "model"
+    metadata = train_encoder_or_say_why(cases, bundle, EncoderSettings.from_config(TINY))
+    reason = "the cohort has 1 lesion; the encoder learns from at least 2"
+    assert metadata["fitted"] is False and metadata[NOT_FITTED_KEY] == reason
+    assert json.loads((bundle / "configs/metadata.json").read_text()) == metadata
+    assert metadata["seed"] == TINY.get("seed", EncoderSettings().seed) and metadata["monai_version"]
+    assert [p.relative_to(bundle).as_posix() for p in bundle.rglob("*") if p.is_file()] == [
+        "configs/metadata.json"]
+    table = embed_cohort(cases, bundle, tmp_path / "deep.parquet")
+    assert table.num_rows == 0 and table.schema.names == deep_features_schema(
+        EncoderSettings.from_config(TINY).latent_dim).names
+    assert read_parquet(tmp_path / "deep.parquet")[1][NOT_FITTED_KEY] == reason
+
+
+def test_two_lesions_train_through_the_same_entry(tmp_path):
+    metadata = train_encoder_or_say_why(cohort(tmp_path)[:2], tmp_path / "model",
+                                        EncoderSettings.from_config(TINY))
+    assert metadata.get("fitted", True) and (tmp_path / "model/models/model.pt").is_file()
+    assert embed_cohort(cohort(tmp_path)[:2], tmp_path / "model",
+                        tmp_path / "deep.parquet").num_rows == 2
 
 
 def test_empty_mask_names_the_lesion_and_file(tmp_path):

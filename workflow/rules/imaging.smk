@@ -74,9 +74,9 @@ rule train_image_encoder:
     input:
         cohort_imaging_folders,
     output:
-        model="results/imaging/encoder/models/model.pt",
-        metadata="results/imaging/encoder/configs/metadata.json",
-        inference="results/imaging/encoder/configs/inference.json",
+        # A MONAI-style bundle: models/model.pt and configs/, or configs/metadata.json alone
+        # saying why it was not fitted (too few lesions).
+        bundle=directory("results/imaging/encoder"),
     log:
         "logs/train_image_encoder/encoder.log",
     benchmark:
@@ -100,9 +100,7 @@ rule train_image_encoder:
 rule embed_images:
     input:
         imaging=cohort_imaging_folders,
-        model="results/imaging/encoder/models/model.pt",
-        metadata="results/imaging/encoder/configs/metadata.json",
-        inference="results/imaging/encoder/configs/inference.json",
+        bundle="results/imaging/encoder",
     output:
         "results/cohort/deep_features.parquet",
     log:

@@ -34,9 +34,7 @@ def all_outputs():
     if READ_SAMPLES:
         outputs.append("results/qc/multiqc.html")
     if IMAGE_PATIENTS:
-        outputs.append("results/cohort/radiomics.parquet")
-    if TRAIN_ENCODER:
-        outputs.append("results/cohort/deep_features.parquet")
+        outputs += ["results/cohort/radiomics.parquet", "results/cohort/deep_features.parquet"]
     outputs += [
         "results/fusion/similar_patients.parquet",
         "results/fusion/patient_predictions.parquet",
@@ -67,7 +65,6 @@ def cohort_tables(wildcards):
     }
     if IMAGE_PATIENTS:
         tables["radiomics"] = "results/cohort/radiomics.parquet"
-    if TRAIN_ENCODER:
         tables["deep_features"] = "results/cohort/deep_features.parquet"
     return tables
 
@@ -98,7 +95,6 @@ def patient_feature_inputs(wildcards):
     }
     if IMAGE_PATIENTS:
         inputs["radiomics"] = "results/cohort/radiomics.parquet"
-    if TRAIN_ENCODER:
         inputs["deep"] = "results/cohort/deep_features.parquet"
     if config.get("clinical"):
         inputs["clinical"] = config["clinical"]

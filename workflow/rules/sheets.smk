@@ -56,8 +56,6 @@ IMAGES = IMAGES.assign(
 ).set_index("key", drop=False)
 IMAGE_ROW = {key: row for row, key in enumerate(IMAGES.index, start=1)}
 IMAGE_PATIENTS = sorted(IMAGES["patient"].unique())
-# The encoder learns from the cohort's lesions: it needs at least two.
-TRAIN_ENCODER = len(IMAGES) >= 2
 
 PURITY = {s: float(p) for s, p in _cells("purity").items()}
 

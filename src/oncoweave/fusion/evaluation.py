@@ -84,6 +84,30 @@ class TaskOutcome:
     skipped: str  # why the task was not evaluated ("" when it was)
     final_model: object | None = None  # fused model refitted on every patient
     table: pd.DataFrame | None = None
+    modality_map: ModalityMap | None = None  # the modalities the task's models use
+    dropped: dict[str, str] | None = None  # modality -> why the task's models leave it out
+
+
+# A modality enters a task's cross-validation when at least this many patients per fold have it:
+# fewer (one lesion in a cohort, say) leave training folds where it is empty, and a model of it
+# alone would have nothing to learn from.
+MIN_PATIENTS_PER_FOLD = 2
+
+
+def usable_modalities(rows: pd.DataFrame, modality_map: ModalityMap, n_folds: int
+                      ) -> tuple[ModalityMap, dict[str, str]]:
+    """The modalities enough of the task's patients have, and why each other one is left out."""
+    needed = MIN_PATIENTS_PER_FOLD * n_folds
+    kept, dropped = [], {}
+    for name, columns in modality_map.items():
+        present = int(rows[list(columns)].notna().any(axis=1).sum())
+        if present >= needed:
+            kept.append(name)
+        else:
+            dropped[name] = (f"{present} of {len(rows)} patients have {name} features; "
+                             f"{n_folds}-fold cross-validation uses a modality at least "
+                             f"{needed} patients have ({MIN_PATIENTS_PER_FOLD} per fold)")
+    return modality_map.subset(kept), dropped
 
 
 def feature_table(features: pd.DataFrame, groups: Mapping[str, Sequence[str]]
@@ -133,6 +157,13 @@ def evaluate_task(table: pd.DataFrame, modality_map: ModalityMap, task: str,
         return TaskOutcome(task, None, skipped)
     from oncoweave.fusion.models import default_model_factory
 
+    modality_map, dropped = usable_modalities(rows, modality_map, settings.n_folds)
+    for name, reason in dropped.items():
+        log.warning("%s: modality %s left out: %s", task, name, reason)
+    if not len(modality_map):
+        skipped = "no modality has enough patients: " + "; ".join(dropped.values())
+        log.warning("%s not evaluated: %s", task, skipped)
+        return TaskOutcome(task, None, skipped)
     target = _targets(rows, task)
     folds = split_folds(rows.index, settings.splits or None, settings.n_folds, settings.seed,
                         target[-1])
@@ -143,7 +174,7 @@ def evaluate_task(table: pd.DataFrame, modality_map: ModalityMap, task: str,
                       n_bootstrap=settings.n_bootstrap, seed=settings.seed, **outcome)
     with single_threaded_blas():
         final = factory(modality_map).fit(rows[modality_map.columns()], *target)
-    return TaskOutcome(task, result, "", final, rows)
+    return TaskOutcome(task, result, "", final, rows, modality_map, dropped)
 
 
 def _chosen(model) -> object:
@@ -159,15 +190,14 @@ def _model_name(model) -> str:
     return getattr(model, "chosen_", type(model).__name__)
 
 
-def out_of_bag_intervals(outcome: TaskOutcome, modality_map: ModalityMap, n_refits: int,
-                         seed: int) -> pd.DataFrame:
+def out_of_bag_intervals(outcome: TaskOutcome, n_refits: int, seed: int) -> pd.DataFrame:
     """Per patient: median and 2.5 / 97.5 percentiles over bootstrap refits of the chosen fused
     candidate of the risk percentile (survival) or probability (response), from the refits
     whose resample left the patient out."""
     from sklearn.base import clone
 
     rows = outcome.table
-    X = rows[modality_map.columns()]
+    X = rows[outcome.modality_map.columns()]
     candidate = _chosen(outcome.final_model)
     rng = np.random.default_rng([seed, 11])
     scores = {patient: [] for patient in rows.index}
@@ -221,16 +251,14 @@ def patient_predictions(table: pd.DataFrame, modality_map: ModalityMap,
         fused = _fused_predictions(survival.result)
         out.loc[fused.index, "risk"] = fused["risk_percentile"]
         out.loc[fused.index, "risk_group"] = fused["risk_group"]
-        oob = out_of_bag_intervals(survival, modality_map, settings.interval_refits,
-                                   settings.seed)
+        oob = out_of_bag_intervals(survival, settings.interval_refits, settings.seed)
         out.loc[oob.index, ["risk_percentile", "risk_lower", "risk_upper"]] = oob[
             ["median", "lower", "upper"]].to_numpy()
         models.append(f"survival: {_model_name(survival.final_model)}")
     if response.result is not None:
         fused = _fused_predictions(response.result)
         out.loc[fused.index, "response_probability"] = fused["probability"]
-        oob = out_of_bag_intervals(response, modality_map, settings.interval_refits,
-                                   settings.seed)
+        oob = out_of_bag_intervals(response, settings.interval_refits, settings.seed)
         out.loc[oob.index, ["response_lower", "response_upper"]] = oob[
             ["lower", "upper"]].to_numpy()
         models.append(f"response: {_model_name(response.final_model)}")
@@ -239,20 +267,28 @@ def patient_predictions(table: pd.DataFrame, modality_map: ModalityMap,
     return out.rename_axis("patient").reset_index()[PATIENT_PREDICTIONS_SCHEMA.names]
 
 
-def shap_values(outcome: TaskOutcome, modality_map: ModalityMap) -> pd.DataFrame:
+def shap_values(outcome: TaskOutcome) -> pd.DataFrame:
     """SHAP_SCHEMA rows of the fused survival model refitted on every patient."""
-    from oncoweave.fusion.models import InnerCVSelection, PenalisedCox, Reduced, XGBSurvival
+    from oncoweave.fusion.models import (
+        InnerCVSelection,
+        NoFeatures,
+        PenalisedCox,
+        Reduced,
+        XGBSurvival,
+    )
 
     if outcome.result is None:
         return pd.DataFrame(columns=SHAP_SCHEMA.names)
     model = outcome.final_model
     if isinstance(model, InnerCVSelection):
         model = model.model_  # the chosen candidate, refitted on every patient
-    X = outcome.table[modality_map.columns()]
+    X = outcome.table[outcome.modality_map.columns()]
     if isinstance(model, Reduced):
         reduced, learner = model.reducer_.transform(X), model.model_
     else:
         reduced, learner = X, model
+    if isinstance(learner, NoFeatures):
+        return pd.DataFrame(columns=SHAP_SCHEMA.names)
     if isinstance(learner, XGBSurvival):
         import xgboost
         matrix = xgboost.DMatrix(reduced.to_numpy(float), feature_names=None)
@@ -264,7 +300,7 @@ def shap_values(outcome: TaskOutcome, modality_map: ModalityMap) -> pd.DataFrame
         contributions = standardised * cox.coef_[:, -1]
     else:
         raise TypeError(f"no SHAP values for {type(learner).__name__}")
-    modality_of = {c: name for name, columns in modality_map.items() for c in columns}
+    modality_of = {c: name for name, columns in outcome.modality_map.items() for c in columns}
     long = pd.DataFrame(contributions, index=reduced.index, columns=reduced.columns).stack()
     values = reduced.stack(future_stack=True).reindex(long.index)
     frame = pd.DataFrame({"shap": long, "value": values}).rename_axis(
@@ -329,7 +365,8 @@ def _evaluate_patient_features(features_path: str | Path, output_dir: str | Path
         metrics = write_outputs(outcome.result, task_dir,
                                 {**settings.__dict__, "task": task,
                                  "n_patients": len(outcome.table),
-                                 "chosen_on_all_patients": _model_name(outcome.final_model)},
+                                 "chosen_on_all_patients": _model_name(outcome.final_model),
+                                 "modalities_left_out": outcome.dropped or {}},
                                 provenance)
         summary[task] = metrics["ablation"]
     predictions = patient_predictions(table, modality_map, outcomes, settings)
@@ -338,7 +375,7 @@ def _evaluate_patient_features(features_path: str | Path, output_dir: str | Path
                if outcome.result is None and outcome.skipped}
     write_parquet(predictions, predictions_path, PATIENT_PREDICTIONS_SCHEMA,
                   {**provenance, **reasons})
-    shap = shap_values(outcomes["survival"], modality_map)
+    shap = shap_values(outcomes["survival"])
     write_parquet(shap, output_dir / "shap.parquet", SHAP_SCHEMA, provenance)
     plot_shap_summary(shap, output_dir / "shap_summary.png", outcomes["survival"].skipped)
     write_ablation_table(outcomes, output_dir / "ablation.tsv")

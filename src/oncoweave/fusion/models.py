@@ -228,6 +228,9 @@ class ModalityReducer(BaseEstimator):
                 self.kept_[name] = [columns[i] for i in sorted(best)]
             elif self.method == "pca":
                 rows = X[columns].notna().any(axis=1).to_numpy()
+                if rows.sum() < 2:  # no component can be fitted: the modality sits this fold out
+                    self.kept_[name] = []
+                    continue
                 n_components = min(self.n_keep, int(rows.sum()) - 1, len(columns))
                 self.pca_[name] = (columns, make_pipeline(
                     SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler(),
@@ -249,6 +252,22 @@ class ModalityReducer(BaseEstimator):
         return pd.concat(parts, axis=1)
 
 
+class NoFeatures(BaseEstimator):
+    """The model of a fold without features: the same risk for everyone, the training
+    responder rate as every patient's probability."""
+
+    def fit(self, X: pd.DataFrame, *target) -> "NoFeatures":
+        self.rate_ = float(np.mean(target[-1])) if len(target) == 1 else 0.0
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def predict_risk(self, X: pd.DataFrame) -> np.ndarray:
+        return np.zeros(len(X))
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        return np.tile([1.0 - self.rate_, self.rate_], (len(X), 1))
+
+
 class Reduced(BaseEstimator):
     """A reducer then a model, both fitted on the same (training) rows."""
 
@@ -258,7 +277,10 @@ class Reduced(BaseEstimator):
 
     def fit(self, X: pd.DataFrame, *target) -> "Reduced":
         self.reducer_ = clone(self.reducer).fit(X, *target)
-        self.model_ = clone(self.model).fit(self.reducer_.transform(X), *target)
+        reduced = self.reducer_.transform(X)
+        # A training fold where the modalities have no value left: predict no difference.
+        model = self.model if reduced.shape[1] else NoFeatures()
+        self.model_ = clone(model).fit(reduced, *target)
         return self
 
     def predict_risk(self, X: pd.DataFrame) -> np.ndarray:

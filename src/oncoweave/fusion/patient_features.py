@@ -394,6 +394,12 @@ def build_patient_features(patients, drivers=None, tmb_tables=None, radiomics=No
         info.update(lesions)
     if deep is not None:
         table, source = _read_table(deep, "deep features")
+        if table.empty and isinstance(deep, (str, Path)):
+            from oncoweave.core.model_status import not_fitted_reason
+
+            reason = not_fitted_reason(read_parquet(deep)[1])
+            if reason:
+                log.warning("deep features: none (the image encoder was not fitted: %s)", reason)
         features = _image_features(table, source, "deep features")
         _check_known_patients(table, ids, source)
         block, lesions = _lesion_rows(table, features, ids, chosen, source, "deep_")

@@ -114,6 +114,28 @@ def deep_features_schema(latent_dim: int) -> pa.Schema:
     ])
 
 
+def embed_cohort(cases: Iterable[Mapping[str, Any]] | pd.DataFrame, model_dir: str | Path,
+                 path: str | Path) -> pa.Table:
+    """The deep features of ``cases`` at ``path``; from a not-fitted encoder bundle, a table with
+    no rows whose Parquet metadata carries the bundle's reason (NOT_FITTED_KEY)."""
+    from oncoweave.core.model_status import NOT_FITTED_KEY
+
+    model_dir = Path(model_dir)
+    try:
+        metadata = json.loads((model_dir / METADATA_FILE).read_text())
+    except (OSError, ValueError) as err:
+        raise InputError(f"cannot read the encoder's metadata ({err})", path=model_dir) from None
+    if metadata.get("fitted", True):
+        return write_deep_features(embed_cases(cases, model_dir), path, model_dir)
+    settings = EncoderSettings.from_config(metadata["settings"], source=model_dir / METADATA_FILE)
+    empty = pd.DataFrame(columns=deep_features_schema(settings.latent_dim).names)
+    return write_parquet(empty, path, deep_features_schema(settings.latent_dim),
+                         {NOT_FITTED_KEY: metadata[NOT_FITTED_KEY],
+                          "deep_model_seed": metadata.get("seed"),
+                          "monai_version": metadata.get("monai_version"),
+                          "pytorch_version": metadata.get("pytorch_version")})
+
+
 def write_deep_features(df: pd.DataFrame, path: str | Path, model_dir: str | Path) -> pa.Table:
     """Write ``embed_cases``' table atomically with the model's provenance in the metadata."""
     model_dir = Path(model_dir)

@@ -56,6 +56,8 @@ if TYPE_CHECKING:  # torch and MONAI are imported where used: the CLI starts wit
 log = logging.getLogger(__name__)
 
 NETWORK_CLASS = "monai.networks.nets.VarAutoEncoder"
+# The encoder learns from the cohort's own lesions; with fewer it writes a not-fitted bundle.
+MIN_TRAINING_LESIONS = 2
 MODEL_FILE = Path("models") / "model.pt"
 METADATA_FILE = Path("configs") / "metadata.json"
 INFERENCE_FILE = Path("configs") / "inference.json"
@@ -121,8 +123,9 @@ def train_encoder(cases: Iterable[Mapping[str, Any]] | pd.DataFrame, out_dir: st
     settings = settings or EncoderSettings()
     settings.validate()
     cases = check_cases(cases)
-    if len(cases) < 2:
-        raise InputError(f"training the image encoder needs at least 2 lesions, got {len(cases)}"
+    if len(cases) < MIN_TRAINING_LESIONS:
+        raise InputError(f"training the image encoder needs at least {MIN_TRAINING_LESIONS} "
+                         f"lesions, got {len(cases)}"
                          + (f" ({case_name(cases[0])})" if cases else ""))
     torch_device = select_device(device)
     log.info("preprocessing %d lesions", len(cases))
@@ -142,6 +145,40 @@ def train_encoder(cases: Iterable[Mapping[str, Any]] | pd.DataFrame, out_dir: st
     log.info("saved the image encoder to %s (final loss %.5f, trained in %.1f s)", out_dir,
              metadata["final_loss"], seconds)
     return {**metadata, "training_seconds": seconds}
+
+
+def encoder_blocker(n_lesions: int) -> str | None:
+    """Why the encoder cannot be trained on a cohort of ``n_lesions`` lesions, or None."""
+    if n_lesions < MIN_TRAINING_LESIONS:
+        return (f"the cohort has {n_lesions} lesion{'s' * (n_lesions != 1)}; the encoder learns "
+                f"from at least {MIN_TRAINING_LESIONS}")
+    return None
+
+
+def train_encoder_or_say_why(cases: Iterable[Mapping[str, Any]] | pd.DataFrame,
+                             out_dir: str | Path, settings: EncoderSettings | None = None,
+                             device: str | None = None) -> dict:
+    """:func:`train_encoder`, or, on a cohort it cannot learn from, a not-fitted bundle at
+    ``out_dir`` (configs/metadata.json with the reason, versions, seed and settings; no
+    weights). Returns the bundle's metadata."""
+    import monai
+    import torch
+
+    from oncoweave.core.model_status import write_not_fitted_bundle
+
+    settings = settings or EncoderSettings()
+    settings.validate()
+    cases = check_cases(cases)
+    reason = encoder_blocker(len(cases))
+    if reason is None:
+        return train_encoder(cases, out_dir, settings, device)
+    log.warning("image encoder not fitted: %s", reason)
+    return write_not_fitted_bundle(out_dir, reason, {
+        "schema": "oncoweave image encoder metadata (modelled on a MONAI bundle's metadata.json)",
+        "version": __version__, "oncoweave_version": __version__,
+        "monai_version": monai.__version__, "pytorch_version": torch.__version__,
+        "numpy_version": np.__version__, "network": NETWORK_CLASS, "seed": settings.seed,
+        "n_cases": len(cases), "settings": settings.to_dict()})
 
 
 def _fit(network: torch.nn.Module, crops: list[dict[str, torch.Tensor]],
