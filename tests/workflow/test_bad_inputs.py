@@ -472,7 +472,8 @@ ROW1 = "row 1 (line 2): "
      SAMPLES + ROW1 + "column 'type': 'tumor' is not one of ['tumour', 'normal']"),
     (with_samples(fastq_row("P1", "P1-T", "tumour", r1="", r2="")),
      SAMPLES + ROW1 + "sample 'P1-T' gives none; give exactly one of fastq1+fastq2, bam or vcf"),
-    (with_samples(fastq_row("P1", "P1-T", "tumour").replace("\t\t\t\n", "\t\treads/R1.fastq.gz\t\n")),
+    (with_samples(fastq_row("P1", "P1-T", "tumour").replace("\t\t\t\n",
+                                                            "\t\treads/R1.fastq.gz\t\n")),
      SAMPLES + ROW1 + "sample 'P1-T' gives fastq1+fastq2 and vcf; give exactly one of "
      "fastq1+fastq2, bam or vcf"),
     (with_samples(fastq_row("P1", "P1-T", "tumour", r2="")),
@@ -498,7 +499,8 @@ ROW1 = "row 1 (line 2): "
      "oncoweave: error: config: unknown key 'shardsize' (allowed: samples, images, clinical, maf, "
      "inputs, reference, toy_cohort, reads, calling, drivers, tmb, imaging, fusion, identity, "
      "sharding)"),
-    (write_sheet("images.tsv", IMAGE_HEADER + "P1\tL1\treads/ct.nii.gz\treads/ct_mask.nii.gz\tCT\t1\n"),
+    (write_sheet("images.tsv",
+                 IMAGE_HEADER + "P1\tL1\treads/ct.nii.gz\treads/ct_mask.nii.gz\tCT\t1\n"),
      IMAGES + ROW1 + "column 'image': file not found: reads/ct.nii.gz (relative paths are read "
      "from the working directory {workdir})"),
     (write_sheet("images.tsv", IMAGE_HEADER + "P1\tL1\treads\treads\tXR\t1\n"),
@@ -588,7 +590,8 @@ def test_image_whose_mask_is_empty_is_named_and_leaves_nothing(workdir):
     sitk.WriteImage(image, str(workdir / "ct.nii.gz"))
     sitk.WriteImage(empty, str(workdir / "mask.nii.gz"))
     make_workdir(workdir, HEADER + fastq_row("P1", "P1-T", "tumour"))
-    (workdir / "config/images.tsv").write_text(IMAGE_HEADER + "P1\tL1\tct.nii.gz\tmask.nii.gz\tCT\t1\n")
+    (workdir / "config/images.tsv").write_text(
+        IMAGE_HEADER + "P1\tL1\tct.nii.gz\tmask.nii.gz\tCT\t1\n")
     imaging = f"results/shards/{shard_of(workdir, 'P1')}/imaging"
     result = run_snakemake(workdir, "--cores", "1", imaging, check=False)
     assert result.returncode != 0
