@@ -257,6 +257,58 @@ def test_germline_brca_is_flagged_for_counselling(tables, tmp_path):
     assert "p.Q1756Pfs*74" not in section_text(html, "drivers"), "germline is reported apart"
 
 
+def test_therapies_fold_to_one_row_per_alteration_and_drug_with_the_items_beneath(
+        tables, tmp_path):
+    brca1 = {"biomarker": "BRCA1 p.Q1756Pfs*74", "gene": "BRCA1", "hgvs_p": "p.Q1756Pfs*74",
+             "hgvs_c": "c.5266dup", "variant_status": "germline"}
+    matches = [
+        therapy_row(),  # TP53 Doxorubicin IID, breast
+        therapy_row(drug="Alemtuzumab", amp_tier="IIC", evidence_level="B",
+                    disease="Chronic Lymphocytic Leukemia", disease_match="other",
+                    source_ids="CIViC:EID1481"),
+        therapy_row(**brca1, drug="Olaparib", amp_tier="IIC", evidence_level="A",
+                    disease="Ovarian Cancer", disease_match="other", source_ids="FDA:ovarian"),
+        therapy_row(**brca1, drug="Olaparib", amp_tier="IA", evidence_level="A",
+                    disease="Her2-receptor Negative Breast Cancer", source_ids="FDA:breast"),
+        therapy_row(**brca1, drug="Olaparib", amp_tier="IB", evidence_level="B",
+                    direction="resistance", disease="Triple-receptor Negative Breast Cancer",
+                    source_ids="CIViC:EID2000"),
+        therapy_row(**brca1, drug="Cisplatin, Carboplatin", amp_tier="IB", evidence_level="B",
+                    source_ids="CIViC:EID1684"),
+        therapy_row(**brca1, drug="Carboplatin, Cisplatin", amp_tier="IIC", evidence_level="B",
+                    disease="Ovarian Cancer", disease_match="other", source_ids="CIViC:EID99"),
+        therapy_row(drug=None, amp_tier=None, evidence_level=None,
+                    direction="no_approved_therapy", source_ids="FDA:none")]
+    write_parquet(pd.DataFrame(matches), tables["therapies"], THERAPIES_SCHEMA,
+                  {"cancer_type": "Breast Cancer"})
+    output = tmp_path / "X1.html"
+    render_patient_report("X1", output, **tables)
+    html = output.read_text()
+    assert_self_contained(html)
+    part = re.search(r'<section id="therapies">(.*?)</section>', html, re.DOTALL).group(1)
+    rows = re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td>.*?<details>(.*?)"
+                      r"</details>", part, re.DOTALL)
+    assert part.count("<details>") == part.count("<summary>") == len(rows) == 4
+    assert [(alteration, drug, tier) for alteration, drug, tier, _ in rows] == [
+        ("BRCA1 p.Q1756Pfs*74 (germline)", "Olaparib", "IA"),
+        ("BRCA1 p.Q1756Pfs*74 (germline)", "Carboplatin, Cisplatin", "IB"),
+        ("TP53 p.R175H", "Alemtuzumab", "IIC"), ("TP53 p.R175H", "Doxorubicin", "IID")]
+    details = {(alteration, drug): page_text(inside) for alteration, drug, _, inside in rows}
+    olaparib = details[("BRCA1 p.Q1756Pfs*74 (germline)", "Olaparib")]
+    assert olaparib.startswith("3 evidence items ")
+    # every item of the row is inside its details, best first; resistance is in the row itself
+    assert olaparib.index("FDA:breast") < olaparib.index("CIViC:EID2000") \
+        < olaparib.index("FDA:ovarian")
+    assert "sensitivity; resistance" in page_text(part.split("<details>")[0].split("<tr>")[-1])
+    assert "Cisplatin, Carboplatin" in details[("BRCA1 p.Q1756Pfs*74 (germline)",
+                                                "Carboplatin, Cisplatin")]
+    for item in matches:
+        if item["drug"] is not None:
+            source = re.compile(rf"{re.escape(item['source_ids'])}(?!\d)")
+            assert sum(bool(source.search(inside)) for inside in details.values()) == 1, item
+    assert "TP53 p.R175H (no approved therapy)" in section_text(html, "therapies")
+
+
 def test_fused_prediction_section_follows_the_evaluate_fusion_contract(tables, tmp_path):
     fusion = tmp_path / "patient_predictions.parquet"
     pd.DataFrame([{
