@@ -286,20 +286,21 @@ def test_therapies_fold_to_one_row_per_alteration_and_drug_with_the_items_beneat
     html = output.read_text()
     assert_self_contained(html)
     part = re.search(r'<section id="therapies">(.*?)</section>', html, re.DOTALL).group(1)
-    rows = re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td>.*?<details>(.*?)"
-                      r"</details>", part, re.DOTALL)
+    # (alteration, drug, tier, direction) of each row, and the details beneath it
+    rows = re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td><td>[^<]*</td>"
+                      r"<td>(.*?)</td>.*?<details>(.*?)</details>", part, re.DOTALL)
     assert part.count("<details>") == part.count("<summary>") == len(rows) == 4
-    assert [(alteration, drug, tier) for alteration, drug, tier, _ in rows] == [
-        ("BRCA1 p.Q1756Pfs*74 (germline)", "Olaparib", "IA"),
-        ("BRCA1 p.Q1756Pfs*74 (germline)", "Carboplatin, Cisplatin", "IB"),
-        ("TP53 p.R175H", "Alemtuzumab", "IIC"), ("TP53 p.R175H", "Doxorubicin", "IID")]
-    details = {(alteration, drug): page_text(inside) for alteration, drug, _, inside in rows}
+    assert [row[:4] for row in rows] == [
+        ("BRCA1 p.Q1756Pfs*74 (germline)", "Olaparib", "IA", "sensitivity; resistance"),
+        ("BRCA1 p.Q1756Pfs*74 (germline)", "Carboplatin, Cisplatin", "IB", "sensitivity"),
+        ("TP53 p.R175H", "Alemtuzumab", "IIC", "sensitivity"),
+        ("TP53 p.R175H", "Doxorubicin", "IID", "sensitivity")]
+    details = {(row[0], row[1]): page_text(row[4]) for row in rows}
     olaparib = details[("BRCA1 p.Q1756Pfs*74 (germline)", "Olaparib")]
-    assert olaparib.startswith("3 evidence items ")
-    # every item of the row is inside its details, best first; resistance is in the row itself
+    assert olaparib.startswith("3 evidence items for BRCA1 p.Q1756Pfs*74 and Olaparib ")
+    # every item of the row is inside its details, best first
     assert olaparib.index("FDA:breast") < olaparib.index("CIViC:EID2000") \
         < olaparib.index("FDA:ovarian")
-    assert "sensitivity; resistance" in page_text(part.split("<details>")[0].split("<tr>")[-1])
     assert "Cisplatin, Carboplatin" in details[("BRCA1 p.Q1756Pfs*74 (germline)",
                                                 "Carboplatin, Cisplatin")]
     for item in matches:

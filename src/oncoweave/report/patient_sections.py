@@ -31,7 +31,8 @@ class Table:
 
 @dataclass
 class FoldedRow:
-    """A table row with the items behind it, folded beneath it in <details><summary>."""
+    """A table row with the items behind it, folded beneath it in <details> (``summary``: the
+    line shown while folded)."""
     cells: list[Any]
     summary: str
     details: list[list[Any]]
@@ -39,10 +40,9 @@ class FoldedRow:
 
 @dataclass
 class FoldedTable:
-    """A table whose last column ``details_column`` folds each row's items (``details_columns``)."""
+    """A table whose rows each fold their items (a table of ``details_columns``) beneath them."""
     columns: list[str]
     rows: list[FoldedRow]
-    details_column: str
     details_columns: list[str]
     caption: str = ""
 
@@ -193,7 +193,7 @@ def therapies_section(therapies: pd.DataFrame, cancer_type: str | None) -> Secti
     section.notes.append(
         f"One row per alteration and drug ({len(folded)} rows from {len(matched)} evidence "
         "items), at the best AMP/ASCO/CAP tier of its evidence, tier I first; the disease, "
-        "level and sources are the best item's, and every item is listed under 'evidence'. "
+        "level and sources are the best item's, and every item is listed beneath the row. "
         "Tier IA/IB = evidence in this tumour type, IIC/IID = other tumour types or weaker "
         "evidence, III = preclinical or case reports. Resistance is named in 'direction' "
         "whenever any item says so.")
@@ -201,8 +201,9 @@ def therapies_section(therapies: pd.DataFrame, cancer_type: str | None) -> Secti
         [row.biomarker + (" (germline)" if "germline" in _statuses(row.variant_status) else ""),
          row.drug, as_text(row.best_tier), as_text(row.best_evidence_level), row.directions,
          as_text(row.best_disease), _disease_match_words(row.best_disease_match),
-         as_text(row.best_source_ids)],
-        f"{row.n_evidence} evidence item{'s' if row.n_evidence != 1 else ''}",
+         as_text(row.best_source_ids), row.n_evidence],
+        f"{row.n_evidence} evidence item{'s' if row.n_evidence != 1 else ''} for "
+        f"{row.biomarker} and {row.drug}",
         [[as_text(item["amp_tier"]), as_text(item["evidence_level"]),
           as_text(item["direction"]), as_text(item["disease"]),
           _disease_match_words(item["disease_match"]), as_text(item["drug"]),
@@ -211,7 +212,7 @@ def therapies_section(therapies: pd.DataFrame, cancer_type: str | None) -> Secti
         for row in folded.itertuples()]
     section.folded_tables.append(FoldedTable(
         ["alteration", "drug", "best AMP/ASCO/CAP tier", "evidence level", "direction",
-         "disease", "disease match", "sources"], rows, "evidence",
+         "disease", "disease match", "sources", "evidence items"], rows,
         ["tier", "evidence level", "direction", "disease", "disease match", "drug as listed",
          "sources", "why it matched"]))
     return section
