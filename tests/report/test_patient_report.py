@@ -273,10 +273,12 @@ def test_therapies_fold_to_one_row_per_alteration_and_drug_with_the_items_beneat
         therapy_row(**brca1, drug="Olaparib", amp_tier="IB", evidence_level="B",
                     direction="resistance", disease="Triple-receptor Negative Breast Cancer",
                     source_ids="CIViC:EID2000"),
-        therapy_row(**brca1, drug="Cisplatin, Carboplatin", amp_tier="IB", evidence_level="B",
+        therapy_row(**brca1, drug="Cisplatin, Carboplatin", amp_tier="IID", evidence_level="D",
                     source_ids="CIViC:EID1684"),
         therapy_row(**brca1, drug="Carboplatin, Cisplatin", amp_tier="IIC", evidence_level="B",
                     disease="Ovarian Cancer", disease_match="other", source_ids="CIViC:EID99"),
+        therapy_row(drug="Tamoxifen", amp_tier="IB", evidence_level="B", direction="resistance",
+                    source_ids="CIViC:EID2784"),  # tier I of TP53 before tier II of BRCA1
         therapy_row(drug=None, amp_tier=None, evidence_level=None,
                     direction="no_approved_therapy", source_ids="FDA:none")]
     write_parquet(pd.DataFrame(matches), tables["therapies"], THERAPIES_SCHEMA,
@@ -289,10 +291,11 @@ def test_therapies_fold_to_one_row_per_alteration_and_drug_with_the_items_beneat
     # (alteration, drug, tier, direction) of each row, and the details beneath it
     rows = re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td><td>[^<]*</td>"
                       r"<td>(.*?)</td>.*?<details>(.*?)</details>", part, re.DOTALL)
-    assert part.count("<details>") == part.count("<summary>") == len(rows) == 4
+    assert part.count("<details>") == part.count("<summary>") == len(rows) == 5
     assert [row[:4] for row in rows] == [
         ("BRCA1 p.Q1756Pfs*74 (germline)", "Olaparib", "IA", "sensitivity; resistance"),
-        ("BRCA1 p.Q1756Pfs*74 (germline)", "Carboplatin, Cisplatin", "IB", "sensitivity"),
+        ("TP53 p.R175H", "Tamoxifen", "IB", "resistance"),
+        ("BRCA1 p.Q1756Pfs*74 (germline)", "Carboplatin, Cisplatin", "IIC", "sensitivity"),
         ("TP53 p.R175H", "Alemtuzumab", "IIC", "sensitivity"),
         ("TP53 p.R175H", "Doxorubicin", "IID", "sensitivity")]
     details = {(row[0], row[1]): page_text(row[4]) for row in rows}
