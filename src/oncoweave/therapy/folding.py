@@ -1,4 +1,4 @@
-"""Therapy matches folded to one row per alteration and drug, as PCGR's report shows them.
+"""Therapy matches folded to one row per alteration and drug, in the manner of PCGR's report.
 
 ``match_therapies`` writes one row per call x evidence item, so a BRCA1 frameshift gets a dozen
 Olaparib rows, one per tumour type and study. ``fold_therapy_matches`` makes them one row per
