@@ -178,7 +178,9 @@ def test_tumour_only_patient_without_image_or_fusion_says_why(tables, tmp_path):
     assert "Stage not run" in section_text(html, "fusion")
     therapies = section_text(html, "therapies")
     assert "Doxorubicin" in therapies and "IID" in therapies and "this tumour type" in therapies
-    assert "CIViC:EID1; PMID:1" in therapies, "evidence rows for one match are merged"
+    # the two Doxorubicin rows (one match, two sources) fold into one row with both items
+    assert "2 evidence items" in therapies and re.search(r"CIViC:EID1 .*PMID:1 ", therapies), \
+        "evidence rows for one match are folded"
     assert therapies.index("IA") < therapies.index("IID"), "tiers are ordered"
     assert "<script>" not in html and "&lt;script&gt;" in html, "table text is escaped"
     tmb = section_text(html, "tmb")
@@ -253,6 +255,62 @@ def test_germline_brca_is_flagged_for_counselling(tables, tmp_path):
     egfr = germline[germline.index("p.R776H"):]
     assert "confirm in a certified germline test" in egfr and "counselling" not in egfr
     assert "p.Q1756Pfs*74" not in section_text(html, "drivers"), "germline is reported apart"
+
+
+def test_therapies_fold_to_one_row_per_alteration_and_drug_with_the_items_beneath(
+        tables, tmp_path):
+    brca1 = {"biomarker": "BRCA1 p.Q1756Pfs*74", "gene": "BRCA1", "hgvs_p": "p.Q1756Pfs*74",
+             "hgvs_c": "c.5266dup", "variant_status": "germline"}
+    matches = [
+        therapy_row(),  # TP53 Doxorubicin IID, breast
+        therapy_row(drug="Alemtuzumab", amp_tier="IIC", evidence_level="B",
+                    disease="Chronic Lymphocytic Leukemia", disease_match="other",
+                    source_ids="CIViC:EID1481"),
+        therapy_row(**brca1, drug="Olaparib", amp_tier="IIC", evidence_level="A",
+                    disease="Ovarian Cancer", disease_match="other", source_ids="FDA:ovarian"),
+        therapy_row(**brca1, drug="Olaparib", amp_tier="IA", evidence_level="A",
+                    disease="Her2-receptor Negative Breast Cancer", source_ids="FDA:breast"),
+        therapy_row(**brca1, drug="Olaparib", amp_tier="IB", evidence_level="B",
+                    direction="resistance", disease="Triple-receptor Negative Breast Cancer",
+                    source_ids="CIViC:EID2000"),
+        therapy_row(**brca1, drug="Cisplatin, Carboplatin", amp_tier="IID", evidence_level="D",
+                    source_ids="CIViC:EID1684"),
+        therapy_row(**brca1, drug="Carboplatin, Cisplatin", amp_tier="IIC", evidence_level="B",
+                    disease="Ovarian Cancer", disease_match="other", source_ids="CIViC:EID99"),
+        therapy_row(drug="Tamoxifen", amp_tier="IB", evidence_level="B", direction="resistance",
+                    source_ids="CIViC:EID2784"),  # tier I of TP53 before tier II of BRCA1
+        therapy_row(drug=None, amp_tier=None, evidence_level=None,
+                    direction="no_approved_therapy", source_ids="FDA:none")]
+    write_parquet(pd.DataFrame(matches), tables["therapies"], THERAPIES_SCHEMA,
+                  {"cancer_type": "Breast Cancer"})
+    output = tmp_path / "X1.html"
+    render_patient_report("X1", output, **tables)
+    html = output.read_text()
+    assert_self_contained(html)
+    part = re.search(r'<section id="therapies">(.*?)</section>', html, re.DOTALL).group(1)
+    # (alteration, drug, tier, direction) of each row, and the details beneath it
+    rows = re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td><td>[^<]*</td>"
+                      r"<td>(.*?)</td>.*?<details>(.*?)</details>", part, re.DOTALL)
+    assert part.count("<details>") == part.count("<summary>") == len(rows) == 5
+    assert [row[:4] for row in rows] == [
+        ("BRCA1 p.Q1756Pfs*74 (germline)", "Olaparib", "IA", "sensitivity; resistance"),
+        ("TP53 p.R175H", "Tamoxifen", "IB", "resistance"),
+        ("BRCA1 p.Q1756Pfs*74 (germline)", "Carboplatin, Cisplatin", "IIC", "sensitivity"),
+        ("TP53 p.R175H", "Alemtuzumab", "IIC", "sensitivity"),
+        ("TP53 p.R175H", "Doxorubicin", "IID", "sensitivity")]
+    details = {(row[0], row[1]): page_text(row[4]) for row in rows}
+    olaparib = details[("BRCA1 p.Q1756Pfs*74 (germline)", "Olaparib")]
+    assert olaparib.startswith("3 evidence items for BRCA1 p.Q1756Pfs*74 and Olaparib ")
+    # every item of the row is inside its details, best first
+    assert olaparib.index("FDA:breast") < olaparib.index("CIViC:EID2000") \
+        < olaparib.index("FDA:ovarian")
+    assert "Cisplatin, Carboplatin" in details[("BRCA1 p.Q1756Pfs*74 (germline)",
+                                                "Carboplatin, Cisplatin")]
+    for item in matches:
+        if item["drug"] is not None:
+            source = re.compile(rf"{re.escape(item['source_ids'])}(?!\d)")
+            assert sum(bool(source.search(inside)) for inside in details.values()) == 1, item
+    assert "TP53 p.R175H (no approved therapy)" in section_text(html, "therapies")
 
 
 def test_fused_prediction_section_follows_the_evaluate_fusion_contract(tables, tmp_path):

@@ -15,7 +15,7 @@ import pandas as pd
 from oncoweave.core.model_status import NOT_FITTED_KEY, task_reason_key
 from oncoweave.drivers.defaults import DRIVER_GENES
 from oncoweave.fusion.feature_table import GERMLINE_GENES, TUMOUR_STATUSES
-from oncoweave.therapy.matching import TIER_ORDER
+from oncoweave.therapy.folding import fold_therapy_matches
 
 # Hereditary cancer genes of the panel (ACMG secondary-findings list: hereditary breast/ovarian
 # cancer, Li-Fraumeni): a damaging germline variant there means referral for genetic counselling.
@@ -30,6 +30,24 @@ class Table:
 
 
 @dataclass
+class FoldedRow:
+    """A table row with the items behind it, folded beneath it in <details> (``summary``: the
+    line shown while folded)."""
+    cells: list[Any]
+    summary: str
+    details: list[list[Any]]
+
+
+@dataclass
+class FoldedTable:
+    """A table whose rows each fold their items (a table of ``details_columns``) beneath them."""
+    columns: list[str]
+    rows: list[FoldedRow]
+    details_columns: list[str]
+    caption: str = ""
+
+
+@dataclass
 class Section:
     key: str
     title: str
@@ -37,6 +55,7 @@ class Section:
     facts: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
+    folded_tables: list[FoldedTable] = field(default_factory=list)
     images: list[dict[str, str]] = field(default_factory=list)
     alerts: list[str] = field(default_factory=list)
 
@@ -156,6 +175,8 @@ def germline_section(drivers: pd.DataFrame, threshold: float) -> Section:
 
 
 def therapies_section(therapies: pd.DataFrame, cancer_type: str | None) -> Section:
+    """One row per alteration and drug at its best tier (``fold_therapy_matches``), tier I first,
+    each with the evidence items behind it folded beneath in <details>."""
     section = Section("therapies", "Therapies")
     if cancer_type:
         section.facts.append(("tumour type used for matching", cancer_type))
@@ -168,28 +189,42 @@ def therapies_section(therapies: pd.DataFrame, cancer_type: str | None) -> Secti
     if matched.empty:
         section.empty = "No therapy evidence matches this patient's variants."
         return section
-    keys = ["biomarker", "variant_status", "drug", "amp_tier", "evidence_level", "direction",
-            "disease", "disease_match"]
-    grouped = (matched.fillna({"disease": ""}).groupby(keys, sort=False, dropna=False)
-               .agg(source_ids=("source_ids", lambda ids: "; ".join(dict.fromkeys(
-                   part.strip() for value in ids if isinstance(value, str)
-                   for part in value.split(";") if part.strip()))))
-               .reset_index())
-    grouped["order"] = grouped["amp_tier"].map(TIER_ORDER).fillna(9)
-    grouped = grouped.sort_values(["order", "biomarker", "drug"], kind="stable")
+    folded = fold_therapy_matches(matched)
     section.notes.append(
-        "One row per biomarker, drug, AMP/ASCO/CAP tier, evidence level, direction and disease "
-        "(the evidence items behind it in 'sources'); tier IA/IB = evidence in this tumour type, "
-        "IIC/IID = other tumour types or weaker evidence, III = preclinical or case reports.")
-    rows = [[row.biomarker + (" (germline)" if row.variant_status == "germline" else ""),
-             row.drug, as_text(row.amp_tier), as_text(row.evidence_level), row.direction,
-             as_text(row.disease),
-             {"exact": "this tumour type", "other": "another tumour type"}.get(
-                 row.disease_match, as_text(row.disease_match)), as_text(row.source_ids)]
-            for row in grouped.itertuples()]
-    section.tables.append(Table(["biomarker", "drug", "AMP/ASCO/CAP tier", "evidence level",
-                                 "direction", "disease", "disease match", "sources"], rows))
+        f"One row per alteration and drug ({len(folded)} rows from {len(matched)} evidence "
+        "items), at the best AMP/ASCO/CAP tier of its evidence, tier I first; the disease, "
+        "level and sources are the best item's, and every item is listed beneath the row. "
+        "Tier IA/IB = evidence in this tumour type, IIC/IID = other tumour types or weaker "
+        "evidence, III = preclinical or case reports. Resistance is named in 'direction' "
+        "whenever any item says so.")
+    rows = [FoldedRow(
+        [row.biomarker + (" (germline)" if "germline" in _statuses(row.variant_status) else ""),
+         row.drug, as_text(row.best_tier), as_text(row.best_evidence_level), row.directions,
+         as_text(row.best_disease), _disease_match_words(row.best_disease_match),
+         as_text(row.best_source_ids), row.n_evidence],
+        f"{row.n_evidence} evidence item{'s' if row.n_evidence != 1 else ''} for "
+        f"{row.biomarker} and {row.drug}",
+        [[as_text(item["amp_tier"]), as_text(item["evidence_level"]),
+          as_text(item["direction"]), as_text(item["disease"]),
+          _disease_match_words(item["disease_match"]), as_text(item["drug"]),
+          as_text(item["source_ids"]), as_text(item["match_reason"])]
+         for item in row.evidence])
+        for row in folded.itertuples()]
+    section.folded_tables.append(FoldedTable(
+        ["alteration", "drug", "best AMP/ASCO/CAP tier", "evidence level", "direction",
+         "disease", "disease match", "sources", "evidence items"], rows,
+        ["tier", "evidence level", "direction", "disease", "disease match", "drug as listed",
+         "sources", "why it matched"]))
     return section
+
+
+def _statuses(variant_status: Any) -> list[str]:
+    return [] if is_missing(variant_status) else str(variant_status).split(", ")
+
+
+def _disease_match_words(disease_match: Any) -> str:
+    return {"exact": "this tumour type", "other": "another tumour type"}.get(
+        disease_match, as_text(disease_match))
 
 
 def tmb_icb_section(tmb: pd.DataFrame, icb: pd.DataFrame) -> Section:
