@@ -20,7 +20,29 @@ def register(subparsers) -> None:
     train.add_argument("--training", required=True, help="build-driver-training-set Parquet")
     train.add_argument("--output-dir", required=True, help="folder for model and card")
     train.add_argument("--seed", type=int, default=SEED)
+    train.add_argument("--tp53-functional",
+                       help="IARC R21 TP53 functional CSV (Kato 2003) for the card's "
+                            "independent validation; not used for training [skipped if absent]")
     train.set_defaults(func=_cmd_train)
+
+    msa = subparsers.add_parser(
+        "build-msa-features",
+        help="offline: per-residue conservation and substitution log-odds from homolog "
+             "alignments (TP53, BRCA1, BRCA2) -> resources/drivers/msa_features.tsv")
+    msa.add_argument("--msa-dir", required=True,
+                     help="folder of the alignments (shared data protein_msas_3genes)")
+    msa.add_argument("--output", required=True, help="TSV to write")
+    msa.set_defaults(func=_cmd_build_msa)
+
+    bench = subparsers.add_parser(
+        "benchmark-driver-functional",
+        help="Spearman of TP53 missense driver scores with yeast transactivation (IARC R21, "
+             "Kato 2003), residues held out of training, with and without the MSA features")
+    bench.add_argument("--tp53-functional", required=True, help="tp53_FunctionIshioka_r21.csv")
+    bench.add_argument("--training", help="build-driver-training-set Parquet [rebuilt]")
+    bench.add_argument("--folds", type=int, default=5, help="residue folds [5]")
+    bench.add_argument("--seed", type=int, default=SEED)
+    bench.set_defaults(func=_cmd_benchmark_functional)
     for name, helptext in (("score-variants", "score a TSV (gene + hgvs_p, or chrom/pos/ref/alt) "
                                               "or a VCF of TP53/BRCA1/BRCA2/EGFR changes"),
                            ("score-drivers", "add driver scores and clonality to the variants "
@@ -56,7 +78,42 @@ def _cmd_train(args) -> int:
     from oncoweave.drivers.training import train_driver_model
 
     training, _ = read_parquet(args.training, TRAINING_SCHEMA)
-    train_driver_model(training, args.output_dir, args.seed)
+    train_driver_model(training, args.output_dir, args.seed,
+                       tp53_functional=args.tp53_functional)
+    return 0
+
+
+def _cmd_build_msa(args) -> int:
+    from oncoweave.drivers.features import DriverKnowledge
+    from oncoweave.drivers.msa import build_msa_table, write_msa_table
+    from oncoweave.genome.sequence import translate
+
+    knowledge = DriverKnowledge.load()
+    wild_types = {gene: translate(s.cds_sequence) for gene, s in knowledge.genes.items()}
+    rows, summaries = build_msa_table(args.msa_dir, wild_types)
+    write_msa_table(rows, args.output)
+    for gene, summary in summaries.items():
+        print(f"{gene}: {summary['sequences']} sequences, Neff {summary['neff']} (80 % "
+              f"identity), residues {summary['first']}-{summary['last']} "
+              f"({summary['residues']} covered); alignment human row differs from the "
+              f"canonical protein at: {', '.join(summary['wild_type_mismatches']) or 'none'}")
+    return 0
+
+
+def _cmd_benchmark_functional(args) -> int:
+    import json
+
+    from oncoweave.core.tables import read_parquet
+    from oncoweave.drivers.features import DriverKnowledge
+    from oncoweave.drivers.functional import functional_validation
+    from oncoweave.drivers.labels import TRAINING_SCHEMA, build_training_set
+
+    knowledge = DriverKnowledge.load()
+    training = read_parquet(args.training, TRAINING_SCHEMA)[0] if args.training \
+        else build_training_set(knowledge=knowledge)
+    result = functional_validation(args.tp53_functional, training, knowledge, args.seed,
+                                   args.folds)
+    print(json.dumps(result, indent=2))
     return 0
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from oncoweave.drivers.defaults import SEED
-from oncoweave.drivers.features import FEATURES, RECURRENCE_FEATURES
+from oncoweave.drivers.features import FEATURES, MSA_FEATURES, RECURRENCE_FEATURES
 from oncoweave.drivers.labels import CLINVAR_SOURCES
 from oncoweave.drivers.model import DriverModel, residue_folds
 
@@ -99,12 +99,16 @@ def hotspot_circularity(training: pd.DataFrame, scores: np.ndarray,
 
 
 def evaluate(features: pd.DataFrame, training: pd.DataFrame, seed: int = SEED) -> dict:
-    """Grouped CV (full and without recurrence features), leave-one-gene-out, circularity."""
+    """Grouped CV (full, without recurrence features, without MSA features),
+    leave-one-gene-out, circularity."""
     scores = cross_validated_scores(features, training, seed)
     without = tuple(name for name in FEATURES if name not in RECURRENCE_FEATURES)
     ablated = cross_validated_scores(features, training, seed, without)
+    without_msa = tuple(name for name in FEATURES if name not in MSA_FEATURES)
+    msa_ablated = cross_validated_scores(features, training, seed, without_msa)
     return {"grouped_cv": per_gene_metrics(training, scores, seed),
             "grouped_cv_without_recurrence": per_gene_metrics(training, ablated, seed),
+            "grouped_cv_without_msa": per_gene_metrics(training, msa_ablated, seed),
             "leave_one_gene_out": leave_one_gene_out(features, training, seed),
             "hotspot_label_circularity": hotspot_circularity(training, scores, ablated),
             "_oof_scores": scores}

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from oncoweave.drivers.defaults import DRIVER_GENES, DRIVERS_RESOURCE_DIR
+from oncoweave.drivers.msa import MSA_TABLE, ResidueProfile, load_msa_table
 from oncoweave.genome.protein import (
     Domain,
     ProteinChange,
@@ -80,10 +81,20 @@ FEATURES = {
     "nmd_predicted": "truncation > 50 nt before the last exon junction (1/0)",
     "protein_fraction_lost": "fraction of the protein after a truncation",
     "splice_distance": "nt to the nearest exon-intron junction",
+    "msa_conservation": "KL divergence (bits) of the residue's column in the homolog alignment "
+                        "from background amino-acid frequencies (sequence-weighted at 80 % "
+                        "identity, 1 pseudo-sequence of background); NaN where no alignment "
+                        "covers the residue (EGFR; TP53 1-44, 60, 375-393)",
+    "msa_log_odds": "ln(p(alt) / p(ref)) in that column (same weighting and pseudocounts); "
+                    "missense only, NaN otherwise or where not covered",
+    "msa_depth": "effective number of homologs (80 % identity clusters) with a residue in "
+                 "that column; NaN where not covered",
 }
 # Features that restate cancerhotspots counts: circular against hotspot-derived labels.
 RECURRENCE_FEATURES = ("hotspot_residue_count", "hotspot_change_count", "hotspot_nearby_count",
                        "indel_hotspot_count")
+# Evolutionary features from the shipped resources/drivers/msa_features.tsv (drivers.msa).
+MSA_FEATURES = ("msa_conservation", "msa_log_odds", "msa_depth")
 
 
 @dataclass
@@ -152,6 +163,7 @@ class DriverKnowledge:
     indel_regions: dict[str, list[tuple[int, int, int]]]
     contig_map: ContigMap
     fasta_path: Path
+    msa: dict[tuple[str, int], ResidueProfile] = field(default_factory=dict)
     _fasta: pysam.FastaFile | None = field(default=None, repr=False)
 
     @classmethod
@@ -171,7 +183,7 @@ class DriverKnowledge:
                    residue_counts=residue_counts, change_counts=change_counts,
                    indel_regions=_indel_hotspots(drivers_dir / "hotspots_v2_indel_4genes.tsv"),
                    contig_map=ContigMap.from_tsv(reference_dir / "regions.tsv"),
-                   fasta_path=fasta_path)
+                   fasta_path=fasta_path, msa=load_msa_table(drivers_dir / MSA_TABLE))
 
     @property
     def fasta(self) -> pysam.FastaFile:
@@ -376,6 +388,7 @@ def _features(row: dict, knowledge: DriverKnowledge) -> dict:
         and 3 * position < structure.last_junction_cds - NMD_RULE_NT,
         "protein_fraction_lost": 1 - (position - 1) / length if truncating and position else 0,
         "splice_distance": None if _missing(row["splice_distance"]) else row["splice_distance"],
+        **_evolutionary(gene, position, consequence, ref_aa, alt_aa, knowledge),
     }
     return {name: (math.nan if value is None else float(value)) for name, value in
             features.items()}
@@ -405,6 +418,19 @@ def _recurrence(gene: str, position: int | None, alt_aa: str | None,
             "hotspot_nearby_count": nearby, "indel_hotspot_count": indel}
 
 
+def _evolutionary(gene: str, position: int | None, consequence: str, ref_aa: str | None,
+                  alt_aa: str | None, knowledge: DriverKnowledge) -> dict:
+    """MSA features of the residue; None (NaN) where no alignment covers it. The log-odds only
+    for a single-residue missense change whose reference matches the table's."""
+    profile = knowledge.msa.get((gene, position)) if position is not None else None
+    if profile is None:
+        return dict.fromkeys(MSA_FEATURES)
+    log_odds = profile.log_odds.get(alt_aa) if consequence == "missense" and ref_aa \
+        and ref_aa == profile.ref_aa else None
+    return {"msa_conservation": profile.conservation_bits, "msa_log_odds": log_odds,
+            "msa_depth": profile.column_neff}
+
+
 _NOT_APPLICABLE = {"protein_position": "outside the coding sequence",
                    "relative_position": "outside the coding sequence",
                    "splice_distance": "distance to an exon boundary unknown"}
@@ -418,6 +444,8 @@ def describe(feature: str, value: float, annotation: dict, knowledge: DriverKnow
                            None if _missing(annotation["protein_position"])
                            else int(annotation["protein_position"]))
         return f"inside the {domain.name}" if domain else "outside the annotated domains"
+    if feature in MSA_FEATURES:
+        return _describe_evolutionary(feature, value, annotation, knowledge)
     if feature in RECURRENCE_FEATURES:
         what = {"hotspot_residue_count": "tumours mutated at this residue",
                 "hotspot_change_count": "tumours with this exact change",
@@ -456,3 +484,28 @@ def describe(feature: str, value: float, annotation: dict, knowledge: DriverKnow
         "splice_distance": f"{value:.0f} nt from the nearest exon boundary",
     }
     return numeric[feature]
+
+
+CONSERVED_BITS = 2.0  # KL from background above which a column reads "conserved"
+
+
+def _describe_evolutionary(feature: str, value: float, annotation: dict,
+                           knowledge: DriverKnowledge) -> str:
+    position = None if _missing(annotation["protein_position"]) \
+        else int(annotation["protein_position"])
+    profile = knowledge.msa.get((annotation["gene"], position))
+    if profile is None:
+        return "no homolog alignment covers this residue"
+    homologs = f"{profile.column_neff:.0f} effective homologs"
+    if feature == "msa_depth":
+        return f"homolog alignment: {homologs} at this residue"
+    if feature == "msa_conservation":
+        how = "conserved" if value >= CONSERVED_BITS else \
+            "moderately conserved" if value >= CONSERVED_BITS / 2 else "variable"
+        return f"residue {how} across {homologs} ({value:.1f} bits)"
+    if math.isnan(value):
+        return "not a single amino-acid substitution"
+    ref, alt = annotation["ref_aa"], annotation["alt_aa"]
+    how = "rarely" if value <= -3 else "sometimes" if value <= -1 else "often"
+    return (f"{alt} is {how} seen instead of {ref} among {homologs} "
+            f"(log-odds {value:+.1f})")

@@ -18,6 +18,7 @@ from oncoweave.core.tables import schema_field
 from oncoweave.drivers.defaults import DRIVER_GENES
 from oncoweave.drivers.features import (
     ANNOTATION_COLUMNS,
+    MSA_FEATURES,
     DriverKnowledge,
     annotate_genomic,
     annotate_protein_change,
@@ -127,17 +128,21 @@ def _phrases(names: list[str], values: np.ndarray, annotations: pd.DataFrame,
     (gene, protein position)."""
     columns = []
     for j, name in enumerate(names):
-        if name == "in_domain":
+        if name == "in_domain" or name in MSA_FEATURES:
+            # These read the residue (domain name, homolog count, residues), not just the value.
             cache: dict = {}
             column = []
-            for gene, position in zip(annotations["gene"].tolist(),
-                                      annotations["protein_position"].astype(object).tolist()):
+            for i, (gene, position, ref, alt) in enumerate(zip(
+                    annotations["gene"].tolist(),
+                    annotations["protein_position"].astype(object).tolist(),
+                    annotations["ref_aa"].astype(object).tolist(),
+                    annotations["alt_aa"].astype(object).tolist())):
                 position = None if _is_missing(position) else int(position)
-                key = (gene, position)
+                key = (gene, position, ref, alt, values[i, j].tobytes())
                 if key not in cache:
-                    cache[key] = describe(name, values[0, j], {"gene": gene,
-                                                               "protein_position": position},
-                                          knowledge)
+                    cache[key] = describe(name, values[i, j], {
+                        "gene": gene, "protein_position": position, "ref_aa": ref,
+                        "alt_aa": alt}, knowledge)
                 column.append(cache[key])
         else:
             bits, first, inverse = np.unique(values[:, j].view(np.uint64), return_index=True,

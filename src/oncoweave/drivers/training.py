@@ -21,6 +21,7 @@ from oncoweave.drivers.evaluation import (
 )
 from oncoweave.drivers.features import (
     FEATURES,
+    MSA_FEATURES,
     RECURRENCE_FEATURES,
     DriverKnowledge,
     feature_table,
@@ -54,8 +55,12 @@ def label_counts(training: pd.DataFrame) -> dict:
 
 def train_driver_model(training: pd.DataFrame, output_dir: str | Path, seed: int = SEED,
                        knowledge: DriverKnowledge | None = None,
-                       with_evaluation: bool = True) -> DriverModel:
-    """Fit on the whole training set, evaluate honestly, write model + card + reliability PNG."""
+                       with_evaluation: bool = True,
+                       tp53_functional: str | Path | None = None) -> DriverModel:
+    """Fit on the whole training set, evaluate honestly, write model + card + reliability PNG.
+
+    `tp53_functional`: the IARC R21 functional table, for the card's independent validation
+    (drivers.functional; never trained on); without it the card says it was not computed."""
     output_dir = Path(output_dir)
     knowledge = knowledge or DriverKnowledge.load()
     features = feature_table(training, knowledge)
@@ -68,10 +73,20 @@ def train_driver_model(training: pd.DataFrame, output_dir: str | Path, seed: int
         clinvar = training["label_source"].isin(CLINVAR_SOURCES).to_numpy()
         reliability_plot(training["label"][clinvar], oof[clinvar], output_dir / RELIABILITY_PNG)
         metrics["quick_check_auroc"] = quick_check_metrics(features, training, seed)
+        metrics["tp53_functional"] = _functional(tp53_functional, training, knowledge, seed)
     card = _model_card(training, model, metrics)
     (output_dir / CARD_JSON).write_text(json.dumps(card, indent=2) + "\n")
     (output_dir / CARD_MARKDOWN).write_text(_card_markdown(card))
     return model
+
+
+def _functional(path, training: pd.DataFrame, knowledge: DriverKnowledge, seed: int) -> dict:
+    from oncoweave.drivers.functional import functional_validation
+
+    if path is None or not Path(path).exists():
+        return {"not_computed": "no IARC R21 functional table given (train-driver-model "
+                                "--tp53-functional)"}
+    return functional_validation(path, training, knowledge, seed)
 
 
 _DESIGN_NOTES = {
@@ -89,6 +104,21 @@ _DESIGN_NOTES = {
                     "pathogenic) rows and EGFR many intronic benign rows, so 'all' metrics "
                     "are dominated by consequence class; 'missense' metrics are the hard "
                     "part.",
+    "msa_features": "msa_conservation, msa_log_odds and msa_depth come from "
+                    "resources/drivers/msa_features.tsv, built offline by `oncoweave "
+                    "build-msa-features` (drivers.msa) from homolog alignments: TP53 the EVE "
+                    "jackhmmer alignment (3,668 sequences, Neff 449; Frazer et al. 2021, MIT), "
+                    "BRCA1/BRCA2 the Align-GVGD vertebrate ortholog alignments (12 and 9 "
+                    "sequences, Neff 8 and 7; Tavtigian et al. 2006, MIT). Frequencies are "
+                    "weighted 1/(neighbours at >= 80 % identity), with one pseudo-sequence of "
+                    "Robinson-Robinson background; EGFR and uncovered residues are NaN. The "
+                    "shallow BRCA alignments make their conservation noisy outside the "
+                    "conserved domains.",
+    "functional_validation": "tp53_functional: TP53 missense scores against yeast "
+                             "transactivation (IARC/NCI TP53 Database R21, Kato et al., PNAS "
+                             "2003; Bouaoun et al., Hum Mutat 2016), validation only (never "
+                             "trained on): residue folds, each scored by a model trained "
+                             "without those residues; with and without the MSA features.",
     "calibration": "Platt scaling fitted on residue-grouped out-of-fold margins; "
                    "contributions are SHAP values (pred_contribs) times the Platt slope, "
                    "i.e. calibrated log-odds.",
@@ -106,6 +136,7 @@ def _model_card(training: pd.DataFrame, model: DriverModel, metrics: dict) -> di
                  "sources": "resources/drivers/SOURCE.md"},
         "features": {name: FEATURES[name] for name in model.feature_names},
         "recurrence_features": list(RECURRENCE_FEATURES),
+        "msa_features": list(MSA_FEATURES),
         "evaluation": {"grouped_cv": f"{CV_FOLDS}-fold StratifiedGroupKFold by gene:residue",
                        "bootstrap_rounds": BOOTSTRAP_ROUNDS,
                        "quick_check": QUICK_CHECK},
@@ -128,14 +159,16 @@ def _card_markdown(card: dict) -> str:
         lines += ["", "## Metrics (ClinVar-labelled rows, out of fold)", "",
                   ("| evaluation | gene | subset | n | pos | AUROC [95% CI] | AUPRC [95% CI] "
                    "| Brier |"), "|---|---|---|---|---|---|---|---|"]
-        for evaluation in ("grouped_cv", "grouped_cv_without_recurrence"):
+        for evaluation in ("grouped_cv", "grouped_cv_without_recurrence",
+                           "grouped_cv_without_msa"):
             for gene, subsets in metrics[evaluation].items():
                 for subset, m in subsets.items():
                     lines.append(_metric_row(evaluation, gene, subset, m))
         for gene, m in metrics["leave_one_gene_out"].items():
             lines.append(_metric_row("leave_one_gene_out", gene, "all", m))
-        lines += ["", f"Hotspot-label circularity: {metrics['hotspot_label_circularity']}", "",
-                  f"![reliability]({RELIABILITY_PNG})"]
+        lines += ["", f"Hotspot-label circularity: {metrics['hotspot_label_circularity']}", ""]
+        lines += _functional_markdown(metrics.get("tp53_functional", {}))
+        lines += ["", f"![reliability]({RELIABILITY_PNG})"]
     lines += ["", "## Design notes", ""] + [f"- **{k}**: {v}" for k, v in
                                              card["design_notes"].items()]
     return "\n".join(lines) + "\n"
@@ -149,3 +182,20 @@ def _metric_row(evaluation: str, gene: str, subset: str, m: dict) -> str:
         return f"{m[name]:.3f} [{low:.3f}-{high:.3f}]"
     return (f"| {evaluation} | {gene} | {subset} | {m['n']} | {m['positives']} | "
             f"{value('auroc')} | {value('auprc')} | {m['brier']:.3f} |")
+
+
+def _functional_markdown(functional: dict) -> list[str]:
+    lines = ["## TP53 functional validation (independent of the labels)", ""]
+    if "all_missense" not in functional:
+        return lines + [f"Not computed: {functional.get('not_computed', 'no evaluation')}"]
+    lines += [f"{functional['data']}. {functional['figure']}. Held out: "
+              f"{functional['held_out']}. CIs: {functional['bootstrap']}.", "",
+              "| variants | n | residues | with MSA [95% CI] | without MSA [95% CI] "
+              "| difference [95% CI] |", "|---|---|---|---|---|---|"]
+    for subset in ("all_missense", "msa_covered_missense"):
+        m = functional[subset]
+        cells = [f"{m[k]['spearman']:.3f} [{m[k]['ci95'][0]:.3f}-{m[k]['ci95'][1]:.3f}]"
+                 for k in ("with_msa", "without_msa", "with_msa_minus_without_msa")]
+        lines.append(f"| {subset} | {m['n_variants']} | {m['n_residues']} | "
+                     + " | ".join(cells) + " |")
+    return lines
