@@ -22,7 +22,14 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from oncoweave.drivers.defaults import DRIVER_GENES, DRIVERS_RESOURCE_DIR
-from oncoweave.drivers.msa import MSA_TABLE, ResidueProfile, load_msa_table
+from oncoweave.drivers.msa import (
+    MSA_FEATURES,
+    MSA_TABLE,
+    ResidueProfile,
+    describe_msa_feature,
+    load_msa_table,
+    msa_features,
+)
 from oncoweave.genome.protein import (
     Domain,
     ProteinChange,
@@ -93,8 +100,7 @@ FEATURES = {
 # Features that restate cancerhotspots counts: circular against hotspot-derived labels.
 RECURRENCE_FEATURES = ("hotspot_residue_count", "hotspot_change_count", "hotspot_nearby_count",
                        "indel_hotspot_count")
-# Evolutionary features from the shipped resources/drivers/msa_features.tsv (drivers.msa).
-MSA_FEATURES = ("msa_conservation", "msa_log_odds", "msa_depth")
+# Evolutionary features (MSA_FEATURES) come from resources/drivers/msa_features.tsv (drivers.msa).
 
 
 @dataclass
@@ -388,7 +394,8 @@ def _features(row: dict, knowledge: DriverKnowledge) -> dict:
         and 3 * position < structure.last_junction_cds - NMD_RULE_NT,
         "protein_fraction_lost": 1 - (position - 1) / length if truncating and position else 0,
         "splice_distance": None if _missing(row["splice_distance"]) else row["splice_distance"],
-        **_evolutionary(gene, position, consequence, ref_aa, alt_aa, knowledge),
+        **msa_features(knowledge.msa.get((gene, position)) if position is not None else None,
+                       consequence, ref_aa, alt_aa),
     }
     return {name: (math.nan if value is None else float(value)) for name, value in
             features.items()}
@@ -418,19 +425,6 @@ def _recurrence(gene: str, position: int | None, alt_aa: str | None,
             "hotspot_nearby_count": nearby, "indel_hotspot_count": indel}
 
 
-def _evolutionary(gene: str, position: int | None, consequence: str, ref_aa: str | None,
-                  alt_aa: str | None, knowledge: DriverKnowledge) -> dict:
-    """MSA features of the residue; None (NaN) where no alignment covers it. The log-odds only
-    for a single-residue missense change whose reference matches the table's."""
-    profile = knowledge.msa.get((gene, position)) if position is not None else None
-    if profile is None:
-        return dict.fromkeys(MSA_FEATURES)
-    log_odds = profile.log_odds.get(alt_aa) if consequence == "missense" and ref_aa \
-        and ref_aa == profile.ref_aa else None
-    return {"msa_conservation": profile.conservation_bits, "msa_log_odds": log_odds,
-            "msa_depth": profile.column_neff}
-
-
 _NOT_APPLICABLE = {"protein_position": "outside the coding sequence",
                    "relative_position": "outside the coding sequence",
                    "splice_distance": "distance to an exon boundary unknown"}
@@ -445,7 +439,10 @@ def describe(feature: str, value: float, annotation: dict, knowledge: DriverKnow
                            else int(annotation["protein_position"]))
         return f"inside the {domain.name}" if domain else "outside the annotated domains"
     if feature in MSA_FEATURES:
-        return _describe_evolutionary(feature, value, annotation, knowledge)
+        position = None if _missing(annotation["protein_position"]) \
+            else int(annotation["protein_position"])
+        return describe_msa_feature(feature, value, annotation, knowledge.msa.get(
+            (annotation["gene"], position)))
     if feature in RECURRENCE_FEATURES:
         what = {"hotspot_residue_count": "tumours mutated at this residue",
                 "hotspot_change_count": "tumours with this exact change",
@@ -484,28 +481,3 @@ def describe(feature: str, value: float, annotation: dict, knowledge: DriverKnow
         "splice_distance": f"{value:.0f} nt from the nearest exon boundary",
     }
     return numeric[feature]
-
-
-CONSERVED_BITS = 2.0  # KL from background above which a column reads "conserved"
-
-
-def _describe_evolutionary(feature: str, value: float, annotation: dict,
-                           knowledge: DriverKnowledge) -> str:
-    position = None if _missing(annotation["protein_position"]) \
-        else int(annotation["protein_position"])
-    profile = knowledge.msa.get((annotation["gene"], position))
-    if profile is None:
-        return "no homolog alignment covers this residue"
-    homologs = f"{profile.column_neff:.0f} effective homologs"
-    if feature == "msa_depth":
-        return f"homolog alignment: {homologs} at this residue"
-    if feature == "msa_conservation":
-        how = "conserved" if value >= CONSERVED_BITS else \
-            "moderately conserved" if value >= CONSERVED_BITS / 2 else "variable"
-        return f"residue {how} across {homologs} ({value:.1f} bits)"
-    if math.isnan(value):
-        return "not a single amino-acid substitution"
-    ref, alt = annotation["ref_aa"], annotation["alt_aa"]
-    how = "rarely" if value <= -3 else "sometimes" if value <= -1 else "often"
-    return (f"{alt} is {how} seen instead of {ref} among {homologs} "
-            f"(log-odds {value:+.1f})")

@@ -22,6 +22,7 @@ features are NaN (missing), never a made-up number.
 from __future__ import annotations
 
 import csv
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -210,3 +211,42 @@ def load_msa_table(path: str | Path) -> dict[tuple[str, int], ResidueProfile]:
                 row["ref_aa"], float(row["column_neff"]), float(row["conservation_bits"]),
                 {a: float(row[f"log_odds_{a}"]) for a in AMINO_ACIDS})
     return table
+
+
+# Evolutionary features from the shipped resources/drivers/msa_features.tsv.
+MSA_FEATURES = ("msa_conservation", "msa_log_odds", "msa_depth")
+
+
+def msa_features(profile: ResidueProfile | None, consequence: str, ref_aa: str | None,
+                 alt_aa: str | None) -> dict:
+    """MSA features of the residue; None (NaN) where no alignment covers it. The log-odds only
+    for a single-residue missense change whose reference matches the table's."""
+    if profile is None:
+        return dict.fromkeys(MSA_FEATURES)
+    log_odds = profile.log_odds.get(alt_aa) if consequence == "missense" and ref_aa \
+        and ref_aa == profile.ref_aa else None
+    return {"msa_conservation": profile.conservation_bits, "msa_log_odds": log_odds,
+            "msa_depth": profile.column_neff}
+
+
+CONSERVED_BITS = 2.0  # KL from background above which a column reads "conserved"
+
+
+def describe_msa_feature(feature: str, value: float, annotation: dict,
+                         profile: ResidueProfile | None) -> str:
+    """A readable phrase for one MSA feature of a variant at a residue of ``profile``."""
+    if profile is None:
+        return "no homolog alignment covers this residue"
+    homologs = f"{profile.column_neff:.0f} effective homologs"
+    if feature == "msa_depth":
+        return f"homolog alignment: {homologs} at this residue"
+    if feature == "msa_conservation":
+        how = "conserved" if value >= CONSERVED_BITS else \
+            "moderately conserved" if value >= CONSERVED_BITS / 2 else "variable"
+        return f"residue {how} across {homologs} ({value:.1f} bits)"
+    if math.isnan(value):
+        return "not a single amino-acid substitution"
+    ref, alt = annotation["ref_aa"], annotation["alt_aa"]
+    how = "rarely" if value <= -3 else "sometimes" if value <= -1 else "often"
+    return (f"{alt} is {how} seen instead of {ref} among {homologs} "
+            f"(log-odds {value:+.1f})")
