@@ -1,14 +1,18 @@
 """Response to immune checkpoint blockade (ICB): the calibrated model, its directory, predictions.
 
 Trained on the Chowell et al. (Nat Biotechnol 2022) MSK-IMPACT cohort as re-used by LORIS
-(Chang et al., Nat Cancer 2024): 964 patients, 282 responders. Four candidates are compared by
+(Chang et al., Nat Cancer 2024): 964 patients, 282 responders. The candidates are compared by
 stratified, seeded 5-fold cross-validation (AUROC, AUPRC, Brier, each with a patient-bootstrap
-95 % CI): a logistic regression and an xgboost model, each on the six LORIS features and on the
-sixteen of Chowell et al. Every candidate is wrapped in a sigmoid ``CalibratedClassifierCV``.
+95 % CI): logistic regressions and xgboost models, on the six LORIS features and on the sixteen
+of Chowell et al. Every candidate is wrapped in a sigmoid ``CalibratedClassifierCV``.
 
-A patient is scored only when every feature of the model is present and valid: the models were
-fitted on complete cases, so nothing is imputed; a patient lacking features gets no probability
-and a reason naming them. The uncertainty is a percentile interval over models refitted on
+Every patient with a TMB is scored. A cancer type that is not a training type (or none) is
+scored with the pan-cancer "other" level: all one-hot cancer-type terms 0, the model's reference
+level (as LORIS does for types outside its training set). Any other missing feature takes the
+training cohort's median. Both are flagged per patient (``cancer_type_used``,
+``cancer_type_flag``, ``imputed_features``); only a missing TMB gives no probability, with the
+reason. ``therapy.icb_validation`` measures both fallbacks (leave-one-cancer-type-out and
+masked-predictor AUROC). The uncertainty is a percentile interval over models refitted on
 bootstrap resamples of the training cohort.
 
 A model directory holds ``model.joblib`` (the fitted :class:`ICBResponseModel`) and
@@ -28,7 +32,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
@@ -44,7 +48,10 @@ from oncoweave.therapy.icb_candidates import (
     CAPS,
     CV_SPLITS,
     DEFAULT_CANDIDATE,
+    INNER_CV_C_GRID,
     INTERVAL_COVERAGE,
+    NEVER_IMPUTED,
+    OTHER_CANCER_TYPE,
     Candidate,
 )
 from oncoweave.therapy.icb_tables import ICB_SCHEMA, parse_features, patient_ids
@@ -64,6 +71,14 @@ def _learner(kind: str, seed: int) -> BaseEstimator:
     if kind == "logistic":
         # C=0.1 as in LORIS (there with an L1 penalty); L2 keeps all cancer-type terms.
         return LogisticRegression(C=0.1, max_iter=5000)
+    if kind == "logistic_inner_cv":
+        from sklearn.model_selection import StratifiedKFold as InnerFolds
+
+        # C chosen by AUROC in an inner CV of the rows this learner is fitted on.
+        return LogisticRegressionCV(Cs=list(INNER_CV_C_GRID), l1_ratios=(0.0,),  # 0.0: L2
+                                    scoring="roc_auc", max_iter=5000,
+                                    use_legacy_attributes=False,
+                                    cv=InnerFolds(CV_SPLITS, shuffle=True, random_state=seed))
     import xgboost
 
     # Shallow, few trees: 964 patients do not support more (deeper/longer scored lower in CV).
@@ -102,6 +117,9 @@ class ICBResponseModel(ClassifierMixin, BaseEstimator):
         y = np.asarray(y, dtype=int)
         self.features_ = spec.features
         self.cancer_types_ = tuple(sorted(X[CANCER_TYPE].unique()))
+        # The training medians a missing feature takes at prediction (a 0/1 feature's is its mode).
+        self.imputation_values_ = {name: float(X[name].median()) for name in spec.numeric
+                                   if name not in NEVER_IMPUTED}
         self.classes_ = np.array([0, 1])
         rng = np.random.default_rng(self.random_state)
         with single_threaded_blas():
@@ -113,9 +131,21 @@ class ICBResponseModel(ClassifierMixin, BaseEstimator):
                 self.bootstrap_estimators_.append(refit.fit(X.iloc[rows], y[rows]))
         return self
 
+    def completed(self, X: pd.DataFrame) -> pd.DataFrame:
+        """The model features of ``X`` as scored: a cancer type outside the training types (or
+        none) becomes OTHER_CANCER_TYPE (all one-hot terms 0), a missing feature other than
+        NEVER_IMPUTED takes its training median. A missing NEVER_IMPUTED feature is an error."""
+        X = X[list(self.features_)].copy()
+        unimputable = [name for name in NEVER_IMPUTED if name in X and X[name].isna().any()]
+        if unimputable:
+            raise InputError(f"cannot score rows missing {', '.join(unimputable)} (never imputed)")
+        known = X[CANCER_TYPE].isin(self.cancer_types_)
+        X[CANCER_TYPE] = X[CANCER_TYPE].where(known, OTHER_CANCER_TYPE).astype(object)
+        return X.fillna(self.imputation_values_)
+
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         with single_threaded_blas():
-            return self.estimator_.predict_proba(X[list(self.features_)])
+            return self.estimator_.predict_proba(self.completed(X))
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)]
@@ -123,8 +153,9 @@ class ICBResponseModel(ClassifierMixin, BaseEstimator):
     def predict_interval(self, X: pd.DataFrame,
                          coverage: float = INTERVAL_COVERAGE) -> tuple[np.ndarray, np.ndarray]:
         """Percentile interval of the bootstrap refits' probabilities (model uncertainty)."""
+        X = self.completed(X)
         with single_threaded_blas():
-            draws = np.stack([model.predict_proba(X[list(self.features_)])[:, 1]
+            draws = np.stack([model.predict_proba(X)[:, 1]
                               for model in self.bootstrap_estimators_])
         tail = (1 - coverage) / 2
         return np.quantile(draws, tail, axis=0), np.quantile(draws, 1 - tail, axis=0)
@@ -172,15 +203,20 @@ def predict_response(features: pd.DataFrame, model_dir: str | Path = BUNDLED_MOD
     X[CANCER_TYPE] = _canonical_cancer_types(X[CANCER_TYPE], model.cancer_types_)
     missing = [[name for name, gone in zip(X.columns, row) if gone]
                for row in X.isna().to_numpy()]
-    unknown_type = X[CANCER_TYPE].notna() & ~X[CANCER_TYPE].isin(model.cancer_types_)
-    scorable = np.array([not gone for gone in missing], dtype=bool) & ~unknown_type.to_numpy()
+    scorable = X[list(NEVER_IMPUTED)].notna().all(axis=1).to_numpy()
+    known_type = X[CANCER_TYPE].isin(model.cancer_types_).to_numpy()
     result = pd.DataFrame({
         "patient": patients, "response_probability": np.nan, "low": np.nan, "high": np.nan,
         "model": f"{card['name']} (oncoweave {card['versions']['oncoweave']})",
         "missing_features": [",".join(gone) for gone in missing],
-        "reason": [_reason(gone, cancer_type if unknown else None, model.cancer_types_)
-                   for gone, cancer_type, unknown in zip(missing, X[CANCER_TYPE], unknown_type)],
+        "imputed_features": [",".join(name for name in gone if name in model.imputation_values_)
+                             if ok else "" for gone, ok in zip(missing, scorable)],
+        "cancer_type_used": np.where(known_type, X[CANCER_TYPE], OTHER_CANCER_TYPE),
+        "cancer_type_flag": [None if known else _other_type_flag(cancer_type)
+                             for cancer_type, known in zip(X[CANCER_TYPE], known_type)],
+        "reason": [None if ok else _reason(gone) for gone, ok in zip(missing, scorable)],
     })
+    result.loc[~scorable, ["cancer_type_used", "cancer_type_flag"]] = None
     if scorable.any():
         low, high = model.predict_interval(X[scorable])
         result.loc[scorable, "response_probability"] = model.predict_proba(X[scorable])[:, 1]
@@ -194,15 +230,16 @@ def _canonical_cancer_types(cancer_types: pd.Series, known: tuple[str, ...]) -> 
     return cancer_types.map(lambda name: name if name is None else by_lower.get(name.lower(), name))
 
 
-def _reason(missing: list[str], unknown_cancer_type: str | None,
-            known: tuple[str, ...]) -> str | None:
-    reasons = []
-    if missing:
-        reasons.append(f"missing {', '.join(missing)} (the model imputes nothing)")
-    if unknown_cancer_type is not None:
-        reasons.append(f"cancer type {unknown_cancer_type!r} is not one the model was trained on "
-                       f"({', '.join(known)})")
-    return "not available: " + "; ".join(reasons) if reasons else None
+def _other_type_flag(cancer_type: str | None) -> str:
+    given = "no cancer type given" if cancer_type is None else (
+        f"cancer type {cancer_type!r} is not a training type")
+    return f"{given}: scored with the pan-cancer {OTHER_CANCER_TYPE!r} level"
+
+
+def _reason(missing: list[str]) -> str:
+    absent = [name for name in NEVER_IMPUTED if name in missing]
+    return (f"not available: missing {', '.join(absent)} (the model's main predictor; never "
+            "imputed)")
 
 
 def write_predictions(predictions: pd.DataFrame, output: str | Path,

@@ -19,6 +19,13 @@ CHOWELL_NUMERIC = LORIS_NUMERIC + ("FCNA", "HED", "HLA_LOH", "MSI", "BMI", "Plat
                                    "Sex", "Stage", "Drug")
 # LORIS caps: beyond these values the training data are too sparse to extrapolate.
 CAPS = {"TMB": 50.0, "NLR": 25.0, "Age": 85.0}
+# The model's main predictor: a patient without it gets no probability (never imputed). Any other
+# missing numeric feature takes the training cohort's median (ICBResponseModel.imputation_values_).
+NEVER_IMPUTED = ("TMB",)
+# The cancer-type level of a patient whose type is not a training type (or not given): every
+# one-hot cancer-type term 0, i.e. the model's reference level (the intercept, which the L2
+# penalty makes the pooled pan-cancer baseline of the training cohort).
+OTHER_CANCER_TYPE = "other"
 # Plausible values (low, high, unit); anything outside is bad input (a unit mix-up, a typo).
 VALID_RANGES = {
     "TMB": (0.0, 1000.0, "mutations/Mb"), "Albumin": (0.5, 7.0, "g/dL"), "NLR": (0.0, 500.0, ""),
@@ -46,7 +53,7 @@ EXCLUDED_COLUMNS = {
 class Candidate:
     name: str
     numeric: tuple[str, ...]
-    learner: str  # "logistic" or "xgboost"
+    learner: str  # "logistic", "logistic_inner_cv" or "xgboost"
 
     @property
     def features(self) -> tuple[str, ...]:
@@ -55,6 +62,7 @@ class Candidate:
 
 CANDIDATES = {c.name: c for c in (
     Candidate("loris_logistic", LORIS_NUMERIC, "logistic"),
+    Candidate("loris_logistic_inner_cv", LORIS_NUMERIC, "logistic_inner_cv"),
     Candidate("loris_xgboost", LORIS_NUMERIC, "xgboost"),
     Candidate("chowell16_logistic", CHOWELL_NUMERIC, "logistic"),
     Candidate("chowell16_xgboost", CHOWELL_NUMERIC, "xgboost"),
@@ -65,3 +73,6 @@ CANDIDATES = {c.name: c for c in (
 DEFAULT_CANDIDATE = "loris_logistic"
 INTERVAL_COVERAGE = 0.90
 CV_SPLITS, METRIC_BOOTSTRAPS = 5, 1000
+# The L2 strengths the "logistic_inner_cv" learner chooses from by an inner stratified CV (AUROC)
+# within whatever data it is fitted on, so an outer test fold never informs the choice.
+INNER_CV_C_GRID = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)

@@ -28,7 +28,16 @@ ICB_SCHEMA = pa.schema([
     schema_field("high", pa.float64(), "Upper end of the bootstrap interval", True),
     schema_field("model", pa.string(), "Model name and oncoweave version that scored the patient"),
     schema_field("missing_features", pa.string(),
-                 "Comma-separated model features missing; '' if none"),
+                 "Comma-separated model features missing from the input; '' if none"),
+    schema_field("imputed_features", pa.string(),
+                 "Comma-separated features scored with their training median (model card: "
+                 "imputation_values); '' if none or not scored"),
+    schema_field("cancer_type_used", pa.string(),
+                 "Cancer-type level scored: a training type, or 'other' (the pan-cancer "
+                 "reference level) for any other type or none; null when not scored", True),
+    schema_field("cancer_type_flag", pa.string(),
+                 "Why the 'other' level was used; null for a training type or when not scored",
+                 True),
     schema_field("reason", pa.string(), "Why no probability was given; null when one was", True),
 ])
 

@@ -1,6 +1,7 @@
-"""Training the ICB response model: seeded, stratified cross-validation of the four candidates
+"""Training the ICB response model: seeded, stratified cross-validation of the candidates
 (AUROC, AUPRC and Brier with patient-bootstrap 95 % CIs, calibration, the paired AUROC difference
-to the default), fitting the chosen one on the whole table, and its model card."""
+to the default), fitting the chosen one on the whole table, the cost of its fallbacks
+(``icb_validation``: unseen cancer type, imputed predictor), and its model card."""
 
 from __future__ import annotations
 
@@ -22,8 +23,11 @@ from oncoweave.therapy.icb_candidates import (
     CV_SPLITS,
     DEFAULT_CANDIDATE,
     EXCLUDED_COLUMNS,
+    INNER_CV_C_GRID,
     INTERVAL_COVERAGE,
     METRIC_BOOTSTRAPS,
+    NEVER_IMPUTED,
+    OTHER_CANCER_TYPE,
     VALID_RANGES,
 )
 from oncoweave.therapy.icb_tables import read_table, training_data
@@ -129,19 +133,28 @@ def cross_validate_candidates(X: pd.DataFrame, y: np.ndarray, seed: int = 0,
 
 def train(table_path: str | Path, output_dir: str | Path, candidate: str = DEFAULT_CANDIDATE,
           seed: int = 0, n_bootstrap: int = 200) -> dict:
-    """Cross-validate all candidates, fit ``candidate`` on the whole table, save it; the card."""
+    """Cross-validate all candidates, fit ``candidate`` on the whole table, measure its
+    fallbacks, save it; the card."""
+    from oncoweave.therapy.icb_validation import pan_cancer_validation
+
     table_path = Path(table_path)
-    every_feature = tuple(dict.fromkeys(f for c in CANDIDATES.values() for f in c.features))
-    X, y = training_data(read_table(table_path), every_feature, table_path)
+    X, y = training_table(table_path)
     comparison = cross_validate_candidates(X, y, seed)
     model = ICBResponseModel(candidate, n_bootstrap, seed).fit(X, y)
-    card = model_card(model, comparison, table_path, y)
+    card = model_card(model, comparison, pan_cancer_validation(X, y, candidate, seed),
+                      table_path, y)
     save_model(model, card, output_dir)
     return card
 
 
-def model_card(model: ICBResponseModel, comparison: Mapping[str, dict], table_path: Path,
-               y: np.ndarray) -> dict:
+def training_table(table_path: str | Path) -> tuple[pd.DataFrame, np.ndarray]:
+    """Every candidate's features and the outcome of a training CSV."""
+    every_feature = tuple(dict.fromkeys(f for c in CANDIDATES.values() for f in c.features))
+    return training_data(read_table(table_path), every_feature, table_path)
+
+
+def model_card(model: ICBResponseModel, comparison: Mapping[str, dict],
+               fallbacks: Mapping[str, dict], table_path: Path, y: np.ndarray) -> dict:
     import sklearn
     import xgboost
 
@@ -153,15 +166,29 @@ def model_card(model: ICBResponseModel, comparison: Mapping[str, dict], table_pa
         "shipped_candidate": model.candidate,
         "selection": "LORIS features: routinely recorded, and LORIS generalised best externally "
                      "(Chang et al. 2024); no candidate's CV AUROC differs from it beyond chance "
-                     f"(auroc_minus_{DEFAULT_CANDIDATE} in cross_validation)",
+                     f"(auroc_minus_{DEFAULT_CANDIDATE} in cross_validation), the L2 "
+                     "strength chosen by inner CV (loris_logistic_inner_cv, inner_cv_c_grid) "
+                     "included",
         "features": list(model.features_),
         "cancer_types": list(model.cancer_types_),
         "caps": CAPS,
         "valid_ranges": {name: list(bounds) for name, bounds in VALID_RANGES.items()},
         "binary_features": list(BINARY),
         "excluded_columns": EXCLUDED_COLUMNS,
-        "missing_values": "no imputation: a patient missing any feature, or with a cancer type "
-                          "not in cancer_types, gets no probability and a reason",
+        "missing_values": f"{', '.join(NEVER_IMPUTED)} is never imputed: a patient without it "
+                          "gets no probability and a reason. Any other missing feature takes "
+                          "its training median (imputation_values; for 0/1 features the mode) "
+                          "and is named in imputed_features. Cost measured in "
+                          "pan_cancer_validation.imputed_predictor",
+        "imputation_values": dict(model.imputation_values_),
+        "other_cancer_type": f"a cancer type not in cancer_types (or none) is scored as "
+                             f"{OTHER_CANCER_TYPE!r}: every one-hot cancer-type term 0, the "
+                             "reference level (the intercept; with the L2 penalty on all "
+                             "types, the pooled baseline of the training cohort), as LORIS "
+                             "scores types outside its training set; flagged in "
+                             "cancer_type_used / cancer_type_flag. Accuracy in "
+                             "pan_cancer_validation.leave_one_cancer_type_out",
+        "inner_cv_c_grid": list(INNER_CV_C_GRID),
         "preprocessing": "caps, standard scaling, one-hot CancerType",
         "calibration": f"sigmoid CalibratedClassifierCV ({CV_SPLITS}-fold stratified, "
                        "ensemble=False: one pipeline on all rows, sigmoid on out-of-fold scores)",
@@ -179,6 +206,7 @@ def model_card(model: ICBResponseModel, comparison: Mapping[str, dict], table_pa
             "brier_of_prevalence": round(prevalence * (1 - prevalence), 4),
             "candidates": dict(comparison),
         },
+        "pan_cancer_validation": dict(fallbacks),
         "versions": {"oncoweave": __version__, "python": platform.python_version(),
                      "scikit-learn": sklearn.__version__, "xgboost": xgboost.__version__,
                      "numpy": np.__version__, "pandas": pd.__version__},
