@@ -14,7 +14,7 @@ import pytest
 
 from oncoweave.core.errors import InputError
 from oncoweave.core.tables import read_parquet
-from oncoweave.therapy import icb, icb_candidates, icb_tables
+from oncoweave.therapy import icb, icb_candidates, icb_tables, icb_validation
 
 ONCOWEAVE = Path(sys.executable).with_name("oncoweave")
 LORIS_FEATURES = ["TMB", "Systemic_therapy_history", "Albumin", "NLR", "Age", "CancerType"]
@@ -23,10 +23,14 @@ LORIS_FEATURES = ["TMB", "Systemic_therapy_history", "Albumin", "NLR", "Age", "C
 # i.e. the model card's estimates rounded against the model by 0.001.
 MEASURED = {
     "loris_logistic": (0.720, 0.516, 0.182),
+    "loris_logistic_inner_cv": (0.715, 0.516, 0.183),
     "loris_xgboost": (0.713, 0.491, 0.186),
     "chowell16_logistic": (0.729, 0.514, 0.181),
     "chowell16_xgboost": (0.711, 0.499, 0.184),
 }
+# The inner CV picks C = 0.1 (LORIS's) on the whole cohort but anything from 0.003 to 0.3 in the
+# outer folds (a flat AUROC surface): measured slope 1.18, under-confident; not shipped.
+SLOPE_BANDS = {"loris_logistic_inner_cv": (1.1, 1.3)}
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -69,7 +73,8 @@ def test_cv_metrics_meet_measured_floors(retrained):
             low, high = metrics["auroc_minus_loris_logistic"]["ci95"]
             assert low < 0 < high, name
         calibration = metrics["calibration"]
-        assert 0.9 < calibration["slope"] < 1.1, name
+        low, high = SLOPE_BANDS.get(name, (0.9, 1.1))
+        assert low < calibration["slope"] < high, name
         assert abs(calibration["mean_predicted"] - calibration["observed_rate"]) < 0.005, name
 
 
@@ -132,22 +137,128 @@ def test_predict_cli_keeps_order_and_gives_intervals(cohort, tmp_path):
     assert abs(p.mean() - sample["Response"].astype(int).mean()) < 0.12
 
 
-def test_missing_features_are_reported_not_guessed():
+def melanoma_patients(**changes) -> pd.DataFrame:
+    """Two complete melanoma patients ('reference', 'changed'); ``changes`` apply to 'changed'."""
     features = pd.DataFrame({
-        "patient": ["complete", "no_albumin", "glioma", "lower_case"],
-        "TMB": ["12", "12", "12", "12"], "Systemic_therapy_history": [0, 0, 0, 0],
-        "Albumin": [4.0, None, 4.0, 4.0], "NLR": [3.0, 3.0, 3.0, 3.0],
-        "Age": [64, 64, 64, 64], "CancerType": ["Melanoma", "Melanoma", "Glioma", "melanoma"],
-    })
-    out = icb.predict_response(features).set_index("patient")
-    assert out.loc["complete", "response_probability"] > 0
-    assert out.loc["lower_case", "response_probability"] == out.loc["complete",
-                                                                    "response_probability"]
-    assert np.isnan(out.loc["no_albumin", "response_probability"])
-    assert out.loc["no_albumin", "missing_features"] == "Albumin"
-    assert "missing Albumin" in out.loc["no_albumin", "reason"]
-    assert np.isnan(out.loc["glioma", "high"])
-    assert "'Glioma' is not one the model was trained on" in out.loc["glioma", "reason"]
+        "patient": ["reference", "changed"], "TMB": ["12", "12"],
+        "Systemic_therapy_history": [0, 0], "Albumin": [4.0, 4.0], "NLR": [3.0, 3.0],
+        "Age": [64, 64], "CancerType": ["Melanoma", "Melanoma"]}).astype(object)
+    for column, value in changes.items():
+        features.loc[1, column] = value
+    return features
+
+
+def test_training_type_in_any_case_is_that_type_with_no_flags():
+    out = icb.predict_response(melanoma_patients(CancerType="melanoma")).set_index("patient")
+    assert out.loc["changed", "response_probability"] == out.loc["reference",
+                                                                 "response_probability"]
+    assert (out["cancer_type_used"] == "Melanoma").all()
+    assert out["cancer_type_flag"].isna().all() and out["reason"].isna().all()
+    assert (out["imputed_features"] == "").all() and (out["missing_features"] == "").all()
+
+
+@pytest.mark.parametrize("cancer_type, flag", [
+    ("Glioma", "cancer type 'Glioma' is not a training type: scored with the pan-cancer "
+               "'other' level"),
+    (None, "no cancer type given: scored with the pan-cancer 'other' level"),
+])
+def test_unseen_or_missing_cancer_type_is_scored_as_other_and_flagged(cancer_type, flag):
+    model, _ = icb.load_model()
+    out = icb.predict_response(melanoma_patients(CancerType=cancer_type)).set_index("patient")
+    changed = out.loc["changed"]
+    assert changed["cancer_type_used"] == "other" and changed["cancer_type_flag"] == flag
+    assert pd.isna(changed["reason"])
+    assert changed["low"] <= changed["response_probability"] <= changed["high"]
+    # The 'other' level is the model's reference: all one-hot cancer-type terms 0, i.e. the
+    # probability a complete NSCLC/melanoma/... patient gets with its type's term removed.
+    X = icb_tables.parse_features(melanoma_patients(), model.features_)
+    encoded = model.estimator_.calibrated_classifiers_[0].estimator[:-1].transform(
+        X.assign(CancerType="other"))
+    encoded = encoded.toarray() if hasattr(encoded, "toarray") else encoded
+    assert encoded.shape[1] == 5 + len(model.cancer_types_)  # 5 numeric, then the one-hot
+    assert not encoded[:, 5:].any()
+    # A pooled baseline, not an extreme: inside the range the same patient gets over the types.
+    by_type = model.predict_proba(pd.concat([X.iloc[[0]].assign(CancerType=name)
+                                             for name in model.cancer_types_]))[:, 1]
+    assert by_type.min() < changed["response_probability"] < by_type.max()
+
+
+def test_missing_albumin_is_imputed_with_the_training_median_and_flagged():
+    model, card = icb.load_model()
+    median = float(icb_tables.read_table(icb_candidates.BUNDLED_TRAINING_TABLE)["Albumin"]
+                   .astype(float).median())
+    assert model.imputation_values_["Albumin"] == card["imputation_values"]["Albumin"] == median
+    out = icb.predict_response(melanoma_patients(Albumin=None)).set_index("patient")
+    assert out.loc["changed", "imputed_features"] == "Albumin"
+    assert out.loc["changed", "missing_features"] == "Albumin"
+    assert pd.isna(out.loc["changed", "reason"])
+    # Imputed = the same patient with the median written in.
+    given_median = icb.predict_response(melanoma_patients(Albumin=median)).set_index("patient")
+    assert out.loc["changed", "response_probability"] == pytest.approx(
+        given_median.loc["changed", "response_probability"], abs=1e-12)
+    assert out.loc["changed", "response_probability"] != out.loc["reference",
+                                                                 "response_probability"]
+
+
+def test_every_predictor_but_tmb_missing_is_still_scored():
+    out = icb.predict_response(melanoma_patients(
+        Albumin=None, NLR=None, Age=None, Systemic_therapy_history=None, CancerType=None))
+    changed = out.iloc[1]
+    assert changed["imputed_features"] == "Systemic_therapy_history,Albumin,NLR,Age"
+    assert changed["cancer_type_used"] == "other"
+    assert 0 < changed["response_probability"] < 1
+
+
+def test_missing_tmb_gives_no_prediction_and_the_reason():
+    out = icb.predict_response(melanoma_patients(TMB=None, Albumin=None)).set_index("patient")
+    changed = out.loc["changed"]
+    assert np.isnan(changed["response_probability"]) and np.isnan(changed["low"])
+    assert changed["reason"] == ("not available: missing TMB (the model's main predictor; never "
+                                 "imputed)")
+    assert changed["missing_features"] == "TMB,Albumin"
+    assert changed["imputed_features"] == "" and pd.isna(changed["cancer_type_used"])
+    assert out.loc["reference", "response_probability"] > 0
+    model, _ = icb.load_model()
+    with pytest.raises(InputError, match="cannot score rows missing TMB"):
+        model.predict_proba(icb_tables.parse_features(melanoma_patients(TMB=None),
+                                                      model.features_))
+
+
+def test_held_out_cancer_types_scored_as_other_beat_chance(cohort):
+    """Leave one cancer type out on the real cohort: the 'other' path ranks responders."""
+    X, y = icb_tables.training_data(cohort, tuple(LORIS_FEATURES))
+    result = icb_validation.leave_one_cancer_type_out(X, y)
+    # Measured 0.711 [0.676, 0.747]; the unseen-type path loses little against 5-fold CV (0.720).
+    assert result["auroc"]["ci95"][0] > 0.65
+    assert result["auroc"]["estimate"] >= 0.71
+    assert set(result["per_type"]) == set(X["CancerType"])
+    assert result["per_type"]["NSCLC"] == {"patients": 331, "responders": 87,
+                                           "auroc": pytest.approx(0.639, abs=1e-3),
+                                           "mean_predicted": pytest.approx(0.281, abs=1e-3)}
+    assert result["per_type"]["Pancreatic"]["auroc"] is None  # no responder to rank
+    assert abs(result["calibration"]["mean_predicted"]
+               - result["calibration"]["observed_rate"]) < 0.02
+
+
+def test_shipped_card_records_the_fallback_costs(retrained):
+    checks = retrained[1]["pan_cancer_validation"]
+    masked = checks["imputed_predictor"]["masked"]
+    cv_auroc = retrained[1]["cross_validation"]["candidates"]["loris_logistic"]["auroc"]
+    assert masked["none"]["auroc"] == cv_auroc  # the same folds as the candidate comparison
+    for name in ("Albumin", "NLR", "Age", "CancerType"):  # lose less than 0.01 AUROC
+        assert masked[name]["auroc_minus_none"]["estimate"] > -0.01, name
+    # Prior systemic therapy carries the most: imputing it costs AUROC beyond chance.
+    assert masked["Systemic_therapy_history"]["auroc_minus_none"]["ci95"][1] < 0
+    assert masked["all imputable"]["auroc"]["ci95"][0] > 0.55  # TMB and type alone still rank
+    assert checks["leave_one_cancer_type_out"]["auroc"]["estimate"] >= 0.71
+
+
+def test_validate_cli_prints_the_figures():
+    result = run_cli("validate")
+    assert result.returncode == 0, result.stderr
+    assert "loris_logistic: AUROC 0.720 [0.687, 0.754]" in result.stdout
+    assert "pooled: AUROC 0.711 [0.676, 0.747]" in result.stdout
+    assert "masked Albumin: AUROC 0.717" in result.stdout
 
 
 def test_toy_clinical_sheet_gets_no_prediction():

@@ -231,7 +231,7 @@ def _canonical_cancer_types(cancer_types: pd.Series, known: tuple[str, ...]) -> 
 
 
 def _other_type_flag(cancer_type: str | None) -> str:
-    given = "no cancer type given" if cancer_type is None else (
+    given = "no cancer type given" if pd.isna(cancer_type) else (
         f"cancer type {cancer_type!r} is not a training type")
     return f"{given}: scored with the pan-cancer {OTHER_CANCER_TYPE!r} level"
 
