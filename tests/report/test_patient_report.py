@@ -104,7 +104,8 @@ def tables(tmp_path):
         "reason": "callable territory 0.024 Mb < 1.0 Mb"}]), paths["tmb"], TMB_SCHEMA)
     write_parquet(pd.DataFrame([{
         "patient": "X1", "response_probability": 0.31, "low": 0.22, "high": 0.41,
-        "model": "oncoweave-icb-loris_logistic", "missing_features": "", "reason": None}]),
+        "model": "oncoweave-icb-loris_logistic", "missing_features": "", "imputed_features": "",
+        "cancer_type_used": "Breast", "cancer_type_flag": None, "reason": None}]),
         paths["icb"], ICB_SCHEMA, {"icb_model": "oncoweave-icb-loris_logistic"})
     return paths
 
@@ -236,6 +237,21 @@ def test_a_vcf_column_read_by_position_is_said_under_provenance(tables, tmp_path
            "not named as the sample sheet's sample)." in qc
     render_patient_report("X2", tmp_path / "X2.html", **tables)
     assert "sample column" not in section_text((tmp_path / "X2.html").read_text(), "qc")
+
+
+def test_icb_fallbacks_are_named_beside_the_probability(tables, tmp_path):
+    write_parquet(pd.DataFrame([{
+        "patient": "X1", "response_probability": 0.27, "low": 0.2, "high": 0.35,
+        "model": "oncoweave-icb-loris_logistic", "missing_features": "Albumin,NLR",
+        "imputed_features": "Albumin,NLR", "cancer_type_used": "other",
+        "cancer_type_flag": "cancer type 'Glioma' is not a training type: scored with the "
+                            "pan-cancer 'other' level", "reason": None}]),
+        tables["icb"], ICB_SCHEMA, {"icb_model": "oncoweave-icb-loris_logistic"})
+    render_patient_report("X1", tmp_path / "X1.html", **tables)
+    tmb = section_text((tmp_path / "X1.html").read_text(), "tmb")
+    assert "27 % (90 % bootstrap interval 20 % – 35 %)" in tmb
+    assert "cancer type 'Glioma' is not a training type: scored with the pan-cancer" in tmb
+    assert "Albumin, NLR (not in the clinical sheet: the training cohort's median" in tmb
 
 
 def test_germline_brca_is_flagged_for_counselling(tables, tmp_path):

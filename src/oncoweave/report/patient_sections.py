@@ -251,8 +251,21 @@ def tmb_icb_section(tmb: pd.DataFrame, icb: pd.DataFrame) -> Section:
                 "immunotherapy-response probability",
                 f"{as_percent(row['response_probability'])} (90 % bootstrap interval "
                 f"{as_percent(row['low'])} – {as_percent(row['high'])})"))
+            section.facts.extend(_icb_fallbacks(row))
         section.facts.append(("model", as_text(row["model"])))
     return section
+
+
+def _icb_fallbacks(row: pd.Series) -> list[tuple[str, str]]:
+    """What the ICB model stood in for this patient: the pan-cancer level, training medians."""
+    facts = []
+    if not is_missing(row.get("cancer_type_flag")):
+        facts.append(("cancer type used", as_text(row["cancer_type_flag"])))
+    imputed = row.get("imputed_features")
+    if not is_missing(imputed) and imputed:
+        facts.append(("imputed predictors", f"{imputed.replace(',', ', ')} (not in the clinical "
+                      "sheet: the training cohort's median was used)"))
+    return facts
 
 
 def fusion_section(predictions: pd.DataFrame | None,

@@ -227,7 +227,8 @@ def predict_response(features: pd.DataFrame, model_dir: str | Path = BUNDLED_MOD
 def _canonical_cancer_types(cancer_types: pd.Series, known: tuple[str, ...]) -> pd.Series:
     """Known names whatever their case (clinical sheets write 'nsclc', 'melanoma' ...)."""
     by_lower = {name.lower(): name for name in known}
-    return cancer_types.map(lambda name: name if name is None else by_lower.get(name.lower(), name))
+    return cancer_types.map(lambda name: by_lower.get(name.lower(), name) if isinstance(name, str)
+                            else None)
 
 
 def _other_type_flag(cancer_type: str | None) -> str:
