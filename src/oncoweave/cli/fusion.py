@@ -159,7 +159,7 @@ def _cmd_fusion(args: argparse.Namespace) -> int:
     from oncoweave.fusion.folds import split_folds
     from oncoweave.fusion.input_table import prepare_table, read_table
     from oncoweave.fusion.modalities import ALL, parse_affixes
-    from oncoweave.fusion.models import default_candidates, default_model_factory
+    from oncoweave.fusion.candidates import default_candidates, default_model_factory
 
     log_to_stderr()
     started = clock.perf_counter()

@@ -155,7 +155,7 @@ def evaluate_task(table: pd.DataFrame, modality_map: ModalityMap, task: str,
     if skipped:
         log.warning("%s not evaluated: %s", task, skipped)
         return TaskOutcome(task, None, skipped)
-    from oncoweave.fusion.models import default_model_factory
+    from oncoweave.fusion.candidates import default_model_factory
 
     modality_map, dropped = usable_modalities(rows, modality_map, settings.n_folds)
     for name, reason in dropped.items():
@@ -269,6 +269,26 @@ def patient_predictions(table: pd.DataFrame, modality_map: ModalityMap,
 
 def shap_values(outcome: TaskOutcome) -> pd.DataFrame:
     """SHAP_SCHEMA rows of the fused survival model refitted on every patient."""
+    if outcome.result is None:
+        return pd.DataFrame(columns=SHAP_SCHEMA.names)
+    X = outcome.table[outcome.modality_map.columns()]
+    contributions, reduced = _contributions(outcome.final_model, X)
+    if contributions is None:
+        return pd.DataFrame(columns=SHAP_SCHEMA.names)
+    modality_of = {c: name for name, columns in outcome.modality_map.items() for c in columns}
+    long = contributions.stack()
+    values = reduced.stack(future_stack=True).reindex(long.index)
+    frame = pd.DataFrame({"shap": long, "value": values}).rename_axis(
+        ["patient", "feature"]).reset_index()
+    # A principal component "<modality>_pcNN" belongs to its modality.
+    frame["modality"] = [modality_of.get(f, f.rsplit("_pc", 1)[0]) for f in frame["feature"]]
+    return frame[SHAP_SCHEMA.names]
+
+
+def _contributions(model, X: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.DataFrame]:
+    """Per patient and model column, its additive share of the model's score (log hazard or
+    logit), and the column values; (None, X) for a model without features."""
+    from oncoweave.fusion.late_fusion import ModalityStack
     from oncoweave.fusion.models import (
         InnerCVSelection,
         NoFeatures,
@@ -277,37 +297,38 @@ def shap_values(outcome: TaskOutcome) -> pd.DataFrame:
         XGBSurvival,
     )
 
-    if outcome.result is None:
-        return pd.DataFrame(columns=SHAP_SCHEMA.names)
-    model = outcome.final_model
     if isinstance(model, InnerCVSelection):
-        model = model.model_  # the chosen candidate, refitted on every patient
-    X = outcome.table[outcome.modality_map.columns()]
+        return _contributions(model.model_, X)  # the chosen candidate, refitted on every patient
     if isinstance(model, Reduced):
-        reduced, learner = model.reducer_.transform(X), model.model_
-    else:
-        reduced, learner = X, model
-    if isinstance(learner, NoFeatures):
-        return pd.DataFrame(columns=SHAP_SCHEMA.names)
-    if isinstance(learner, XGBSurvival):
+        return _contributions(model.model_, model.reducer_.transform(X))
+    if isinstance(model, NoFeatures):
+        return None, X
+    if isinstance(model, ModalityStack):
+        # The stack's score is sum_m w_m (s_m - c_m) / sd_m: each modality's shares, scaled.
+        parts, values = [], []
+        for j, name in enumerate(model.modalities_):
+            if model.weights_[j] <= 0:
+                continue
+            shares, columns = _contributions(model.models_[name], X)
+            if shares is not None:
+                parts.append(shares * (model.weights_[j] / model.scales_[j]))
+                values.append(columns)
+        if not parts:
+            return None, X
+        return pd.concat(parts, axis=1), pd.concat(values, axis=1)
+    if isinstance(model, XGBSurvival):  # XGBResponse too: margin (logit) contributions
         import xgboost
-        matrix = xgboost.DMatrix(reduced.to_numpy(float), feature_names=None)
-        contributions = learner.model_.get_booster().predict(matrix, pred_contribs=True)[:, :-1]
-    elif isinstance(learner, PenalisedCox):
-        imputer, scaler, cox = learner.model_.steps[0][1], learner.model_.steps[1][1], \
-            learner.model_.steps[2][1]
-        standardised = scaler.transform(imputer.transform(reduced.to_numpy(float)))
-        contributions = standardised * cox.coef_[:, -1]
-    else:
-        raise TypeError(f"no SHAP values for {type(learner).__name__}")
-    modality_of = {c: name for name, columns in outcome.modality_map.items() for c in columns}
-    long = pd.DataFrame(contributions, index=reduced.index, columns=reduced.columns).stack()
-    values = reduced.stack(future_stack=True).reindex(long.index)
-    frame = pd.DataFrame({"shap": long, "value": values}).rename_axis(
-        ["patient", "feature"]).reset_index()
-    # A principal component "<modality>_pcNN" belongs to its modality.
-    frame["modality"] = [modality_of.get(f, f.rsplit("_pc", 1)[0]) for f in frame["feature"]]
-    return frame[SHAP_SCHEMA.names]
+
+        matrix = xgboost.DMatrix(X[model.feature_names_in_].to_numpy(float))
+        shares = model.model_.get_booster().predict(matrix, pred_contribs=True)[:, :-1]
+        return pd.DataFrame(shares, index=X.index, columns=model.feature_names_in_), X
+    if isinstance(model, PenalisedCox):
+        imputer, scaler, cox = (step for _, step in model.model_.steps)
+        standardised = scaler.transform(imputer.transform(X[model.feature_names_in_]
+                                                          .to_numpy(float)))
+        return pd.DataFrame(standardised * cox.coef_[:, -1], index=X.index,
+                            columns=model.feature_names_in_), X
+    raise TypeError(f"no SHAP values for {type(model).__name__}")
 
 
 # ---------------------------------------------------------------------------------------------

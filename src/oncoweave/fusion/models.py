@@ -14,7 +14,7 @@ score statistic (survival) or correlation with the label (response), ``pca`` rep
 principal components. Which reduction and model to use is chosen by :class:`InnerCVSelection`:
 an inner stratified k-fold CV on the outer training fold only (the validation fold is never
 seen), the candidate with the best mean inner C-index (AUROC) is refitted on the whole training
-fold. :func:`default_candidates` lists the candidates; cross-validation and ablation are in
+fold. :mod:`oncoweave.fusion.candidates` lists the candidates; cross-validation and ablation are in
 :mod:`oncoweave.fusion.cross_validation`.
 """
 
@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Mapping
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -293,13 +293,20 @@ class Reduced(BaseEstimator):
 class InnerCVSelection(BaseEstimator):
     """The candidate with the best mean inner-CV score on the rows it is fitted on, refitted on
     all of them: Harrell's C for fit(X, time, event), AUROC for fit(X, y). The inner folds are
-    stratified by event / label and seeded; ties go to the earlier candidate."""
+    stratified by event / label and seeded; ties go to the earlier candidate.
+
+    ``challengers`` (names of candidates) replace the best of the others only when they beat it
+    by more than one standard error of their paired per-inner-fold difference: with dozens of
+    candidates and three inner folds the top mean is often luck, and a switch away from the
+    default family (early fusion, say) should be earned.
+    """
 
     def __init__(self, candidates: Mapping[str, BaseEstimator] | None = None, n_folds: int = 3,
-                 seed: int = 0):
+                 seed: int = 0, challengers: Sequence[str] = ()):
         self.candidates = candidates
         self.n_folds = n_folds
         self.seed = seed
+        self.challengers = challengers
 
     def fit(self, X: pd.DataFrame, *target) -> "InnerCVSelection":
         from sklearn.model_selection import StratifiedKFold
@@ -308,7 +315,7 @@ class InnerCVSelection(BaseEstimator):
         strata = target[-1].astype(int)
         splitter = StratifiedKFold(self.n_folds, shuffle=True, random_state=self.seed)
         inner = list(splitter.split(X, strata))
-        self.inner_scores_ = {}
+        self.inner_scores_, self.inner_fold_scores_ = {}, {}
         # Candidates that share a reducer (screen16 before xgb and both Cox models, say) share
         # its fit on each inner training fold: the same fit, so the same columns and scores.
         reduced: dict[tuple, tuple[pd.DataFrame, pd.DataFrame]] = {}
@@ -328,10 +335,24 @@ class InnerCVSelection(BaseEstimator):
                 X_train, X_val = reduced[key]
                 model = clone(candidate.model).fit(X_train, *fold_target)
                 scores.append(_score(model, X_val, val_target))
+            self.inner_fold_scores_[name] = scores
             self.inner_scores_[name] = float(np.mean(scores))
-        self.chosen_ = max(self.inner_scores_, key=self.inner_scores_.get)
+        self.chosen_ = self._choose()
         self.model_ = clone(self.candidates[self.chosen_]).fit(X, *target)
         return self
+
+    def _choose(self) -> str:
+        def best(names):
+            return max(names, key=self.inner_scores_.get) if names else None
+
+        incumbent = best([n for n in self.inner_scores_ if n not in self.challengers])
+        challenger = best([n for n in self.inner_scores_ if n in self.challengers])
+        if incumbent is None or challenger is None:
+            return incumbent or challenger
+        gain = (np.asarray(self.inner_fold_scores_[challenger])
+                - np.asarray(self.inner_fold_scores_[incumbent]))
+        standard_error = gain.std(ddof=1) / np.sqrt(len(gain)) if len(gain) > 1 else 0.0
+        return challenger if gain.mean() > standard_error else incumbent
 
     def predict_risk(self, X: pd.DataFrame) -> np.ndarray:
         return self.model_.predict_risk(X)
@@ -360,36 +381,6 @@ def _score(model, X: pd.DataFrame, target: list[np.ndarray]) -> float:
     return response_metrics(target[0], model.predict_proba(X)[:, 1])["auroc"]
 
 
-def default_candidates(modality_map: ModalityMap, task: str = "survival", seed: int = 0,
-                       model: str = "auto") -> dict[str, BaseEstimator]:
-    """The candidates :class:`InnerCVSelection` chooses from.
-
-    ``model``: "xgb" (boosting only), "cox" (penalised Cox only, survival) or "auto" (both).
-    Boosting: 300 depth-2 trees at learning rate 0.03 on ``screen`` 16 / 64 columns per wide
-    modality or 8 principal components. Penalised Cox: elastic net (l1_ratio 0.5) at 0.1 and 0.3
-    times the all-zero alpha, on 16 screened columns or 8 components. Candidates that would
-    reduce nothing (every modality narrower than the reduction) collapse to one per learner.
-    """
-    learners: dict[str, BaseEstimator] = {}
-    if model in ("xgb", "auto"):
-        learners["xgb"] = (XGBSurvival if task == "survival" else XGBResponse)(seed=seed)
-    if model in ("cox", "auto") and task == "survival":
-        learners["cox_r0.1"] = PenalisedCox(alpha_ratio=0.1)
-        learners["cox_r0.3"] = PenalisedCox(alpha_ratio=0.3)
-    reductions = {"xgb": [("screen", 16), ("screen", 64), ("pca", 8)],
-                  "cox": [("screen", 16), ("pca", 8)]}
-    widest = max(len(columns) for columns in modality_map.values())
-    candidates = {}
-    for name, learner in learners.items():
-        options = reductions[name.split("_")[0]]
-        if widest <= ModalityReducer().keep_whole_up_to:
-            options = options[:1]  # nothing is reduced: one candidate per learner
-        for method, n_keep in options:
-            candidates[f"{name}_{method}{n_keep}"] = Reduced(
-                ModalityReducer(modality_map, method, n_keep), learner)
-    return candidates
-
-
 class FusionNetSurvival(BaseEstimator):
     """The torch fusion network (:class:`oncoweave.fusion.net.FusionSurvivalModel`: an encoder per
     modality, modality dropout, Cox head) behind the ``fit(X, time, event)`` / ``predict_risk(X)``
@@ -412,18 +403,3 @@ class FusionNetSurvival(BaseEstimator):
 
     def predict_risk(self, X: pd.DataFrame) -> np.ndarray:
         return self.model_.predict_risk(X)
-
-
-def default_model_factory(task: str = "survival", seed: int = 0, model: str = "auto",
-                          inner_folds: int = 3) -> Callable[[ModalityMap], BaseEstimator]:
-    """modality map -> the inner-CV-tuned model cross-validation fits per fold
-    ("net": the torch fusion network with its default settings, no inner CV)."""
-    if model == "net":
-        return lambda modality_map: FusionNetSurvival(modality_map, seed)
-
-    def factory(modality_map: ModalityMap) -> BaseEstimator:
-        candidates = default_candidates(modality_map, task, seed, model)
-        if len(candidates) == 1:
-            return next(iter(candidates.values()))
-        return InnerCVSelection(candidates, inner_folds, seed)
-    return factory
