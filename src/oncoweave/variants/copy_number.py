@@ -197,12 +197,13 @@ def _read_text_table(path: Path, what: str) -> pd.DataFrame:
         raise InputError(message, path=str(path)) from None
     except (OSError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
         raise InputError(f"cannot read the {what} ({err})", path=str(path)) from None
-    short = table.isna().any(axis=1).to_numpy()  # a row with fewer fields than the header
-    if short.any():
-        first = int(short.argmax())
-        fields = int(table.iloc[first].notna().sum())
-        raise InputError(f"line {first + 2}: has {fields} tab-separated fields but the header "
-                         f"has {len(table.columns)}", path=str(path))
+    # pandas pads a short row with empty cells: count each line's fields.
+    with path.open() as handle:
+        for number, line in enumerate(handle, start=1):
+            fields = line.count("\t") + 1
+            if line.strip() and fields != len(table.columns):
+                raise InputError(f"line {number}: has {fields} tab-separated fields but the "
+                                 f"header has {len(table.columns)}", path=str(path))
     return table
 
 
@@ -325,7 +326,8 @@ def read_segments(path: str | Path, sample_to_patient: Mapping[str, str] | None 
                         & (segments["end"] >= first)]
         for sample, part in hits.groupby("ID", sort=False):
             shared = np.minimum(part["end"], last) - np.maximum(part["start"], first) + 1
-            log2 = float(np.average(part["seg_mean"], weights=shared))
+            # Rounded: a mean of equal seg.means stays exactly that value at a cut-off.
+            log2 = round(float(np.average(part["seg_mean"], weights=shared)), 6)
             deep = bool((part["seg_mean"] <= thresholds.deep_deletion).any())
             rows.append({"patient": patient_by_sample[sample], "sample": sample, "gene": gene,
                          "log2_ratio": log2,
