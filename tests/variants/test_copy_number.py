@@ -197,7 +197,8 @@ def test_wide_cnv_columns_give_one_row_per_patient_and_refuse_conflicts(tmp_path
 
 def test_cli_import_writes_the_table_and_leaves_nothing_on_bad_input(tmp_path, capsys):
     output = tmp_path / "genes.parquet"
-    assert main(["copy-number", "import", "--cna", str(cna(tmp_path)), "--output", str(output)]) == 0
+    assert main(["copy-number", "import", "--cna", str(cna(tmp_path)),
+                 "--output", str(output)]) == 0
     table, metadata = read_parquet(output, expected_schema=COPY_NUMBER_SCHEMA)
     assert len(table) == 5 and metadata["input"] == "data_cna.txt"
     assert "EGFR: amplification 1, gain 1" in capsys.readouterr().out

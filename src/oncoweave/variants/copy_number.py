@@ -164,11 +164,11 @@ def _sample_patients(samples: list[str], sample_to_patient: Mapping[str, str] | 
     for sample in samples:
         patient = patient_of(sample, sample_to_patient, patients)
         if patient is None:
-            raise InputError(f"{where(sample)}: sample '{sample}' matches no patient (neither a sample of "
-                             f"the sample map nor a patient id)", path=str(path))
+            raise InputError(f"{where(sample)}: sample '{sample}' matches no patient (neither a "
+                             "sample of the sample map nor a patient id)", path=str(path))
         if patient in seen and seen[patient] != sample:
-            raise InputError(f"{where(sample)}: samples '{seen[patient]}' and '{sample}' are both of "
-                             f"patient '{patient}': give one tumour sample per patient",
+            raise InputError(f"{where(sample)}: samples '{seen[patient]}' and '{sample}' are both "
+                             f"of patient '{patient}': give one tumour sample per patient",
                              path=str(path))
         seen[patient] = sample
         found.append(patient)
