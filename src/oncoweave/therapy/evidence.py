@@ -205,6 +205,7 @@ def read_civic(path: str | Path) -> tuple[pd.DataFrame, dict[str, int]]:
         if reason is None:
             matcher = civic_matcher(item["gene"], item["variant"])
             if matcher is None:
+                # (nor on copy-number calls; the key predates them, the workflow records it)
                 reason = "variant not matchable on small-variant calls"
             else:
                 rows.append(_civic_row(item, *matcher))
