@@ -87,6 +87,13 @@ def test_bad_gistic_tables_get_one_line_naming_file_line_and_column(tmp_path, ro
     assert str(error.value) == f"{path}: {message}"
 
 
+def test_lines_are_counted_in_the_file_past_blank_lines(tmp_path):
+    path = tmp_path / "data_cna.txt"
+    path.write_text("Hugo_Symbol\tS1\n\nEGFR\t2\n\nTP53\t5\n")
+    with pytest.raises(InputError, match="^.*: line 5, column 'S1': value '5' is not"):
+        read_gistic_table(path)
+
+
 def test_a_sample_matching_no_patient_or_a_missing_gene_column_is_refused(tmp_path):
     path = cna(tmp_path)
     with pytest.raises(InputError) as error:

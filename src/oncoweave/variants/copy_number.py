@@ -32,6 +32,7 @@ from oncoweave.core.errors import InputError
 from oncoweave.core.tables import schema_field
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 CN_CALLS = ("amplification", "gain", "neutral", "loss", "deep_deletion", "loh")
@@ -181,30 +182,36 @@ def _sample_patients(samples: list[str], sample_to_patient: Mapping[str, str] | 
 GENE_COLUMNS = ("Hugo_Symbol", "Entrez_Gene_Id", "Cytoband")
 
 
-def _read_text_table(path: Path, what: str) -> pd.DataFrame:
+def _read_text_table(path: Path, what: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """(a tab-separated table as strings, a blank cell "", the file line of each row); a row
+    whose field count differs from the header's is an InputError."""
+    import gzip
+
+    import numpy as np
     import pandas as pd
 
-    import re
-
+    lines, header_fields = [], None
     try:
+        opened = gzip.open(path, "rt") if path.suffix == ".gz" else path.open()
+        with opened as handle:
+            for number, line in enumerate(handle, start=1):
+                text = line.rstrip("\r\n")
+                if not text:
+                    continue  # pandas skips empty lines too
+                fields = text.count("\t") + 1
+                if header_fields is None:
+                    header_fields = fields
+                elif fields != header_fields:
+                    raise InputError(f"line {number}: has {fields} tab-separated fields but the "
+                                     f"header has {header_fields}", path=str(path))
+                else:
+                    lines.append(number)
         table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False,
-                            quoting=csv.QUOTE_NONE, skip_blank_lines=True)
-    except pd.errors.ParserError as err:
-        # pandas says "Expected 4 fields in line 5, saw 5" of a row longer than the header.
-        found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(err))
-        message = (f"line {found[2]}: has {found[3]} tab-separated fields but the header has "
-                   f"{found[1]}" if found else f"cannot read the {what} ({err})")
-        raise InputError(message, path=str(path)) from None
-    except (OSError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
+                            quoting=csv.QUOTE_NONE)
+    except (OSError, UnicodeDecodeError, EOFError, pd.errors.ParserError,
+            pd.errors.EmptyDataError) as err:
         raise InputError(f"cannot read the {what} ({err})", path=str(path)) from None
-    # pandas pads a short row with empty cells: count each line's fields.
-    with path.open() as handle:
-        for number, line in enumerate(handle, start=1):
-            fields = line.count("\t") + 1
-            if line.strip() and fields != len(table.columns):
-                raise InputError(f"line {number}: has {fields} tab-separated fields but the "
-                                 f"header has {len(table.columns)}", path=str(path))
-    return table
+    return table, np.asarray(lines, dtype=np.int64)
 
 
 def read_gistic_table(path: str | Path, sample_to_patient: Mapping[str, str] | None = None,
@@ -219,7 +226,7 @@ def read_gistic_table(path: str | Path, sample_to_patient: Mapping[str, str] | N
     import pandas as pd
 
     path = Path(path)
-    table = _read_text_table(path, "copy-number table")
+    table, lines = _read_text_table(path, "copy-number table")
     if "Hugo_Symbol" not in table.columns:
         raise InputError("line 1: no Hugo_Symbol column (a cBioPortal/GISTIC table has rows of "
                          "genes: Hugo_Symbol, optionally Entrez_Gene_Id, then one column per "
@@ -228,7 +235,6 @@ def read_gistic_table(path: str | Path, sample_to_patient: Mapping[str, str] | N
     if not samples:
         raise InputError("line 1: no sample columns", path=str(path))
     symbols = table["Hugo_Symbol"].str.strip()
-    lines = np.arange(len(table)) + 2
     empty = (symbols == "").to_numpy()
     if empty.any():
         raise InputError(f"line {lines[empty.argmax()]}: Hugo_Symbol is empty", path=str(path))
@@ -344,7 +350,7 @@ def _checked_segments(path: Path) -> pd.DataFrame:
 
     from oncoweave.variants.inputs import GRCH38_LENGTHS
 
-    table = _read_text_table(path, "segments file")
+    table, lines = _read_text_table(path, "segments file")
     by_lower = {name.lower(): name for name in table.columns}
     missing = [name for name in _REQUIRED_SEGMENT_COLUMNS if name.lower() not in by_lower]
     if missing:
@@ -354,7 +360,7 @@ def _checked_segments(path: Path) -> pd.DataFrame:
                                   for name in SEGMENT_COLUMNS if name.lower() in by_lower})
     if table.empty:
         raise InputError("no segments (only a header)", path=str(path))
-    table["line"] = np.arange(len(table)) + 2
+    table["line"] = lines
     table["ID"] = table["ID"].str.strip()
     chrom = table["chrom"].str.strip().str.removeprefix("chr").str.removeprefix("Chr")
     table["chrom"] = chrom.replace(_NUMBERED_SEX_CHROMOSOMES)
@@ -384,7 +390,8 @@ def _checked_segments(path: Path) -> pd.DataFrame:
     if bad.any():
         first = int(bad.argmax())
         describe = next(describe for (_, describe), mask in zip(problems, masks) if mask[first])
-        raise InputError(f"line {first + 2}, {describe(table.iloc[first])}", path=str(path))
+        raise InputError(f"line {table['line'].iat[first]}, {describe(table.iloc[first])}",
+                         path=str(path))
     return table.assign(start=start.astype("int64"), end=end.astype("int64"), seg_mean=seg_mean)
 
 
