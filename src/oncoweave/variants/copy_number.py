@@ -368,7 +368,10 @@ def _checked_segments(path: Path) -> pd.DataFrame:
     end = pd.to_numeric(table["loc.end"].str.strip(), errors="coerce")
     seg_mean = pd.to_numeric(table["seg.mean"].str.strip(), errors="coerce")
     length = table["chrom"].map(GRCH38_LENGTHS)
-    integral = lambda values: values.notna() & (values % 1 == 0) & (values >= 1)  # noqa: E731
+
+    def integral(values):
+        return values.notna() & (values % 1 == 0) & (values >= 1)
+
     problems = [
         (table["ID"] == "", lambda row: "column 'ID': empty sample id"),
         (length.isna(), lambda row: f"column 'chrom': '{row['chrom']}' is not a GRCh38 "
