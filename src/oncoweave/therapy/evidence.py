@@ -27,8 +27,8 @@ from oncoweave.core.tables import require_columns, schema_field
 
 MATCHERS = ("protein", "codon", "exon_deletion", "exon_insertion", "truncating_or_pathogenic",
             "pathogenic", "protein_altering", "tmb_high", "amplification", "deletion")
-# Matched on copy-number driver calls (oncoweave.therapy.copy_number_matching), not on variants.
-COPY_NUMBER_MATCHERS = ("amplification", "deletion")
+# amplification and deletion are matched on copy-number driver calls
+# (oncoweave.therapy.copy_number_matching), never on variants.
 DIRECTIONS = ("sensitivity", "resistance", "reduced_sensitivity", "no_approved_therapy")
 ORIGINS = ("somatic", "germline", "any")
 DISEASE_MATCHES = ("exact", "other", "unknown")
