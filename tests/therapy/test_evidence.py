@@ -60,7 +60,7 @@ def test_negative_non_predictive_and_unmatchable_items_are_left_out(evidence):
     _, skipped = build_evidence(CIVIC, CURATED)
     ids = set(evidence["evidence_id"])
     assert "EID6183" not in ids  # "Does Not Support"
-    assert not evidence["variant"].isin(["AMPLIFICATION", "VIII", "EXPRESSION"]).any()
+    assert not evidence["variant"].isin(["VIII", "EXPRESSION"]).any()
     assert skipped["does not support"] > 0 and skipped["not predictive"] > 0
     assert skipped["variant not matchable on small-variant calls"] > 0
 
@@ -112,7 +112,10 @@ def test_amp_tier_rejects_unknown_level():
     ("BRCA2", "LOSS-OF-FUNCTION", ("truncating_or_pathogenic", None)),
     ("EGFR", "MUTATION", ("pathogenic", None)),
     ("EGFR", "EXON 4 DELETION", None),
-    ("EGFR", "AMPLIFICATION", None),
+    ("EGFR", "AMPLIFICATION", ("amplification", None)),  # matched on copy-number calls
+    ("EGFR", "COPY NUMBER VARIATION", ("amplification", None)),
+    ("BRCA2", "DELETION", ("deletion", None)),
+    ("BRCA2", "AMPLIFICATION", None),
     ("EGFR", "V769_770insASV", None),
 ])
 def test_civic_variant_names_to_matchers(gene, name, expected):

@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "oncoweave.cli.variants",
     "oncoweave.cli.drivers",
     "oncoweave.cli.therapy",
+    "oncoweave.cli.copy_number",
     "oncoweave.cli.imaging",
     "oncoweave.cli.fusion",
     "oncoweave.cli.report",

@@ -26,7 +26,9 @@ from oncoweave.core.errors import InputError
 from oncoweave.core.tables import require_columns, schema_field
 
 MATCHERS = ("protein", "codon", "exon_deletion", "exon_insertion", "truncating_or_pathogenic",
-            "pathogenic", "protein_altering", "tmb_high")
+            "pathogenic", "protein_altering", "tmb_high", "amplification", "deletion")
+# amplification and deletion are matched on copy-number driver calls
+# (oncoweave.therapy.copy_number_matching), never on variants.
 DIRECTIONS = ("sensitivity", "resistance", "reduced_sensitivity", "no_approved_therapy")
 ORIGINS = ("somatic", "germline", "any")
 DISEASE_MATCHES = ("exact", "other", "unknown")
@@ -156,12 +158,23 @@ _CODON = re.compile(r"^[A-Z]\d+$")
 # CIViC appends the duplicated residues (A767_V769dupASV); HGVS does not, hence the trailing [A-Z]*.
 _INDEL = re.compile(r"^([A-Z]\d+(?:_[A-Z]\d+)?(?:delins[A-Z]+|del|ins[A-Z]+|dup))[A-Z]*$")
 _EXON_CLASS = re.compile(r"^EXON (\d+) (DELETION|INSERTION)$")
+# CIViC's copy-number names. "COPY NUMBER VARIATION" of an oncogene is read as an increase (the
+# EGFR items: increased gene copy number by FISH), matched by amplification calls only.
+_AMPLIFICATION_TERMS = frozenset({"AMPLIFICATION", "COPY NUMBER GAIN", "COPY NUMBER VARIATION"})
+_DELETION_TERMS = frozenset({"DELETION", "LOSS", "HOMOZYGOUS DELETION", "DEEP DELETION",
+                             "COPY NUMBER LOSS", "BIALLELIC INACTIVATION"})
 
 
 def civic_matcher(gene: str, variant: str) -> tuple[str, str | None] | None:
     """(matcher, matcher_value) for a CIViC variant name; None for what calls cannot show
-    (expression, amplification, fusions, compound or vaguely named variants)."""
+    (expression, fusions, compound or vaguely named variants). Amplification names become the
+    ``amplification`` matcher, deletion and biallelic-loss names of a loss-of-function gene the
+    ``deletion`` matcher: both are matched on copy-number driver calls."""
     name = variant.strip()
+    if name.upper() in _AMPLIFICATION_TERMS and gene not in LOSS_OF_FUNCTION_GENES:
+        return "amplification", None
+    if name.upper() in _DELETION_TERMS and gene in LOSS_OF_FUNCTION_GENES:
+        return "deletion", None
     point = _POINT_CHANGE.match(name)
     if point:
         alt = "*" if point[3] == "X" else point[3]  # CIViC writes nonsense as W1815X
@@ -192,6 +205,7 @@ def read_civic(path: str | Path) -> tuple[pd.DataFrame, dict[str, int]]:
         if reason is None:
             matcher = civic_matcher(item["gene"], item["variant"])
             if matcher is None:
+                # (nor on copy-number calls; the key predates them, the workflow records it)
                 reason = "variant not matchable on small-variant calls"
             else:
                 rows.append(_civic_row(item, *matcher))

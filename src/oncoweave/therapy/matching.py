@@ -4,7 +4,9 @@ Calls that count: PASS somatic, tumour_only and loh calls, and PASS germline cal
 pathogenic in BRCA1/BRCA2 (PARP inhibitors are approved for germline carriers). "Pathogenic" is the
 driver scorer's ``driver_score`` when the table has it, else a truncating consequence in a
 loss-of-function gene. Resistance evidence is reported like sensitivity (T790M with erlotinib,
-C797S with osimertinib); the report must not hide it.
+C797S with osimertinib); the report must not hide it. Copy-number driver calls (EGFR
+amplification, biallelic BRCA1/2 loss), when given, are matched by
+oncoweave.therapy.copy_number_matching into the same rows and tiers.
 """
 
 from __future__ import annotations
@@ -66,20 +68,25 @@ THERAPIES_SCHEMA = pa.schema([
 
 def match_therapies(variants_df: pd.DataFrame, evidence_df: pd.DataFrame, *, patient: str,
                     cancer_type: str | None = None, tmb: float | None = None,
-                    min_driver_score: float = DEFAULT_DRIVER_THRESHOLD) -> pd.DataFrame:
-    """THERAPIES_SCHEMA rows of ``patient``: each counted call (and a reportable ``tmb``, mut/Mb)
-    against each evidence row it satisfies, best tier first."""
+                    min_driver_score: float = DEFAULT_DRIVER_THRESHOLD,
+                    copy_number: pd.DataFrame | None = None) -> pd.DataFrame:
+    """THERAPIES_SCHEMA rows of ``patient``: each counted call (and a reportable ``tmb``, mut/Mb,
+    and each copy-number driver call of ``copy_number``, CN_DRIVERS_SCHEMA rows) against each
+    evidence row it satisfies, best tier first."""
     return match_patients(variants_df, evidence_df, [(patient, cancer_type, tmb)],
-                          min_driver_score=min_driver_score)
+                          min_driver_score=min_driver_score, copy_number=copy_number)
 
 
 def match_patients(variants_df: pd.DataFrame, evidence_df: pd.DataFrame,
                    patients: Sequence[tuple[str, str | None, float | None]], *,
-                   min_driver_score: float = DEFAULT_DRIVER_THRESHOLD) -> pd.DataFrame:
+                   min_driver_score: float = DEFAULT_DRIVER_THRESHOLD,
+                   copy_number: pd.DataFrame | None = None) -> pd.DataFrame:
     """``match_therapies`` of each (patient, cancer_type, tmb) of ``patients``, concatenated in
     that order (the same rows as one call per patient), in one pass over the tables: the calls
     are grouped by patient once, and only those of a listed patient in a gene with evidence are
     looked at, so the cost grows with the calls and the matches, not with the patients."""
+    from oncoweave.therapy.copy_number_matching import copy_number_calls_of, copy_number_rows
+
     require_columns(variants_df, VARIANT_COLUMNS)
     require_columns(evidence_df, EVIDENCE_SCHEMA.names)
     evidence_by_gene = {gene: rows.to_dict("records")
@@ -92,6 +99,7 @@ def match_patients(variants_df: pd.DataFrame, evidence_df: pd.DataFrame,
     for call in variants_df.loc[wanted, columns].to_dict("records"):
         if _counts(call, min_driver_score):
             calls_of.setdefault(call["patient"], []).append(call)
+    cn_calls_of = copy_number_calls_of(copy_number, listed) if copy_number is not None else {}
     matches = functools.cache(disease_match)  # each (disease, cancer type) worked out once
     rows, positions = [], []
     for position, (patient, cancer_type, tmb) in enumerate(patients):
@@ -102,12 +110,18 @@ def match_patients(variants_df: pd.DataFrame, evidence_df: pd.DataFrame,
                 if reason is not None:
                     rows.append(_therapy_row(patient, call, evidence, reason,
                                              matches(evidence["disease"], cancer_type)))
+        rows += copy_number_rows(patient, cn_calls_of.get(patient, []), evidence_by_gene,
+                                 functools.partial(_disease_match_of, matches, cancer_type))
         if tmb is not None:
             rows += [_tmb_row(patient, tmb, evidence, matches(evidence["disease"], cancer_type))
                      for evidence in tmb_evidence if tmb >= float(evidence["matcher_value"])]
         positions += [position] * (len(rows) - count)
     table = pd.DataFrame(rows, columns=THERAPIES_SCHEMA.names)
-    return _ordered(table.assign(_position=positions)).drop(columns="_position")
+    return ordered_matches(table.assign(_position=positions)).drop(columns="_position")
+
+
+def _disease_match_of(matches, cancer_type: str | None, disease: str) -> str:
+    return matches(disease, cancer_type)
 
 
 def _terms(call: dict) -> set[str]:
@@ -194,7 +208,7 @@ def _therapy_row(patient: str, call: dict, evidence: dict, reason: str, match: s
         "patient": patient, "biomarker": f"{call['gene']} {label}", "gene": call["gene"],
         "hgvs_p": call["hgvs_p"] if _present(call["hgvs_p"]) else None,
         "hgvs_c": call["hgvs_c"] if _present(call["hgvs_c"]) else None,
-        "variant_status": call["status"], **_evidence_part(evidence, match),
+        "variant_status": call["status"], **evidence_fields(evidence, match),
         "match_reason": f"{evidence['variant']}: {reason}{_flags(call)}",
     }
 
@@ -202,12 +216,13 @@ def _therapy_row(patient: str, call: dict, evidence: dict, reason: str, match: s
 def _tmb_row(patient: str, tmb: float, evidence: dict, match: str) -> dict:
     return {
         "patient": patient, "biomarker": f"TMB {tmb:.1f} mut/Mb", "gene": None, "hgvs_p": None,
-        "hgvs_c": None, "variant_status": None, **_evidence_part(evidence, match),
+        "hgvs_c": None, "variant_status": None, **evidence_fields(evidence, match),
         "match_reason": f"TMB {tmb:.1f} mut/Mb >= {evidence['matcher_value']} mut/Mb",
     }
 
 
-def _evidence_part(evidence: dict, match: str) -> dict:
+def evidence_fields(evidence: dict, match: str) -> dict:
+    """The therapies-row fields an evidence item gives, its tier by the disease ``match``."""
     tier = evidence["amp_tier_same_disease" if match == "exact" else "amp_tier_other_disease"]
     return {"drug": evidence["drug"], "evidence_level": evidence["evidence_level"],
             "amp_tier": tier, "direction": evidence["direction"],
@@ -215,7 +230,7 @@ def _evidence_part(evidence: dict, match: str) -> dict:
             "source_ids": evidence["source_ids"]}
 
 
-def _ordered(table: pd.DataFrame) -> pd.DataFrame:
+def ordered_matches(table: pd.DataFrame) -> pd.DataFrame:
     """Per listed patient (``_position``, in listing order): best tier first, then level; one row
     per biomarker x evidence (several tumour samples of a patient carry the same call)."""
     table = table.drop_duplicates(ignore_index=True)
