@@ -181,6 +181,8 @@ def _chosen(model) -> object:
     """The candidate an InnerCVSelection chose (unfitted), else the model itself."""
     from oncoweave.fusion.models import InnerCVSelection
 
+    if hasattr(model, "chosen_estimator_"):  # a BlendedSelection: the blend it made
+        return model.chosen_estimator_
     if isinstance(model, InnerCVSelection):
         return model.candidates[model.chosen_]
     return model
@@ -288,7 +290,7 @@ def shap_values(outcome: TaskOutcome) -> pd.DataFrame:
 def _contributions(model, X: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.DataFrame]:
     """Per patient and model column, its additive share of the model's score (log hazard or
     logit), and the column values; (None, X) for a model without features."""
-    from oncoweave.fusion.late_fusion import ModalityStack
+    from oncoweave.fusion.candidates import Blend
     from oncoweave.fusion.models import (
         InnerCVSelection,
         NoFeatures,
@@ -303,19 +305,17 @@ def _contributions(model, X: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.Data
         return _contributions(model.model_, model.reducer_.transform(X))
     if isinstance(model, NoFeatures):
         return None, X
-    if isinstance(model, ModalityStack):
-        # The stack's score is sum_m w_m (s_m - c_m) / sd_m: each modality's shares, scaled.
-        parts, values = [], []
-        for j, name in enumerate(model.modalities_):
-            if model.weights_[j] <= 0:
-                continue
-            shares, columns = _contributions(model.models_[name], X)
-            if shares is not None:
-                parts.append(shares * (model.weights_[j] / model.scales_[j]))
-                values.append(columns)
-        if not parts:
+    if isinstance(model, Blend):
+        # Its score is the mean of (s_i - c_i) / sd_i: each part's shares, scaled.
+        parts = [_contributions(part, X) for part in model.models_]
+        shares = [share / (len(parts) * scale) for (share, _), scale
+                  in zip(parts, model.scales_) if share is not None]
+        if not shares:
             return None, X
-        return pd.concat(parts, axis=1), pd.concat(values, axis=1)
+        # Both parts may use a column (a modality alone and early fusion): add their shares.
+        total = pd.concat(shares, axis=1).T.groupby(level=0, sort=False).sum(min_count=1).T
+        values = pd.concat([v for _, v in parts], axis=1)
+        return total, values.loc[:, ~values.columns.duplicated()][total.columns]
     if isinstance(model, XGBSurvival):  # XGBResponse too: margin (logit) contributions
         import xgboost
 

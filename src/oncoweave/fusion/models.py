@@ -293,39 +293,41 @@ class Reduced(BaseEstimator):
 class InnerCVSelection(BaseEstimator):
     """The candidate with the best mean inner-CV score on the rows it is fitted on, refitted on
     all of them: Harrell's C for fit(X, time, event), AUROC for fit(X, y). The inner folds are
-    stratified by event / label and seeded; ties go to the earlier candidate.
-
-    ``challengers`` (names of candidates) replace the best of the others only when they beat it
-    by more than one standard error of their paired per-inner-fold difference: with dozens of
-    candidates and three inner folds the top mean is often luck, and a switch away from the
-    default family (early fusion, say) should be earned.
-    """
+    stratified by event / label and seeded; ties go to the earlier candidate."""
 
     def __init__(self, candidates: Mapping[str, BaseEstimator] | None = None, n_folds: int = 3,
-                 seed: int = 0, challengers: Sequence[str] = ()):
+                 seed: int = 0):
         self.candidates = candidates
         self.n_folds = n_folds
         self.seed = seed
-        self.challengers = challengers
 
     def fit(self, X: pd.DataFrame, *target) -> "InnerCVSelection":
+        self._score_candidates(X, target)
+        self.chosen_ = max(self.inner_scores_, key=self.inner_scores_.get)
+        self.model_ = clone(self.candidates[self.chosen_]).fit(X, *target)
+        return self
+
+    def _score_candidates(self, X: pd.DataFrame, target) -> None:
+        """``inner_scores_``: each candidate's mean score over the inner folds;
+        ``inner_predictions_``: its predictions on each inner validation fold (risk or
+        probability), ``inner_folds_``: the (train, validation) row positions."""
         from sklearn.model_selection import StratifiedKFold
 
         target = [np.asarray(t) for t in target]
         strata = target[-1].astype(int)
         splitter = StratifiedKFold(self.n_folds, shuffle=True, random_state=self.seed)
-        inner = list(splitter.split(X, strata))
-        self.inner_scores_, self.inner_fold_scores_ = {}, {}
+        inner = self.inner_folds_ = list(splitter.split(X, strata))
+        self.inner_scores_, self.inner_predictions_ = {}, {}
         # Candidates that share a reducer (screen16 before xgb and both Cox models, say) share
         # its fit on each inner training fold: the same fit, so the same columns and scores.
         reduced: dict[tuple, tuple[pd.DataFrame, pd.DataFrame]] = {}
         for name, candidate in self.candidates.items():
-            scores = []
+            predictions = []
             for k, (train, val) in enumerate(inner):
                 fold_target, val_target = [t[train] for t in target], [t[val] for t in target]
                 if not isinstance(candidate, Reduced):
                     model = clone(candidate).fit(X.iloc[train], *fold_target)
-                    scores.append(_score(model, X.iloc[val], val_target))
+                    predictions.append(_prediction(model, X.iloc[val], val_target))
                     continue
                 key = (k, _estimator_key(candidate.reducer))
                 if key not in reduced:
@@ -334,25 +336,10 @@ class InnerCVSelection(BaseEstimator):
                                     reducer.transform(X.iloc[val]))
                 X_train, X_val = reduced[key]
                 model = clone(candidate.model).fit(X_train, *fold_target)
-                scores.append(_score(model, X_val, val_target))
-            self.inner_fold_scores_[name] = scores
-            self.inner_scores_[name] = float(np.mean(scores))
-        self.chosen_ = self._choose()
-        self.model_ = clone(self.candidates[self.chosen_]).fit(X, *target)
-        return self
-
-    def _choose(self) -> str:
-        def best(names):
-            return max(names, key=self.inner_scores_.get) if names else None
-
-        incumbent = best([n for n in self.inner_scores_ if n not in self.challengers])
-        challenger = best([n for n in self.inner_scores_ if n in self.challengers])
-        if incumbent is None or challenger is None:
-            return incumbent or challenger
-        gain = (np.asarray(self.inner_fold_scores_[challenger])
-                - np.asarray(self.inner_fold_scores_[incumbent]))
-        standard_error = gain.std(ddof=1) / np.sqrt(len(gain)) if len(gain) > 1 else 0.0
-        return challenger if gain.mean() > standard_error else incumbent
+                predictions.append(_prediction(model, X_val, val_target))
+            self.inner_predictions_[name] = predictions
+            self.inner_scores_[name] = float(np.mean([
+                score_prediction(p, [t[val] for t in target]) for p, (_, val) in zip(predictions, inner)]))
 
     def predict_risk(self, X: pd.DataFrame) -> np.ndarray:
         return self.model_.predict_risk(X)
@@ -376,9 +363,18 @@ def _estimator_key(estimator: BaseEstimator) -> tuple:
 
 
 def _score(model, X: pd.DataFrame, target: list[np.ndarray]) -> float:
+    return score_prediction(_prediction(model, X, target), target)
+
+
+def _prediction(model, X: pd.DataFrame, target: list[np.ndarray]) -> np.ndarray:
+    """The risk (survival: target is time, event) or the probability (response)."""
+    return model.predict_risk(X) if len(target) == 2 else model.predict_proba(X)[:, 1]
+
+
+def score_prediction(prediction: np.ndarray, target: list[np.ndarray]) -> float:
     if len(target) == 2:
-        return harrell_c(target[0], target[1], model.predict_risk(X))
-    return response_metrics(target[0], model.predict_proba(X)[:, 1])["auroc"]
+        return harrell_c(target[0], target[1], prediction)
+    return response_metrics(target[0], prediction)["auroc"]
 
 
 class FusionNetSurvival(BaseEstimator):
