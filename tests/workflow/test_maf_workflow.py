@@ -25,7 +25,13 @@ TERRITORY_MB = 38.0
 NAMED_BARCODE, NAMED_PATIENT = "SIM-0007-T", "PX-07"
 TARGETS = ("results/report/index.html", "results/cohort/tmb.parquet",
            "results/cohort/variants.maf", "results/cohort/drivers.parquet",
-           "results/cohort/therapies.parquet")
+           "results/cohort/therapies.parquet", "results/cohort/copy_number.parquet")
+# The published copy-number table (GISTIC values) plants: an EGFR amplification beside SIM-0002-T's
+# L858R, a BRCA2 deep deletion, a BRCA1 one-copy loss without a second hit, and one in the sample
+# sheet's named barcode; every other cell is 0 (one NA).
+PLANTED_CN = {("SIM-0002-T", "EGFR"): "2", ("SIM-0003-T", "BRCA2"): "-2",
+              ("SIM-0005-T", "BRCA1"): "-1", (NAMED_BARCODE, "TP53"): "-1",
+              ("SIM-0006-T", "EGFR"): "NA"}
 
 
 def snv_row(gene, chrom, pos, ref, alt, barcode, status, hgvs_p, depth, alt_count) -> dict:
@@ -74,10 +80,22 @@ def write_sheets(config_dir, barcodes: list[str]) -> list[str]:
     return patients
 
 
+def write_copy_number_table(config_dir, barcodes: list[str], extra_sample: str = "") -> None:
+    """config/data_cna.txt: genes x the MAF's barcodes (and ``extra_sample``), PLANTED_CN else 0."""
+    samples = barcodes + ([extra_sample] if extra_sample else [])
+    lines = ["Hugo_Symbol\tEntrez_Gene_Id\t" + "\t".join(samples)]
+    for gene, entrez in (("TP53", 7157), ("BRCA1", 672), ("BRCA2", 675), ("EGFR", 1956),
+                         ("MYC", 4609)):
+        lines.append(f"{gene}\t{entrez}\t" + "\t".join(PLANTED_CN.get((sample, gene), "0")
+                                                       for sample in samples))
+    (config_dir / "data_cna.txt").write_text("\n".join(lines) + "\n")
+
+
 def configure(workdir, **settings) -> None:
     path = workdir / "config" / "config.yaml"
     config = yaml.safe_load(path.read_text())
     config["maf"] = "config/cohort.maf"
+    config["copy_number"] = "config/data_cna.txt"
     config["tmb"]["maf_territory_mb"] = TERRITORY_MB
     config["sharding"]["shard_size"] = 16  # a few shards, so the MAF is cut across them
     config.update(settings)
@@ -90,6 +108,7 @@ def maf_run(tmp_path_factory):
     table = write_maf_cohort(workdir / "config")
     barcodes = list(dict.fromkeys(table["Tumor_Sample_Barcode"]))
     patients = write_sheets(workdir / "config", barcodes)
+    write_copy_number_table(workdir / "config", barcodes)
     configure(workdir)
     run_snakemake(workdir, "--cores", "2", *TARGETS)
     rows = read_maf(workdir / "config" / "cohort.maf", FASTA, CONTIG_MAP,
@@ -164,7 +183,7 @@ def test_tmb_counts_the_outside_rows_by_class_plus_the_coding_calls(maf_run):
 def test_a_bad_maf_row_stops_the_run_naming_its_line(tmp_path, maf_run):
     source, _, _ = maf_run
     workdir = make_workdir(tmp_path / "bad_maf")
-    for sheet in ("samples.tsv", "images.tsv", "clinical.tsv", "config.yaml"):
+    for sheet in ("samples.tsv", "images.tsv", "clinical.tsv", "config.yaml", "data_cna.txt"):
         (workdir / "config" / sheet).write_text((source / "config" / sheet).read_text())
     lines = (source / "config" / "cohort.maf").read_text().splitlines()
     header = next(n for n, line in enumerate(lines) if not line.startswith("#"))
@@ -182,3 +201,50 @@ def test_a_bad_maf_row_stops_the_run_naming_its_line(tmp_path, maf_run):
     assert f"config/cohort.maf: line {bad + 1}" in output
     assert "Reference_Allele 'A' at chr7:55191822" in output
     assert not list((workdir / "results").glob("maf/*.parquet"))
+
+
+def test_published_copy_number_reaches_drivers_and_therapies(maf_run):
+    workdir, _, patients = maf_run
+    copy_number = pd.read_parquet(workdir / "results/cohort/copy_number.parquet")
+    assert set(copy_number["gene"]) == {"TP53", "BRCA1", "BRCA2", "EGFR"}  # MYC is not kept
+    # Every patient x gene but the one NA cell; the named barcode is its sheet patient.
+    assert len(copy_number) == 4 * len(patients) - 1
+    calls = copy_number.set_index(["patient", "gene"])["call"]
+    assert calls[("SIM-0002-T", "EGFR")] == "amplification"
+    assert calls[("SIM-0003-T", "BRCA2")] == "deep_deletion"
+    assert calls[(NAMED_PATIENT, "TP53")] == "loss"
+    assert (calls.drop([("SIM-0002-T", "EGFR"), ("SIM-0003-T", "BRCA2"), ("SIM-0005-T", "BRCA1"),
+                        (NAMED_PATIENT, "TP53")]) == "neutral").all()
+    cn_drivers = pd.concat(pd.read_parquet(path) for path in
+                           (workdir / "results/shards").glob("*/copy_number_drivers.parquet"))
+    drivers = cn_drivers[cn_drivers["driver"]].set_index(["patient", "gene"])
+    assert set(drivers.index) == {("SIM-0002-T", "EGFR"), ("SIM-0003-T", "BRCA2")}
+    assert drivers.loc[("SIM-0002-T", "EGFR"), "alteration"] == "amplification"
+    assert bool(drivers.loc[("SIM-0003-T", "BRCA2"), "biallelic"])
+    loss = cn_drivers.set_index(["patient", "gene"]).loc[("SIM-0005-T", "BRCA1")]
+    assert not loss["driver"] and "no second hit" in loss["reason"]
+    therapies = pd.read_parquet(workdir / "results/cohort/therapies.parquet")
+    amplified = therapies[(therapies["patient"] == "SIM-0002-T")
+                          & (therapies["biomarker"] == "EGFR amplification")]
+    assert len(amplified) > 0 and amplified["hgvs_p"].isna().all()
+    parp = therapies[(therapies["patient"] == "SIM-0003-T")
+                     & (therapies["biomarker"] == "BRCA2 biallelic loss")]
+    assert "Olaparib" in set(parp["drug"])
+    # Copy number adds rows; the point-mutation matches are still there.
+    assert therapies[(therapies["patient"] == "SIM-0002-T")
+                     & (therapies["hgvs_p"] == "p.L858R")]["drug"].str.contains("Osimertinib").any()
+
+
+def test_a_copy_number_sample_of_no_patient_stops_the_run_naming_it(tmp_path, maf_run):
+    source, _, _ = maf_run
+    workdir = make_workdir(tmp_path / "bad_copy_number")
+    for sheet in ("samples.tsv", "images.tsv", "clinical.tsv", "config.yaml", "cohort.maf"):
+        (workdir / "config" / sheet).write_text((source / "config" / sheet).read_text())
+    barcodes = (source / "config" / "data_cna.txt").read_text().splitlines()[0].split("\t")[2:]
+    write_copy_number_table(workdir / "config", barcodes, extra_sample="SIM-9999-T")
+    result = run_snakemake(workdir, "--cores", "2", "results/cohort/copy_number.parquet",
+                           check=False)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "config/data_cna.txt" in output and "sample 'SIM-9999-T' matches no patient" in output
+    assert not (workdir / "results/cohort/copy_number.parquet").exists()

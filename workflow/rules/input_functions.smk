@@ -375,3 +375,16 @@ def shard_tmb_inputs(wildcards):
     """The shard's MAF rows, when it has MAF patients: their rows outside the regions count too."""
     maf = shard_maf(wildcards.shard)
     return {"maf": maf} if maf else {}
+
+
+def therapy_inputs(wildcards):
+    """The shard's drivers and TMB, the evidence, and its copy-number drivers when the config
+    names a copy-number table."""
+    inputs = {
+        "drivers": f"results/shards/{wildcards.shard}/drivers.parquet",
+        "evidence": "results/evidence/evidence.parquet",
+        "tmb": f"results/shards/{wildcards.shard}/tmb.parquet",
+    }
+    if COPY_NUMBER:
+        inputs["copy_number"] = f"results/shards/{wildcards.shard}/copy_number_drivers.parquet"
+    return inputs

@@ -2,6 +2,7 @@
 # before any job), and the dicts that input functions read.
 SCHEMAS = WORKFLOW_ROOT / "workflow" / "schemas"
 MAF = config.get("maf") or ""
+COPY_NUMBER = config.get("copy_number") or ""
 try:
     # The MAF's tumours are known at planning time (one column read): each is a patient of a shard.
     MAF_BARCODES = maf_import.maf_barcodes(MAF) if MAF else []
@@ -19,6 +20,8 @@ try:
     # Image and clinical rows name patients of the sample sheet (with the MAF's tumours).
     for _sheet, _key in ((IMAGES, "images"), (CLINICAL, "clinical")):
         sheets.check_known_patients(_sheet, config.get(_key), SAMPLES["patient"], config["samples"])
+    if COPY_NUMBER and not Path(COPY_NUMBER).is_file():
+        raise InputError("no such file (config key copy_number)", path=COPY_NUMBER)
 except InputError as err:
     # One line naming the file, row and column; no traceback for a user's typo.
     sys.exit(f"oncoweave: error: {err}")

@@ -48,9 +48,7 @@ rule compute_tmb:
 
 rule match_therapies:
     input:
-        drivers="results/shards/{shard}/drivers.parquet",
-        evidence="results/evidence/evidence.parquet",
-        tmb="results/shards/{shard}/tmb.parquet",
+        unpack(therapy_inputs),
     output:
         "results/shards/{shard}/therapies.parquet",
     log:

@@ -4,6 +4,7 @@ import logging
 
 from oncoweave.cli.glue import run_step
 from oncoweave.core.tables import read_parquet, write_parquet
+from oncoweave.drivers.copy_number import CN_DRIVERS_SCHEMA
 from oncoweave.therapy.evidence import EVIDENCE_SCHEMA
 from oncoweave.therapy.matching import THERAPIES_SCHEMA, match_patients, reportable_tmbs
 
@@ -15,9 +16,14 @@ def main():
     evidence, _ = read_parquet(snakemake.input.evidence, expected_schema=EVIDENCE_SCHEMA)
     tmb = reportable_tmbs(snakemake.input.tmb)
     rows = snakemake.params.patients
+    copy_number = None
+    if "copy_number" in snakemake.input.keys():
+        copy_number, _ = read_parquet(snakemake.input.copy_number,
+                                      expected_schema=CN_DRIVERS_SCHEMA)
     # The whole shard in one pass (the same rows, in the same order, as one patient at a time).
     matches = match_patients(drivers, evidence, [(row["patient"], row["cancer_type"] or None,
-                                                  tmb.get(row["patient"])) for row in rows])
+                                                  tmb.get(row["patient"])) for row in rows],
+                             copy_number=copy_number)
     counts = matches["patient"].value_counts()
     for row in rows:
         print(f"{row['patient']}: {counts.get(row['patient'], 0)} therapy matches")

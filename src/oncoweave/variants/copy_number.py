@@ -410,3 +410,26 @@ def write_copy_number(table: pd.DataFrame, path: str | Path,
     if unknown:
         raise InputError(f"unknown call or source value(s) {', '.join(unknown)}", path=str(path))
     return write_parquet(table, path, COPY_NUMBER_SCHEMA, metadata)
+
+
+def read_copy_number_table(path: str | Path,
+                           sample_to_patient: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """COPY_NUMBER_SCHEMA rows of the config's ``copy_number`` file, whichever form its header
+    says: a ``.seg`` file (``loc.start`` column) or a GISTIC/cBioPortal table (``Hugo_Symbol``)."""
+    import gzip
+
+    path = Path(path)
+    try:
+        opened = gzip.open(path, "rt") if path.suffix == ".gz" else path.open()
+        with opened as handle:
+            header = {name.strip().lower() for name in handle.readline().rstrip("\r\n")
+                      .split("\t")}
+    except (OSError, UnicodeDecodeError, EOFError) as err:
+        raise InputError(f"cannot read the copy-number table ({err})", path=str(path)) from None
+    if "loc.start" in header:
+        return read_segments(path, sample_to_patient)
+    if "hugo_symbol" in header:
+        return read_gistic_table(path, sample_to_patient)
+    raise InputError("line 1: neither a GISTIC/cBioPortal table (a Hugo_Symbol column) nor a "
+                     ".seg file (ID, chrom, loc.start, loc.end, num.mark, seg.mean)",
+                     path=str(path))
