@@ -16,6 +16,7 @@ from oncoweave.imaging.lesion_classifier import (
     PREDICTIONS_SCHEMA,
     LesionCNN,
     auroc_with_ci,
+    clinical_labels,
     cross_validate,
     outcome_labels,
     patient_splits,
@@ -186,3 +187,13 @@ def test_workflow_step_writes_out_of_fold_table_and_bundle(tmp_path, cohort):
     assert written["metrics"]["cv_auroc_ci95"][0] <= written["metrics"]["cv_auroc"]
     assert written["transforms"]["training_augmentation"][0]["name"] == "RandFlipd"
     assert len(written["loss_curve"]) == TINY.epochs
+
+
+def test_clinical_labels_from_the_sheet(tmp_path):
+    sheet = tmp_path / "clinical.tsv"
+    sheet.write_text("patient\tresponse\tos_event\nP1\tCR\t1\nP2\tPD\t0\nP3\t\t1\nP4\tPR\t\n")
+    assert clinical_labels(sheet, ClassifierSettings()) == {"P1": 1, "P2": 0, "P4": 1}
+    by_event = ClassifierSettings.from_config({"label": "os_event", "positive": [1]})
+    assert clinical_labels(sheet, by_event) == {"P1": 1, "P2": 0, "P3": 1}
+    assert clinical_labels(sheet, ClassifierSettings(label="stage")) is None
+    assert clinical_labels(None, ClassifierSettings()) is None

@@ -34,7 +34,12 @@ from oncoweave.core.errors import InputError
 from oncoweave.core.io import directory_replaced_on_success, file_sha256
 from oncoweave.core.tables import schema_field, write_parquet
 from oncoweave.imaging.encoder import seeded
-from oncoweave.imaging.encoder_inputs import augmentation_specs, compose, plain_tensor
+from oncoweave.imaging.encoder_inputs import (
+    augmentation_specs,
+    check_cases,
+    compose,
+    plain_tensor,
+)
 from oncoweave.imaging.lesion_crops import ClassifierSettings, describe_transforms, lesion_crops
 
 if TYPE_CHECKING:  # torch and MONAI are imported where used: the CLI starts without them
@@ -87,7 +92,7 @@ class LesionCNN:
 
         settings = self.settings
         settings.validate()
-        crops, y = _checked_crops(crops, settings), np.asarray(y, dtype=int)
+        crops, y = _checked_crops(crops, settings), np.array(y, dtype=int)  # writable copy
         if len(crops) != len(y):
             raise InputError(f"{len(crops)} crops but {len(y)} labels")
         if set(np.unique(y)) != {0, 1}:
@@ -359,8 +364,6 @@ def train_classifier_or_say_why(cases: Iterable[Mapping[str, Any]] | pd.DataFram
 
     settings = settings or ClassifierSettings()
     settings.validate()
-    from oncoweave.imaging.encoder_inputs import check_cases
-
     cases = check_cases(cases)
     reason = classifier_blocker(cases, labels, settings)
     versions = {"oncoweave_version": __version__, "monai_version": monai.__version__,
