@@ -146,7 +146,7 @@ def test_settings_from_config_refuse_unknown_and_bad_values():
 
 
 @pytest.mark.parametrize("cells, reason", [
-    (None, "the clinical sheet has no 'response' column"),
+    (None, "no clinical sheet with a 'response' column to learn from"),
     ({"P00": "CR", "P01": "CR", "P02": "PR", "P03": ""}, "all 3 labelled patients are in one "
                                                         "class (class 1)"),
     ({"P00": "PD", "P01": "CR", "P02": "PD", "P03": "SD"}, "class 1 has 1 patient(s), fewer "

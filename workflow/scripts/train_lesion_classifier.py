@@ -11,9 +11,9 @@ def main():
     lesions = snakemake.params.lesions
     cases = ingested_cases(lesions["records"], lesions["images"], lesions["masks"])
     settings = ClassifierSettings.from_config(snakemake.params.settings)
-    clinical = snakemake.input.get("clinical") or None
-    labels = clinical_labels(clinical if isinstance(clinical, str) else None, settings)
-    train_classifier_or_say_why(cases, labels, snakemake.output.bundle,
+    clinical = snakemake.input.get("clinical")  # a path, or [] without a clinical sheet
+    path = clinical if isinstance(clinical, str) else next(iter(clinical or []), None)
+    train_classifier_or_say_why(cases, clinical_labels(path, settings), snakemake.output.bundle,
                                 snakemake.output.predictions, settings)
 
 

@@ -337,7 +337,7 @@ def classifier_blocker(cases: Sequence[Mapping[str, Any]], labels: Mapping[str, 
                        settings: ClassifierSettings) -> str | None:
     """Why the classifier cannot be cross-validated on these lesions and labels, or None."""
     if labels is None:
-        return f"the clinical sheet has no {settings.label!r} column to learn from"
+        return f"no clinical sheet with a {settings.label!r} column to learn from"
     labelled = [case for case in cases if case["patient"] in labels]
     if len(labelled) < MIN_LESIONS:
         return (f"{len(labelled)} lesion(s) have a {settings.label!r} label; the classifier "
