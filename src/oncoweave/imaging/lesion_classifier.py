@@ -20,7 +20,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -102,7 +103,8 @@ class LesionCNN:
         augment = compose(augmentation_specs(settings) if settings.augmentation else [])
         augment.set_random_state(seed=settings.seed)
         self.pos_weight_ = float((y == 0).sum() / (y == 1).sum())
-        with seeded(settings.seed, self.device_):
+        with seeded(settings.seed, self.device_), torch_threads(settings.torch_threads):
+            self.torch_threads_ = torch.get_num_threads()
             network = build_network(settings).to(self.device_)
             optimiser = torch.optim.Adam(network.parameters(), lr=settings.learning_rate,
                                          weight_decay=settings.weight_decay)
@@ -136,12 +138,26 @@ class LesionCNN:
         if not hasattr(self, "network_"):
             raise InputError("the lesion classifier is not fitted; call fit first")
         crops = _checked_crops(crops, self.settings)
-        with torch.inference_mode():
+        with torch.inference_mode(), torch_threads(self.settings.torch_threads):
             inputs = torch.as_tensor(crops).to(self.device_)
             logits = torch.cat([self.network_(one[None])[:, 0] for one in inputs]) \
                 if len(inputs) else torch.zeros(0)
         positive = torch.sigmoid(logits.double()).cpu().numpy()
         return np.column_stack([1 - positive, positive])
+
+
+@contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """``threads`` torch CPU threads inside (0: unchanged), the caller's count restored."""
+    import torch
+
+    was_threads = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(was_threads)
 
 
 def _checked_crops(crops: np.ndarray, settings: ClassifierSettings) -> np.ndarray:
@@ -408,8 +424,6 @@ def train_classifier_or_say_why(cases: Iterable[Mapping[str, Any]] | pd.DataFram
 
 def _metadata(cases: list[dict[str, str]], y: np.ndarray, settings: ClassifierSettings,
               final: LesionCNN, metrics: dict, versions: dict) -> dict:
-    import torch
-
     crop = list(settings.crop_size)
     return {
         "schema": "oncoweave lesion classifier metadata (modelled on a MONAI bundle's "
@@ -429,7 +443,7 @@ def _metadata(cases: list[dict[str, str]], y: np.ndarray, settings: ClassifierSe
         "seed": settings.seed,
         "device": final.device_.type,
         "deterministic": final.device_.type == "cpu",
-        "torch_threads": torch.get_num_threads(),
+        "torch_threads": final.torch_threads_,
         "n_cases": len(cases), "n_positive": int(y.sum()),
         "training_cases": [f"{case['patient']}/{case['lesion']}" for case in cases],
         "modalities": sorted({case["modality"] for case in cases}),

@@ -72,6 +72,9 @@ class ClassifierSettings:
     augmentation: bool = True
     ct_window: tuple[float, float] = (-1000.0, 1000.0)  # HU mapped to 0..1, clipped
     pt_window: tuple[float, float] = (0.0, 20.0)  # SUV mapped to 0..1, clipped
+    # CPU threads while fitting and predicting (0: torch's default). The network is small: one
+    # thread is as fast, and far faster when other jobs share the cores (OpenMP spin-waits).
+    torch_threads: int = 1
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any] | None,
@@ -104,6 +107,8 @@ class ClassifierSettings:
         for name in ("epochs", "batch_size", "repeats"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be >= 1")
+        if self.torch_threads < 0:
+            problems.append("torch_threads must be >= 0 (0: torch's default)")
         if self.folds < 2:
             problems.append("folds must be >= 2")
         if not self.positive or any(not value.strip() for value in self.positive):
