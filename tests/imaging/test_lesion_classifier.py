@@ -8,7 +8,9 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pytest
+from helpers import SHARED_DATA
 
+from oncoweave.cli.main import main
 from oncoweave.core.errors import InputError
 from oncoweave.core.model_status import NOT_FITTED_KEY
 from oncoweave.core.tables import read_parquet
@@ -22,12 +24,20 @@ from oncoweave.imaging.lesion_classifier import (
     patient_splits,
     train_classifier_or_say_why,
 )
+from oncoweave.imaging.defaults import DEFAULT_PARAMS
 from oncoweave.imaging.lesion_crops import ClassifierSettings, lesion_crop, lesion_crops
+from oncoweave.imaging.radiomics import read_radiomics
+from oncoweave.imaging.radiomics_model import (
+    cross_validated_auroc,
+    patient_features,
+    read_outcome_labels,
+)
 
 # Tiny for a unit test: 16^3 crops of 2 mm voxels, two conv levels, a few epochs.
 TINY = ClassifierSettings(crop_size=(16, 16, 16), spacing_mm=(2.0, 2.0, 2.0), channels=(4, 8),
                           epochs=6, batch_size=4, learning_rate=1e-2, folds=3, seed=3)
 SHAPE = (20, 20, 18)
+STS_DIR = SHARED_DATA / "sts_pet_lung_metastasis"
 
 
 def write_lesion(directory: Path, name: str, lesion_hu: float, radius_mm: float = 7.0,
@@ -197,3 +207,32 @@ def test_clinical_labels_from_the_sheet(tmp_path):
     assert clinical_labels(sheet, by_event) == {"P1": 1, "P2": 0, "P3": 1}
     assert clinical_labels(sheet, ClassifierSettings(label="stage")) is None
     assert clinical_labels(None, ClassifierSettings()) is None
+
+
+@pytest.mark.skipif(not STS_DIR.is_dir(), reason=f"{STS_DIR} (STS FDG-PET cohort) is not here")
+def test_sts_cnn_and_radiomics_on_the_same_splits(tmp_path, capsys):
+    """One repeat of 5 folds (~20 s); `lesion-cnn-cv` with 10 repeats gives the README figure."""
+    rows = [f"{d.name}\t{d}/PET_image.nii.gz\t{d}/PET_mask.nii.gz\tPT"
+            for d in sorted(STS_DIR.glob("STS_*"))]
+    sheet, features = tmp_path / "sts.tsv", tmp_path / "sts.parquet"
+    sheet.write_text("patient\timage\tmask\tmodality\n" + "\n".join(rows) + "\n")
+    labels_csv = STS_DIR / "outcome_lung_metastasis.csv"
+    assert main(["radiomics-batch", "--sheet", str(sheet), "--output", str(features),
+                 "--params", str(DEFAULT_PARAMS.with_name("radiomics_pet.yaml"))]) == 0
+    assert main(["lesion-cnn-cv", "--sheet", str(sheet), "--labels", str(labels_csv),
+                 "--label-column", "lung_metastasis", "--radiomics", str(features),
+                 "--repeats", "1", "--bootstrap", "200", "--output",
+                 str(tmp_path / "cv.json")]) == 0
+    assert "51 patients (19 positive), 1x5-fold CV" in capsys.readouterr().out
+    result = json.loads((tmp_path / "cv.json").read_text())
+    df, _ = read_radiomics(features)
+    reference = cross_validated_auroc(patient_features(df), read_outcome_labels(
+        labels_csv, "patient_id", "lung_metastasis"), repeats=1, n_bootstrap=200)
+    # The same splits and resamples as radiomics-cv: its model's AUROC and CI, exactly.
+    assert result["radiomics"]["auroc"] == pytest.approx(reference["model"]["auroc"])
+    assert result["radiomics"]["auroc_ci95"] == pytest.approx(reference["model"]["auroc_ci95"])
+    # The CNN as measured here (0.610 with one torch thread); other CPUs round differently.
+    assert result["cnn"]["auroc"] == pytest.approx(0.610, abs=0.05)
+    assert min(result["cnn"]["auroc"], result["radiomics"]["auroc"]) - 0.05 \
+        <= result["combined"]["auroc"] <= max(result["cnn"]["auroc"],
+                                              result["radiomics"]["auroc"]) + 0.05

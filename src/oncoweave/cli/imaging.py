@@ -313,8 +313,8 @@ def _register_lesion_classifier(subparsers) -> None:
                     help="radiomics Parquet of the same lesions (radiomics-batch)")
     cv.add_argument("--config", help="YAML/JSON of classifier settings (default: built-in)")
     cv.add_argument("--folds", type=int, help="default: the settings' (5)")
-    cv.add_argument("--repeats", type=int, default=2,
-                    help="CV repeats for both models (default %(default)s; radiomics-cv uses 10)")
+    cv.add_argument("--repeats", type=int, default=10,
+                    help="CV repeats for both models (default %(default)s, as radiomics-cv)")
     cv.add_argument("--seed", type=int, help="default: the settings' (0)")
     cv.add_argument("--k-best", type=int, default=10, help="radiomics features kept per fold")
     cv.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for CIs")
