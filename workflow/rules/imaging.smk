@@ -139,7 +139,8 @@ rule train_lesion_classifier:
         "benchmarks/train_lesion_classifier/cohort.tsv"
     conda:
         "../../envs/imaging.yaml"
-    threads: 2
+    # One torch thread (imaging.classifier.torch_threads): the network is small.
+    threads: 1
     resources:
         mem_mb=8000,
         runtime=120,
