@@ -1,4 +1,4 @@
-"""The supervised MONAI lesion classifier: crops, seeded fits, cross-validation, the workflow step."""
+"""The supervised MONAI lesion classifier: crops, seeded fits, cross-validation, workflow step."""
 
 from __future__ import annotations
 

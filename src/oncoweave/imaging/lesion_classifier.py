@@ -2,8 +2,9 @@
 
 ``LesionCNN`` is a scikit-learn-style classifier of lesion crops (``lesion_crops``): a small
 ``monai.networks.nets.Classifier`` (one stride-2 convolution, instance norm, PReLU and dropout
-per entry of ``channels``: 8, 16, 32; ~19 k weights at 24^3) trained with Adam on a class-weighted binary cross-entropy
-(``pos_weight`` = negatives / positives of the training crops). ``cross_validate`` gives the
+per entry of ``channels``: 8, 16, 32; ~19 k weights at 24^3) trained with Adam on a
+class-weighted binary cross-entropy (``pos_weight`` = negatives / positives of the training
+crops), 30 epochs: about 1.6 s per fit on 40 lesions on one CPU thread. ``cross_validate`` gives the
 out-of-fold probabilities of given (train, test) splits; ``patient_splits`` makes seeded repeated
 stratified splits over patients (for one lesion per patient exactly the radiomics model's
 ``RepeatedStratifiedKFold`` splits). ``train_classifier_or_say_why`` is the workflow's step: out-of-
@@ -12,7 +13,8 @@ not-fitted bundle and an empty table that say why.
 
 Training is seeded (torch, numpy, ``monai.utils.set_determinism``, the augmentation and the batch
 order) and deterministic on CPU (``torch.use_deterministic_algorithms``): the same seed on the same
-machine and thread count gives the same probabilities. No early stopping: a fixed epoch count.
+machine and thread count (``torch_threads``, recorded) gives byte-identical bundles and tables.
+No early stopping: a fixed epoch count.
 """
 
 from __future__ import annotations

@@ -79,7 +79,7 @@ class ClassifierSettings:
     @classmethod
     def from_config(cls, config: Mapping[str, Any] | None,
                     source: str | Path | None = None) -> ClassifierSettings:
-        """Settings from a dict (e.g. ``imaging.classifier``); unknown keys and bad values refused."""
+        """Settings from a dict (``imaging.classifier``); unknown keys and bad values refused."""
         config = dict(config or {})
         # settings_from_config coerces numbers; the two text fields are checked here.
         text = {key: config.pop(key) for key in ("label", "positive") if key in config}
@@ -176,7 +176,7 @@ def describe_transforms(settings: ClassifierSettings) -> dict[str, Any]:
 
 @functools.lru_cache(maxsize=8)
 def _load_pipeline(settings: ClassifierSettings, modality: str):
-    # LoadImaged sets up every MONAI reader; the DICOM one warns about a GPU decoder NIfTI never needs.
+    # LoadImaged sets up every MONAI reader; the DICOM one warns of a GPU decoder NIfTI never needs.
     plugin_log = logging.getLogger("monai.data.nvimgcodec_pydicom_plugin")
     level = plugin_log.level
     plugin_log.setLevel(logging.ERROR)
