@@ -16,9 +16,11 @@ def settings_classes():
     from oncoweave.fusion.evaluation import EvaluationSettings
     from oncoweave.fusion.net_settings import FusionNetSettings
     from oncoweave.imaging.encoder_inputs import EncoderSettings
+    from oncoweave.imaging.lesion_crops import ClassifierSettings
     from oncoweave.variants.classify import CallingThresholds
 
     return {("calling", "thresholds"): CallingThresholds, ("imaging", "encoder"): EncoderSettings,
+            ("imaging", "classifier"): ClassifierSettings,
             ("fusion", "network"): FusionNetSettings, ("fusion", "evaluation"): EvaluationSettings}
 
 

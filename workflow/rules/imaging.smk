@@ -1,5 +1,6 @@
 # Imaging: ingest (DICOM de-identified to NIfTI working copies, geometry checked), IBSI-checked
-# radiomics (pyradiomics), and deep features from a MONAI encoder trained on the cohort (GPU rule).
+# radiomics (pyradiomics), deep features from a MONAI encoder trained on the cohort (GPU rule), and
+# a supervised MONAI lesion classifier of a clinical label, cross-validated (GPU rule).
 # Later stages read results/cohort/radiomics.parquet and deep_features.parquet, never the images.
 
 
@@ -120,3 +121,32 @@ rule embed_images:
         lesions=cohort_lesion_files,
     script:
         "../scripts/embed_images.py"
+
+
+rule train_lesion_classifier:
+    input:
+        imaging=cohort_imaging_folders,
+        # The label column (imaging.classifier.label) is read from the clinical sheet, if any.
+        clinical=lambda wildcards: config.get("clinical") or [],
+    output:
+        # A MONAI-style bundle (models/model.pt, configs/), or configs/metadata.json alone saying
+        # why it was not fitted (no label column, one class, too few patients for the folds).
+        bundle=directory("results/imaging/lesion_classifier"),
+        predictions="results/cohort/lesion_classifier_predictions.parquet",
+    log:
+        "logs/train_lesion_classifier/cohort.log",
+    benchmark:
+        "benchmarks/train_lesion_classifier/cohort.tsv"
+    conda:
+        "../../envs/imaging.yaml"
+    # One torch thread (imaging.classifier.torch_threads): the network is small.
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=120,
+        gpu=1,
+    params:
+        lesions=cohort_lesion_files,
+        settings=config["imaging"]["classifier"],
+    script:
+        "../scripts/train_lesion_classifier.py"

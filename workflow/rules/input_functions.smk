@@ -34,7 +34,11 @@ def all_outputs():
     if READ_SAMPLES:
         outputs.append("results/qc/multiqc.html")
     if IMAGE_PATIENTS:
-        outputs += ["results/cohort/radiomics.parquet", "results/cohort/deep_features.parquet"]
+        outputs += [
+            "results/cohort/radiomics.parquet",
+            "results/cohort/deep_features.parquet",
+            "results/cohort/lesion_classifier_predictions.parquet",
+        ]
     outputs += [
         "results/fusion/similar_patients.parquet",
         "results/fusion/patient_predictions.parquet",

@@ -29,6 +29,7 @@ def register(subparsers) -> None:
     _register_ingest(subparsers)
     _register_radiomics(subparsers)
     _register_deep_features(subparsers)
+    _register_lesion_classifier(subparsers)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -294,4 +295,74 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
             temporary.write_text(result + "\n")
     else:
         print(result)
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Supervised lesion classifier
+
+def _register_lesion_classifier(subparsers) -> None:
+    cv = subparsers.add_parser("lesion-cnn-cv", help="cross-validated AUROC of the supervised "
+                               "MONAI lesion CNN vs the radiomics model, same splits (benchmark)")
+    cv.add_argument("--sheet", required=True, help="TSV: patient, image, mask, modality (the "
+                    "radiomics-batch sheet; one lesion per patient, mask value 1)")
+    cv.add_argument("--labels", required=True, help="CSV with patient ids and 0/1 outcome")
+    cv.add_argument("--id-column", default="patient_id", help="default %(default)s")
+    cv.add_argument("--label-column", required=True, help="0/1 outcome column")
+    cv.add_argument("--radiomics", required=True,
+                    help="radiomics Parquet of the same lesions (radiomics-batch)")
+    cv.add_argument("--config", help="YAML/JSON of classifier settings (default: built-in)")
+    cv.add_argument("--folds", type=int, help="default: the settings' (5)")
+    cv.add_argument("--repeats", type=int, default=10,
+                    help="CV repeats for both models (default %(default)s, as radiomics-cv)")
+    cv.add_argument("--seed", type=int, help="default: the settings' (0)")
+    cv.add_argument("--k-best", type=int, default=10, help="radiomics features kept per fold")
+    cv.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for CIs")
+    cv.add_argument("--device", choices=["cpu", "cuda"])
+    cv.add_argument("--output", help="JSON file for the full result (no timings)")
+    cv.set_defaults(func=_cmd_lesion_cnn_cv)
+
+
+def _cmd_lesion_cnn_cv(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from oncoweave.core.errors import InputError
+    from oncoweave.imaging.lesion_classifier import compare_with_radiomics
+    from oncoweave.imaging.lesion_crops import read_settings
+    from oncoweave.imaging.radiomics import read_case_sheet, read_radiomics
+    from oncoweave.imaging.radiomics_model import patient_features, read_outcome_labels
+
+    started = time.perf_counter()
+    settings = read_settings(args.config)
+    overrides = {name: getattr(args, name) for name in ("folds", "repeats", "seed")
+                 if getattr(args, name) is not None}
+    settings = dataclasses.replace(settings, **overrides)
+    settings.validate()
+    cases = read_case_sheet(args.sheet)
+    for case in cases:
+        if case["label"] != 1:
+            raise InputError(f"patient {case['patient']}: the classifier reads mask value 1, "
+                             f"not {case['label']}", path=args.sheet)
+    labels = read_outcome_labels(args.labels, args.id_column, args.label_column)
+    df, _ = read_radiomics(args.radiomics)
+    result = compare_with_radiomics(cases, labels, patient_features(df, args.radiomics),
+                                    settings, args.k_best, args.bootstrap, args.device)
+    cnn_seconds = result.pop("cnn_seconds")  # printed, not written: the JSON has no timings
+    if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(json.dumps(result, indent=2) + "\n")
+
+    def line(name, summary):
+        low, high = summary["auroc_ci95"]
+        return f"{name}: AUROC {summary['auroc']:.3f} (95% CI {low:.3f}-{high:.3f})"
+
+    print(f"{result['n_patients']} patients ({result['n_positive']} positive), "
+          f"{settings.repeats}x{settings.folds}-fold CV, the same splits for every model")
+    print(line("lesion CNN", result["cnn"]))
+    print(line("radiomics model", result["radiomics"]))
+    print(line("combined (mean probability)", result["combined"]))
+    print(line("CNN - radiomics", result["cnn_minus_radiomics"]))
+    print(line("combined - radiomics", result["combined_minus_radiomics"]))
+    print(f"{time.perf_counter() - started:.1f} s in all, {cnn_seconds:.1f} s training the "
+          f"CNN ({settings.repeats * settings.folds} fits)")
     return 0
