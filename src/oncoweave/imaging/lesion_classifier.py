@@ -257,12 +257,12 @@ def auroc_with_ci(y: Sequence[int], probabilities: np.ndarray, n_bootstrap: int 
                   seed: int = 0, samples: np.ndarray | None = None) -> dict:
     """Mean over repeats of the out-of-fold AUROC (``roc_auc_score``) and its 95% bootstrap
     percentile CI over ``n_bootstrap`` seeded patient resamples (the radiomics model's method)."""
-    from oncoweave.imaging.radiomics_model import _auroc_summary, _bootstrap_samples
+    from oncoweave.imaging.radiomics_model import auroc_summary, bootstrap_samples
 
     y = np.asarray(y, dtype=int)
     if samples is None:
-        samples = _bootstrap_samples(y, n_bootstrap, np.random.default_rng(seed))
-    return _auroc_summary(y, np.atleast_2d(probabilities), samples)
+        samples = bootstrap_samples(y, n_bootstrap, np.random.default_rng(seed))
+    return auroc_summary(y, np.atleast_2d(probabilities), samples)
 
 
 def compare_with_radiomics(cases: Iterable[Mapping[str, Any]], labels: pd.Series,
@@ -276,10 +276,10 @@ def compare_with_radiomics(cases: Iterable[Mapping[str, Any]], labels: pd.Series
     patient (index = patient). Patients lacking any of the three are left out (logged).
     """
     from oncoweave.imaging.radiomics_model import (
-        _auroc_summary,
-        _bootstrap_samples,
-        _out_of_fold_scores,
-        _percentile_ci,
+        auroc_summary,
+        bootstrap_samples,
+        out_of_fold_scores,
+        percentile_ci,
         radiomics_model,
     )
 
@@ -300,9 +300,9 @@ def compare_with_radiomics(cases: Iterable[Mapping[str, Any]], labels: pd.Series
     cnn_seconds = time.perf_counter() - started
     X = radiomics.loc[patients].select_dtypes("number").replace([np.inf, -np.inf], np.nan)
     model = radiomics_model(min(k_best, X.shape[1]), settings.seed)
-    scores, _ = _out_of_fold_scores(model, X, y, splits, settings.repeats)
-    samples = _bootstrap_samples(y, n_bootstrap, np.random.default_rng(settings.seed))
-    summaries = {name: _auroc_summary(y, values, samples) for name, values in
+    scores, _ = out_of_fold_scores(model, X, y, splits, settings.repeats)
+    samples = bootstrap_samples(y, n_bootstrap, np.random.default_rng(settings.seed))
+    summaries = {name: auroc_summary(y, values, samples) for name, values in
                  (("cnn", cnn), ("radiomics", scores), ("combined", (cnn + scores) / 2))}
     boot = {name: summary.pop("bootstrap") for name, summary in summaries.items()}
     return {
@@ -316,10 +316,10 @@ def compare_with_radiomics(cases: Iterable[Mapping[str, Any]], labels: pd.Series
                                  "regression fitted inside the same folds",
         "cnn_minus_radiomics": {"auroc": summaries["cnn"]["auroc"]
                                 - summaries["radiomics"]["auroc"],
-                                "auroc_ci95": _percentile_ci(boot["cnn"] - boot["radiomics"])},
+                                "auroc_ci95": percentile_ci(boot["cnn"] - boot["radiomics"])},
         "combined_minus_radiomics": {
             "auroc": summaries["combined"]["auroc"] - summaries["radiomics"]["auroc"],
-            "auroc_ci95": _percentile_ci(boot["combined"] - boot["radiomics"])},
+            "auroc_ci95": percentile_ci(boot["combined"] - boot["radiomics"])},
         "settings": settings.to_dict(),
     }
 

@@ -71,16 +71,16 @@ def cross_validated_auroc(features: pd.DataFrame, labels: pd.Series, *,
     if baseline_feature not in X.columns:
         raise InputError(f"baseline feature {baseline_feature} is not a feature column")
     splits = _splits(y, folds, repeats, seed)
-    model_scores, selected = _out_of_fold_scores(radiomics_model(min(k_best, X.shape[1]), seed),
+    model_scores, selected = out_of_fold_scores(radiomics_model(min(k_best, X.shape[1]), seed),
                                                  X, y, splits, repeats)
-    baseline_scores, _ = _out_of_fold_scores(_baseline_model(seed), X[[baseline_feature]], y,
+    baseline_scores, _ = out_of_fold_scores(_baseline_model(seed), X[[baseline_feature]], y,
                                              splits, repeats)
-    samples = _bootstrap_samples(y, n_bootstrap, np.random.default_rng(seed))
-    model = _auroc_summary(y, model_scores, samples)
-    baseline = _auroc_summary(y, baseline_scores, samples)
+    samples = bootstrap_samples(y, n_bootstrap, np.random.default_rng(seed))
+    model = auroc_summary(y, model_scores, samples)
+    baseline = auroc_summary(y, baseline_scores, samples)
     difference = model.pop("bootstrap") - baseline.pop("bootstrap")
     raw = X[baseline_feature].fillna(X[baseline_feature].median()).to_numpy()
-    apparent = _auroc_summary(y, raw[None, :], samples)
+    apparent = auroc_summary(y, raw[None, :], samples)
     apparent.pop("bootstrap")
     counts = pd.Series(selected).value_counts()
     return {
@@ -94,7 +94,7 @@ def cross_validated_auroc(features: pd.DataFrame, labels: pd.Series, *,
                      "apparent_auroc": apparent["auroc"],
                      "apparent_auroc_ci95": apparent["auroc_ci95"]},
         "model_minus_baseline": {"auroc": model["auroc"] - baseline["auroc"],
-                                 "auroc_ci95": _percentile_ci(difference)},
+                                 "auroc_ci95": percentile_ci(difference)},
     }
 
 
@@ -120,7 +120,7 @@ def _splits(y: np.ndarray, folds: int, repeats: int, seed: int) -> list:
     return list(cv.split(np.zeros(len(y)), y))
 
 
-def _out_of_fold_scores(model, X: pd.DataFrame, y: np.ndarray, splits: list,
+def out_of_fold_scores(model, X: pd.DataFrame, y: np.ndarray, splits: list,
                         repeats: int) -> tuple[np.ndarray, list[str]]:
     from sklearn.base import clone
 
@@ -135,7 +135,7 @@ def _out_of_fold_scores(model, X: pd.DataFrame, y: np.ndarray, splits: list,
     return scores, selected
 
 
-def _bootstrap_samples(y: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+def bootstrap_samples(y: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` x len(y) resampled patient indices, each resample holding both classes."""
     samples = []
     while len(samples) < n:
@@ -161,16 +161,16 @@ def bootstrap_aurocs(y: np.ndarray, scores: np.ndarray, samples: np.ndarray) -> 
     return (rank_sum - positives * (positives + 1) / 2) / (positives * negatives)
 
 
-def _auroc_summary(y: np.ndarray, scores: np.ndarray, samples: np.ndarray) -> dict:
+def auroc_summary(y: np.ndarray, scores: np.ndarray, samples: np.ndarray) -> dict:
     from sklearn.metrics import roc_auc_score
 
     per_repeat = [roc_auc_score(y, repeat) for repeat in scores]
     bootstrap = np.mean([bootstrap_aurocs(y, repeat, samples) for repeat in scores], axis=0)
-    return {"auroc": float(np.mean(per_repeat)), "auroc_ci95": _percentile_ci(bootstrap),
+    return {"auroc": float(np.mean(per_repeat)), "auroc_ci95": percentile_ci(bootstrap),
             "auroc_sd_over_repeats": float(np.std(per_repeat)), "bootstrap": bootstrap}
 
 
-def _percentile_ci(values) -> list[float]:
+def percentile_ci(values) -> list[float]:
     return [float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))]
 
 
