@@ -28,6 +28,7 @@ from oncoweave.fusion.feature_table import (
 )
 from oncoweave.fusion.patient_features import build_patient_features, parse_stage
 from oncoweave.imaging.deep_features import deep_features_schema
+from oncoweave.imaging.lesion_classifier import PREDICTIONS_SCHEMA as CNN_PREDICTIONS_SCHEMA
 from oncoweave.imaging.radiomics import radiomics_schema
 from oncoweave.therapy.matching import THERAPIES_SCHEMA
 from oncoweave.therapy.tmb import TMB_SCHEMA
@@ -310,6 +311,22 @@ def test_deep_features_without_radiomics_average_the_lesions(cohort):
     assert table.at["P1", "image_lesion"] == "L1;L2" and table.at["P3", "image_lesion"] == "L1"
     assert table.loc["P4", ["deep_000", "deep_001"]].isna().all()
     assert list(modality_map(table.columns)) == ["deep"]
+
+
+def test_cnn_probability_is_the_radiomics_lesion_s_and_absent_when_not_fitted(cohort, tmp_path):
+    rows = [("P1", "L1", 0.9), ("P1", "L2", 0.1), ("P2", "L1", 0.4), ("P3", "L1", 0.2)]
+    predictions = pd.DataFrame([{"patient": p, "lesion": le, "modality": "CT", "label": 1,
+                                 "fold": 0, "probability": q} for p, le, q in rows])
+    path = tmp_path / "lesion_classifier_predictions.parquet"
+    write_parquet(predictions, path, CNN_PREDICTIONS_SCHEMA)
+    table = build_patient_features(cohort["samples"], radiomics=cohort["radiomics"],
+                                   cnn=path).set_index("patient")
+    assert table.at["P1", "img_cnn_prob"] == 0.9  # L1, the larger lesion radiomics chose
+    assert table.at["P2", "img_cnn_prob"] == 0.4 and np.isnan(table.at["P5", "img_cnn_prob"])
+    assert modality_map(table.columns)["cnn"] == ["img_cnn_prob"]
+    write_parquet(predictions.iloc[0:0], path, CNN_PREDICTIONS_SCHEMA, {"not_fitted": "one class"})
+    empty = build_patient_features(cohort["samples"], radiomics=cohort["radiomics"], cnn=path)
+    assert "cnn" not in modality_map(empty.columns)
 
 
 def test_radiomic_subset(cohort):

@@ -530,7 +530,7 @@ def test_toy_reports_render_with_the_planted_drivers(reports, tmp_path):
                          fusion), fusion
         assert re.search(r"response probability \d+ % \(95 % interval \d+ % – \d+ %\)", fusion)
         if patient == "P07":
-            assert "modalities missing radiomics, deep" in fusion
+            assert "modalities missing radiomics, deep, cnn" in fusion
         qc = section_text(dom, "qc")
         assert "sample identity" in qc and "mean depth" in qc and "config hash" in qc
     shard = shard_of(workdir, "P05")

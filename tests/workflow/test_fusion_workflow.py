@@ -21,8 +21,9 @@ def features(toy_run):
 def test_one_row_per_patient_and_missing_stays_missing(features):
     _, table, modalities = features
     assert list(table.index) == [f"P{n:02d}" for n in range(1, 65)]
-    assert set(modalities) == {"genomic", "radiomics", "deep", "clinical"}
-    imaging = modalities["radiomics"] + modalities["deep"]
+    assert set(modalities) == {"genomic", "radiomics", "deep", "cnn", "clinical"}
+    assert modalities["cnn"] == ["img_cnn_prob"]  # the lesion classifier's out-of-fold probability
+    imaging = modalities["radiomics"] + modalities["deep"] + modalities["cnn"]
     assert table.loc["P07", imaging].isna().all(), "P07 has no image: imaging must stay missing"
     assert table.loc[["P01", "P05"], imaging].notna().all().all()
     # P08 has no normal: germline and LOH are unknown, not 0.
@@ -74,7 +75,7 @@ def test_fused_model_recovers_the_toy_hidden_risk(features):
     workdir, table, _ = features
     evaluation = workdir / "results/fusion/evaluation"
     cindex = survival_cindex_by_model(evaluation / "survival/metrics.json")
-    singles = {m: cindex[m] for m in ("genomic", "radiomics", "deep", "clinical")}
+    singles = {m: cindex[m] for m in ("genomic", "radiomics", "deep", "cnn", "clinical")}
     assert cindex["all"] > max(singles.values()), cindex
     metrics = json.loads((evaluation / "survival/metrics.json").read_text())
     assert metrics["settings"]["n_patients"] == 64
@@ -89,7 +90,7 @@ def test_patient_predictions_cover_every_patient(features):
     assert predictions.risk.between(0, 100).all()
     assert predictions.response_probability.between(0, 1).all()
     p07 = predictions.set_index("patient").loc["P07"]
-    assert p07.modalities_missing == "radiomics, deep"  # no image, still a prediction
+    assert p07.modalities_missing == "radiomics, deep, cnn"  # no image, still a prediction
     # Out of fold, the fused risk follows the planted hidden risk of the phantom patients.
     from scipy.stats import spearmanr
 

@@ -100,6 +100,7 @@ def patient_feature_inputs(wildcards):
     if IMAGE_PATIENTS:
         inputs["radiomics"] = "results/cohort/radiomics.parquet"
         inputs["deep"] = "results/cohort/deep_features.parquet"
+        inputs["cnn"] = "results/cohort/lesion_classifier_predictions.parquet"
     if config.get("clinical"):
         inputs["clinical"] = config["clinical"]
     return inputs

@@ -10,8 +10,9 @@ def main():
     inputs = snakemake.input
     table = build_patient_features(
         pd.DataFrame(snakemake.params.patients), drivers=inputs.drivers, tmb_tables=list(inputs.tmb),
-        radiomics=inputs.get("radiomics"), deep=inputs.get("deep"),
-        clinical=inputs.get("clinical"), driver_threshold=snakemake.params.driver_threshold,
+        radiomics=inputs.get("radiomics"), deep=inputs.get("deep"), cnn=inputs.get("cnn"),
+        clinical=inputs.get("clinical"),
+        driver_threshold=snakemake.params.driver_threshold,
         lesion_aggregation=snakemake.params.lesion_aggregation)
     write_patient_features(table, snakemake.output[0],
                            {"config_hash": snakemake.params.config_hash})

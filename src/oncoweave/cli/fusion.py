@@ -34,6 +34,8 @@ def _register_build(subparsers) -> None:
     parser.add_argument("--tmb", nargs="+", help="per-patient TMB Parquets (compute-tmb)")
     parser.add_argument("--radiomics", help="cohort radiomics Parquet")
     parser.add_argument("--deep", help="cohort deep features Parquet")
+    parser.add_argument("--cnn", help="lesion classifier out-of-fold predictions Parquet "
+                        "(rule train_lesion_classifier): img_cnn_prob")
     parser.add_argument("--clinical", help="clinical sheet (TSV)")
     parser.add_argument("--driver-threshold", type=float, default=DEFAULT_DRIVER_THRESHOLD,
                         help="driver_score from which a call is a driver (default %(default)s)")
@@ -48,7 +50,7 @@ def _cmd_build(args) -> int:
     from oncoweave.fusion.patient_features import build_patient_features
 
     table = build_patient_features(args.samples, drivers=args.drivers, tmb_tables=args.tmb,
-                                   radiomics=args.radiomics, deep=args.deep,
+                                   radiomics=args.radiomics, deep=args.deep, cnn=args.cnn,
                                    clinical=args.clinical, driver_threshold=args.driver_threshold,
                                    lesion_aggregation=args.lesion_aggregation)
     write_patient_features(table, args.output, _input_provenance(args))
@@ -64,7 +66,7 @@ def _input_provenance(args) -> dict[str, str]:
 
     provenance = {"driver_threshold": str(args.driver_threshold),
                   "lesion_aggregation": args.lesion_aggregation}
-    for name in ("samples", "drivers", "radiomics", "deep", "clinical"):
+    for name in ("samples", "drivers", "radiomics", "deep", "cnn", "clinical"):
         provenance[f"input_{name}"] = Path(getattr(args, name)).name if getattr(args, name) else ""
     provenance["input_tmb_files"] = str(len(args.tmb or []))
     for name, key in (("radiomics", "radiomics_params_sha256"), ("deep", "deep_model_sha256")):

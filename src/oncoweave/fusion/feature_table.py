@@ -15,7 +15,9 @@ the similar-patient search find each modality's columns by prefix, see :func:`mo
   germline or LOH call, i.e. a variant also in the normal, with driver_score >= the threshold),
   ``gen_<GENE>_loh`` (a PASS call whose normal is heterozygous and tumour homozygous); ``gen_tmb``
   (the TMB when reportable).
-- radiomics ``rad_<pyradiomics name>``, deep ``deep_000``..., clinical ``clin_age``,
+- radiomics ``rad_<pyradiomics name>``, deep ``deep_000``..., cnn ``img_cnn_prob`` (the lesion
+  classifier's out-of-fold probability of its label; for the response task this is a stacked
+  estimate of the target itself, made on the classifier's own folds), clinical ``clin_age``,
   ``clin_sex_female``, ``clin_stage`` (0, I=1 .. IV=4; sub-stages A-C dropped),
   ``clin_cancer_type_<slug>`` (one-hot) and ``clin_<name>`` for extra numeric sheet columns.
 
@@ -44,7 +46,8 @@ from oncoweave.variants import statuses
 ID_COLUMN = "patient"
 OUTCOME_COLUMNS = ("os_months", "os_event", "response")
 INFO_COLUMNS = ("cancer_type", "treatment", "image_lesion", "image_modality")
-MODALITY_PREFIXES = {"genomic": "gen_", "radiomics": "rad_", "deep": "deep_", "clinical": "clin_"}
+MODALITY_PREFIXES = {"genomic": "gen_", "radiomics": "rad_", "deep": "deep_", "cnn": "img_",
+                     "clinical": "clin_"}
 # What the gen_ columns count (from drivers.defaults.DEFAULT_DRIVER_THRESHOLD on, by default).
 GERMLINE_GENES = ("BRCA1", "BRCA2")
 TUMOUR_STATUSES = frozenset(statuses.TUMOUR_STATUSES)

@@ -339,7 +339,8 @@ class InnerCVSelection(BaseEstimator):
                 predictions.append(_prediction(model, X_val, val_target))
             self.inner_predictions_[name] = predictions
             self.inner_scores_[name] = float(np.mean([
-                score_prediction(p, [t[val] for t in target]) for p, (_, val) in zip(predictions, inner)]))
+                score_prediction(prediction, [t[val] for t in target])
+                for prediction, (_, val) in zip(predictions, inner)]))
 
     def predict_risk(self, X: pd.DataFrame) -> np.ndarray:
         return self.model_.predict_risk(X)

@@ -348,15 +348,17 @@ def _outcomes(record: Mapping[str, str], source: str, row: int) -> dict:
 # The table.
 
 def build_patient_features(patients, drivers=None, tmb_tables=None, radiomics=None, deep=None,
-                           clinical=None, driver_threshold: float = DEFAULT_DRIVER_THRESHOLD,
+                           clinical=None, cnn=None,
+                           driver_threshold: float = DEFAULT_DRIVER_THRESHOLD,
                            lesion_aggregation: str = "largest",
                            radiomic_features: Sequence[str] | None = None) -> pd.DataFrame:
     """One row per patient of the sample sheet (sheet order): id, outcomes, report columns, then
-    gen_, rad_, deep_ and clin_ features (see oncoweave.fusion.feature_table).
+    gen_, rad_, deep_, img_ and clin_ features (see oncoweave.fusion.feature_table).
 
     ``patients``: the sample sheet (path or DataFrame with patient, type). ``drivers``: the cohort
     drivers table (DRIVERS_SCHEMA); ``tmb_tables``: a TMB DataFrame, or paths of TMB Parquets;
-    ``radiomics`` / ``deep``: the cohort radiomics / deep-features tables; ``clinical``: the
+    ``radiomics`` / ``deep``: the cohort radiomics / deep-features tables; ``cnn``: the lesion
+    classifier's out-of-fold predictions (``img_cnn_prob``); ``clinical``: the
     clinical sheet (path, or load_clinical's DataFrame). Each may be a path or a DataFrame, or
     None when the modality is absent. ``radiomic_features``: pyradiomics names to keep (default
     all). A patient in a table but not in the sample sheet, or a repeated row, is an InputError
@@ -406,6 +408,16 @@ def build_patient_features(patients, drivers=None, tmb_tables=None, radiomics=No
         blocks.append(block)
         if radiomics is None:  # else the lesion columns name the radiomics lesion already
             info.update(lesions)
+    if cnn is not None:
+        table, source = _read_table(cnn, "lesion classifier predictions")
+        require_columns(table, [*IMAGE_ID_COLUMNS, "probability"], source)
+        _check_known_patients(table, ids, source)
+        if not table.empty:  # empty: the classifier was not fitted (its metadata says why)
+            # The CNN's out-of-fold probability of the lesion the radiomics row describes.
+            table = table[[*IMAGE_ID_COLUMNS, "probability"]].rename(
+                columns={"probability": "cnn_prob"})
+            block, _ = _lesion_rows(table, ["cnn_prob"], ids, chosen, source, "img_")
+            blocks.append(block)
     if clinical is not None:
         source = _source(clinical, "clinical")
         sheet = (load_clinical(clinical, CLINICAL_SCHEMA) if isinstance(clinical, (str, Path))
