@@ -262,15 +262,20 @@ def describe_transforms(settings: EncoderSettings) -> dict[str, Any]:
 
 @functools.lru_cache(maxsize=8)
 def _load_pipeline(settings: EncoderSettings, modality: str):
-    # Built once per modality: LoadImaged sets up every MONAI reader, and the DICOM one warns
-    # that the optional nvImageCodec GPU decoder is missing, which reading NIfTI never needs.
+    return compose_loading(load_transform_specs(settings, modality))  # once per modality
+
+
+def compose_loading(specs):
+    """``compose(specs)`` for a pipeline that starts with LoadImaged: it sets up every MONAI
+    reader, and the DICOM one warns that the optional nvImageCodec GPU decoder is missing, which
+    reading NIfTI never needs; that warning is silenced."""
     plugin_log = logging.getLogger("monai.data.nvimgcodec_pydicom_plugin")
     level = plugin_log.level
     plugin_log.setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*nvImageCodec", category=UserWarning)
-            return compose(load_transform_specs(settings, modality))
+            return compose(specs)
     finally:
         plugin_log.setLevel(level)
 

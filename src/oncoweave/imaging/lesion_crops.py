@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import logging
 import math
-import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +40,7 @@ from oncoweave.imaging.encoder_inputs import (
     case_name,
     check_cases,
     compose,
+    compose_loading,
     crop_transform_specs,
     plain_tensor,
     root_cause,
@@ -176,16 +175,7 @@ def describe_transforms(settings: ClassifierSettings) -> dict[str, Any]:
 
 @functools.lru_cache(maxsize=8)
 def _load_pipeline(settings: ClassifierSettings, modality: str):
-    # LoadImaged sets up every MONAI reader; the DICOM one warns of a GPU decoder NIfTI never needs.
-    plugin_log = logging.getLogger("monai.data.nvimgcodec_pydicom_plugin")
-    level = plugin_log.level
-    plugin_log.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*nvImageCodec", category=UserWarning)
-            return compose(load_transform_specs(settings, modality))
-    finally:
-        plugin_log.setLevel(level)
+    return compose_loading(load_transform_specs(settings, modality))
 
 
 def lesion_crop(case: Mapping[str, str], settings: ClassifierSettings) -> torch.Tensor:
