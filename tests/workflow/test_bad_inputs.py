@@ -497,8 +497,8 @@ ROW1 = "row 1 (line 2): "
      CLINICAL + "line 1 (header): required column 'patient' is missing"),
     (with_config(shardsize=5),
      "oncoweave: error: config: unknown key 'shardsize' (allowed: samples, images, clinical, maf, "
-     "inputs, reference, toy_cohort, reads, calling, drivers, tmb, imaging, fusion, identity, "
-     "sharding)"),
+     "copy_number, inputs, reference, toy_cohort, reads, calling, drivers, tmb, imaging, fusion, "
+     "identity, sharding)"),
     (write_sheet("images.tsv",
                  IMAGE_HEADER + "P1\tL1\treads/ct.nii.gz\treads/ct_mask.nii.gz\tCT\t1\n"),
      IMAGES + ROW1 + "column 'image': file not found: reads/ct.nii.gz (relative paths are read "
