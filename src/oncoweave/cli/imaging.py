@@ -379,7 +379,7 @@ def _register_lesion_segmenter(subparsers) -> None:
     cv.add_argument("--sheet", required=True, help="TSV: patient, image, mask, modality (the "
                     "radiomics-batch sheet; mask value 1)")
     cv.add_argument("--params", default=None, help="pyradiomics params YAML for the comparison "
-                    "(default: config/radiomics_pet.yaml for PET sheets, else the CT default)")
+                    "(default: config/radiomics_pet.yaml for an all-PET sheet, else config/radiomics.yaml)")
     cv.add_argument("--config", help="YAML/JSON of segmenter settings (default: built-in)")
     cv.add_argument("--folds", type=int, help="default: the settings' (5)")
     cv.add_argument("--seed", type=int, help="default: the settings' (0)")
@@ -408,9 +408,8 @@ def _cmd_lesion_segmentation_cv(args: argparse.Namespace) -> int:
         if case["label"] != 1:
             raise InputError(f"patient {case['patient']}: the segmenter reads mask value 1, "
                              f"not {case['label']}", path=args.sheet)
-    params = args.params or (Path(__file__).resolve().parents[3] / "config" / (
-        "radiomics_pet.yaml" if {case["modality"] for case in cases} == {"PT"}
-        else "radiomics.yaml"))
+    params = args.params or (DEFAULT_PARAMS.with_name("radiomics_pet.yaml")
+                             if {case["modality"] for case in cases} == {"PT"} else DEFAULT_PARAMS)
     result = segmentation_benchmark(cases, params, args.work_dir, settings, args.device)
     cv_seconds = result.pop("cv_seconds")  # printed, not written: the JSON has no timings
     if args.output:
