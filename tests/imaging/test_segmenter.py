@@ -12,17 +12,18 @@ import pytest
 from oncoweave.core.errors import InputError
 from oncoweave.core.model_status import NOT_FITTED_KEY
 from oncoweave.core.tables import read_parquet
-from oncoweave.imaging.lesion_crops import lesion_crops
 from oncoweave.imaging.segmenter import LesionSegmenter, SegmenterSettings, propose_mask
 from oncoweave.imaging.segmenter_cv import (
     FOLDS_SCHEMA,
+    context_crops,
     lesion_metrics,
     patient_folds,
     train_segmenter_or_say_why,
 )
 
-# Tiny for a unit test: 16^3 crops of 2 mm voxels, a three-level U-Net of 4-16 channels.
-TINY = SegmenterSettings(crop_size=(16, 16, 16), spacing_mm=(2.0, 2.0, 2.0), channels=(4, 8, 16),
+# Tiny for a unit test: 16^3 windows from 24^3 crops of 2 mm voxels, a U-Net of 4-16 channels.
+TINY = SegmenterSettings(crop_size=(16, 16, 16), context_size=(24, 24, 24),
+                         spacing_mm=(2.0, 2.0, 2.0), channels=(4, 8, 16),
                          epochs=8, batch_size=4, learning_rate=1e-2, folds=3, seed=3)
 SHAPE = (22, 20, 18)
 
@@ -51,7 +52,8 @@ def cohort(tmp_path_factory):
     directory = tmp_path_factory.mktemp("spheres")
     cases = [write_lesion(directory, f"P{index:02d}", 5.0 + index % 5, noise_seed=index)
              for index in range(15)]
-    cases, crops = lesion_crops(cases, TINY)
+    cases, crops = context_crops(cases, TINY)
+    assert crops.shape == (15, 2, 24, 24, 24)
     return cases, crops
 
 
@@ -119,8 +121,11 @@ def test_bad_inputs_give_one_line_errors(tmp_path, cohort, fitted):
     masks[2] = 0
     with pytest.raises(InputError, match=r"training mask\(s\) 2 have no lesion voxel"):
         LesionSegmenter(TINY).fit(crops[:4, :1], masks)
-    with pytest.raises(InputError, match=r"images must be an \(n, 1, 16, 16, 16\) array"):
+    with pytest.raises(InputError, match=r"images must be an \(n, 1, x, y, z\) array of at "
+                                         r"least crop_size \[16, 16, 16\], got shape"):
         LesionSegmenter(TINY).fit(crops[:4], crops[:4, 1:])
+    with pytest.raises(InputError, match=r"images must be .* got shape \(4, 1, 12, 24, 24\)"):
+        LesionSegmenter(TINY).fit(crops[:4, :1, :12], crops[:4, 1:, :12])
     with pytest.raises(InputError, match="not fitted"):
         LesionSegmenter(TINY).predict(crops[:1, :1])
     four_d = tmp_path / "4d.nii.gz"
@@ -142,6 +147,8 @@ def test_settings_from_config_refuse_unknown_and_bad_values():
         SegmenterSettings.from_config({"crop_size": 18})
     with pytest.raises(InputError, match=r"overlap must be in \[0, 1\)"):
         SegmenterSettings.from_config({"overlap": 1})
+    with pytest.raises(InputError, match=r"context_size must be 3 numbers, each >= crop_size"):
+        SegmenterSettings.from_config({"crop_size": 24, "context_size": 16})
 
 
 def test_folds_keep_a_patients_lesions_together():

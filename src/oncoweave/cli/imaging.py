@@ -416,7 +416,7 @@ def _cmd_lesion_segmentation_cv(args: argparse.Namespace) -> int:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         Path(args.output).write_text(json.dumps(result, indent=2) + "\n")
     print(f"{result['n_lesions']} lesions, {settings.folds}-fold patient-level CV; Dice and "
-          "HD95 on the held-out lesions' crop grids (the crop centred on the given mask)")
+          "HD95 on the held-out lesions' context crops (centred on the given mask)")
     for fold in result["per_fold"]:
         hd95 = "n/a" if fold["hd95_mm"] is None else f"{fold['hd95_mm']:.1f} mm"
         print(f"fold {fold['fold']}: {fold['n_test']} lesions, Dice {fold['dice']:.3f}, "

@@ -4,8 +4,12 @@ Why these choices (chosen once for a cohort of tens of lesions trained on 2 CPU 
 
 * Training data: the classifier's lesion-centred crops (``lesion_crops.lesion_crops``: image and
   mask resampled to the isotropic ``spacing_mm`` grid, CT/PET windowed to 0..1, MR z-scored, a
-  fixed ``crop_size`` field centred on the mask's bounding box). Channel 0 (image) is the input,
-  channel 1 (mask) the target.
+  fixed field centred on the mask's bounding box), but of ``context_size`` (48^3 x 4 mm = 192 mm,
+  twice the window); each epoch draws one ``crop_size`` window per lesion from it with
+  ``RandCropByPosNegLabeld`` (centred on a lesion voxel or a background voxel, 1:1). A model
+  trained only on windows centred on the lesion learns "the centre is the lesion" and, run over a
+  whole image in sliding windows, marks the centre of every window; the drawn windows show it
+  off-centre lesions and windows without one. Channel 0 (image) is the input, channel 1 the target.
 * Network: ``monai.networks.nets.UNet``, 1 input channel, 2 output classes (background,
   lesion), one stride-2 level per entry of ``channels`` but the last, one residual unit each.
   Loss: ``monai.losses.DiceCELoss`` (softmax, one-hot target). Adam, a fixed epoch count, seeded
@@ -58,7 +62,8 @@ class SegmenterSettings:
     learning_rate: float = 3e-3
     weight_decay: float = 1e-5
     spacing_mm: tuple[float, float, float] = (4.0, 4.0, 4.0)
-    crop_size: tuple[int, int, int] = (24, 24, 24)
+    crop_size: tuple[int, int, int] = (24, 24, 24)  # the training and sliding window
+    context_size: tuple[int, int, int] = (48, 48, 48)  # lesion-centred region windows come from
     channels: tuple[int, ...] = (8, 16, 32)  # U-Net levels; stride 2 between them
     augmentation: bool = True
     ct_window: tuple[float, float] = (-1000.0, 1000.0)  # HU mapped to 0..1, clipped
@@ -71,7 +76,8 @@ class SegmenterSettings:
                     source: str | Path | None = None) -> SegmenterSettings:
         """Settings from a dict (``imaging.segmenter``); unknown keys and bad values refused."""
         settings = settings_from_config(cls, dict(config or {}), "segmenter", source,
-                                        repeated_scalars=("spacing_mm", "crop_size"))
+                                        repeated_scalars=("spacing_mm", "crop_size",
+                                                          "context_size"))
         settings.validate(source)
         return settings
 
@@ -99,6 +105,9 @@ class SegmenterSettings:
                                            for size in self.crop_size):
             problems.append("crop_size must be 3 multiples of 2^(len(channels) - 1) "
                             f"({downsampling})")
+        if len(self.context_size) != 3 or len(self.crop_size) != 3 or any(
+                context < crop for context, crop in zip(self.context_size, self.crop_size)):
+            problems.append("context_size must be 3 numbers, each >= crop_size's")
         for name in ("ct_window", "pt_window"):
             window = getattr(self, name)
             if len(window) != 2 or not window[0] < window[1]:
@@ -138,8 +147,9 @@ def build_network(settings: SegmenterSettings) -> torch.nn.Module:
 
 
 class LesionSegmenter:
-    """``fit(images, masks)`` / ``predict(images)`` on (n, 1, *crop_size) arrays: image crops
-    (normalised, ``lesion_crops``' channel 0) and binary masks (channel 1)."""
+    """``fit(images, masks)`` on (n, 1, x, y, z) arrays of at least ``crop_size``: image crops
+    (normalised, ``lesion_crops``' channel 0) and binary masks (channel 1); ``predict(images)``
+    in sliding windows, any size."""
 
     def __init__(self, settings: SegmenterSettings | None = None, device: str | None = None):
         self.settings = settings or SegmenterSettings()
@@ -162,8 +172,12 @@ class LesionSegmenter:
                              "lesion voxel; a segmenter learns from lesions")
         masks = (masks > 0.5).astype(np.float32)
         self.device_ = select_device(self.device)
+        window = compose([("RandCropByPosNegLabeld", dict(
+            keys=["image", "mask"], label_key="mask", spatial_size=list(settings.crop_size),
+            pos=1, neg=1, num_samples=1))])
         augment = compose(augmentation_specs(settings) if settings.augmentation else [])
-        augment.set_random_state(seed=settings.seed)
+        window.set_random_state(seed=settings.seed)
+        augment.set_random_state(seed=settings.seed + 1)
         with seeded(settings.seed, self.device_), torch_threads(settings.torch_threads):
             self.torch_threads_ = torch.get_num_threads()
             network = build_network(settings).to(self.device_)
@@ -177,7 +191,7 @@ class LesionSegmenter:
                 total = 0.0
                 for batch in torch.randperm(len(images), generator=order).split(
                         settings.batch_size):
-                    pairs = [_augmented(images[index], masks[index], augment)
+                    pairs = [_augmented(images[index], masks[index], window, augment)
                              for index in batch.tolist()]
                     inputs = torch.stack([image for image, _ in pairs]).to(self.device_)
                     targets = torch.stack([mask for _, mask in pairs]).to(self.device_)
@@ -222,17 +236,19 @@ class LesionSegmenter:
 
 def _checked(array: np.ndarray, settings: SegmenterSettings, what: str) -> np.ndarray:
     array = np.asarray(array, dtype=np.float32)
-    expected = (1, *settings.crop_size)
-    if array.ndim != 5 or array.shape[1:] != expected:
-        raise InputError(f"{what} must be an (n, {', '.join(map(str, expected))}) array, "
-                         f"got shape {array.shape}")
+    if (array.ndim != 5 or array.shape[1] != 1
+            or any(size < crop for size, crop in zip(array.shape[2:], settings.crop_size))):
+        raise InputError(f"{what} must be an (n, 1, x, y, z) array of at least crop_size "
+                         f"{list(settings.crop_size)}, got shape {array.shape}")
     return array
 
 
-def _augmented(image: np.ndarray, mask: np.ndarray, augment) -> tuple[torch.Tensor, ...]:
+def _augmented(image: np.ndarray, mask: np.ndarray, window, augment
+               ) -> tuple[torch.Tensor, ...]:
     import torch
 
-    item = augment({"image": torch.as_tensor(image), "mask": torch.as_tensor(mask)})
+    item = window({"image": torch.as_tensor(image), "mask": torch.as_tensor(mask)})[0]
+    item = augment(item)
     return plain_tensor(item["image"]).float(), plain_tensor(item["mask"]).float()
 
 

@@ -2,10 +2,11 @@
 
 ``cross_validate`` fits ``segmenter.LesionSegmenter`` in a seeded patient-level K-fold
 (``KFold(folds, shuffle=True, random_state=seed)`` over the patients in first-seen order) and
-scores each held-out lesion **on its crop grid** (the lesion-centred crop of ``lesion_crops``, at
-``spacing_mm``): ``monai.metrics.DiceMetric`` and ``HausdorffDistanceMetric(percentile=95)`` in mm
-(``spacing=spacing_mm``), lesion channel only. The crop is centred on the given mask, so these
-figures measure delineation with the lesion's position known; ``segmentation_benchmark`` also
+scores each held-out lesion **on its context crop's grid** (the lesion-centred ``context_size``
+crop of ``lesion_crops`` at ``spacing_mm``, predicted in sliding windows of ``crop_size``):
+``monai.metrics.DiceMetric`` and ``HausdorffDistanceMetric(percentile=95)`` in mm
+(``spacing=spacing_mm``), lesion channel only. The context crop (192 mm by default) is centred on
+the given mask, so these figures know roughly where the lesion is; ``segmentation_benchmark`` also
 scores the whole-image proposals (``segmenter.propose_mask``) on the image's own grid, where the
 model has to find the lesion itself. A held-out lesion with an empty prediction has Dice 0 and no
 HD95 (counted in ``n_empty``; the fold's HD95 is the mean over the others).
@@ -47,17 +48,17 @@ MODEL_FILE = Path("models") / "model.pt"
 METADATA_FILE = Path("configs") / "metadata.json"
 INFERENCE_FILE = Path("configs") / "inference.json"
 MIN_LESIONS = 2
-METRICS_DESCRIPTION = ("per held-out lesion on its crop grid (spacing_mm, crop centred on the "
-                       "given mask): DiceMetric and HausdorffDistanceMetric(percentile=95) in mm "
+METRICS_DESCRIPTION = ("per held-out lesion on its context crop's grid (spacing_mm, "
+                       "context_size centred on the given mask, sliding windows): DiceMetric and HausdorffDistanceMetric(percentile=95) in mm "
                        "of the lesion class; a fold's value is the mean over its lesions")
 
 FOLDS_SCHEMA = pa.schema([
     schema_field("fold", pa.int16(), "Cross-validation fold (0-based), patient-level K-fold"),
     schema_field("n_train", pa.int32(), "Lesions the fold's model was trained on"),
     schema_field("n_test", pa.int32(), "Held-out lesions of the fold's patients"),
-    schema_field("dice", pa.float64(), "Mean Dice of the held-out lesions (crop grid); an empty "
+    schema_field("dice", pa.float64(), "Mean Dice of the held-out lesions (context grid); an empty "
                  "prediction counts 0"),
-    schema_field("hd95_mm", pa.float64(), "Mean 95th-percentile Hausdorff distance (mm, crop "
+    schema_field("hd95_mm", pa.float64(), "Mean 95th-percentile Hausdorff distance (mm, context "
                  "grid) of the held-out lesions with a non-empty prediction; null if none",
                  nullable=True),
     schema_field("n_empty", pa.int32(), "Held-out lesions whose prediction is empty"),
@@ -108,7 +109,7 @@ def cross_validate(crops: np.ndarray, patients: Sequence[str],
                    settings: SegmenterSettings | None = None, device: str | None = None
                    ) -> tuple[pd.DataFrame, list[tuple[LesionSegmenter, np.ndarray]]]:
     """(per-fold table of ``FOLDS_SCHEMA``, [(fold model, its test lesion indices)]) on
-    (n, 2, *crop) crops (image, mask) of ``lesion_crops``."""
+    (n, 2, *context_size) crops (image, mask) of ``context_crops``."""
     settings = settings or SegmenterSettings()
     rows, models = [], []
     images, masks = crops[:, :1], crops[:, 1:]
@@ -127,6 +128,18 @@ def cross_validate(crops: np.ndarray, patients: Sequence[str],
                  settings.folds, len(train), len(test), rows[-1]["dice"],
                  time.perf_counter() - started)
     return pd.DataFrame(rows, columns=FOLDS_SCHEMA.names), models
+
+
+def context_crops(cases: Iterable[Mapping[str, Any]], settings: SegmenterSettings
+                  ) -> tuple[list[dict[str, str]], np.ndarray]:
+    """(checked cases, float32 n x 2 x context_size): ``lesion_crops`` with the context field."""
+    import dataclasses
+
+    from oncoweave.imaging.lesion_crops import lesion_crops
+
+    context = dataclasses.replace(settings, crop_size=settings.context_size)
+    return lesion_crops(cases, context)  # type: ignore[arg-type]
+
 
 
 def segmenter_blocker(cases: Sequence[Mapping[str, Any]], settings: SegmenterSettings
@@ -157,8 +170,6 @@ def train_segmenter_or_say_why(cases: Iterable[Mapping[str, Any]] | pd.DataFrame
     (the model refitted on all of them) at ``bundle_dir``; on a cohort it cannot learn from, a
     not-fitted bundle and an empty table whose metadata say why. Returns the bundle's metadata."""
     from oncoweave.core.model_status import NOT_FITTED_KEY, write_not_fitted_bundle
-    from oncoweave.imaging.lesion_crops import lesion_crops
-
     settings = settings or SegmenterSettings()
     settings.validate()
     cases = check_cases(cases)
@@ -174,7 +185,7 @@ def train_segmenter_or_say_why(cases: Iterable[Mapping[str, Any]] | pd.DataFrame
         write_parquet(pd.DataFrame(columns=FOLDS_SCHEMA.names), table_path, FOLDS_SCHEMA,
                       {NOT_FITTED_KEY: reason, "seed": settings.seed, **versions})
         return metadata
-    cases, crops = lesion_crops(cases, settings)  # type: ignore[arg-type]
+    cases, crops = context_crops(cases, settings)
     started = time.perf_counter()
     table, _ = cross_validate(crops, [case["patient"] for case in cases], settings, device)
     final = LesionSegmenter(settings, device).fit(crops[:, :1], crops[:, 1:])
@@ -262,18 +273,17 @@ COMPARED_FEATURES = {"SUVmax": "original_firstorder_Maximum",
 def segmentation_benchmark(cases: Iterable[Mapping[str, Any]], params_path: str | Path,
                            work_dir: str | Path, settings: SegmenterSettings | None = None,
                            device: str | None = None) -> dict:
-    """Per-fold crop-grid Dice/HD95; each held-out image segmented whole by its fold's model
+    """Per-fold context-grid Dice/HD95; each held-out image segmented whole by its fold's model
     (``propose_mask``), its Dice with the given mask on the image grid, and pyradiomics features
     on the proposed vs the given masks (Spearman correlation, median relative difference)."""
     import nibabel
     from scipy.stats import spearmanr
 
-    from oncoweave.imaging.lesion_crops import lesion_crops
     from oncoweave.imaging.radiomics import extract_features
     from oncoweave.imaging.segmenter import propose_mask
 
     settings = settings or SegmenterSettings()
-    cases, crops = lesion_crops(check_cases(cases), settings)  # type: ignore[arg-type]
+    cases, crops = context_crops(check_cases(cases), settings)
     started = time.perf_counter()
     table, models = cross_validate(crops, [case["patient"] for case in cases], settings, device)
     cv_seconds = time.perf_counter() - started
