@@ -1,4 +1,5 @@
-"""The MONAI lesion segmenter: seeded fits, held-out Dice, metrics, proposed masks, workflow step."""
+"""The MONAI lesion segmenter: seeded fits, held-out Dice, metrics, proposed masks, the workflow
+step."""
 
 from __future__ import annotations
 
@@ -12,7 +13,12 @@ import pytest
 from oncoweave.core.errors import InputError
 from oncoweave.core.model_status import NOT_FITTED_KEY
 from oncoweave.core.tables import read_parquet
-from oncoweave.imaging.segmenter import LesionSegmenter, SegmenterSettings, propose_mask
+from oncoweave.imaging.segmenter import (
+    LesionSegmenter,
+    SegmenterSettings,
+    largest_component,
+    propose_mask,
+)
 from oncoweave.imaging.segmenter_cv import (
     FOLDS_SCHEMA,
     context_crops,
@@ -91,6 +97,17 @@ def test_metrics_against_known_masks():
     np.testing.assert_allclose(hd95, [0.0, 6.0])  # 2 voxels x 3 mm
     dice, hd95 = lesion_metrics(np.zeros_like(truth), truth, (1.0, 1.0, 1.0))
     assert dice.tolist() == [0.0, 0.0] and np.isnan(hd95).all()
+
+
+def test_largest_component_is_kept():
+    foreground = np.zeros((10, 10, 10), dtype=bool)
+    foreground[1:4, 1:4, 1:4] = True  # 27 voxels
+    foreground[6:8, 6:8, 6:8] = True  # 8 voxels, apart
+    foreground[4, 4, 4] = True  # touches the first by a corner only: 26-connected to it
+    mask, components = largest_component(foreground)
+    assert components == 2 and mask.dtype == np.uint8 and mask.sum() == 28
+    assert mask[4, 4, 4] == 1 and mask[7, 7, 7] == 0
+    assert largest_component(np.zeros((4, 4, 4), dtype=bool))[1] == 0
 
 
 def test_proposed_mask_is_on_the_images_grid(tmp_path, fitted):

@@ -270,6 +270,18 @@ def image_transform_specs(settings: SegmenterSettings, modality: str) -> list[tu
     return specs
 
 
+def largest_component(foreground: np.ndarray) -> tuple[np.ndarray, int]:
+    """(uint8 mask of the largest 26-connected component of a 3D boolean array, the number of
+    components); an all-zero mask and 0 when nothing is foreground."""
+    from scipy import ndimage
+
+    labels, components = ndimage.label(foreground, structure=np.ones((3, 3, 3)))
+    if components == 0:
+        return np.zeros(foreground.shape, dtype=np.uint8), 0
+    sizes = np.bincount(labels.ravel())[1:]
+    return (labels == int(np.argmax(sizes)) + 1).astype(np.uint8), int(components)
+
+
 def propose_mask(model: LesionSegmenter, image_path: str | Path, out_path: str | Path,
                  modality: str = "PT") -> dict[str, Any]:
     """Segment a NIfTI image (sliding windows over the whole image, see the module docstring) and
@@ -282,7 +294,6 @@ def propose_mask(model: LesionSegmenter, image_path: str | Path, out_path: str |
     import torch
     from monai.data import MetaTensor
     from monai.transforms import ResampleToMatch
-    from scipy import ndimage
 
     modality = modality.upper()
     try:
@@ -302,13 +313,10 @@ def propose_mask(model: LesionSegmenter, image_path: str | Path, out_path: str |
     on_model_grid = MetaTensor(torch.as_tensor(probability), affine=image.affine)
     on_image_grid = ResampleToMatch(mode="bilinear", padding_mode="zeros")(
         on_model_grid, img_dst=reference)
-    foreground = plain_tensor(on_image_grid).numpy()[0] > 0.5
-    labels, components = ndimage.label(foreground, structure=np.ones((3, 3, 3)))
+    mask, components = largest_component(plain_tensor(on_image_grid).numpy()[0] > 0.5)
     voxel_ml = float(abs(np.linalg.det(original.affine[:3, :3]))) / 1000
     if components == 0:
         return {"found": False, "voxels": 0, "volume_ml": 0.0, "components": 0}
-    sizes = np.bincount(labels.ravel())[1:]
-    mask = (labels == int(np.argmax(sizes)) + 1).astype(np.uint8)
     header = original.header.copy()
     header.set_data_dtype(np.uint8)
     header.set_slope_inter(1, 0)

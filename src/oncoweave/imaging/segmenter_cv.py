@@ -5,7 +5,8 @@
 scores each held-out lesion **on its context crop's grid** (the lesion-centred ``context_size``
 crop of ``lesion_crops`` at ``spacing_mm``, predicted in sliding windows of ``crop_size``):
 ``monai.metrics.DiceMetric`` and ``HausdorffDistanceMetric(percentile=95)`` in mm
-(``spacing=spacing_mm``), lesion channel only. The context crop (192 mm by default) is centred on
+(``spacing=spacing_mm``), lesion channel only, of the largest connected component of the
+prediction (what ``propose_mask`` writes). The context crop (192 mm by default) is centred on
 the given mask, so these figures know roughly where the lesion is; ``segmentation_benchmark`` also
 scores the whole-image proposals (``segmenter.propose_mask``) on the image's own grid, where the
 model has to find the lesion itself. A held-out lesion with an empty prediction has Dice 0 and no
@@ -39,6 +40,7 @@ from oncoweave.imaging.segmenter import (
     LesionSegmenter,
     SegmenterSettings,
     image_transform_specs,
+    largest_component,
     network_args,
 )
 
@@ -49,8 +51,10 @@ METADATA_FILE = Path("configs") / "metadata.json"
 INFERENCE_FILE = Path("configs") / "inference.json"
 MIN_LESIONS = 2
 METRICS_DESCRIPTION = ("per held-out lesion on its context crop's grid (spacing_mm, "
-                       "context_size centred on the given mask, sliding windows): DiceMetric and HausdorffDistanceMetric(percentile=95) in mm "
-                       "of the lesion class; a fold's value is the mean over its lesions")
+                       "context_size centred on the given mask, sliding windows, largest "
+                       "connected component): DiceMetric and "
+                       "HausdorffDistanceMetric(percentile=95) in mm of the lesion class; a "
+                       "fold's value is the mean over its lesions")
 
 FOLDS_SCHEMA = pa.schema([
     schema_field("fold", pa.int16(), "Cross-validation fold (0-based), patient-level K-fold"),
@@ -117,8 +121,10 @@ def cross_validate(crops: np.ndarray, patients: Sequence[str],
                                                        settings.seed)):
         started = time.perf_counter()
         model = LesionSegmenter(settings, device).fit(images[train], masks[train])
-        dice, hd95 = lesion_metrics(model.predict(images[test]), masks[test],
-                                    settings.spacing_mm)
+        # Scored as propose_mask writes it: the largest connected component.
+        predicted = np.stack([largest_component(mask[0])[0][None]
+                              for mask in model.predict(images[test])])
+        dice, hd95 = lesion_metrics(predicted, masks[test], settings.spacing_mm)
         rows.append({"fold": fold, "n_train": len(train), "n_test": len(test),
                      "dice": float(dice.mean()),
                      "hd95_mm": float(np.nanmean(hd95)) if np.isfinite(hd95).any() else None,
