@@ -215,3 +215,26 @@ def test_workflow_step_writes_per_fold_table_and_bundle(tmp_path, cohort):
     assert written["metrics"]["cv_dice"] == pytest.approx(table["dice"].mean())
     assert [fold["fold"] for fold in written["metrics"]["per_fold"]] == [0, 1, 2]
     assert len(written["loss_curve"]) == 4 and written["model_sha256"] == meta["model_sha256"]
+
+
+def test_benchmark_command_prints_folds_and_radiomics_on_proposed_masks(tmp_path, cohort,
+                                                                        capsys):
+    from oncoweave.cli.main import main
+
+    cases, _ = cohort
+    sheet, config = tmp_path / "sheet.tsv", tmp_path / "segmenter.json"
+    sheet.write_text("patient\timage\tmask\tmodality\n" + "".join(
+        f"{case['patient']}\t{case['image']}\t{case['mask']}\tPT\n" for case in cases[:9]))
+    config.write_text(json.dumps(TINY.to_dict()))
+    assert main(["lesion-segmentation-cv", "--sheet", str(sheet), "--config", str(config),
+                 "--work-dir", str(tmp_path / "proposed"), "--output",
+                 str(tmp_path / "result.json")]) == 0
+    out = capsys.readouterr().out
+    assert "9 lesions, 3-fold patient-level CV" in out and out.count("\nfold ") == 3
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["whole_image"]["found"] == 9 and len(list((tmp_path / "proposed").iterdir())) == 9
+    assert result["whole_image"]["dice_mean"] > 0.5
+    # SUVmax of a proposal that covers the sphere is the sphere's maximum.
+    assert result["radiomics"]["SUVmax"]["n"] == 9
+    assert abs(result["radiomics"]["SUVmax"]["median_relative_difference"]) < 0.05
+    assert "cv_seconds" not in result

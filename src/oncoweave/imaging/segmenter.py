@@ -124,11 +124,15 @@ def read_settings(path: str | Path | None) -> SegmenterSettings:
     """Settings from a YAML or JSON mapping of setting -> value; the defaults without a file."""
     if path is None:
         return SegmenterSettings()
+    import json
+
     import yaml
 
     try:
-        config = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as err:
+        text = Path(path).read_text()
+        # JSON through json: YAML 1.1 reads an exponent without a dot (1e-05) as text.
+        config = json.loads(text) if Path(path).suffix == ".json" else yaml.safe_load(text)
+    except (OSError, ValueError, yaml.YAMLError) as err:
         raise InputError(f"cannot read segmenter settings ({err})", path=path) from None
     if config is not None and not isinstance(config, dict):
         raise InputError("segmenter settings must be a mapping of setting: value", path=path)
