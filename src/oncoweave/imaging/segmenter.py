@@ -1,6 +1,7 @@
 """A small supervised 3D MONAI U-Net that segments lesions, and the mask it proposes for an image.
 
-Why these choices (chosen once for a cohort of tens of lesions trained on 2 CPU cores, not tuned):
+Why these choices (chosen once for a cohort of tens of lesions trained on 2 CPU cores; the one
+change after a first STS run is the context windows below, which fix whole-image inference):
 
 * Training data: the classifier's lesion-centred crops (``lesion_crops.lesion_crops``: image and
   mask resampled to the isotropic ``spacing_mm`` grid, CT/PET windowed to 0..1, MR z-scored, a
@@ -31,7 +32,10 @@ MONAI, torch and scipy are imported where used.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import logging
 import math
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -274,6 +278,20 @@ def image_transform_specs(settings: SegmenterSettings, modality: str) -> list[tu
     return specs
 
 
+@functools.lru_cache(maxsize=8)
+def _image_pipeline(settings: SegmenterSettings, modality: str):
+    # LoadImaged sets up every MONAI reader; the DICOM one warns of a GPU decoder NIfTI never needs.
+    plugin_log = logging.getLogger("monai.data.nvimgcodec_pydicom_plugin")
+    level = plugin_log.level
+    plugin_log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*nvImageCodec", category=UserWarning)
+            return compose(image_transform_specs(settings, modality))
+    finally:
+        plugin_log.setLevel(level)
+
+
 def largest_component(foreground: np.ndarray) -> tuple[np.ndarray, int]:
     """(uint8 mask of the largest 26-connected component of a 3D boolean array, the number of
     components); an all-zero mask and 0 when nothing is foreground."""
@@ -307,7 +325,7 @@ def propose_mask(model: LesionSegmenter, image_path: str | Path, out_path: str |
     if len(original.shape) != 3:
         raise InputError(f"the image must be 3D, got shape {tuple(original.shape)}",
                          path=image_path)
-    loaded = compose(image_transform_specs(model.settings, modality))({"image": str(image_path)})
+    loaded = _image_pipeline(model.settings, modality)({"image": str(image_path)})
     image = loaded["image"]
     probability = model.predict_proba(plain_tensor(image).float().numpy()[None])[0]
     # Back onto the image's own grid: the probability on the model grid carries that grid's
