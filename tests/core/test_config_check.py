@@ -17,10 +17,12 @@ def settings_classes():
     from oncoweave.fusion.net_settings import FusionNetSettings
     from oncoweave.imaging.encoder_inputs import EncoderSettings
     from oncoweave.imaging.lesion_crops import ClassifierSettings
+    from oncoweave.imaging.segmenter import SegmenterSettings
     from oncoweave.variants.classify import CallingThresholds
 
     return {("calling", "thresholds"): CallingThresholds, ("imaging", "encoder"): EncoderSettings,
             ("imaging", "classifier"): ClassifierSettings,
+            ("imaging", "segmenter"): SegmenterSettings,
             ("fusion", "network"): FusionNetSettings, ("fusion", "evaluation"): EvaluationSettings}
 
 

@@ -1,6 +1,7 @@
 # Imaging: ingest (DICOM de-identified to NIfTI working copies, geometry checked), IBSI-checked
-# radiomics (pyradiomics), deep features from a MONAI encoder trained on the cohort (GPU rule), and
-# a supervised MONAI lesion classifier of a clinical label, cross-validated (GPU rule).
+# radiomics (pyradiomics), deep features from a MONAI encoder trained on the cohort (GPU rule),
+# a supervised MONAI lesion classifier of a clinical label, cross-validated (GPU rule), and a
+# MONAI U-Net lesion segmenter with its cross-validated Dice/HD95 (GPU rule).
 # Later stages read results/cohort/radiomics.parquet and deep_features.parquet, never the images.
 
 
@@ -150,3 +151,30 @@ rule train_lesion_classifier:
         settings=config["imaging"]["classifier"],
     script:
         "../scripts/train_lesion_classifier.py"
+
+
+rule train_segmenter:
+    input:
+        cohort_imaging_folders,
+    output:
+        # A MONAI-style bundle (models/model.pt, configs/), or configs/metadata.json alone saying
+        # why it was not fitted (fewer than two lesions, fewer patients than folds).
+        bundle=directory("results/imaging/segmenter"),
+        metrics="results/cohort/segmenter_cv.parquet",
+    log:
+        "logs/train_segmenter/cohort.log",
+    benchmark:
+        "benchmarks/train_segmenter/cohort.tsv"
+    conda:
+        "../../envs/imaging.yaml"
+    # One torch thread (imaging.segmenter.torch_threads): the network is small.
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=120,
+        gpu=1,
+    params:
+        lesions=cohort_lesion_files,
+        settings=config["imaging"]["segmenter"],
+    script:
+        "../scripts/train_segmenter.py"

@@ -38,6 +38,7 @@ def all_outputs():
             "results/cohort/radiomics.parquet",
             "results/cohort/deep_features.parquet",
             "results/cohort/lesion_classifier_predictions.parquet",
+            "results/cohort/segmenter_cv.parquet",
         ]
     outputs += [
         "results/fusion/similar_patients.parquet",
