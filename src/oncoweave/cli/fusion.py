@@ -141,6 +141,8 @@ def _register_fusion(subparsers) -> None:
                         "network (default %(default)s)")
     parser.add_argument("--inner-folds", type=int, default=3,
                         help="inner CV folds on each training fold (default %(default)s)")
+    parser.add_argument("--early-fusion-only", action="store_true",
+                        help="no single-modality candidates or blend in the inner CV")
     parser.add_argument("--no-ablation", action="store_true",
                         help="only the all-modality model")
     parser.add_argument("--bootstrap", type=int, default=BOOTSTRAP_RESAMPLES,
@@ -180,7 +182,8 @@ def _cmd_fusion(args: argparse.Namespace) -> int:
     task = "response" if args.response else "survival"
     label = table["response" if args.response else "event"].astype(int)
     folds = split_folds(table.index, args.splits, args.n_folds, args.seed, label)
-    factory = default_model_factory(task, args.seed, args.model, args.inner_folds)
+    factory = default_model_factory(task, args.seed, args.model, args.inner_folds,
+                                    not args.early_fusion_only)
     configs = (ablation_configs(list(modality_map)) if not args.no_ablation
                else {ALL: tuple(modality_map)})
     result = ablation(table, modality_map, folds, factory,
@@ -198,7 +201,7 @@ def _cmd_fusion(args: argparse.Namespace) -> int:
                 "table_sha256": file_sha256(path),
                 "candidates": (["FusionNetSurvival"] if args.model == "net" else
                                list(default_candidates(modality_map, task, args.seed,
-                                                       args.model)))}
+                                                       args.model, not args.early_fusion_only)))}
     write_outputs(result, args.output, settings, {"table": path.name, "seed": str(args.seed)})
     print(format_report(result, args.output))
     print(f"({clock.perf_counter() - started:.1f} s)")

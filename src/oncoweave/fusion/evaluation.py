@@ -66,7 +66,9 @@ class EvaluationSettings:
     inner_folds: int = 3
     n_bootstrap: int = 200  # resamples for the metric CIs
     interval_refits: int = 50  # bootstrap refits behind each patient's interval
-    model: str = "auto"  # candidates: auto | xgb | cox (see fusion.default_candidates)
+    model: str = "auto"  # candidates: auto | xgb | cox (see fusion.candidates)
+    # Each modality alone and its blend with early fusion as candidates (False: early fusion only).
+    single_modalities: bool = True
     splits: str = ""  # folder of splits_<k>.csv; "" = seeded stratified folds
     seed: int = 0
 
@@ -167,7 +169,8 @@ def evaluate_task(table: pd.DataFrame, modality_map: ModalityMap, task: str,
     target = _targets(rows, task)
     folds = split_folds(rows.index, settings.splits or None, settings.n_folds, settings.seed,
                         target[-1])
-    factory = default_model_factory(task, settings.seed, settings.model, settings.inner_folds)
+    factory = default_model_factory(task, settings.seed, settings.model, settings.inner_folds,
+                                    settings.single_modalities)
     outcome = ({"time": TIME, "event": EVENT} if task == "survival" else {"response": RESPONSE})
     result = ablation(rows, modality_map, folds, factory,
                       configs=ablation_configs(list(modality_map)),
