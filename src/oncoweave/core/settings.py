@@ -64,3 +64,24 @@ def _number(value: Any, kind: type) -> int | float:
     if kind is int and float(value) != int(value):
         raise ValueError("expected a whole number")
     return kind(value)
+
+
+def read_settings_file(cls: type[Settings], path: str | Path | None, what: str) -> Settings:
+    """``cls`` (a settings dataclass with ``from_config(config, source=...)``) from a YAML or
+    JSON file holding a mapping of setting -> value; the defaults without a file."""
+    if path is None:
+        return cls()
+    import json
+
+    import yaml
+
+    path = Path(path)
+    try:
+        text = path.read_text()
+        # JSON through json: YAML 1.1 reads an exponent without a dot (1e-05) as text.
+        config = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (OSError, ValueError, yaml.YAMLError) as err:
+        raise InputError(f"cannot read {what} settings ({err})", path=path) from None
+    if config is not None and not isinstance(config, dict):
+        raise InputError(f"{what} settings must be a mapping of setting: value", path=path)
+    return cls.from_config(config, source=path)

@@ -31,12 +31,11 @@ from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from oncoweave.core.errors import InputError
 from oncoweave.core.io import replaced_on_success
 from oncoweave.core.model_status import task_reason_key
-from oncoweave.core.tables import schema_field, write_parquet
+from oncoweave.core.tables import write_parquet
 from oncoweave.core.threads import single_threaded_blas
 from oncoweave.fusion.cross_validation import (
     PREDICTIONS_SCHEMA,

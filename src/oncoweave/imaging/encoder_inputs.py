@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import logging
 import math
 import warnings
@@ -110,20 +109,10 @@ class EncoderSettings:
 
 
 def read_settings(path: str | Path | None) -> EncoderSettings:
-    """Settings from a YAML or JSON file (a mapping of setting -> value); defaults without one."""
-    if path is None:
-        return EncoderSettings()
-    import yaml
+    """Settings from a YAML or JSON mapping of setting -> value; the defaults without a file."""
+    from oncoweave.core.settings import read_settings_file
 
-    path = Path(path)
-    try:
-        text = path.read_text()
-        config = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (OSError, ValueError, yaml.YAMLError) as err:
-        raise InputError(f"cannot read encoder settings ({err})", path=path) from None
-    if config is not None and not isinstance(config, dict):
-        raise InputError("encoder settings must be a mapping of setting: value", path=path)
-    return EncoderSettings.from_config(config, source=path)
+    return read_settings_file(EncoderSettings, path, "encoder")
 
 
 # ---------------------------------------------------------------------------------------------

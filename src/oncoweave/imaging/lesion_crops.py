@@ -220,14 +220,6 @@ def lesion_crops(cases: Iterable[Mapping[str, Any]], settings: ClassifierSetting
 
 def read_settings(path: str | Path | None) -> ClassifierSettings:
     """Settings from a YAML or JSON mapping of setting -> value; the defaults without a file."""
-    if path is None:
-        return ClassifierSettings()
-    import yaml
+    from oncoweave.core.settings import read_settings_file
 
-    try:
-        config = yaml.safe_load(Path(path).read_text())  # JSON is YAML too
-    except (OSError, yaml.YAMLError) as err:
-        raise InputError(f"cannot read classifier settings ({err})", path=path) from None
-    if config is not None and not isinstance(config, dict):
-        raise InputError("classifier settings must be a mapping of setting: value", path=path)
-    return ClassifierSettings.from_config(config, source=path)
+    return read_settings_file(ClassifierSettings, path, "classifier")

@@ -126,21 +126,9 @@ class SegmenterSettings:
 
 def read_settings(path: str | Path | None) -> SegmenterSettings:
     """Settings from a YAML or JSON mapping of setting -> value; the defaults without a file."""
-    if path is None:
-        return SegmenterSettings()
-    import json
+    from oncoweave.core.settings import read_settings_file
 
-    import yaml
-
-    try:
-        text = Path(path).read_text()
-        # JSON through json: YAML 1.1 reads an exponent without a dot (1e-05) as text.
-        config = json.loads(text) if Path(path).suffix == ".json" else yaml.safe_load(text)
-    except (OSError, ValueError, yaml.YAMLError) as err:
-        raise InputError(f"cannot read segmenter settings ({err})", path=path) from None
-    if config is not None and not isinstance(config, dict):
-        raise InputError("segmenter settings must be a mapping of setting: value", path=path)
-    return SegmenterSettings.from_config(config, source=path)
+    return read_settings_file(SegmenterSettings, path, "segmenter")
 
 
 def network_args(settings: SegmenterSettings) -> dict[str, Any]:
