@@ -329,6 +329,31 @@ def test_cnn_probability_is_the_radiomics_lesion_s_and_absent_when_not_fitted(co
     assert "cnn" not in modality_map(empty.columns)
 
 
+def test_copy_number_columns_and_loh_from_either_source(cohort):
+    from oncoweave.drivers.copy_number import CN_DRIVERS_SCHEMA
+
+    def call(patient, gene, kind, biallelic=False):
+        return {**dict.fromkeys(CN_DRIVERS_SCHEMA.names), "patient": patient, "sample": patient,
+                "gene": gene, "call": kind, "source": "gistic", "biallelic": biallelic,
+                "driver": biallelic, "origin": "somatic", "reason": "test"}
+
+    calls = pd.DataFrame([call("P1", "EGFR", "amplification"),
+                          call("P2", "BRCA2", "deep_deletion", True),
+                          call("P3", "TP53", "loss"), call("P1", "TP53", "neutral")])
+    plain = build_from(cohort).set_index("patient")
+    table = build_from(cohort, copy_number=calls).set_index("patient")
+    assert table.at["P1", "gen_EGFR_cn"] == 2 and table.at["P2", "gen_BRCA2_cn"] == -2
+    assert table.at["P2", "gen_BRCA2_biallelic"] == 1 and table.at["P3", "gen_TP53_biallelic"] == 0
+    assert np.isnan(table.at["P4", "gen_EGFR_cn"])  # no copy number for the patient
+    # A copy-number loss is LOH whatever the point calls say; else the point calls' value stays.
+    assert table.at["P3", "gen_TP53_loh"] == 1 and table.at["P2", "gen_BRCA2_loh"] == 1
+    assert table.at["P1", "gen_TP53_loh"] == plain.at["P1", "gen_TP53_loh"]
+    assert list(table.columns).count("gen_TP53_loh") == 1
+    assert set(modality_map(table.columns)["genomic"]) >= {"gen_EGFR_cn", "gen_BRCA1_biallelic"}
+    with pytest.raises(InputError, match="P9"):
+        build_from(cohort, copy_number=pd.DataFrame([call("P9", "EGFR", "gain")]))
+
+
 def test_radiomic_subset(cohort):
     table = build_from(cohort, radiomic_features=["original_shape_VoxelVolume"])
     assert modality_map(table.columns)["radiomics"] == ["rad_original_shape_VoxelVolume"]

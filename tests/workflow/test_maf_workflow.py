@@ -25,7 +25,8 @@ TERRITORY_MB = 38.0
 NAMED_BARCODE, NAMED_PATIENT = "SIM-0007-T", "PX-07"
 TARGETS = ("results/report/index.html", "results/cohort/tmb.parquet",
            "results/cohort/variants.maf", "results/cohort/drivers.parquet",
-           "results/cohort/therapies.parquet", "results/cohort/copy_number.parquet")
+           "results/cohort/therapies.parquet", "results/cohort/copy_number.parquet",
+           "results/cohort/patient_features.parquet")
 # The published copy-number table (GISTIC values) plants: an EGFR amplification beside SIM-0002-T's
 # L858R, a BRCA2 deep deletion, a BRCA1 one-copy loss without a second hit, and one in the sample
 # sheet's named barcode; every other cell is 0 (one NA).
@@ -230,6 +231,13 @@ def test_published_copy_number_reaches_drivers_and_therapies(maf_run):
     parp = therapies[(therapies["patient"] == "SIM-0003-T")
                      & (therapies["biomarker"] == "BRCA2 biallelic loss")]
     assert "Olaparib" in set(parp["drug"])
+    # The fusion features carry the copy number.
+    features = pd.read_parquet(workdir / "results/cohort/patient_features.parquet").set_index(
+        "patient")
+    assert features.at["SIM-0002-T", "gen_EGFR_cn"] == 2
+    assert features.at["SIM-0003-T", "gen_BRCA2_biallelic"] == 1
+    assert features.at["SIM-0005-T", "gen_BRCA1_loh"] == 1
+    assert pd.isna(features.at["SIM-0006-T", "gen_EGFR_cn"])  # the NA cell
     # Copy number adds rows; the point-mutation matches are still there.
     assert therapies[(therapies["patient"] == "SIM-0002-T")
                      & (therapies["hgvs_p"] == "p.L858R")]["drug"].str.contains("Osimertinib").any()

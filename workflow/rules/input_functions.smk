@@ -104,6 +104,8 @@ def patient_feature_inputs(wildcards):
         inputs["cnn"] = "results/cohort/lesion_classifier_predictions.parquet"
     if config.get("clinical"):
         inputs["clinical"] = config["clinical"]
+    if COPY_NUMBER:
+        inputs["copy_number"] = shard_files("copy_number_drivers.parquet")
     return inputs
 
 

@@ -12,6 +12,7 @@ def main():
         pd.DataFrame(snakemake.params.patients), drivers=inputs.drivers, tmb_tables=list(inputs.tmb),
         radiomics=inputs.get("radiomics"), deep=inputs.get("deep"), cnn=inputs.get("cnn"),
         clinical=inputs.get("clinical"),
+        copy_number=list(inputs.copy_number) if "copy_number" in inputs.keys() else None,
         driver_threshold=snakemake.params.driver_threshold,
         lesion_aggregation=snakemake.params.lesion_aggregation)
     write_patient_features(table, snakemake.output[0],

@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 from typing import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -55,6 +56,29 @@ CLINICAL_FIXED = ("patient", "age", "sex", "stage", "cancer_type", "treatment", 
 CLINICAL_NOT_FEATURES = frozenset({"tmb"})
 # The codes of sex, stage, os_event and response, and the bound of os_months:
 # oncoweave.core.clinical_codes (also applied at planning time by load_clinical).
+
+
+def _with_copy_number(blocks: list[pd.DataFrame], copy_number, ids: Sequence[str]
+                      ) -> list[pd.DataFrame]:
+    """``blocks`` plus the copy-number columns; an allele lost by copy number (loss, LOH, deep
+    deletion) sets ``gen_<GENE>_loh`` to 1 beside the allele-fraction LOH of the point calls."""
+    from oncoweave.drivers.copy_number import CN_DRIVERS_SCHEMA, fusion_columns
+
+    paths = [copy_number] if isinstance(copy_number, (pd.DataFrame, str, Path)) else copy_number
+    tables = [_read_table(path, "copy-number drivers", CN_DRIVERS_SCHEMA) for path in paths]
+    for table, source in tables:
+        _check_known_patients(table, ids, source)
+    merged = pd.concat([table for table, _ in tables], ignore_index=True)
+    columns = fusion_columns(merged).reindex(list(ids))
+    blocks = list(blocks)
+    for i, block in enumerate(blocks):
+        shared = [c for c in columns if c in block.columns]  # the gen_<GENE>_loh columns
+        if shared:  # 1 when either says an allele is gone, NaN only when neither knows
+            either = np.fmax(block[shared].to_numpy(float),
+                             columns[shared].reindex(block.index).to_numpy(float))
+            blocks[i] = block.assign(**{c: either[:, k] for k, c in enumerate(shared)})
+            columns = columns.drop(columns=shared)
+    return blocks + [columns]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -348,7 +372,7 @@ def _outcomes(record: Mapping[str, str], source: str, row: int) -> dict:
 # The table.
 
 def build_patient_features(patients, drivers=None, tmb_tables=None, radiomics=None, deep=None,
-                           clinical=None, cnn=None,
+                           clinical=None, cnn=None, copy_number=None,
                            driver_threshold: float = DEFAULT_DRIVER_THRESHOLD,
                            lesion_aggregation: str = "largest",
                            radiomic_features: Sequence[str] | None = None) -> pd.DataFrame:
@@ -358,7 +382,9 @@ def build_patient_features(patients, drivers=None, tmb_tables=None, radiomics=No
     ``patients``: the sample sheet (path or DataFrame with patient, type). ``drivers``: the cohort
     drivers table (DRIVERS_SCHEMA); ``tmb_tables``: a TMB DataFrame, or paths of TMB Parquets;
     ``radiomics`` / ``deep``: the cohort radiomics / deep-features tables; ``cnn``: the lesion
-    classifier's out-of-fold predictions (``img_cnn_prob``); ``clinical``: the
+    classifier's out-of-fold predictions (``img_cnn_prob``); ``copy_number``: copy-number
+    driver calls (CN_DRIVERS_SCHEMA; a DataFrame or paths of shard tables: ``gen_<GENE>_cn``,
+    ``gen_<GENE>_biallelic``, and an allele lost joins ``gen_<GENE>_loh``); ``clinical``: the
     clinical sheet (path, or load_clinical's DataFrame). Each may be a path or a DataFrame, or
     None when the modality is absent. ``radiomic_features``: pyradiomics names to keep (default
     all). A patient in a table but not in the sample sheet, or a repeated row, is an InputError
@@ -378,6 +404,8 @@ def build_patient_features(patients, drivers=None, tmb_tables=None, radiomics=No
         require_columns(table, ["patient", "gene", "status", "filter", "driver_score"], source)
         _check_known_patients(table, ids, source)
         blocks.append(genomic_features(table, ids, has_normal, driver_threshold))
+    if copy_number is not None:
+        blocks = _with_copy_number(blocks, copy_number, ids)
     if tmb_tables is not None:
         table, source = _read_tmb(tmb_tables)
         _check_known_patients(table, ids, source)
