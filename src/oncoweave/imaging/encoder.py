@@ -23,7 +23,6 @@ Bit-identical reruns need the same machine and thread count (``torch_threads`` i
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -37,7 +36,7 @@ import pandas as pd
 from oncoweave import __version__
 from oncoweave.core.devices import select_device
 from oncoweave.core.errors import InputError
-from oncoweave.core.io import directory_replaced_on_success, file_sha256
+from oncoweave.core.model_status import write_fitted_bundle
 from oncoweave.imaging.encoder_inputs import (
     CONCAT_SPEC,
     EncoderSettings,
@@ -134,14 +133,7 @@ def train_encoder(cases: Iterable[Mapping[str, Any]] | pd.DataFrame, out_dir: st
         network = build_network(settings).to(torch_device)
         losses, reconstruction, seconds = _fit(network, crops, settings, torch_device)
     metadata = _metadata(cases, settings, torch_device, losses, reconstruction)
-    with directory_replaced_on_success(out_dir) as temporary:
-        (temporary / MODEL_FILE).parent.mkdir(parents=True)
-        (temporary / METADATA_FILE).parent.mkdir(parents=True)
-        state = {key: value.detach().cpu() for key, value in network.state_dict().items()}
-        torch.save(state, temporary / MODEL_FILE)
-        metadata["model_sha256"] = file_sha256(temporary / MODEL_FILE)
-        _write_json(temporary / METADATA_FILE, metadata)
-        _write_json(temporary / INFERENCE_FILE, _inference_config(settings))
+    write_fitted_bundle(out_dir, network, metadata, _inference_config(settings))
     log.info("saved the image encoder to %s (final loss %.5f, trained in %.1f s)", out_dir,
              metadata["final_loss"], seconds)
     return {**metadata, "training_seconds": seconds}
@@ -281,7 +273,3 @@ def _inference_config(settings: EncoderSettings) -> dict:
         "to_network_input": transforms["to_network_input"],
         "embedding": "network.encode_forward(input)[0] (mu), network in eval mode",
     }
-
-
-def _write_json(path: Path, content: Mapping[str, Any]) -> None:
-    path.write_text(json.dumps(content, indent=2) + "\n")

@@ -34,7 +34,7 @@ import pyarrow as pa
 from oncoweave import __version__
 from oncoweave.core.devices import select_device
 from oncoweave.core.errors import InputError
-from oncoweave.core.io import directory_replaced_on_success, file_sha256
+from oncoweave.core.model_status import write_fitted_bundle
 from oncoweave.core.tables import schema_field, write_parquet
 from oncoweave.imaging.encoder import seeded
 from oncoweave.imaging.encoder_inputs import (
@@ -465,17 +465,8 @@ def _metadata(cases: list[dict[str, str]], y: np.ndarray, settings: ClassifierSe
 
 def _write_bundle(bundle_dir: str | Path, model: LesionCNN, metadata: dict,
                   settings: ClassifierSettings) -> None:
-    import torch
-
-    with directory_replaced_on_success(bundle_dir) as temporary:
-        (temporary / MODEL_FILE).parent.mkdir(parents=True)
-        (temporary / METADATA_FILE).parent.mkdir(parents=True)
-        state = {key: value.detach().cpu() for key, value in model.network_.state_dict().items()}
-        torch.save(state, temporary / MODEL_FILE)
-        metadata["model_sha256"] = file_sha256(temporary / MODEL_FILE)
-        for path, content in ((METADATA_FILE, metadata), (INFERENCE_FILE, {
-                "network_def": {"_target_": NETWORK_CLASS, **network_args(settings)},
-                "settings": settings.to_dict(),
-                "preprocessing": describe_transforms(settings)["preprocessing"],
-                "prediction": "sigmoid(network(input)[:, 0]), network in eval mode"})):
-            (temporary / path).write_text(json.dumps(content, indent=2) + "\n")
+    write_fitted_bundle(bundle_dir, model.network_, metadata, {
+        "network_def": {"_target_": NETWORK_CLASS, **network_args(settings)},
+        "settings": settings.to_dict(),
+        "preprocessing": describe_transforms(settings)["preprocessing"],
+        "prediction": "sigmoid(network(input)[:, 0]), network in eval mode"})

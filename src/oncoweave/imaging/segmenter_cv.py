@@ -19,7 +19,6 @@ lesions, fewer patients than folds).
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -32,7 +31,7 @@ import pyarrow as pa
 
 from oncoweave import __version__
 from oncoweave.core.errors import InputError
-from oncoweave.core.io import directory_replaced_on_success, file_sha256
+from oncoweave.core.model_status import write_fitted_bundle
 from oncoweave.core.tables import schema_field, write_parquet
 from oncoweave.imaging.encoder_inputs import check_cases
 from oncoweave.imaging.segmenter import (
@@ -245,27 +244,17 @@ def _metadata(cases: list[dict[str, str]], settings: SegmenterSettings,
 
 def _write_bundle(bundle_dir: str | Path, model: LesionSegmenter, metadata: dict,
                   settings: SegmenterSettings) -> None:
-    import torch
-
-    with directory_replaced_on_success(bundle_dir) as temporary:
-        (temporary / MODEL_FILE).parent.mkdir(parents=True)
-        (temporary / METADATA_FILE).parent.mkdir(parents=True)
-        state = {key: value.detach().cpu() for key, value in model.network_.state_dict().items()}
-        torch.save(state, temporary / MODEL_FILE)
-        metadata["model_sha256"] = file_sha256(temporary / MODEL_FILE)
-        inference = {
-            "network_def": {"_target_": NETWORK_CLASS, **network_args(settings)},
-            "settings": settings.to_dict(),
-            "preprocessing": {modality: [{"name": name, "args": args} for name, args in
-                                         image_transform_specs(settings, modality)]
-                              for modality in ("CT", "MR", "PT")},
-            "inferer": {"_target_": "monai.inferers.SlidingWindowInferer",
-                        "roi_size": list(settings.crop_size), "overlap": settings.overlap,
-                        "mode": "gaussian"},
-            "postprocessing": "softmax; lesion probability resampled to the image grid, > 0.5, "
-                              "largest connected component (26-connectivity)"}
-        for path, content in ((METADATA_FILE, metadata), (INFERENCE_FILE, inference)):
-            (temporary / path).write_text(json.dumps(content, indent=2) + "\n")
+    write_fitted_bundle(bundle_dir, model.network_, metadata, {
+        "network_def": {"_target_": NETWORK_CLASS, **network_args(settings)},
+        "settings": settings.to_dict(),
+        "preprocessing": {modality: [{"name": name, "args": args} for name, args in
+                                     image_transform_specs(settings, modality)]
+                          for modality in ("CT", "MR", "PT")},
+        "inferer": {"_target_": "monai.inferers.SlidingWindowInferer",
+                    "roi_size": list(settings.crop_size), "overlap": settings.overlap,
+                    "mode": "gaussian"},
+        "postprocessing": "softmax; lesion probability resampled to the image grid, > 0.5, "
+                          "largest connected component (26-connectivity)"})
 
 
 # ---------------------------------------------------------------------------------------------
