@@ -4,8 +4,7 @@ A cohort without outcomes, without an observed event or with too few patients is
 its model steps write a "not fitted" bundle (``configs/metadata.json`` with ``"fitted": false`` and
 the reason, no weights) and tables with no rows whose Parquet metadata carries the reason under
 NOT_FITTED_KEY. The steps downstream and the reports read the reason and show it where the
-model's output would be. A fitted torch network's bundle is written here too (torch is imported
-only by :func:`write_fitted_bundle`); otherwise standard library only.
+model's output would be. Standard library only.
 """
 
 from __future__ import annotations
@@ -20,27 +19,6 @@ from oncoweave.core.io import directory_replaced_on_success
 # The key of a not-fitted reason in a bundle's metadata.json and in a table's Parquet metadata.
 NOT_FITTED_KEY = "not_fitted"
 BUNDLE_METADATA = Path("configs") / "metadata.json"
-BUNDLE_WEIGHTS = Path("models") / "model.pt"
-BUNDLE_INFERENCE = Path("configs") / "inference.json"
-
-
-def write_fitted_bundle(directory: str | Path, network: Any, metadata: dict[str, Any],
-                        inference: Mapping[str, Any]) -> None:
-    """Replace ``directory`` with a MONAI-bundle-like folder: models/model.pt (``network``'s state
-    dict, on the CPU), configs/metadata.json (``metadata``, which gains ``model_sha256``) and
-    configs/inference.json; all of it or, on failure, nothing."""
-    import torch
-
-    from oncoweave.core.io import file_sha256
-
-    with directory_replaced_on_success(directory) as temporary:
-        (temporary / BUNDLE_WEIGHTS).parent.mkdir(parents=True)
-        (temporary / BUNDLE_METADATA).parent.mkdir(parents=True)
-        state = {key: value.detach().cpu() for key, value in network.state_dict().items()}
-        torch.save(state, temporary / BUNDLE_WEIGHTS)
-        metadata["model_sha256"] = file_sha256(temporary / BUNDLE_WEIGHTS)
-        for path, content in ((BUNDLE_METADATA, metadata), (BUNDLE_INFERENCE, inference)):
-            (temporary / path).write_text(json.dumps(content, indent=2) + "\n")
 
 
 def write_not_fitted_bundle(directory: str | Path, reason: str,

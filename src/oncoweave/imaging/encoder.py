@@ -36,7 +36,7 @@ import pandas as pd
 from oncoweave import __version__
 from oncoweave.core.devices import select_device
 from oncoweave.core.errors import InputError
-from oncoweave.core.model_status import write_fitted_bundle
+from oncoweave.imaging.bundle import write_fitted_bundle
 from oncoweave.imaging.encoder_inputs import (
     CONCAT_SPEC,
     EncoderSettings,

@@ -34,8 +34,8 @@ import pyarrow as pa
 from oncoweave import __version__
 from oncoweave.core.devices import select_device
 from oncoweave.core.errors import InputError
-from oncoweave.core.model_status import write_fitted_bundle
 from oncoweave.core.tables import schema_field, write_parquet
+from oncoweave.imaging.bundle import write_fitted_bundle
 from oncoweave.imaging.encoder import seeded
 from oncoweave.imaging.encoder_inputs import (
     augmentation_specs,

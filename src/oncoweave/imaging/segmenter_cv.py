@@ -31,8 +31,8 @@ import pyarrow as pa
 
 from oncoweave import __version__
 from oncoweave.core.errors import InputError
-from oncoweave.core.model_status import write_fitted_bundle
 from oncoweave.core.tables import schema_field, write_parquet
+from oncoweave.imaging.bundle import write_fitted_bundle
 from oncoweave.imaging.encoder_inputs import check_cases
 from oncoweave.imaging.segmenter import (
     NETWORK_CLASS,

@@ -100,7 +100,7 @@ def _outside_rows(rng, patient, contig_map: ContigMap):
     import numpy as np
     import pandas as pd
 
-    from oncoweave.variants.inputs import GRCH38_LENGTHS
+    from oncoweave.genome.builds import GRCH38_LENGTHS
 
     names = _chromosomes()
     lengths = np.array([GRCH38_LENGTHS[name] for name in names], dtype="int64")

@@ -348,7 +348,7 @@ def _checked_segments(path: Path) -> pd.DataFrame:
     import numpy as np
     import pandas as pd
 
-    from oncoweave.variants.inputs import GRCH38_LENGTHS
+    from oncoweave.genome.builds import GRCH38_LENGTHS
 
     table, lines = _read_text_table(path, "segments file")
     by_lower = {name.lower(): name for name in table.columns}

@@ -17,26 +17,10 @@ import pysam
 from oncoweave.core.errors import InputError
 from oncoweave.core.io import check_not_plain_gzip, indexed_vcf_on_success
 from oncoweave.core.paths import recorded_path
-from oncoweave.genome.builds import grch37_gene_at
+from oncoweave.genome.builds import GRCH37_LENGTHS, GRCH38_LENGTHS, grch37_gene_at
 from oncoweave.genome.reference import ContigMap
 from oncoweave.variants.import_summary import ImportSummary
 from oncoweave.variants.vcf_checks import check_depths, check_read_counts, sample_columns
-
-# Chromosome lengths of the two builds, to recognise a file made on GRCh37/hg19.
-GRCH38_LENGTHS = {
-    "1": 248956422, "2": 242193529, "3": 198295559, "4": 190214555, "5": 181538259,
-    "6": 170805979, "7": 159345973, "8": 145138636, "9": 138394717, "10": 133797422,
-    "11": 135086622, "12": 133275309, "13": 114364328, "14": 107043718, "15": 101991189,
-    "16": 90338345, "17": 83257441, "18": 80373285, "19": 58617616, "20": 64444167,
-    "21": 46709983, "22": 50818468, "X": 156040895, "Y": 57227415,
-}
-GRCH37_LENGTHS = {
-    "1": 249250621, "2": 243199373, "3": 198022430, "4": 191154276, "5": 180915260,
-    "6": 171115067, "7": 159138663, "8": 146364022, "9": 141213431, "10": 135534747,
-    "11": 135006516, "12": 133851895, "13": 115169878, "14": 107349540, "15": 102531392,
-    "16": 90354753, "17": 81195210, "18": 78077248, "19": 59128983, "20": 63025520,
-    "21": 48129895, "22": 51304566, "X": 155270560, "Y": 59373566,
-}
 
 
 # --- BAM/CRAM --------------------------------------------------------------------------------

@@ -239,7 +239,7 @@ def _matches(values: pd.Series, pattern: str):
 
 
 def _check_fields(table: pd.DataFrame, path: Path) -> None:
-    from oncoweave.variants.inputs import GRCH38_LENGTHS
+    from oncoweave.genome.builds import GRCH38_LENGTHS
 
     keys = _chromosome_keys(table["Chromosome"])
     known = keys.isin(HUMAN_CHROMOSOMES)
