@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,6 +44,7 @@ from oncoweave.imaging.encoder_inputs import (
     plain_tensor,
 )
 from oncoweave.imaging.lesion_crops import ClassifierSettings, describe_transforms, lesion_crops
+from oncoweave.imaging.lesion_maps import lesion_map_slices, mask_voxels, write_lesion_maps
 
 if TYPE_CHECKING:  # torch and MONAI are imported where used: the CLI starts without them
     import torch
@@ -223,13 +224,16 @@ def patient_splits(patients: Sequence[str], y: Sequence[int], folds: int, repeat
 
 def cross_validate(crops: np.ndarray, y: Sequence[int],
                    splits: Sequence[tuple[np.ndarray, np.ndarray]],
-                   settings: ClassifierSettings | None = None, device: str | None = None
+                   settings: ClassifierSettings | None = None, device: str | None = None,
+                   on_fold: Callable[[LesionCNN, np.ndarray, int], None] | None = None
                    ) -> tuple[np.ndarray, np.ndarray]:
     """(probabilities, folds), both (repeats, n): each lesion's out-of-fold probability of class 1
     in each repeat of ``splits``, and the fold number (within its repeat) that tested it.
 
     A split's repeat is the number of earlier splits that tested its lesions (splits in
-    RepeatedStratifiedKFold's order); a lesion no split tests is an InputError.
+    RepeatedStratifiedKFold's order); a lesion no split tests is an InputError. ``on_fold(model,
+    test, repeat)`` is called with each fold's fitted model while it is in memory (the fold
+    models are not kept): the occlusion maps of its held-out lesions are made there.
     """
     y = np.asarray(y, dtype=int)
     seen = np.zeros(len(y), dtype=int)
@@ -242,6 +246,8 @@ def cross_validate(crops: np.ndarray, y: Sequence[int],
         started = time.perf_counter()
         model = LesionCNN(settings, device).fit(crops[train], y[train])
         probabilities[repeat, test] = model.predict_proba(crops[test])[:, 1]
+        if on_fold is not None:
+            on_fold(model, test, repeat)
         folds[repeat, test] = fold_in_repeat[repeat]
         fold_in_repeat[repeat] += 1
         seen[test] += 1
@@ -370,11 +376,13 @@ def train_classifier_or_say_why(cases: Iterable[Mapping[str, Any]] | pd.DataFram
                                 labels: Mapping[str, int] | None, bundle_dir: str | Path,
                                 table_path: str | Path,
                                 settings: ClassifierSettings | None = None,
-                                device: str | None = None) -> dict:
+                                device: str | None = None,
+                                maps_dir: str | Path | None = None) -> dict:
     """Cross-validate on the labelled lesions, write their out-of-fold table at ``table_path``
     and the bundle (the model refitted on all of them) at ``bundle_dir``; on a cohort it cannot
     learn from (``labels`` None: no label column), a not-fitted bundle and an empty table whose
-    metadata say why. Returns the bundle's metadata."""
+    metadata say why. With ``maps_dir``, each lesion's occlusion map from the fold model that held
+    it out (``lesion_maps``), or an empty index saying why. Returns the bundle's metadata."""
     import monai
     import torch
 
@@ -396,6 +404,8 @@ def train_classifier_or_say_why(cases: Iterable[Mapping[str, Any]] | pd.DataFram
         write_parquet(pd.DataFrame(columns=PREDICTIONS_SCHEMA.names), table_path,
                       PREDICTIONS_SCHEMA, {NOT_FITTED_KEY: reason, "seed": settings.seed,
                                            **versions})
+        if maps_dir is not None:
+            write_lesion_maps(maps_dir, [], {NOT_FITTED_KEY: reason, **versions})
         return metadata
     labelled = [case for case in cases if case["patient"] in labels]
     if len(labelled) < len(cases):
@@ -406,7 +416,19 @@ def train_classifier_or_say_why(cases: Iterable[Mapping[str, Any]] | pd.DataFram
     patients = [case["patient"] for case in labelled]
     splits = patient_splits(patients, y, settings.folds, settings.repeats, settings.seed)
     started = time.perf_counter()
-    probabilities, folds = cross_validate(crops, y, splits, settings, device)
+    slices: dict[int, dict] = {}
+    map_seconds = [0.0]
+
+    def keep_maps(model: LesionCNN, test: np.ndarray, repeat: int) -> None:
+        if maps_dir is None or repeat:  # the table holds the first repeat: so do the maps
+            return
+        begun = time.perf_counter()
+        with torch_threads(settings.torch_threads):
+            for index in test.tolist():
+                slices[index] = lesion_map_slices(model.network_, crops[index])
+        map_seconds[0] += time.perf_counter() - begun
+
+    probabilities, folds = cross_validate(crops, y, splits, settings, device, keep_maps)
     metrics = auroc_with_ci(y, probabilities, seed=settings.seed)
     metrics.pop("bootstrap")
     final = LesionCNN(settings, device).fit(crops, y)
@@ -421,6 +443,14 @@ def train_classifier_or_say_why(cases: Iterable[Mapping[str, Any]] | pd.DataFram
                   {"seed": settings.seed, "auroc": metrics["auroc"],
                    "auroc_ci95": json.dumps(metrics["auroc_ci95"]),
                    "model_sha256": metadata["model_sha256"], **versions})
+    if maps_dir is not None:
+        log.info("occlusion maps of %d lesions in %.1f s", len(slices), map_seconds[0])
+        write_lesion_maps(maps_dir, [
+            {**table.iloc[index][["patient", "lesion", "modality", "fold",
+                                  "probability"]].to_dict(), **slices[index]}
+            for index in range(len(table))],
+            {"seed": str(settings.seed),
+             "mask_voxels": "x".join(map(str, mask_voxels(settings.crop_size))), **versions})
     return metadata
 
 
