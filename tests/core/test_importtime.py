@@ -105,6 +105,7 @@ LEAN_IMPORTS = {
                  "oncoweave.imaging.radiomics_checks", "oncoweave.imaging.encoder_inputs",
                  "oncoweave.imaging.encoder", "oncoweave.imaging.deep_features",
                  "oncoweave.imaging.lesion_crops", "oncoweave.imaging.lesion_classifier",
+                 "oncoweave.imaging.lesion_maps", "oncoweave.imaging.lesion_map_files",
                  "oncoweave.imaging.segmenter", "oncoweave.imaging.segmenter_cv"],
                 IMAGING_LIBRARIES),
     "fusion tables": (["oncoweave.fusion.patient_features", "oncoweave.fusion.feature_table",

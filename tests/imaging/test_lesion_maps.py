@@ -17,15 +17,17 @@ from oncoweave.imaging.lesion_classifier import (
     train_classifier_or_say_why,
 )
 from oncoweave.imaging.lesion_crops import ClassifierSettings
-from oncoweave.imaging.lesion_maps import (
+from oncoweave.imaging.lesion_map_files import (
     METHOD,
     READING_GUIDE,
+    read_lesion_maps,
+    read_map_arrays,
+)
+from oncoweave.imaging.lesion_maps import (
     centre_slice,
     display_slice,
     lesion_map_slices,
     occlusion_map,
-    read_lesion_maps,
-    read_map_arrays,
 )
 
 TINY = ClassifierSettings(crop_size=(16, 16, 16), spacing_mm=(2.0, 2.0, 2.0), channels=(4, 8),

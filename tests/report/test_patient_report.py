@@ -444,6 +444,84 @@ def test_imaging_section_with_cohort_radiomics(tables, tmp_path):
     assert_self_contained(html)
 
 
+def _cnn_maps(tmp_path: Path, rows: list[dict], metadata: dict) -> Path:
+    """A lesion CNN maps folder as train_lesion_classifier writes it: a 24x24 crop slice with a
+    bright lesion at rows/columns 8..13, the map warm over it."""
+    from oncoweave.imaging.lesion_map_files import write_lesion_maps
+
+    image = np.full((24, 24), 0.2, dtype=np.float32)
+    image[8:14, 8:14] = 0.8
+    values = np.zeros((24, 24), dtype=np.float32)
+    values[7:15, 7:15] = 0.3
+    values[0:3, 20:24] = -0.05  # occluding here raised the probability a little
+    arrays = {"image": image, "mask": (image > 0.5).astype(np.uint8), "map": values, "slice": 12}
+    folder = tmp_path / "lesion_cnn_maps"
+    write_lesion_maps(folder, [{**row, **arrays} for row in rows], metadata)
+    return folder
+
+
+def _warm_pixels(uri: str) -> np.ndarray:
+    import base64
+    import io
+
+    from PIL import Image
+
+    png = Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))).convert("RGB")
+    pixels = np.asarray(png).astype(int)
+    return (pixels[..., 0] > 150) & (pixels[..., 2] < 120) & (pixels[..., 0] - pixels[..., 1] > 60)
+
+
+def test_imaging_section_shows_the_cnn_map_of_a_classified_lesion(tables, tmp_path):
+    image, mask = _write_lesion(tmp_path)
+    record = tmp_path / "ingest.parquet"
+    pd.DataFrame([{"patient": "X1", "lesion": "L1", "modality": "CT", "label": 1,
+                   "source_format": "nifti", "lesion_volume_ml": 0.6}]).to_parquet(record)
+    maps = _cnn_maps(tmp_path, [{"patient": "X1", "lesion": "L1", "modality": "CT", "fold": 2,
+                                 "probability": 0.8341}],
+                     {"label": "response", "positive": "CR, PR", "monai_version": "1.6.1"})
+    output = tmp_path / "X1.html"
+    sections = render_patient_report("X1", output, **tables, lesions=[Lesion(image, mask, record)],
+                                     cnn_maps=maps)
+    html = output.read_text()
+    text = section_text(html, "imaging")
+    assert "Lesion L1: occlusion sensitivity (monai.visualize.OcclusionSensitivity), from the " \
+           "fold model that held the lesion out (first repeat); axial slice 13 of the crop" in text
+    assert "CNN out-of-fold probability of response in {CR, PR}: 0.83" in text
+    assert "warm = regions whose occlusion lowers the predicted probability most" in text
+    imaging = next(section for section in sections if section.key == "imaging")
+    assert [image["alt"] for image in imaging.images] == [
+        "lesion L1 with its mask", "lesion L1: CNN occlusion map over the crop slice"]
+    warm = _warm_pixels(imaging.images[1]["src"])
+    left, right = warm[:, :warm.shape[1] // 2], warm[:, warm.shape[1] // 2:]
+    assert right.sum() > 100 and left.sum() == 0, "the map drawn warm beside the plain crop"
+    assert html.count('src="data:image/png;base64,') == 2
+    assert_self_contained(html)
+    assert "lesion CNN maps monai_version 1.6.1" in section_text(html, "qc")
+
+
+def test_imaging_section_says_why_there_is_no_cnn_map(tables, tmp_path):
+    image, mask = _write_lesion(tmp_path)
+    record = tmp_path / "ingest.parquet"
+    pd.DataFrame([{"patient": "X1", "lesion": "L1", "modality": "CT", "label": 1,
+                   "source_format": "nifti", "lesion_volume_ml": 0.6}]).to_parquet(record)
+    reason = "'response' (positive: CR, PR): class 1 has 1 patient(s), fewer than the 5 folds"
+    not_fitted = _cnn_maps(tmp_path / "a", [], {"not_fitted": reason})
+    output = tmp_path / "X1.html"
+    render_patient_report("X1", output, **tables, lesions=[Lesion(image, mask, record)],
+                          cnn_maps=not_fitted)
+    html = output.read_text()
+    text = section_text(html, "imaging")
+    assert f"Lesion CNN maps: the lesion classifier is not fitted ({reason})." in text
+    assert "occlusion" not in text and html.count('src="data:image/png;base64,') == 1
+    # Fitted, but this patient's lesion was not classified (no label): said per lesion.
+    others = _cnn_maps(tmp_path / "b", [{"patient": "X2", "lesion": "L1", "modality": "CT",
+                                         "fold": 0, "probability": 0.4}], {})
+    render_patient_report("X1", output, **tables, lesions=[Lesion(image, mask, record)],
+                          cnn_maps=others)
+    text = section_text(output.read_text(), "imaging")
+    assert "Lesion L1: no CNN map (the lesion classifier did not classify it" in text
+
+
 def _mosdepth_beds(tmp_path: Path, name: str, depths: tuple[float, float]):
     regions, thresholds = tmp_path / f"{name}.regions.bed.gz", tmp_path / f"{name}.thresholds.bed.gz"
     with gzip.open(regions, "wt") as handle:

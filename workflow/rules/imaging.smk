@@ -134,6 +134,10 @@ rule train_lesion_classifier:
         # why it was not fitted (no label column, one class, too few patients for the folds).
         bundle=directory("results/imaging/lesion_classifier"),
         predictions="results/cohort/lesion_classifier_predictions.parquet",
+        # Per classified lesion, MONAI occlusion sensitivity from the fold model that held it out:
+        # <patient>/<lesion>.npz (centre axial slice of crop, mask, map) and index.parquet; an
+        # empty index saying why when not fitted. Read by the patient reports.
+        maps=directory("results/cohort/lesion_cnn_maps"),
     log:
         "logs/train_lesion_classifier/cohort.log",
     benchmark:

@@ -345,6 +345,7 @@ def shard_report_inputs(wildcards):
     if shard in IMAGE_SHARDS:
         inputs["imaging"] = f"results/shards/{shard}/imaging"
         inputs["radiomics"] = "results/cohort/radiomics.parquet"
+        inputs["cnn_maps"] = "results/cohort/lesion_cnn_maps"  # rule train_lesion_classifier
     return inputs
 
 

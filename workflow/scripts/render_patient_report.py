@@ -22,6 +22,7 @@ def main():
                 coverage=inputs.get("coverage") if row["coverage"] else None,
                 lesions=[Lesion(*files) for files in row["lesions"]],
                 imaging_run=params.imaging_run, radiomics=inputs.get("radiomics"),
+                cnn_maps=inputs.get("cnn_maps"),
                 similar=inputs.similar, fusion=inputs.get("fusion"),
                 driver_threshold=params.driver_threshold, config_hash=params.config_hash,
                 tables=tables, call_set_note=notes.get(row["patient"]),

@@ -44,7 +44,8 @@ from oncoweave.imaging.encoder_inputs import (
     plain_tensor,
 )
 from oncoweave.imaging.lesion_crops import ClassifierSettings, describe_transforms, lesion_crops
-from oncoweave.imaging.lesion_maps import lesion_map_slices, mask_voxels, write_lesion_maps
+from oncoweave.imaging.lesion_map_files import write_lesion_maps
+from oncoweave.imaging.lesion_maps import OVERLAP, lesion_map_slices, mask_voxels
 
 if TYPE_CHECKING:  # torch and MONAI are imported where used: the CLI starts without them
     import torch
@@ -405,7 +406,8 @@ def train_classifier_or_say_why(cases: Iterable[Mapping[str, Any]] | pd.DataFram
                       PREDICTIONS_SCHEMA, {NOT_FITTED_KEY: reason, "seed": settings.seed,
                                            **versions})
         if maps_dir is not None:
-            write_lesion_maps(maps_dir, [], {NOT_FITTED_KEY: reason, **versions})
+            write_lesion_maps(maps_dir, [], {NOT_FITTED_KEY: reason, **_label(settings),
+                                             **versions})
         return metadata
     labelled = [case for case in cases if case["patient"] in labels]
     if len(labelled) < len(cases):
@@ -449,9 +451,13 @@ def train_classifier_or_say_why(cases: Iterable[Mapping[str, Any]] | pd.DataFram
             {**table.iloc[index][["patient", "lesion", "modality", "fold",
                                   "probability"]].to_dict(), **slices[index]}
             for index in range(len(table))],
-            {"seed": str(settings.seed),
+            {"seed": str(settings.seed), "overlap": str(OVERLAP), **_label(settings),
              "mask_voxels": "x".join(map(str, mask_voxels(settings.crop_size))), **versions})
     return metadata
+
+
+def _label(settings: ClassifierSettings) -> dict[str, str]:
+    return {"label": settings.label, "positive": ", ".join(settings.positive)}
 
 
 def _metadata(cases: list[dict[str, str]], y: np.ndarray, settings: ClassifierSettings,

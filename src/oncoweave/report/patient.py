@@ -32,7 +32,9 @@ from oncoweave.drivers.defaults import DEFAULT_DRIVER_THRESHOLD
 from oncoweave.drivers.schema import DRIVERS_SCHEMA
 from oncoweave.fusion.schema import PATIENT_PREDICTIONS_SCHEMA
 from oncoweave.fusion.retrieval import SIMILAR_PATIENTS_SCHEMA
-from oncoweave.report.patient_imaging import Lesion, imaging_section
+from oncoweave.imaging.lesion_map_files import INDEX_FILE as CNN_MAPS_INDEX
+from oncoweave.imaging.lesion_map_files import MAPS_SCHEMA as CNN_MAPS_SCHEMA
+from oncoweave.report.patient_imaging import CnnMaps, Lesion, imaging_section
 from oncoweave.report.patient_sections import (
     Section,
     Table,
@@ -257,6 +259,7 @@ def render_patient_report(patient: str, output: str | Path, *, drivers: str | Pa
                           coverage: str | Path | None = None,
                           lesions: Sequence[Lesion] = (), imaging_run: bool = True,
                           radiomics: str | Path | None = None,
+                          cnn_maps: str | Path | None = None,
                           similar: str | Path | None = None,
                           fusion: str | Path | None = None,
                           driver_threshold: float = DEFAULT_DRIVER_THRESHOLD,
@@ -285,6 +288,11 @@ def render_patient_report(patient: str, output: str | Path, *, drivers: str | Pa
     radiomics_table = None
     if radiomics is not None:
         radiomics_table = tables.table(radiomics, None, ["patient", "lesion", "modality"])
+    maps = None
+    if cnn_maps is not None:  # the lesion CNN's maps folder (rule train_lesion_classifier)
+        index_path = Path(cnn_maps) / CNN_MAPS_INDEX
+        maps = CnnMaps(Path(cnn_maps), tables.table(index_path, CNN_MAPS_SCHEMA, ["patient"]),
+                       tables.metadata(index_path))
     cancer_type = tables.cancer_type(therapies, patient)
     lesions = [Lesion(Path(item.image), Path(item.mask), Path(item.record)) for item in lesions]
     sections = [
@@ -292,13 +300,15 @@ def render_patient_report(patient: str, output: str | Path, *, drivers: str | Pa
         germline_section(driver_table, driver_threshold),
         therapies_section(therapy_table, cancer_type or None),
         tmb_icb_section(tmb_table, icb_table),
-        imaging_section(patient, lesions, radiomics_table, imaging_run),
+        imaging_section(patient, lesions, radiomics_table, imaging_run, maps),
         fusion_section(fusion_table, tables.metadata(fusion)),
         similar_section(similar_table, tables.metadata(similar)),
         qc_section(coverage_table, Path(identity) if identity else None,
                    tables.provenance({"drivers": Path(drivers), "therapies": Path(therapies),
                                     "tmb": Path(tmb), "icb": Path(icb),
                                     "radiomics": Path(radiomics) if radiomics else None,
+                                    "lesion CNN maps": Path(cnn_maps) / CNN_MAPS_INDEX
+                                    if cnn_maps else None,
                                     "similar patients": Path(similar) if similar else None,
                                     "fusion": Path(fusion) if fusion else None,
                                     "coverage": Path(coverage) if coverage else None}),

@@ -1,4 +1,5 @@
-"""The patient report's imaging section: each lesion's widest slice with its mask, and its key
+"""The patient report's imaging section: each lesion's widest slice with its mask, the lesion
+CNN's occlusion map over its crop's centre slice (when the classifier was fitted), and its key
 radiomic features against the cohort's (table and strip plot), as embedded PNGs."""
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import numpy as np
 import pandas as pd
 
 from oncoweave.core.errors import InputError
+from oncoweave.core.model_status import NOT_FITTED_KEY
 from oncoweave.core.tables import read_parquet, require_columns
 from oncoweave.fusion.survival_metrics import percentile_among
+from oncoweave.imaging.lesion_map_files import READING_GUIDE, read_map_arrays
 from oncoweave.report.patient_sections import Section, Table, as_number, is_missing
 
 # Radiomic features shown against the cohort, in words; intensity and texture ones are compared
@@ -134,8 +137,85 @@ class Lesion:
     record: Path
 
 
+# ---------------------------------------------------------------------------------------------
+# The lesion CNN's occlusion maps (rule train_lesion_classifier, imaging.lesion_maps): drawn from
+# the arrays it saved; no torch or MONAI here.
+
+@dataclass
+class CnnMaps:
+    """The cohort's lesion CNN maps: the folder, its index and the index's metadata."""
+    directory: Path
+    index: pd.DataFrame
+    metadata: dict[str, str]
+
+
+def cnn_map_figure(arrays: dict[str, np.ndarray], modality: str) -> str:
+    """PNG data URI: the crop's slice in grey with the lesion outlined, beside the same slice with
+    the map overlaid (diverging colours centred on 0: warm = occlusion lowers the probability)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    image, mask, values = arrays["image"], arrays["mask"] > 0, arrays["map"]
+    # CT/PET crops are windowed to 0..1 already; an MR crop is z-scored: its own percentiles.
+    low, high = (0.0, 1.0) if modality in ("CT", "PT") else _window(image, modality)
+    reach = float(np.abs(values).max()) or 1e-6
+    figure, axes = plt.subplots(1, 2, figsize=(6.4, 3.0))
+    for axis, overlay in ((axes[0], False), (axes[1], True)):
+        axis.imshow(image, cmap="gray", vmin=low, vmax=high, interpolation="nearest")
+        if overlay:
+            shown = axis.imshow(values, cmap="coolwarm", vmin=-reach, vmax=reach, alpha=0.55,
+                                interpolation="bilinear")
+            bar = figure.colorbar(shown, ax=axis, fraction=0.046, pad=0.04)
+            bar.set_label("drop in probability", fontsize=7)
+            bar.ax.tick_params(labelsize=6)
+        if mask.any():
+            axis.contour(mask.astype(float), levels=[0.5], colors="lime", linewidths=0.8)
+        axis.set_title("occlusion map" if overlay else "CNN input (crop slice)", fontsize=8)
+        axis.set_axis_off()
+    return _png(figure)
+
+
+def cnn_map_image(patient: str, lesion: str, modality: str, maps: CnnMaps | None
+                  ) -> dict[str, str] | None:
+    """The section image of the lesion's map, or None (no map: not fitted, not classified)."""
+    if maps is None or maps.index.empty:
+        return None
+    rows = maps.index[(maps.index["patient"].astype(str) == patient)
+                      & (maps.index["lesion"].astype(str) == lesion)]
+    if rows.empty:
+        return None
+    row = rows.iloc[0]
+    arrays = read_map_arrays(maps.directory, str(row["file"]))
+    label = maps.metadata.get("label", "")
+    positive = maps.metadata.get("positive", "")
+    of_what = f" of {label} in {{{positive}}}" if label and positive else ""
+    return {"src": cnn_map_figure(arrays, modality),
+            "alt": f"lesion {lesion}: CNN occlusion map over the crop slice",
+            "caption": f"Lesion {lesion}: {row['method']}, from "
+                       f"{maps.metadata.get('model', 'the lesion CNN')}; axial slice "
+                       f"{int(row['slice']) + 1} of the crop through the lesion centre, outline "
+                       f"in green. CNN out-of-fold probability{of_what}: "
+                       f"{float(row['probability']):.2f}. Reading: {READING_GUIDE}."}
+
+
+def cnn_map_notes(patient: str, lesions: Sequence[str], maps: CnnMaps | None) -> list[str]:
+    """Why a lesion has no map: the classifier not fitted (its reason), or the lesion not
+    classified (no label)."""
+    if maps is None:
+        return []
+    reason = maps.metadata.get(NOT_FITTED_KEY)
+    if reason:
+        return [f"Lesion CNN maps: the lesion classifier is not fitted ({reason})."]
+    mapped = set(maps.index.loc[maps.index["patient"].astype(str) == patient, "lesion"]
+                 .astype(str))
+    return [f"Lesion {lesion}: no CNN map (the lesion classifier did not classify it: its "
+            "patient has no label)." for lesion in lesions if lesion not in mapped]
+
+
 def imaging_section(patient: str, lesions: Sequence[Lesion], radiomics: pd.DataFrame | None,
-                    imaging_run: bool) -> Section:
+                    imaging_run: bool, cnn_maps: CnnMaps | None = None) -> Section:
     section = Section("imaging", "Imaging")
     if not imaging_run:
         section.empty = "Stage not run: the cohort has no images (the image sheet is empty)."
@@ -143,6 +223,7 @@ def imaging_section(patient: str, lesions: Sequence[Lesion], radiomics: pd.DataF
     if not lesions:
         section.empty = "No image: this patient has no lesion in the image sheet."
         return section
+    shown: list[str] = []
     for lesion in lesions:
         record, _ = read_parquet(lesion.record)
         require_columns(record, ["lesion", "modality", "lesion_volume_ml", "source_format"],
@@ -155,6 +236,10 @@ def imaging_section(patient: str, lesions: Sequence[Lesion], radiomics: pd.DataF
             "caption": f"Lesion {info['lesion']} ({modality}, "
                        f"{as_number(info['lesion_volume_ml'])} mL, {info['source_format']} "
                        "input, de-identified working copy)"})
+        cnn_map = cnn_map_image(patient, str(info["lesion"]), modality, cnn_maps)
+        if cnn_map is not None:
+            section.images.append(cnn_map)
+        shown.append(str(info["lesion"]))
         if radiomics is None:
             section.notes.append("Radiomics not available for the cohort.")
             continue
@@ -188,4 +273,5 @@ def imaging_section(patient: str, lesions: Sequence[Lesion], radiomics: pd.DataF
                                    "alt": "radiomic features against the cohort",
                                    "caption": "Each row: the cohort's lesions (grey) and this "
                                               "lesion (red)."})
+    section.notes.extend(cnn_map_notes(patient, shown, cnn_maps))
     return section
