@@ -71,6 +71,30 @@ def test_encoder_bundle_and_embeddings(imaging):
     assert len({tuple(np.round(row, 6)) for row in deep}) == len(deep), "lesions embed alike"
 
 
+def test_lesion_cnn_maps_one_per_classified_lesion_and_in_the_report(imaging):
+    """train_lesion_classifier's occlusion maps: one per out-of-fold prediction, from the fold
+    model that made it; the patient report shows the lesion's map with its caption."""
+    predictions = pd.read_parquet(imaging / "results/cohort/lesion_classifier_predictions.parquet")
+    maps = imaging / "results/cohort/lesion_cnn_maps"
+    index = pd.read_parquet(maps / "index.parquet")
+    assert len(index) == len(predictions) > 40
+    assert list(zip(index.patient, index.lesion)) == list(zip(predictions.patient,
+                                                              predictions.lesion))
+    np.testing.assert_array_equal(index["probability"], predictions["probability"])
+    np.testing.assert_array_equal(index["fold"], predictions["fold"])
+    for row in index.itertuples():
+        with np.load(maps / row.file) as arrays:
+            assert arrays["image"].shape == arrays["map"].shape == (24, 24), row.file
+            assert np.isfinite(arrays["map"]).all() and arrays["mask"].any(), row.file
+    log = (imaging / "logs/train_lesion_classifier/cohort.log").read_text()
+    assert f"occlusion maps of {len(index)} lesions" in log
+    p05 = index[index.patient == "P05"].iloc[0]
+    html = (imaging / "results/report" / shard_of(imaging, "P05") / "P05.html").read_text()
+    assert "lesion L1: CNN occlusion map over the crop slice" in html
+    assert f"CNN out-of-fold probability of response in {{CR, PR}}: {p05.probability:.2f}" in html
+    assert "warm = regions whose occlusion lowers the predicted probability most" in html
+
+
 def _readable_text(path: Path) -> bytes:
     """A file's bytes, decompressed when gzip; a Parquet file also as its decoded table text."""
     data = path.read_bytes()
