@@ -23,6 +23,8 @@ from oncoweave.report.cohort_figures import (
     MULTI_HIT,
     germline_pathogenic,
     lollipop_sites,
+    oncoprint_copy_number,
+    oncoprint_layout,
     oncoprint_matrix,
     oncoprint_order,
     plot_lollipop,
@@ -46,6 +48,7 @@ from oncoweave.report.cohort_tables import (
 )
 from oncoweave.therapy.matching import THERAPIES_SCHEMA
 from oncoweave.toy.images import PLANTED_PHI
+from oncoweave.variants.copy_number import copy_number_rows
 from oncoweave.variants.maf import variants_to_maf, write_maf
 from oncoweave.variants.schema import VARIANTS_SCHEMA
 
@@ -128,6 +131,39 @@ def test_plot_oncoprint_draws_the_ordered_matrix(drivers, tmp_path):
     with pytest.raises(InputError, match="no patients"):
         plot_oncoprint(alterations, germline_pathogenic(drivers, 0.5), [], tmp_path / "x.png",
                        threshold=0.5)
+
+
+def test_oncoprint_marks_amplifications_and_deletions_beside_the_mutations(drivers, tmp_path):
+    # P4 (no mutation) has an EGFR amplification and a BRCA1 deep deletion, P1 a BRCA1 one-copy
+    # loss and an LOH of TP53 (copy-neutral: not drawn), P2 an EGFR gain under its mutation.
+    copy_number = copy_number_rows(pd.DataFrame({
+        "patient": ["P4", "P4", "P1", "P1", "P2", "P3"],
+        "sample": ["P4", "P4", "P1", "P1", "P2", "P3"],
+        "gene": ["EGFR", "BRCA1", "BRCA1", "TP53", "EGFR", "TP53"],
+        "call": ["amplification", "deep_deletion", "loss", "loh", "gain", "neutral"]}), "gistic")
+    alterations = tumour_alterations(drivers)
+    patients = ["P1", "P2", "P3", "P4"]
+    cn = oncoprint_copy_number(copy_number, patients)
+    assert cn.loc["EGFR", "P4"] == "amplification" and cn.loc["BRCA1", "P4"] == "deep_deletion"
+    assert cn.loc["BRCA1", "P1"] == "loss" and cn.loc["EGFR", "P2"] == "gain"
+    assert cn.loc["TP53", "P1"] == "" and cn.loc["TP53", "P3"] == ""  # LOH, neutral
+    assert (cn != "").to_numpy().sum() == 4
+    matrix, ordered = oncoprint_layout(alterations, copy_number, patients)
+    # EGFR: P2, P3 mutated + P4 amplified (3); BRCA2 2; TP53 1; BRCA1: P4's deep deletion only
+    # (a one-copy loss is drawn, not counted).
+    assert list(matrix.index) == ["EGFR", "BRCA2", "TP53", "BRCA1"]
+    assert list(matrix.columns) == ["P2", "P3", "P4", "P1"]
+    assert ordered.loc["EGFR", "P4"] == "amplification" and matrix.loc["EGFR", "P4"] == ""
+    assert ordered.loc["EGFR", "P2"] == "gain" and matrix.loc["EGFR", "P2"] == "In_Frame_Del"
+    drawn = plot_oncoprint(alterations, germline_pathogenic(drivers, 0.5), patients,
+                           tmp_path / "oncoprint.png", threshold=0.5, copy_number=copy_number)
+    assert (tmp_path / "oncoprint.png").read_bytes()[:8] == PNG
+    assert drawn.equals(matrix)
+    # Without a copy-number table the oncoprint is the mutations' alone, as before.
+    plain = plot_oncoprint(alterations, germline_pathogenic(drivers, 0.5), patients,
+                           tmp_path / "plain.png", threshold=0.5)
+    assert list(plain.index) == ["BRCA2", "EGFR", "TP53", "BRCA1"]
+    assert oncoprint_copy_number(None, patients).eq("").all().all()
 
 
 def test_lollipop_counts_tumours_per_residue(drivers, tmp_path):

@@ -7,7 +7,7 @@
 
 rule plot_oncoprint:
     input:
-        drivers="results/cohort/drivers.parquet",
+        unpack(oncoprint_inputs),
     output:
         report(
             "results/report/oncoprint.png",
