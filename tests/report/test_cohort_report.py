@@ -33,6 +33,8 @@ from oncoweave.report.cohort_figures import (
     protein_lengths,
     tumour_alterations,
 )
+from oncoweave.cli.main import main as cli
+from oncoweave.report.cohort_copy_number import copy_number_page, copy_number_summary
 from oncoweave.report.cohort_tables import (
     THERAPY_TIERS_SCHEMA,
     check_maf,
@@ -164,6 +166,48 @@ def test_oncoprint_marks_amplifications_and_deletions_beside_the_mutations(drive
                            tmp_path / "plain.png", threshold=0.5)
     assert list(plain.index) == ["BRCA2", "EGFR", "TP53", "BRCA1"]
     assert oncoprint_copy_number(None, patients).eq("").all().all()
+
+
+def test_copy_number_summary_counts_patients_per_gene_and_call():
+    table = copy_number_rows(pd.DataFrame({
+        "patient": ["A", "B", "C", "D", "A", "B", "C"], "sample": ["A", "B", "C", "D", "A", "B", "C"],
+        "gene": ["ERBB2", "ERBB2", "ERBB2", "ERBB2", "CDKN2A", "CDKN2A", "CDKN2A"],
+        "call": ["amplification", "amplification", "gain", "neutral", "deep_deletion", "loss",
+                 "loh"]}), "gistic")
+    summary = copy_number_summary(table).set_index("gene")
+    assert list(summary.index) == ["ERBB2", "CDKN2A"]  # 2 altered before 1
+    assert summary.loc["ERBB2"].to_dict() == {
+        "patients_measured": 4, "amplification": 2, "gain": 1, "loss": 0, "deep_deletion": 0,
+        "loh": 0, "altered": 2, "altered_percent": 50.0}
+    assert summary.loc["CDKN2A", ["deep_deletion", "loss", "loh", "altered"]].tolist() == [1, 1, 1, 1]
+    page = copy_number_page(table, "data_cna.txt")
+    assert "4 patients × 2 genes from data_cna.txt" in page and "<td>ERBB2</td>" in page
+
+
+MCAT_TABLES = {"ucec": SHARED_DATA / "tcga_ucec_mcat" / "tcga_ucec_all_clean_full.csv.gz",
+               "blca": SHARED_DATA / "tcga_blca_mcat" / "tcga_blca_all_clean_sig.csv.gz"}
+
+
+@pytest.mark.parametrize("cancer, patients, genes, gene, call, count", [
+    ("ucec", 480, 935, "ERBB2", "amplification", 33),
+    ("blca", 373, 248, "CDKN2A", "deep_deletion", 123)])
+def test_copy_number_summary_of_the_published_tcga_tables(cancer, patients, genes, gene, call,
+                                                          count, tmp_path, capsys):
+    # The TCGA tables of MCAT (GPL-3.0 repository, TCGA-derived): read from the shared data, not
+    # bundled. Their <GENE>_cnv columns through the CLI, every gene.
+    path = MCAT_TABLES[cancer]
+    if not path.is_file():
+        pytest.skip(f"{path} is absent (TCGA MCAT table, GPL-3.0 repo: not bundled)")
+    assert cli(["copy-number", "summary", "--table", str(path), "--all-genes", "--top", "3",
+                "--out", str(tmp_path / "cn.html"), "--tsv", str(tmp_path / "cn.tsv")]) == 0
+    printed = capsys.readouterr().out
+    assert f"{patients} patients x {genes} genes" in printed
+    summary = pd.read_csv(tmp_path / "cn.tsv", sep="\t").set_index("gene")
+    assert len(summary) == genes and (summary["patients_measured"] == patients).all()
+    assert summary.at[gene, call] == count
+    if cancer == "blca":  # CDKN2A (9p21) is the most altered gene of bladder cancer here
+        assert summary.index[0] == "CDKN2A" and "CDKN2A: " in printed.splitlines()[1]
+    assert f"<td>{gene}</td>" in (tmp_path / "cn.html").read_text()
 
 
 def test_lollipop_counts_tumours_per_residue(drivers, tmp_path):
