@@ -73,6 +73,8 @@ def cohort_tables(wildcards):
     if IMAGE_PATIENTS:
         tables["radiomics"] = "results/cohort/radiomics.parquet"
         tables["deep_features"] = "results/cohort/deep_features.parquet"
+    if COPY_NUMBER:
+        tables["copy_number"] = "results/cohort/copy_number.parquet"
     return tables
 
 
