@@ -63,6 +63,8 @@ def copy_number_figure(rows: pd.DataFrame) -> str:
     axis.bar(range(len(genes)), values.to_numpy() - base, bottom=base, color=colours,
              edgecolor="black", linewidth=0.5, width=0.7)
     axis.axhline(base, color="black", linewidth=0.8)
+    axis.scatter(range(len(genes)), values.to_numpy(), color=colours, edgecolors="black",
+                 linewidths=0.5, s=22, zorder=3)  # a neutral gene's bar has no height
     axis.set_xticks(range(len(genes)), genes, fontstyle="italic", fontsize=8,
                     rotation=90 if len(genes) > 8 else 0)
     axis.set_ylabel(label.split(" (")[0], fontsize=8)
