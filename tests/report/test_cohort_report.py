@@ -170,7 +170,7 @@ def test_oncoprint_marks_amplifications_and_deletions_beside_the_mutations(drive
 
 def test_copy_number_summary_counts_patients_per_gene_and_call():
     table = copy_number_rows(pd.DataFrame({
-        "patient": ["A", "B", "C", "D", "A", "B", "C"], "sample": ["A", "B", "C", "D", "A", "B", "C"],
+        "patient": list("ABCDABC"), "sample": list("ABCDABC"),
         "gene": ["ERBB2", "ERBB2", "ERBB2", "ERBB2", "CDKN2A", "CDKN2A", "CDKN2A"],
         "call": ["amplification", "amplification", "gain", "neutral", "deep_deletion", "loss",
                  "loh"]}), "gistic")
@@ -179,7 +179,8 @@ def test_copy_number_summary_counts_patients_per_gene_and_call():
     assert summary.loc["ERBB2"].to_dict() == {
         "patients_measured": 4, "amplification": 2, "gain": 1, "loss": 0, "deep_deletion": 0,
         "loh": 0, "altered": 2, "altered_percent": 50.0}
-    assert summary.loc["CDKN2A", ["deep_deletion", "loss", "loh", "altered"]].tolist() == [1, 1, 1, 1]
+    assert summary.loc["CDKN2A", ["deep_deletion", "loss", "loh", "altered"]].tolist() == \
+        [1, 1, 1, 1]
     page = copy_number_page(table, "data_cna.txt")
     assert "4 patients × 2 genes from data_cna.txt" in page and "<td>ERBB2</td>" in page
 

@@ -176,8 +176,8 @@ def test_tumour_only_patient_without_image_or_fusion_says_why(tables, tmp_path):
     assert "L858R" not in html, "another patient's row leaked into the report"
     empty = {s.key: s.empty for s in sections if s.empty}
     assert set(empty) == {"germline", "copy_number", "imaging", "fusion", "similar"}
-    assert section_text(html, "copy_number").strip() == "Copy number No copy-number data in this run " \
-        "(the config names no copy_number table)."
+    assert section_text(html, "copy_number").strip() == (
+        "Copy number No copy-number data in this run (the config names no copy_number table).")
     assert "No normal sample" in section_text(html, "germline")
     assert "No image" in section_text(html, "imaging")
     assert "Stage not run" in section_text(html, "fusion")

@@ -1,12 +1,13 @@
 """One self-contained HTML report per patient, from that patient's Parquet tables only.
 
 ``render_patient_report`` reads the stage outputs named to it (drivers, therapies, TMB,
-immunotherapy response, the copy-number driver calls, the de-identified lesion working copies, cohort radiomics, similar
-patients, the fused predictions, coverage and identity QC) and writes one HTML file with its
-images embedded as base64 PNG and no script or link to fetch at view time. It never reads a
-sheet or an image header: what the report shows is what the stages wrote. Each section is
-present, or says plainly why it is empty (no normal, no image, stage not run). The sections are
-made in ``report.patient_sections`` and ``report.patient_imaging``; the QC section (coverage from
+immunotherapy response, the copy-number driver calls, the de-identified lesion working copies,
+cohort radiomics, similar patients, the fused predictions, coverage and identity QC) and writes
+one HTML file with its images embedded as base64 PNG and no script or link to fetch at view
+time. It never reads a sheet or an image header: what the report shows is what the stages wrote.
+Each section is present, or says plainly why it is empty (no normal, no image, stage not run).
+The sections are made in ``report.patient_sections``, ``report.patient_copy_number`` and
+``report.patient_imaging``; the QC section (coverage from
 ``variants.coverage``, sample identity, provenance) and the page itself here.
 """
 
@@ -271,11 +272,11 @@ def render_patient_report(patient: str, output: str | Path, *, drivers: str | Pa
 
     ``None`` for an optional table means its stage did not run for this patient (the section
     says so; ``copy_number``, the shard's copy-number driver calls, None when the run has no
-    copy-number table). Bad input raises InputError naming the file; nothing is written then. ``tables``
-    (one per shard) reads each table once for all the shard's reports. ``call_set_note`` (the
-    import's words for an allowed empty or mostly dropped VCF) heads the page; ``tumour_column``
-    (a one-sample VCF's column read as the tumour, not named as the sheet's sample) is said under
-    provenance.
+    copy-number table). Bad input raises InputError naming the file; nothing is written then.
+    ``tables`` (one per shard) reads each table once for all the shard's reports.
+    ``call_set_note`` (the import's words for an allowed empty or mostly dropped VCF) heads the
+    page; ``tumour_column`` (a one-sample VCF's column read as the tumour, not named as the
+    sheet's sample) is said under provenance.
     """
     patient = str(patient)
     tables = ShardTables() if tables is None else tables
