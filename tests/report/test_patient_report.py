@@ -533,6 +533,14 @@ def test_imaging_section_shows_the_cnn_map_of_a_classified_lesion(tables, tmp_pa
     assert html.count('src="data:image/png;base64,') == 2
     assert_self_contained(html)
     assert "lesion CNN maps monai_version 1.6.1" in section_text(html, "qc")
+    # The command line takes the same folder.
+    again = tmp_path / "X1_cli.html"
+    assert cli(["patient-report", "--patient", "X1",
+                *[f"--{name}={path}" for name, path in tables.items()],
+                "--lesion", str(image), str(mask), str(record), "--cnn-maps", str(maps),
+                "--output", str(again)]) == 0
+    assert "CNN out-of-fold probability of response in {CR, PR}: 0.83" in \
+        section_text(again.read_text(), "imaging")
 
 
 def test_imaging_section_says_why_there_is_no_cnn_map(tables, tmp_path):

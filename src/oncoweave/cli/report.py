@@ -22,6 +22,8 @@ def register(subparsers) -> None:
                         metavar=("IMAGE", "MASK", "INGEST_PARQUET"),
                         help="a de-identified lesion working copy (repeatable)")
     parser.add_argument("--radiomics", help="cohort radiomics Parquet")
+    parser.add_argument("--cnn-maps", help="the lesion CNN's occlusion maps folder "
+                        "(train_lesion_classifier: results/cohort/lesion_cnn_maps)")
     parser.add_argument("--no-imaging", action="store_true",
                         help="the cohort has no images (the imaging stage did not run)")
     parser.add_argument("--similar", help="similar-patients Parquet")
@@ -50,8 +52,8 @@ def _cmd_report(args) -> int:
         args.patient, args.output, drivers=args.drivers, therapies=args.therapies, tmb=args.tmb,
         icb=args.icb, identity=args.identity, coverage=args.coverage,
         lesions=[Lesion(Path(i), Path(m), Path(r)) for i, m, r in args.lesion],
-        imaging_run=not args.no_imaging, radiomics=args.radiomics, similar=args.similar,
-        fusion=args.fusion, copy_number=args.copy_number,
+        imaging_run=not args.no_imaging, radiomics=args.radiomics, cnn_maps=args.cnn_maps,
+        similar=args.similar, fusion=args.fusion, copy_number=args.copy_number,
         driver_threshold=args.driver_threshold)
     return 0
 

@@ -1,15 +1,17 @@
 """Occlusion-sensitivity maps of the lesion CNN, one per classified lesion, for the patient report.
 
 Each lesion's map comes from the fold model that held the lesion out (the model that gave its
-out-of-fold probability, first repeat), computed in the cross-validation loop while that model is in
-memory: the fold models are not kept. The map is MONAI's ``OcclusionSensitivity``: a cube of
-``MASK_VOXELS``^3 (a quarter of the crop's field: 24 mm at the default 4 mm voxels) slides over the
-crop with ``OVERLAP`` overlap; inside it the image channel is replaced by the crop's mean image value
-(a neutral grey) while the mask channel is left as it was, so the map says what image content
+out-of-fold probability, first repeat), computed in the cross-validation loop while that model is
+in memory: the fold models are not kept. The map is MONAI's ``OcclusionSensitivity``: a cube of
+``mask_voxels`` (a quarter of the crop's side: 6^3 voxels, 24 mm, by default) slides over the crop
+with ``OVERLAP`` overlap; inside it the image channel is replaced by the crop's mean image value (a
+neutral grey) while the mask channel is left as it was, so the map says what image content
 mattered, not where the outline is. The map value of a voxel is the out-of-fold probability minus
 the mean probability with the cubes that cover it occluded: positive (warm) where hiding the image
 lowers the predicted probability, negative where it raises it. About 0.1 s per lesion on one CPU
-thread at 24^3.
+thread at 24^3. Occlusion rather than Grad-CAM (``monai.visualize.GradCAM``): the network's last
+convolution is 3^3 for a 24^3 crop, so a Grad-CAM map would be 3 x 3 on the slice, and occlusion
+needs no choice of layer.
 
 What is kept per lesion: the axial slice through the lesion's centre (the centre of its bounding
 box in the crop) of the crop's image channel, of its mask and of the map, as 2D arrays in display

@@ -4,10 +4,10 @@
 immunotherapy response, the copy-number driver calls, the de-identified lesion working copies,
 cohort radiomics, the lesion CNN's occlusion maps, similar patients, the fused predictions,
 coverage and identity QC) and writes one HTML file with its images embedded as base64 PNG and no
-script or link to fetch at view time. It never reads a sheet or an image header: what the report shows is what the stages wrote.
-Each section is present, or says plainly why it is empty (no normal, no image, stage not run).
-The sections are made in ``report.patient_sections``, ``report.patient_copy_number`` and
-``report.patient_imaging``; the QC section (coverage from
+script or link to fetch at view time. It never reads a sheet or an image header: what the report
+shows is what the stages wrote. Each section is present, or says plainly why it is empty (no
+normal, no image, stage not run). The sections are made in ``report.patient_sections``,
+``report.patient_copy_number`` and ``report.patient_imaging``; the QC section (coverage from
 ``variants.coverage``, sample identity, provenance) and the page itself here.
 """
 
