@@ -1,7 +1,8 @@
 # Imaging: ingest (DICOM de-identified to NIfTI working copies, geometry checked), IBSI-checked
 # radiomics (pyradiomics), deep features from a MONAI encoder trained on the cohort (GPU rule),
 # a supervised MONAI lesion classifier of a clinical label, cross-validated (GPU rule), and a
-# MONAI U-Net lesion segmenter with its cross-validated Dice/HD95 (GPU rule).
+# MONAI U-Net lesion segmenter with its cross-validated Dice/HD95 (GPU rule), which proposes a mask
+# for image rows that give none (segment_lesions, GPU rule; radiomics then says mask_source).
 # Later stages read results/cohort/radiomics.parquet and deep_features.parquet, never the images.
 
 
