@@ -346,7 +346,7 @@ def test_sts_pet_lung_metastasis(tmp_path, capsys):
                  "lung_metastasis", "--output", str(tmp_path / "cv.json")]) == 0
     assert "51 patients (19 positive), 107 features" in capsys.readouterr().out
     df, _ = read_radiomics(features)
-    result = cross_validated_auroc(df.set_index("patient")[list(df.columns[3:])],
+    result = cross_validated_auroc(df.set_index("patient")[feature_columns(df)],
                                    read_outcome_labels(STS_DIR / "outcome_lung_metastasis.csv",
                                                        "patient_id", "lung_metastasis"))
     # SUVmax on the native grid reproduces the cohort's SOURCE.md figure (0.811).
