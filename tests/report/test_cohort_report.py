@@ -23,6 +23,8 @@ from oncoweave.report.cohort_figures import (
     MULTI_HIT,
     germline_pathogenic,
     lollipop_sites,
+    oncoprint_copy_number,
+    oncoprint_layout,
     oncoprint_matrix,
     oncoprint_order,
     plot_lollipop,
@@ -31,6 +33,8 @@ from oncoweave.report.cohort_figures import (
     protein_lengths,
     tumour_alterations,
 )
+from oncoweave.cli.main import main as cli
+from oncoweave.report.cohort_copy_number import copy_number_page, copy_number_summary
 from oncoweave.report.cohort_tables import (
     THERAPY_TIERS_SCHEMA,
     check_maf,
@@ -46,6 +50,7 @@ from oncoweave.report.cohort_tables import (
 )
 from oncoweave.therapy.matching import THERAPIES_SCHEMA
 from oncoweave.toy.images import PLANTED_PHI
+from oncoweave.variants.copy_number import copy_number_rows
 from oncoweave.variants.maf import variants_to_maf, write_maf
 from oncoweave.variants.schema import VARIANTS_SCHEMA
 
@@ -128,6 +133,82 @@ def test_plot_oncoprint_draws_the_ordered_matrix(drivers, tmp_path):
     with pytest.raises(InputError, match="no patients"):
         plot_oncoprint(alterations, germline_pathogenic(drivers, 0.5), [], tmp_path / "x.png",
                        threshold=0.5)
+
+
+def test_oncoprint_marks_amplifications_and_deletions_beside_the_mutations(drivers, tmp_path):
+    # P4 (no mutation) has an EGFR amplification and a BRCA1 deep deletion, P1 a BRCA1 one-copy
+    # loss and an LOH of TP53 (copy-neutral: not drawn), P2 an EGFR gain under its mutation.
+    copy_number = copy_number_rows(pd.DataFrame({
+        "patient": ["P4", "P4", "P1", "P1", "P2", "P3"],
+        "sample": ["P4", "P4", "P1", "P1", "P2", "P3"],
+        "gene": ["EGFR", "BRCA1", "BRCA1", "TP53", "EGFR", "TP53"],
+        "call": ["amplification", "deep_deletion", "loss", "loh", "gain", "neutral"]}), "gistic")
+    alterations = tumour_alterations(drivers)
+    patients = ["P1", "P2", "P3", "P4"]
+    cn = oncoprint_copy_number(copy_number, patients)
+    assert cn.loc["EGFR", "P4"] == "amplification" and cn.loc["BRCA1", "P4"] == "deep_deletion"
+    assert cn.loc["BRCA1", "P1"] == "loss" and cn.loc["EGFR", "P2"] == "gain"
+    assert cn.loc["TP53", "P1"] == "" and cn.loc["TP53", "P3"] == ""  # LOH, neutral
+    assert (cn != "").to_numpy().sum() == 4
+    matrix, ordered = oncoprint_layout(alterations, copy_number, patients)
+    # EGFR: P2, P3 mutated + P4 amplified (3); BRCA2 2; TP53 1; BRCA1: P4's deep deletion only
+    # (a one-copy loss is drawn, not counted).
+    assert list(matrix.index) == ["EGFR", "BRCA2", "TP53", "BRCA1"]
+    assert list(matrix.columns) == ["P2", "P3", "P4", "P1"]
+    assert ordered.loc["EGFR", "P4"] == "amplification" and matrix.loc["EGFR", "P4"] == ""
+    assert ordered.loc["EGFR", "P2"] == "gain" and matrix.loc["EGFR", "P2"] == "In_Frame_Del"
+    drawn = plot_oncoprint(alterations, germline_pathogenic(drivers, 0.5), patients,
+                           tmp_path / "oncoprint.png", threshold=0.5, copy_number=copy_number)
+    assert (tmp_path / "oncoprint.png").read_bytes()[:8] == PNG
+    assert drawn.equals(matrix)
+    # Without a copy-number table the oncoprint is the mutations' alone, as before.
+    plain = plot_oncoprint(alterations, germline_pathogenic(drivers, 0.5), patients,
+                           tmp_path / "plain.png", threshold=0.5)
+    assert list(plain.index) == ["BRCA2", "EGFR", "TP53", "BRCA1"]
+    assert oncoprint_copy_number(None, patients).eq("").all().all()
+
+
+def test_copy_number_summary_counts_patients_per_gene_and_call():
+    table = copy_number_rows(pd.DataFrame({
+        "patient": list("ABCDABC"), "sample": list("ABCDABC"),
+        "gene": ["ERBB2", "ERBB2", "ERBB2", "ERBB2", "CDKN2A", "CDKN2A", "CDKN2A"],
+        "call": ["amplification", "amplification", "gain", "neutral", "deep_deletion", "loss",
+                 "loh"]}), "gistic")
+    summary = copy_number_summary(table).set_index("gene")
+    assert list(summary.index) == ["ERBB2", "CDKN2A"]  # 2 altered before 1
+    assert summary.loc["ERBB2"].to_dict() == {
+        "patients_measured": 4, "amplification": 2, "gain": 1, "loss": 0, "deep_deletion": 0,
+        "loh": 0, "altered": 2, "altered_percent": 50.0}
+    assert summary.loc["CDKN2A", ["deep_deletion", "loss", "loh", "altered"]].tolist() == \
+        [1, 1, 1, 1]
+    page = copy_number_page(table, "data_cna.txt")
+    assert "4 patients × 2 genes from data_cna.txt" in page and "<td>ERBB2</td>" in page
+
+
+MCAT_TABLES = {"ucec": SHARED_DATA / "tcga_ucec_mcat" / "tcga_ucec_all_clean_full.csv.gz",
+               "blca": SHARED_DATA / "tcga_blca_mcat" / "tcga_blca_all_clean_sig.csv.gz"}
+
+
+@pytest.mark.parametrize("cancer, patients, genes, gene, call, count", [
+    ("ucec", 480, 935, "ERBB2", "amplification", 33),
+    ("blca", 373, 248, "CDKN2A", "deep_deletion", 123)])
+def test_copy_number_summary_of_the_published_tcga_tables(cancer, patients, genes, gene, call,
+                                                          count, tmp_path, capsys):
+    # The TCGA tables of MCAT (GPL-3.0 repository, TCGA-derived): read from the shared data, not
+    # bundled. Their <GENE>_cnv columns through the CLI, every gene.
+    path = MCAT_TABLES[cancer]
+    if not path.is_file():
+        pytest.skip(f"{path} is absent (TCGA MCAT table, GPL-3.0 repo: not bundled)")
+    assert cli(["copy-number", "summary", "--table", str(path), "--all-genes", "--top", "3",
+                "--out", str(tmp_path / "cn.html"), "--tsv", str(tmp_path / "cn.tsv")]) == 0
+    printed = capsys.readouterr().out
+    assert f"{patients} patients x {genes} genes" in printed
+    summary = pd.read_csv(tmp_path / "cn.tsv", sep="\t").set_index("gene")
+    assert len(summary) == genes and (summary["patients_measured"] == patients).all()
+    assert summary.at[gene, call] == count
+    if cancer == "blca":  # CDKN2A (9p21) is the most altered gene of bladder cancer here
+        assert summary.index[0] == "CDKN2A" and "CDKN2A: " in printed.splitlines()[1]
+    assert f"<td>{gene}</td>" in (tmp_path / "cn.html").read_text()
 
 
 def test_lollipop_counts_tumours_per_residue(drivers, tmp_path):

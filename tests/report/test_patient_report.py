@@ -21,6 +21,7 @@ from helpers import report_index, run_snakemake, shard_of
 from oncoweave.cli.main import main as cli
 from oncoweave.core.errors import InputError
 from oncoweave.core.tables import read_parquet, write_parquet
+from oncoweave.drivers.copy_number import CN_DRIVERS_SCHEMA, copy_number_drivers
 from oncoweave.drivers.schema import DRIVERS_SCHEMA
 from oncoweave.fusion.retrieval import SIMILAR_PATIENTS_SCHEMA
 from oncoweave.report.patient import FUSION_COLUMNS, ShardTables, render_patient_report
@@ -31,6 +32,7 @@ from oncoweave.therapy.matching import THERAPIES_SCHEMA
 from oncoweave.therapy.tmb import TMB_SCHEMA
 from oncoweave.toy.images import PLANTED_PHI
 from oncoweave.toy.planting import DRIVERS, GERMLINE_PATHOGENIC
+from oncoweave.variants.copy_number import copy_number_rows
 from oncoweave.variants.coverage import COVERAGE_SCHEMA, summarize_coverage
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -173,7 +175,9 @@ def test_tumour_only_patient_without_image_or_fusion_says_why(tables, tmp_path):
     assert "EGFR p.T790M (low_vaf" in drivers and "K3326" not in drivers
     assert "L858R" not in html, "another patient's row leaked into the report"
     empty = {s.key: s.empty for s in sections if s.empty}
-    assert set(empty) == {"germline", "imaging", "fusion", "similar"}
+    assert set(empty) == {"germline", "copy_number", "imaging", "fusion", "similar"}
+    assert section_text(html, "copy_number").strip() == (
+        "Copy number No copy-number data in this run (the config names no copy_number table).")
     assert "No normal sample" in section_text(html, "germline")
     assert "No image" in section_text(html, "imaging")
     assert "Stage not run" in section_text(html, "fusion")
@@ -381,6 +385,38 @@ def test_bad_table_is_one_error_naming_the_file_and_no_report(tables, tmp_path):
     assert not output.exists() and not list(tmp_path.glob(".tmp*"))
 
 
+def test_copy_number_section_shows_the_calls_their_plot_and_driver_reasons(tables, tmp_path):
+    # X1: EGFR amplified, BRCA1 one copy lost (no BRCA1 point call), TP53 neutral (GISTIC
+    # values, as a published table gives them); X2 is in no column of the copy-number table.
+    calls = copy_number_rows(pd.DataFrame({
+        "patient": "X1", "sample": "X1-T", "gene": ["EGFR", "BRCA1", "TP53"],
+        "call": ["amplification", "loss", "neutral"]}), "gistic")
+    drivers, _ = read_parquet(tables["drivers"], DRIVERS_SCHEMA)
+    cn_drivers = tmp_path / "copy_number_drivers.parquet"
+    write_parquet(copy_number_drivers(calls, drivers), cn_drivers, CN_DRIVERS_SCHEMA)
+    output = tmp_path / "X1.html"
+    sections = render_patient_report("X1", output, **tables, copy_number=cn_drivers)
+    html = output.read_text()
+    assert_self_contained(html)
+    part = next(section for section in sections if section.key == "copy_number")
+    assert part.empty is None and len(part.images) == 1
+    assert part.images[0]["src"].startswith("data:image/png;base64,")
+    rows = {row[0]: row for row in part.tables[0].rows}
+    assert list(rows) == ["TP53", "BRCA1", "EGFR"]  # the panel's order
+    assert rows["EGFR"][1] == "amplification" and rows["EGFR"][6] == "yes: amplification"
+    assert rows["EGFR"][7] == "EGFR amplified (GISTIC 2)"
+    assert rows["BRCA1"][1] == "loss" and rows["BRCA1"][6] == "no"
+    assert "no second hit found" in rows["BRCA1"][7]
+    assert rows["EGFR"][3] == "—" and rows["EGFR"][5].startswith("GISTIC 2")
+    text = section_text(html, "copy_number")
+    assert "EGFR amplified (GISTIC 2)" in text and "copy-number drivers EGFR amplification" in text
+    # A patient the table has no sample of gets one line, not a crash.
+    render_patient_report("X2", tmp_path / "X2.html", **tables, copy_number=cn_drivers)
+    assert section_text((tmp_path / "X2.html").read_text(), "copy_number").strip() == (
+        "Copy number No copy-number call for this patient: the run's copy-number table has no "
+        "sample of it.")
+
+
 def _write_lesion(tmp_path: Path, spacing=(1.0, 1.0, 3.0)):
     import SimpleITK as sitk
 
@@ -535,7 +571,7 @@ def test_toy_reports_render_with_the_planted_drivers(reports, tmp_path):
         assert "sample identity" in qc and "mean depth" in qc and "config hash" in qc
     shard = shard_of(workdir, "P05")
     log = (workdir / f"logs/render_patient_report/{shard}.log").read_text()
-    assert "P05: report with 8 sections" in log
+    assert "P05: report with 9 sections" in log  # copy number: none in the toy run
     assert (workdir / f"benchmarks/render_patient_report/{shard}.tsv").exists()
 
 

@@ -5,6 +5,8 @@ and a bad MAF row stopping the run with its line named and no shard written."""
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 import yaml
@@ -26,7 +28,8 @@ NAMED_BARCODE, NAMED_PATIENT = "SIM-0007-T", "PX-07"
 TARGETS = ("results/report/index.html", "results/cohort/tmb.parquet",
            "results/cohort/variants.maf", "results/cohort/drivers.parquet",
            "results/cohort/therapies.parquet", "results/cohort/copy_number.parquet",
-           "results/cohort/patient_features.parquet")
+           "results/cohort/patient_features.parquet", "results/report/oncoprint.png",
+           "results/report/copy_number_summary.html")
 # The published copy-number table (GISTIC values) plants: an EGFR amplification beside SIM-0002-T's
 # L858R, a BRCA2 deep deletion, a BRCA1 one-copy loss without a second hit, and one in the sample
 # sheet's named barcode; every other cell is 0 (one NA).
@@ -241,6 +244,31 @@ def test_published_copy_number_reaches_drivers_and_therapies(maf_run):
     # Copy number adds rows; the point-mutation matches are still there.
     assert therapies[(therapies["patient"] == "SIM-0002-T")
                      & (therapies["hgvs_p"] == "p.L858R")]["drug"].str.contains("Osimertinib").any()
+
+
+def test_copy_number_reaches_the_patient_reports_and_the_cohort_report(maf_run):
+    workdir, _, patients = maf_run
+    index = pd.read_csv(workdir / "results/report/index.tsv", sep="\t").set_index("patient")
+
+    def section(patient):
+        html = (workdir / "results/report" / index.at[patient, "shard"] / f"{patient}.html") \
+            .read_text()
+        return re.search(r'<section id="copy_number">(.*?)</section>', html, re.DOTALL).group(1)
+
+    amplified = section("SIM-0002-T")
+    assert re.search(r"<td>EGFR</td><td>amplification</td>", amplified)
+    assert "EGFR amplified (GISTIC 2)" in amplified and "data:image/png;base64," in amplified
+    deleted = section("SIM-0003-T")
+    assert re.search(r"<td>BRCA2</td><td>deep deletion</td>", deleted)
+    assert "both copies lost, biallelic loss" in deleted
+    assert "no second hit found" in section("SIM-0005-T")
+    summary = (workdir / "results/report/copy_number_summary.html").read_text()
+    assert f"{len(patients)} patients × 4 genes from data_cna.txt" in summary
+    # EGFR: 39 measured (one NA), one amplified; BRCA2: one deep deletion.
+    assert re.search(r"<td>EGFR</td>\s*<td>39</td>\s*<td>1</td>", summary)
+    assert re.search(r"<td>BRCA2</td>\s*<td>40</td>\s*<td>0</td>\s*<td>0</td>\s*<td>0</td>"
+                     r"\s*<td>1</td>", summary)
+    assert (workdir / "results/report/oncoprint.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_a_copy_number_sample_of_no_patient_stops_the_run_naming_it(tmp_path, maf_run):

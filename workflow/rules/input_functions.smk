@@ -54,6 +54,8 @@ def all_outputs():
     ]
     if IMAGE_PATIENTS:
         outputs.append("results/report/radiomics_summary.html")
+    if COPY_NUMBER:
+        outputs.append("results/report/copy_number_summary.html")
     # One folder of patient reports per shard, and the index linking every patient's report.
     outputs += [*expand("results/report/{shard}", shard=SHARDS), "results/report/index.html"]
     return outputs
@@ -71,7 +73,17 @@ def cohort_tables(wildcards):
     if IMAGE_PATIENTS:
         tables["radiomics"] = "results/cohort/radiomics.parquet"
         tables["deep_features"] = "results/cohort/deep_features.parquet"
+    if COPY_NUMBER:
+        tables["copy_number"] = "results/cohort/copy_number.parquet"
     return tables
+
+
+def oncoprint_inputs(wildcards):
+    """The cohort's drivers, and its copy number when the config names a copy-number table."""
+    inputs = {"drivers": "results/cohort/drivers.parquet"}
+    if COPY_NUMBER:
+        inputs["copy_number"] = "results/cohort/copy_number.parquet"
+    return inputs
 
 
 def align_threads(wildcards, input):
@@ -374,6 +386,8 @@ def shard_report_inputs(wildcards):
     if shard in IMAGE_SHARDS:
         inputs["imaging"] = f"results/shards/{shard}/imaging"
         inputs["radiomics"] = "results/cohort/radiomics.parquet"
+    if COPY_NUMBER:  # the copy-number section's calls and driver verdicts
+        inputs["copy_number"] = f"results/shards/{shard}/copy_number_drivers.parquet"
     if proposed_masks_folder(shard):
         inputs["proposed"] = proposed_masks_folder(shard)
     return inputs

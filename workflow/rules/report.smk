@@ -7,7 +7,7 @@
 
 rule plot_oncoprint:
     input:
-        drivers="results/cohort/drivers.parquet",
+        unpack(oncoprint_inputs),
     output:
         report(
             "results/report/oncoprint.png",
@@ -165,3 +165,28 @@ rule check_cohort_tables:
         runtime=10,
     script:
         "../scripts/check_cohort_tables.py"
+
+
+rule summarize_copy_number:
+    # Only when the config names a copy-number table (all_outputs asks for it then).
+    input:
+        "results/cohort/copy_number.parquet",
+    output:
+        report(
+            "results/report/copy_number_summary.html",
+            caption="../report/copy_number_summary.rst",
+            category="Variants",
+            subcategory="Cohort overview",
+        ),
+    log:
+        "logs/summarize_copy_number/copy_number_summary.log",
+    benchmark:
+        "benchmarks/summarize_copy_number/copy_number_summary.tsv"
+    conda:
+        "../../envs/python.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/summarize_copy_number.py"

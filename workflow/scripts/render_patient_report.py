@@ -23,6 +23,7 @@ def main():
                 lesions=[Lesion(*files) for files in row["lesions"]],
                 imaging_run=params.imaging_run, radiomics=inputs.get("radiomics"),
                 similar=inputs.similar, fusion=inputs.get("fusion"),
+                copy_number=inputs.get("copy_number"),
                 driver_threshold=params.driver_threshold, config_hash=params.config_hash,
                 tables=tables, call_set_note=notes.get(row["patient"]),
                 tumour_column=columns.get(row["patient"], ""))

@@ -1,6 +1,7 @@
 """`oncoweave copy-number ...`: the per-gene copy-number table from a published cohort's table
-(cBioPortal/GISTIC data_cna.txt, a .seg file, or a wide table of <GENE>_cnv columns), the
-copy-number driver calls, and their therapy evidence."""
+(cBioPortal/GISTIC data_cna.txt, a .seg file, or a wide table of <GENE>_cnv columns), its per-gene
+cohort summary (the cohort report's page), the copy-number driver calls, and their therapy
+evidence."""
 
 from __future__ import annotations
 
@@ -32,6 +33,29 @@ def register(subparsers) -> None:
     entry.add_argument("--output", required=True, help="Parquet to write (COPY_NUMBER_SCHEMA)")
     entry.set_defaults(func=_cmd_import)
 
+    summary = commands.add_parser("summary", help="per gene, patients amplified / gained / lost "
+                                  "/ deep-deleted: printed, and the cohort report's page")
+    table = summary.add_mutually_exclusive_group(required=True)
+    table.add_argument("--copy-number", help="copy-number Parquet (import output, or the "
+                       "workflow's results/cohort/copy_number.parquet)")
+    table.add_argument("--cna", help="cBioPortal/GISTIC discrete table (data_cna.txt)")
+    table.add_argument("--segments", help="cBioPortal .seg file on GRCh38 (log2 seg.mean)")
+    table.add_argument("--cnv-columns", "--table", dest="cnv_columns",
+                       help="CSV with a patient column and <GENE>_cnv columns (-2..2), e.g. the "
+                            "TCGA tables of MCAT")
+    summary.add_argument("--samples", help="TSV of sample -> patient (as for import)")
+    summary.add_argument("--patient-column", default="case_id",
+                         help="patient column of --cnv-columns (default %(default)s)")
+    summary.add_argument("--all-genes", action="store_true",
+                         help="every gene of --cna / --cnv-columns, not only TP53, BRCA1, BRCA2, "
+                              "EGFR")
+    summary.add_argument("--top", type=int, default=MAX_GENES_LISTED,
+                         help="genes printed, most altered first (default %(default)s)")
+    summary.add_argument("--out", help="HTML page to write (the cohort report's copy-number "
+                         "page, every gene)")
+    summary.add_argument("--tsv", help="the per-gene summary as TSV, every gene")
+    summary.set_defaults(func=_cmd_summary)
+
     drivers = commands.add_parser("drivers", help="copy-number driver calls beside the point "
                                   "calls' driver scores")
     drivers.add_argument("--copy-number", required=True, help="copy-number import output")
@@ -49,27 +73,63 @@ def register(subparsers) -> None:
     therapies.set_defaults(func=_cmd_therapies)
 
 
-def _cmd_import(args) -> int:
+def _read_table(args):
+    """(COPY_NUMBER_SCHEMA rows, the file read) of the source the arguments name."""
     from oncoweave.variants.copy_number import (
         COPY_NUMBER_GENES,
         read_gistic_table,
         read_sample_map,
         read_segments,
-        write_copy_number,
     )
     from oncoweave.variants.copy_number_tables import read_cnv_columns
 
+    if getattr(args, "copy_number", None):
+        from oncoweave.core.tables import read_parquet
+        from oncoweave.variants.copy_number import COPY_NUMBER_SCHEMA
+
+        return read_parquet(args.copy_number, expected_schema=COPY_NUMBER_SCHEMA)[0], \
+            args.copy_number
     samples = read_sample_map(args.samples) if args.samples else None
     genes = None if args.all_genes else COPY_NUMBER_GENES
     if args.cna:
-        table, given = read_gistic_table(args.cna, samples, genes), args.cna
-    elif args.segments:
-        table, given = read_segments(args.segments, samples), args.segments
-    else:
-        if samples is not None:
-            print("note: --samples is not used with --cnv-columns (its rows are patients)")
-        table, given = read_cnv_columns(args.cnv_columns, genes, args.patient_column), \
-            args.cnv_columns
+        return read_gistic_table(args.cna, samples, genes), args.cna
+    if args.segments:
+        return read_segments(args.segments, samples), args.segments
+    if samples is not None:
+        print("note: --samples is not used with --cnv-columns (its rows are patients)")
+    return read_cnv_columns(args.cnv_columns, genes, args.patient_column), args.cnv_columns
+
+
+def _cmd_summary(args) -> int:
+    from oncoweave.core.io import replaced_on_success
+    from oncoweave.report.cohort_copy_number import (
+        copy_number_page,
+        copy_number_summary,
+        summary_lines,
+    )
+    from oncoweave.report.cohort_tables import write_html
+
+    table, given = _read_table(args)
+    summary = copy_number_summary(table)
+    print(f"{Path(given).name}: {table['patient'].nunique()} patients x {len(summary)} genes, "
+          f"{len(table)} gene calls; most amplified or deep-deleted first:")
+    for line in summary_lines(summary, args.top):
+        print(f"  {line}")
+    if args.out:
+        write_html(copy_number_page(table, Path(given).name), args.out)
+        print(f"{args.out}: the per-gene page ({len(summary)} genes)")
+    if args.tsv:
+        with replaced_on_success(args.tsv) as temporary:
+            summary.to_csv(temporary, sep="\t", index=False)
+        print(f"{args.tsv}: the per-gene summary")
+    return 0
+
+
+def _cmd_import(args) -> int:
+    from oncoweave.variants.copy_number import COPY_NUMBER_GENES, write_copy_number
+
+    table, given = _read_table(args)
+    genes = None if args.all_genes else COPY_NUMBER_GENES
     write_copy_number(table, args.output, {"input": Path(given).name})
     print(f"{args.output}: {len(table)} gene calls, {table['patient'].nunique()} patients")
     counts = table.groupby(["gene", "call"]).size().unstack(fill_value=0)

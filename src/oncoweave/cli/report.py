@@ -26,6 +26,8 @@ def register(subparsers) -> None:
                         help="the cohort has no images (the imaging stage did not run)")
     parser.add_argument("--similar", help="similar-patients Parquet")
     parser.add_argument("--fusion", help="fused predictions Parquet (evaluate_fusion)")
+    parser.add_argument("--copy-number", help="copy-number driver calls Parquet (copy-number "
+                        "drivers); without it the report says the run has no copy number")
     parser.add_argument("--driver-threshold", type=float, default=DEFAULT_DRIVER_THRESHOLD)
     parser.add_argument("--output", required=True, help="HTML to write")
     parser.set_defaults(func=_cmd_report)
@@ -49,7 +51,8 @@ def _cmd_report(args) -> int:
         icb=args.icb, identity=args.identity, coverage=args.coverage,
         lesions=[Lesion(Path(i), Path(m), Path(r)) for i, m, r in args.lesion],
         imaging_run=not args.no_imaging, radiomics=args.radiomics, similar=args.similar,
-        fusion=args.fusion, driver_threshold=args.driver_threshold)
+        fusion=args.fusion, copy_number=args.copy_number,
+        driver_threshold=args.driver_threshold)
     return 0
 
 

@@ -20,6 +20,7 @@ from oncoweave.drivers.defaults import DRIVER_GENES
 from oncoweave.drivers.plots import draw_protein_track, pyplot
 from oncoweave.fusion.feature_table import GERMLINE_GENES
 from oncoweave.genome.protein import Domain, parse_hgvs_p
+from oncoweave.report.patient_copy_number import CN_CALL_COLOURS, call_words
 from oncoweave.variants.maf import DEFAULT_MAF_STATUSES, maf_alleles, variant_classification
 
 # maftools' default non-synonymous classes (read.maf vc_nonSyn): what an oncoprint shows.
@@ -34,6 +35,10 @@ CLASS_COLOURS = {
     "In_Frame_Ins": "#b15928", "Splice_Site": "#ff7f00", "Translation_Start_Site": "#a6cee3",
     "Nonstop_Mutation": "#fb9a99", MULTI_HIT: "#000000",
 }
+# Copy-number calls an oncoprint cell shows (the patient report's colours), and those that count
+# as the gene altered (cBioPortal's AMP and HOMDEL; a one-copy gain or loss is drawn lighter).
+ONCOPRINT_CN_CALLS = ("amplification", "deep_deletion", "gain", "loss")
+CN_ALTERED = ("amplification", "deep_deletion")
 STATUS_COLOURS = {"somatic": "tab:red", "loh": "tab:purple", "tumour_only": "tab:orange",
                   "germline": "tab:grey"}
 
@@ -100,6 +105,21 @@ def oncoprint_matrix(alterations: pd.DataFrame, patients: Sequence[str],
     return matrix
 
 
+def oncoprint_copy_number(copy_number: pd.DataFrame | None, patients: Sequence[str],
+                          genes: Sequence[str] = DRIVER_GENES) -> pd.DataFrame:
+    """Genes x patients: the tumour's copy-number call (COPY_NUMBER_SCHEMA rows) where it is
+    amplification, deep_deletion, gain or loss; '' where neutral, copy-neutral LOH or not
+    measured (and everywhere without a table)."""
+    matrix = pd.DataFrame("", index=list(genes), columns=list(patients), dtype=object)
+    if copy_number is None or copy_number.empty:
+        return matrix
+    shown = copy_number[copy_number["gene"].isin(genes) & copy_number["patient"].isin(patients)
+                        & copy_number["call"].isin(ONCOPRINT_CN_CALLS)]
+    for gene, patient, call in zip(shown["gene"], shown["patient"], shown["call"]):
+        matrix.at[gene, patient] = call
+    return matrix
+
+
 def oncoprint_order(matrix: pd.DataFrame) -> tuple[list[str], list[str]]:
     """Genes by the number of patients altered (most first), patients sorted so that those altered
     in the first gene come first, then the second, ... (the 'memo sort' of cBioPortal/maftools)."""
@@ -112,23 +132,41 @@ def oncoprint_order(matrix: pd.DataFrame) -> tuple[list[str], list[str]]:
     return genes, [str(patient) for patient in patients]
 
 
+def oncoprint_layout(alterations: pd.DataFrame, copy_number: pd.DataFrame | None,
+                     patients: Sequence[str], genes: Sequence[str] = DRIVER_GENES
+                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(mutation matrix, copy-number matrix), genes x patients in the oncoprint's order: genes
+    and patients sorted by :func:`oncoprint_order` over the cells altered by a mutation, an
+    amplification or a deep deletion."""
+    matrix = oncoprint_matrix(alterations, patients, genes)
+    cn = oncoprint_copy_number(copy_number, patients, genes)
+    gene_order, patient_order = oncoprint_order(matrix.where(matrix != "",
+                                                             cn.where(cn.isin(CN_ALTERED), "")))
+    return matrix.loc[gene_order, patient_order], cn.loc[gene_order, patient_order]
+
+
 def plot_oncoprint(alterations: pd.DataFrame, germline: pd.DataFrame, patients: Sequence[str],
                    path: str | Path, *, threshold: float,
-                   genes: Sequence[str] = DRIVER_GENES) -> pd.DataFrame:
-    """The oncoprint PNG; returns the matrix it drew (genes x patients, in the drawn order).
+                   genes: Sequence[str] = DRIVER_GENES,
+                   copy_number: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The oncoprint PNG; returns the mutation matrix it drew (genes x patients, in the drawn
+    order; :func:`oncoprint_layout` gives its copy-number matrix too).
 
-    A cell's colour is the tumour's mutation class; a white dot marks a cell with a likely driver
-    (``driver_score`` >= threshold), a black triangle a germline pathogenic BRCA1/2 call. Above:
-    non-silent mutations per tumour; right: the share of patients altered per gene.
+    A cell's colour is the tumour's mutation class; with ``copy_number`` (COPY_NUMBER_SCHEMA
+    rows), an amplification or deep deletion fills the cell dark red or dark blue, a gain or loss
+    lighter, and a mutation of that cell is a bar inside it (as maftools draws both). A white dot
+    marks a cell with a likely driver (``driver_score`` >= threshold), a black triangle a
+    germline pathogenic BRCA1/2 call. Above: non-silent mutations per tumour; right: the share of
+    patients altered per gene (a mutation, an amplification or a deep deletion).
     """
     plt = pyplot()
     from matplotlib.colors import ListedColormap
 
     if not len(patients):
         raise InputError("the cohort has no patients to draw")
-    matrix = oncoprint_matrix(alterations, patients, genes)
-    gene_order, patient_order = oncoprint_order(matrix)
-    matrix = matrix.loc[gene_order, patient_order]
+    matrix, cn = oncoprint_layout(alterations, copy_number, patients, genes)
+    gene_order, patient_order = list(matrix.index), list(matrix.columns)
+    altered = matrix.where(matrix != "", cn.where(cn.isin(CN_ALTERED), ""))
     likely = set(alterations.loc[alterations["driver_score"] >= threshold, ["gene", "patient"]]
                  .itertuples(index=False, name=None))
     carriers = set(germline[["gene", "patient"]].itertuples(index=False, name=None))
@@ -150,12 +188,24 @@ def plot_oncoprint(alterations: pd.DataFrame, germline: pd.DataFrame, patients: 
     top.set_ylabel("mutations", fontsize=8)
     top.set_xticks([])
     top.spines[["top", "right"]].set_visible(False)
-    names = list(CLASS_COLOURS)
-    codes = matrix.apply(lambda column: column.map(
-        lambda label: names.index(label) + 1 if label in CLASS_COLOURS else 0)).to_numpy(int)
-    palette = ListedColormap(["#e6e6e6"] + [CLASS_COLOURS[name] for name in names])
+    colours = {**CLASS_COLOURS, **{call: CN_CALL_COLOURS[call] for call in ONCOPRINT_CN_CALLS}}
+    names = list(colours)
+    # A cell with a copy-number call is filled by it; its mutation, if any, is a bar inside.
+    base = cn.where(cn != "", matrix)
+    codes = base.apply(lambda column: column.map(
+        lambda label: names.index(label) + 1 if label in colours else 0)).to_numpy(int)
+    palette = ListedColormap(["#e6e6e6"] + [colours[name] for name in names])
     cells.imshow(codes, cmap=palette, vmin=-0.5, vmax=len(names) + 0.5, aspect="auto",
                  interpolation="nearest")
+    inner = (cn != "").to_numpy() & (matrix != "").to_numpy()
+    if inner.any():
+        from matplotlib.collections import PatchCollection
+
+        rows, columns = np.nonzero(inner)
+        cells.add_collection(PatchCollection(
+            [plt.Rectangle((x - 0.4, y - 0.18), 0.8, 0.36) for y, x in zip(rows, columns)],
+            facecolors=[CLASS_COLOURS[matrix.iat[y, x]] for y, x in zip(rows, columns)],
+            edgecolors="none", zorder=2))
     if len(patient_order) <= 200:  # white gaps between cells while they are wide enough
         cells.vlines(np.arange(-0.5, len(patient_order)), -0.5, len(gene_order) - 0.5,
                      color="white", linewidth=2)
@@ -181,22 +231,24 @@ def plot_oncoprint(alterations: pd.DataFrame, germline: pd.DataFrame, patients: 
     cells.tick_params(length=0)
     for spine in cells.spines.values():
         spine.set_visible(False)
-    share = (matrix != "").mean(axis=1) * 100
+    share = (altered != "").mean(axis=1) * 100
     side.barh(range(len(gene_order)), share.to_numpy(), color="tab:grey", height=0.7)
     side.set_ylim(len(gene_order) - 0.5, -0.5)
     side.set_yticks([])
-    side.set_xlabel("% patients", fontsize=8)
+    side.set_xlabel("% patients altered" if copy_number is not None else "% patients",
+                    fontsize=8)
     side.spines[["top", "right"]].set_visible(False)
     for y, value in enumerate(share.to_numpy()):
         side.text(value + 1, y, f"{value:.0f}%", va="center", fontsize=7)
     side.set_xlim(0, 130)
-    drawn = set(np.unique(matrix.to_numpy()))
-    shown = [name for name in CLASS_COLOURS if name in drawn]
-    handles = [plt.Rectangle((0, 0), 1, 1, color=CLASS_COLOURS[name]) for name in shown]
+    drawn = set(np.unique(matrix.to_numpy())) | set(np.unique(cn.to_numpy()))
+    shown = [name for name in colours if name in drawn]
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colours[name]) for name in shown]
     handles += [plt.Line2D([], [], marker="o", color="white", markeredgecolor="black",
                            linestyle="", markersize=5),
                 plt.Line2D([], [], marker="v", color="black", linestyle="", markersize=5)]
-    labels = [name.replace("_", " ") for name in shown] + [
+    labels = [call_words(name) if name in CN_CALL_COLOURS else name.replace("_", " ")
+              for name in shown] + [
         f"likely driver (score ≥ {threshold:g})", "germline pathogenic (BRCA1/2)"]
     figure.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4), fontsize=7,
                   frameon=False, bbox_to_anchor=(0.45, 0.0))

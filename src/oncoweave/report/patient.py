@@ -1,12 +1,13 @@
 """One self-contained HTML report per patient, from that patient's Parquet tables only.
 
 ``render_patient_report`` reads the stage outputs named to it (drivers, therapies, TMB,
-immunotherapy response, the de-identified lesion working copies, cohort radiomics, similar
-patients, the fused predictions, coverage and identity QC) and writes one HTML file with its
-images embedded as base64 PNG and no script or link to fetch at view time. It never reads a
-sheet or an image header: what the report shows is what the stages wrote. Each section is
-present, or says plainly why it is empty (no normal, no image, stage not run). The sections are
-made in ``report.patient_sections`` and ``report.patient_imaging``; the QC section (coverage from
+immunotherapy response, the copy-number driver calls, the de-identified lesion working copies,
+cohort radiomics, similar patients, the fused predictions, coverage and identity QC) and writes
+one HTML file with its images embedded as base64 PNG and no script or link to fetch at view
+time. It never reads a sheet or an image header: what the report shows is what the stages wrote.
+Each section is present, or says plainly why it is empty (no normal, no image, stage not run).
+The sections are made in ``report.patient_sections``, ``report.patient_copy_number`` and
+``report.patient_imaging``; the QC section (coverage from
 ``variants.coverage``, sample identity, provenance) and the page itself here.
 """
 
@@ -28,10 +29,12 @@ from oncoweave import __version__
 from oncoweave.core.errors import InputError
 from oncoweave.core.io import replaced_on_success
 from oncoweave.core.tables import read_parquet, require_columns
+from oncoweave.drivers.copy_number import CN_DRIVERS_SCHEMA
 from oncoweave.drivers.defaults import DEFAULT_DRIVER_THRESHOLD
 from oncoweave.drivers.schema import DRIVERS_SCHEMA
 from oncoweave.fusion.schema import PATIENT_PREDICTIONS_SCHEMA
 from oncoweave.fusion.retrieval import SIMILAR_PATIENTS_SCHEMA
+from oncoweave.report.patient_copy_number import copy_number_section
 from oncoweave.report.patient_imaging import Lesion, imaging_section
 from oncoweave.report.patient_sections import (
     Section,
@@ -259,6 +262,7 @@ def render_patient_report(patient: str, output: str | Path, *, drivers: str | Pa
                           radiomics: str | Path | None = None,
                           similar: str | Path | None = None,
                           fusion: str | Path | None = None,
+                          copy_number: str | Path | None = None,
                           driver_threshold: float = DEFAULT_DRIVER_THRESHOLD,
                           config_hash: str | None = None,
                           tables: ShardTables | None = None,
@@ -267,11 +271,12 @@ def render_patient_report(patient: str, output: str | Path, *, drivers: str | Pa
     """Write the patient's HTML report from the stage tables named; return its sections.
 
     ``None`` for an optional table means its stage did not run for this patient (the section
-    says so). Bad input raises InputError naming the file; nothing is written then. ``tables``
-    (one per shard) reads each table once for all the shard's reports. ``call_set_note`` (the
-    import's words for an allowed empty or mostly dropped VCF) heads the page; ``tumour_column``
-    (a one-sample VCF's column read as the tumour, not named as the sheet's sample) is said under
-    provenance.
+    says so; ``copy_number``, the shard's copy-number driver calls, None when the run has no
+    copy-number table). Bad input raises InputError naming the file; nothing is written then.
+    ``tables`` (one per shard) reads each table once for all the shard's reports.
+    ``call_set_note`` (the import's words for an allowed empty or mostly dropped VCF) heads the
+    page; ``tumour_column`` (a one-sample VCF's column read as the tumour, not named as the
+    sheet's sample) is said under provenance.
     """
     patient = str(patient)
     tables = ShardTables() if tables is None else tables
@@ -282,6 +287,7 @@ def render_patient_report(patient: str, output: str | Path, *, drivers: str | Pa
     similar_table = tables.patient_rows(similar, SIMILAR_PATIENTS_SCHEMA, patient)
     fusion_table = tables.patient_rows(fusion, None, patient, FUSION_COLUMNS)
     coverage_table = tables.patient_rows(coverage, COVERAGE_SCHEMA, patient)
+    copy_number_table = tables.patient_rows(copy_number, CN_DRIVERS_SCHEMA, patient)
     radiomics_table = None
     if radiomics is not None:
         radiomics_table = tables.table(radiomics, None, ["patient", "lesion", "modality"])
@@ -291,6 +297,7 @@ def render_patient_report(patient: str, output: str | Path, *, drivers: str | Pa
     sections = [
         drivers_section(driver_table, driver_threshold, call_set_note),
         germline_section(driver_table, driver_threshold),
+        copy_number_section(copy_number_table),
         therapies_section(therapy_table, cancer_type or None),
         tmb_icb_section(tmb_table, icb_table),
         imaging_section(patient, lesions, radiomics_table, imaging_run),
@@ -302,7 +309,8 @@ def render_patient_report(patient: str, output: str | Path, *, drivers: str | Pa
                                     "radiomics": Path(radiomics) if radiomics else None,
                                     "similar patients": Path(similar) if similar else None,
                                     "fusion": Path(fusion) if fusion else None,
-                                    "coverage": Path(coverage) if coverage else None}),
+                                    "coverage": Path(coverage) if coverage else None,
+                                    "copy number": Path(copy_number) if copy_number else None}),
                    config_hash, patient, tables, tumour_column),
     ]
     if call_set_note and driver_table.empty:
