@@ -328,6 +328,30 @@ def test_bad_image_rows(cohort_dir, row, expected):
     assert expected in str(caught.value)
 
 
+def test_mask_is_optional_per_row(cohort_dir):
+    """A row may leave its mask empty (the segmenter proposes one); the image stays required."""
+    rows = [["P1", "img/P1.nii.gz", "img/P1_mask.nii.gz", "CT", "1"],
+            ["P1", "img/P1.nii.gz", "", "CT", "2"]]
+    images = load_images(write_tsv(cohort_dir / "images.tsv", IMAGE_HEADER, rows), IMAGES_SCHEMA)
+    assert list(images["mask"]) == ["img/P1_mask.nii.gz", ""]
+    assert list(images["lesion"]) == ["L1", "L2"]
+
+
+def test_mask_column_may_be_left_out(cohort_dir):
+    header = ["patient", "image", "modality"]
+    images = load_images(write_tsv(cohort_dir / "images.tsv", header,
+                                   [["P1", "img/P1.nii.gz", "CT"]]), IMAGES_SCHEMA)
+    assert list(images["mask"]) == [""] and list(images["label"]) == ["1"]
+
+
+def test_row_without_image_is_one_error_naming_file_and_row(cohort_dir):
+    rows = [["P1", "img/P1.nii.gz", "", "CT", "1"], ["P1", "", "img/P1_mask.nii.gz", "CT", "2"]]
+    sheet = write_tsv(cohort_dir / "images.tsv", IMAGE_HEADER, rows)
+    with pytest.raises(InputError) as caught:
+        load_images(sheet, IMAGES_SCHEMA)
+    assert str(caught.value) == f"{sheet}: row 2 (line 3): column 'image': is empty but required"
+
+
 CLINICAL_HEADER = ["patient", "age", "sex", "os_months", "os_event", "smoking"]
 
 

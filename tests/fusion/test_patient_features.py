@@ -96,7 +96,9 @@ def tmb_row(patient: str, tmb: float | None, reportable: bool) -> dict:
 
 def lesion(patient: str, name: str, modality: str, volume: float, mean: float,
            contrast: float, entropy: float) -> dict:
+    # P3's mask is the segmenter's proposal: mask_source describes the row, it is no feature.
     return {"patient": patient, "lesion": name, "modality": modality,
+            "mask_source": "proposed" if patient == "P3" else "given",
             **dict(zip(RADIOMIC_NAMES, (volume, mean, contrast, entropy)))}
 
 

@@ -425,8 +425,44 @@ def test_ingested_cases_pair_records_with_their_files(nifti_case, tmp_path):
     masks = [str(tmp_path / name / "mask.nii.gz") for name in "ab"]
     cases = imaging.ingested_cases(records, images, masks)
     assert cases[1] == {"patient": "P05", "lesion": "L1", "modality": "CT", "image": images[1],
-                        "mask": masks[1], "label": 1}
+                        "mask": masks[1], "label": 1, "mask_source": "given"}
     with pytest.raises(InputError, match="records image .*/a/image.nii.gz, not .*/b/image"):
         imaging.ingested_cases(records[:1], images[1:], masks[:1])
     with pytest.raises(InputError, match="2 ingest records but 1 images"):
         imaging.ingested_cases(records, images[:1], masks)
+
+
+def test_row_without_a_mask_is_ingested_as_its_image_alone(nifti_case, phantom, tmp_path):
+    """De-identified and read like any image; no mask working copy; the record says 'none yet';
+    the models' cases (given masks only) leave it out, the segmenter's have it alone."""
+    image, _ = phantom
+    ingest(*nifti_case, tmp_path / "a")
+    record = ingest(nifti_case[0], "", tmp_path / "b")
+    assert record["mask_source"] == "none yet" and record["mask"] is None
+    assert record["lesion_voxels"] is None and record["lesion_volume_ml"] is None
+    assert_same_grid(sitk.ReadImage(str(tmp_path / "b" / "image.nii.gz")), image)
+    assert not (tmp_path / "b" / "mask.nii.gz").exists()
+    table, _ = read_parquet(tmp_path / "b" / "ingest.parquet", INGEST_SCHEMA)
+    assert table.iloc[0]["mask_source"] == "none yet"
+    files = ([tmp_path / n / "ingest.parquet" for n in "ab"],
+             [str(tmp_path / n / "image.nii.gz") for n in "ab"],
+             [str(tmp_path / n / "mask.nii.gz") for n in "ab"])
+    assert [c["image"] for c in imaging.ingested_cases(*files)] == [files[1][0]]
+    maskless = imaging.ingested_cases(*files, which=imaging.MASK_NONE_YET)
+    assert [(c["image"], c["mask"], c["mask_source"]) for c in maskless] == [
+        (files[1][1], None, "none yet")]
+    assert [c["mask_source"] for c in imaging.ingested_cases(*files, which="all")] == [
+        "given", "none yet"]
+
+
+def test_dicom_row_without_a_mask_is_deidentified(dicom_case, tmp_path, caplog):
+    with caplog.at_level(logging.DEBUG):
+        record = ingest(dicom_case[0], None, tmp_path / "out")
+    assert record["deidentified"] is True and record["mask_source"] == "none yet"
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["image.nii.gz",
+                                                                    "ingest.parquet"]
+    table, meta = read_parquet(tmp_path / "out" / "ingest.parquet", INGEST_SCHEMA)
+    texts = [gzip.decompress((tmp_path / "out" / "image.nii.gz").read_bytes()),
+             (table.to_csv() + str(meta) + caplog.text).encode()]
+    planted = [value.lower().encode() for value in PLANTED_PHI.values()]
+    assert not [value for value in planted for text in texts if value in text.lower()]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import logging
 import math
 import re
 from pathlib import Path
@@ -28,8 +29,8 @@ from oncoweave.imaging.defaults import (
     TESTCASE_DIR,
 )
 from oncoweave.imaging.radiomics import (
-    ID_COLUMNS,
     extract_features,
+    feature_columns,
     merge_radiomics,
     radiomics_schema,
     radiomics_table,
@@ -156,8 +157,9 @@ def phantom_cases(*patients: str) -> list[dict]:
 
 def test_table_schema_provenance_and_merge(tmp_path):
     table = radiomics_table(phantom_cases("P1", "P2"), IBSI_PARAMS)
-    features = [name for name in table.columns if name not in ID_COLUMNS]
-    assert list(table.columns[:3]) == ["patient", "lesion", "modality"] and len(features) == 107
+    features = feature_columns(table)
+    assert list(table.columns[:4]) == ["patient", "lesion", "modality", "mask_source"]
+    assert len(features) == 107 and list(table["mask_source"]) == ["given", "given"]
     schema = radiomics_schema(features)
     assert schema.names == list(table.columns)
     assert schema.field("original_glcm_Contrast").metadata[b"description"] == (
@@ -204,7 +206,7 @@ def test_radiomics_cli_on_breast1(baselines, tmp_path, capsys):
     df, metadata = read_radiomics(out)
     assert len(df) == 1 and df.loc[0, "patient"] == "B1" and df.loc[0, "lesion"] == "L1"
     assert metadata["radiomics_params_file"] == "radiomics.yaml"  # the bundled default
-    read_parquet(out, expected_schema=radiomics_schema(list(df.columns[3:])))
+    read_parquet(out, expected_schema=radiomics_schema(list(df.columns[4:])))
     assert "293 features of patient B1 lesion L1" in capsys.readouterr().out
     # With the baseline's settings (no resampling) the volume is the baseline's exactly.
     params = baseline_params(baselines, "breast1", tmp_path / "params.yaml")
@@ -344,7 +346,7 @@ def test_sts_pet_lung_metastasis(tmp_path, capsys):
                  "lung_metastasis", "--output", str(tmp_path / "cv.json")]) == 0
     assert "51 patients (19 positive), 107 features" in capsys.readouterr().out
     df, _ = read_radiomics(features)
-    result = cross_validated_auroc(df.set_index("patient")[list(df.columns[3:])],
+    result = cross_validated_auroc(df.set_index("patient")[feature_columns(df)],
                                    read_outcome_labels(STS_DIR / "outcome_lung_metastasis.csv",
                                                        "patient_id", "lung_metastasis"))
     # SUVmax on the native grid reproduces the cohort's SOURCE.md figure (0.811).
@@ -352,3 +354,30 @@ def test_sts_pet_lung_metastasis(tmp_path, capsys):
     assert result["model"]["auroc"] > 0.65
     written = json.loads((tmp_path / "cv.json").read_text())
     assert written["model"]["auroc"] == pytest.approx(result["model"]["auroc"])
+
+
+def test_proposed_masks_are_marked_and_a_refused_one_is_left_out(tmp_path, caplog):
+    """mask_source follows the case; pyradiomics refusing a proposed mask (one voxel) leaves that
+    lesion out with a warning naming it, where a given one stays an error."""
+    one_voxel = sitk.Image(sitk.ReadImage(str(PHANTOM_MASK)))
+    one_voxel = sitk.GetArrayFromImage(one_voxel) * 0
+    one_voxel[2, 2, 2] = 1
+    written = sitk.GetImageFromArray(one_voxel.astype("uint8"))
+    written.CopyInformation(sitk.ReadImage(str(PHANTOM_MASK)))
+    sitk.WriteImage(written, str(tmp_path / "one.nii.gz"))
+    cases = phantom_cases("P1", "P2", "P3")
+    cases[1]["mask_source"] = "proposed"
+    cases[2].update(mask_source="proposed", mask=str(tmp_path / "one.nii.gz"))
+    with caplog.at_level(logging.WARNING):
+        table = radiomics_table(cases, IBSI_PARAMS)
+    assert list(zip(table["patient"], table["mask_source"])) == [("P1", "given"),
+                                                                 ("P2", "proposed")]
+    assert "patient P3 lesion L1: no radiomics on its proposed mask" in caplog.text
+    write_radiomics(table, tmp_path / "t.parquet", IBSI_PARAMS)
+    empty = radiomics_table([], IBSI_PARAMS)  # a shard whose lesions all lack a mask
+    write_radiomics(empty, tmp_path / "empty.parquet", IBSI_PARAMS)
+    merged = merge_radiomics([tmp_path / "empty.parquet", tmp_path / "t.parquet"],
+                             tmp_path / "cohort.parquet")
+    assert list(merged["mask_source"]) == ["given", "proposed"]
+    with pytest.raises(InputError, match="pyradiomics refused"):
+        radiomics_table([{**cases[2], "mask_source": "given"}], IBSI_PARAMS)

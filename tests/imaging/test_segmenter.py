@@ -238,3 +238,48 @@ def test_benchmark_command_prints_folds_and_radiomics_on_proposed_masks(tmp_path
     assert result["radiomics"]["SUVmax"]["n"] == 9
     assert abs(result["radiomics"]["SUVmax"]["median_relative_difference"]) < 0.05
     assert "cv_seconds" not in result
+
+
+def test_segment_lesions_step_proposes_or_says_why(tmp_path, fitted):
+    """The workflow's segment_lesions step: the bundle reloaded proposes what the fitted model
+    does; an image with nothing to find and a not-fitted bundle give no mask and a reason, never an
+    error; radiomics' cases then hold the proposed mask and leave the others out."""
+    from oncoweave.core.model_status import write_not_fitted_bundle
+    from oncoweave.imaging.proposed_masks import (
+        PROPOSALS_SCHEMA,
+        load_segmenter,
+        propose_masks,
+        with_proposed_masks,
+    )
+    from oncoweave.imaging.segmenter_cv import _write_bundle
+
+    _write_bundle(tmp_path / "bundle", fitted, {"seed": TINY.seed}, TINY)
+    reloaded, reason = load_segmenter(tmp_path / "bundle", "cpu")
+    assert reason is None
+    sphere = write_lesion(tmp_path, "new", 8.0, noise_seed=99)
+    background = write_lesion(tmp_path, "empty", 0.0, noise_seed=5)
+    # The same weights: the same probabilities (to float rounding where fitted ran on CUDA).
+    np.testing.assert_allclose(*(model.predict_proba(np.asarray(
+        nib.load(sphere["image"]).dataobj, dtype=np.float32)[None, None])
+        for model in (reloaded, fitted)), atol=1e-5)
+    cases = [{**case, "mask": None, "mask_source": "none yet"} for case in (sphere, background)]
+    table = propose_masks(cases, tmp_path / "bundle", tmp_path / "proposed")
+    written, _ = read_parquet(tmp_path / "proposed" / "proposals.parquet", PROPOSALS_SCHEMA)
+    assert written["mask_source"].tolist() == ["proposed", "none"] == table["mask_source"].tolist()
+    assert written.loc[1, "reason"] == "the segmenter found no lesion voxel (probability > 0.5)"
+    mask = np.asarray(nib.load(written.loc[0, "mask"]).dataobj)
+    given = np.asarray(nib.load(sphere["mask"]).dataobj) > 0
+    assert written.loc[0, "voxels"] == mask.sum() > 0
+    assert 2 * (mask.astype(bool) & given).sum() / (mask.sum() + given.sum()) > 0.7
+    given_case = {**sphere, "patient": "G", "mask_source": "given"}
+    kept = with_proposed_masks([cases[1], given_case, cases[0]], tmp_path / "proposed")
+    assert [(c["patient"], c["mask_source"]) for c in kept] == [("G", "given"),
+                                                               ("new", "proposed")]
+    assert kept[1]["mask"] == written.loc[0, "mask"]
+
+    write_not_fitted_bundle(tmp_path / "unfitted", "2 patient(s), fewer than the 3 folds", {})
+    table = propose_masks(cases, tmp_path / "unfitted", tmp_path / "none")
+    assert table["mask_source"].tolist() == ["none", "none"]
+    assert set(table["reason"]) == {"segmenter not fitted: 2 patient(s), fewer than the 3 folds"}
+    assert sorted(p.name for p in (tmp_path / "none").iterdir()) == ["proposals.parquet"]
+    assert with_proposed_masks(cases, tmp_path / "none") == []

@@ -298,12 +298,14 @@ def test_therapy_tiers_keep_the_best_tier_and_every_source(tmp_path):
 def test_radiomics_summary_in_readable_units():
     radiomics = pd.DataFrame({
         "patient": ["P1", "P2", "P3"], "lesion": ["L1", "L1", "L2"], "modality": ["CT", "CT", "MR"],
+        "mask_source": ["given", "proposed", "given"],
         "original_shape_MeshVolume": [1000.0, 3000.0, 500.0],
         "original_shape_Maximum3DDiameter": [12.0, 20.0, 9.0],
         "original_firstorder_Mean": [40.0, 60.0, 300.0],
         "original_glszm_ZoneEntropy": [1.0, 2.0, 3.0]})
     lesions, modalities = radiomics_summary(radiomics)
     assert lesions["volume (mL)"].tolist() == [1.0, 3.0, 0.5]
+    assert lesions["mask"].tolist() == ["given", "proposed", "given"]  # not counted a feature
     assert "sphericity" not in lesions  # absent from the table: not invented
     ct = modalities.set_index("modality").loc["CT"]
     assert ct.lesions == 2 and ct.patients == 2 and ct["features extracted"] == 4

@@ -737,3 +737,24 @@ def test_phi_planted_in_the_clinical_sheet_reaches_no_report(toy_run, tmp_path):
     paths = [report_index(workdir)[p] for p in TOY_PATIENTS]
     assert not _phi_in(paths, list(SHEET_PHI.values()))
     assert "P05" in paths[4].read_text()
+
+
+def test_imaging_section_marks_proposed_masks_and_says_why_one_is_missing(tables, tmp_path):
+    image, mask = _write_lesion(tmp_path)
+    record = tmp_path / "ingest.parquet"
+    pd.DataFrame([{"patient": "X1", "lesion": lesion, "modality": "CT", "label": 1,
+                   "source_format": "nifti", "lesion_volume_ml": None}
+                  for lesion in ("L1",)]).to_parquet(record)
+    radiomics = tmp_path / "radiomics.parquet"
+    pd.DataFrame({"patient": ["X1", "X2"], "lesion": ["L1"] * 2, "modality": ["CT"] * 2,
+                  "mask_source": ["proposed", "given"],
+                  "original_shape_VoxelVolume": [600.0, 100.0]}).to_parquet(radiomics)
+    output = tmp_path / "X1.html"
+    render_patient_report("X1", output, **tables, radiomics=radiomics, lesions=[
+        Lesion(image, mask, record, "proposed"),
+        Lesion(image, tmp_path / "not_proposed.nii.gz", record, "proposed")])
+    text = section_text(output.read_text(), "imaging")
+    assert "Lesion L1 (CT, nifti input, de-identified working copy; mask proposed by the " \
+           "segmenter)" in text
+    assert "key radiomic features (pyradiomics) on the mask proposed by the segmenter" in text
+    assert "no mask was given and the segmenter proposed none" in text

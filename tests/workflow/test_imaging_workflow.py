@@ -31,8 +31,9 @@ def imaging(toy_run):
 def test_radiomics_has_one_row_per_lesion_as_pyradiomics_computes_it(imaging):
     table = pd.read_parquet(imaging / "results/cohort/radiomics.parquet")
     assert list(zip(table.patient, table.lesion)) == list(zip(TOY_SHEET.patient, TOY_SHEET.lesion))
-    assert list(table.columns[:3]) == ["patient", "lesion", "modality"]
-    features = table.columns[3:]
+    assert list(table.columns[:4]) == ["patient", "lesion", "modality", "mask_source"]
+    assert (table["mask_source"] == "given").all()  # every toy row gives its mask
+    features = table.columns[4:]
     assert all(name.startswith(("original_", "log-sigma", "wavelet")) for name in features)
     # The workflow's value is pyradiomics' own on the same working copy with the same settings.
     lesion = imaging / "results/shards" / shard_of(imaging, "P01") / "imaging/P01/L1"

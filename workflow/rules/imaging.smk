@@ -1,7 +1,8 @@
 # Imaging: ingest (DICOM de-identified to NIfTI working copies, geometry checked), IBSI-checked
 # radiomics (pyradiomics), deep features from a MONAI encoder trained on the cohort (GPU rule),
 # a supervised MONAI lesion classifier of a clinical label, cross-validated (GPU rule), and a
-# MONAI U-Net lesion segmenter with its cross-validated Dice/HD95 (GPU rule).
+# MONAI U-Net lesion segmenter with its cross-validated Dice/HD95 (GPU rule), which proposes a mask
+# for image rows that give none (segment_lesions, GPU rule; radiomics then says mask_source).
 # Later stages read results/cohort/radiomics.parquet and deep_features.parquet, never the images.
 
 
@@ -30,8 +31,10 @@ rule ingest_images:
 
 
 rule extract_radiomics:
+    # Each lesion on its given mask, or on the mask segment_lesions proposed for a row without one
+    # (a lesion with neither is left out, its reason in the log); mask_source says which.
     input:
-        imaging="results/shards/{shard}/imaging",
+        unpack(shard_radiomics_inputs),
         params=RADIOMICS_PARAMS,
     output:
         "results/shards/{shard}/radiomics.parquet",
@@ -46,9 +49,7 @@ rule extract_radiomics:
         mem_mb=4000,
         runtime=60,
     params:
-        lesions=lambda wildcards: ingested_lesions(
-            [key for p in SHARDS[wildcards.shard] for key in LESIONS_OF.get(p, [])]
-        ),
+        lesions=lambda wildcards: ingested_lesions(_lesions_of_shard(wildcards.shard)),
     script:
         "../scripts/extract_radiomics.py"
 
@@ -182,3 +183,30 @@ rule train_segmenter:
         settings=config["imaging"]["segmenter"],
     script:
         "../scripts/train_segmenter.py"
+
+
+rule segment_lesions:
+    # A mask proposed by the fitted segmenter (trained on given masks only: no cycle) for each
+    # lesion of the shard ingested without one; planned only for shards with such rows. A
+    # not-fitted segmenter or an empty proposal leaves the lesion without a mask, its reason in
+    # the log and in proposals.parquet: never a failure.
+    input:
+        imaging="results/shards/{shard}/imaging",
+        bundle="results/imaging/segmenter",
+    output:
+        directory("results/shards/{shard}/proposed_masks"),
+    log:
+        "logs/segment_lesions/{shard}.log",
+    benchmark:
+        "benchmarks/segment_lesions/{shard}.tsv"
+    conda:
+        "../../envs/imaging.yaml"
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=60,
+        gpu=1,
+    params:
+        lesions=shard_maskless_lesions,
+    script:
+        "../scripts/segment_lesions.py"

@@ -311,8 +311,37 @@ def shard_image_rows(wildcards):
 
 
 def shard_image_files(wildcards):
-    """The images and masks the shard's lesion rows name."""
-    return [path for row in shard_image_rows(wildcards) for path in (row["image"], row["mask"])]
+    """The images and masks the shard's lesion rows name (a row may give no mask)."""
+    return [
+        path for row in shard_image_rows(wildcards) for path in (row["image"], row["mask"]) if path
+    ]
+
+
+@functools.lru_cache(maxsize=None)
+def _lesions_of_shard(shard):
+    return [key for patient in SHARDS[shard] for key in LESIONS_OF.get(patient, [])]
+
+
+def _maskless_of_shard(shard):
+    return [key for key in _lesions_of_shard(shard) if key in MASKLESS]
+
+
+def proposed_masks_folder(shard):
+    """The shard's segment_lesions folder, or None when each of its lesion rows gives a mask."""
+    return f"results/shards/{shard}/proposed_masks" if _maskless_of_shard(shard) else None
+
+
+def shard_radiomics_inputs(wildcards):
+    """The shard's ingested lesions, and its proposed masks when some row gives none."""
+    inputs = {"imaging": f"results/shards/{wildcards.shard}/imaging"}
+    if proposed_masks_folder(wildcards.shard):
+        inputs["proposed"] = proposed_masks_folder(wildcards.shard)
+    return inputs
+
+
+def shard_maskless_lesions(wildcards):
+    """Working copies and ingest records of the shard's lesions ingested without a mask."""
+    return ingested_lesions(_maskless_of_shard(wildcards.shard))
 
 
 def ingested_lesions(keys):
@@ -360,21 +389,32 @@ def shard_report_inputs(wildcards):
         inputs["cnn_maps"] = "results/cohort/lesion_cnn_maps"  # rule train_lesion_classifier
     if COPY_NUMBER:  # the copy-number section's calls and driver verdicts
         inputs["copy_number"] = f"results/shards/{shard}/copy_number_drivers.parquet"
+    if proposed_masks_folder(shard):
+        inputs["proposed"] = proposed_masks_folder(shard)
     return inputs
 
 
 def shard_report_rows(wildcards):
-    """Per patient of the shard: whether it has coverage, and its lesions' working copies."""
+    """Per patient of the shard: whether it has coverage, and its lesions' working copies (image,
+    mask, ingest record, mask source: a lesion without a given mask shows its proposed one)."""
     rows = []
     for patient in SHARDS[wildcards.shard]:
-        lesions = ingested_lesions(LESIONS_OF.get(patient, []))
+        keys = LESIONS_OF.get(patient, [])
+        lesions = ingested_lesions(keys)
+        proposed = proposed_masks_folder(wildcards.shard)
+        masks = [
+            f"{proposed}/{key}/mask.nii.gz" if key in MASKLESS else mask
+            for key, mask in zip(keys, lesions["masks"])
+        ]
         rows.append(
             {
                 "patient": patient,
                 "coverage": patient not in IMPORTED_PATIENTS,
                 "lesions": [
-                    list(files)
-                    for files in zip(lesions["images"], lesions["masks"], lesions["records"])
+                    [image, mask, record, "proposed" if key in MASKLESS else "given"]
+                    for key, image, mask, record in zip(
+                        keys, lesions["images"], masks, lesions["records"]
+                    )
                 ],
             }
         )

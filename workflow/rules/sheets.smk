@@ -84,6 +84,8 @@ SHEET_ROW = {sample: row for row, sample in enumerate(SAMPLES["sample"], start=1
 # Imaging: each lesion row of the image sheet by its '<patient>/<lesion>' key.
 IMAGE_RECORD = IMAGES.to_dict("index")
 LESIONS_OF = {patient: list(keys) for patient, keys in IMAGES.groupby("patient").groups.items()}
+# Lesion rows that give no mask: rule segment_lesions proposes theirs (planned only for them).
+MASKLESS = frozenset(IMAGES.index[IMAGES["mask"] == ""])
 
 
 def _one_of(names):

@@ -1,12 +1,15 @@
-"""pyradiomics features of each ingested lesion of the shard's patients."""
+"""pyradiomics features of each ingested lesion of the shard's patients, on its given mask or
+on the one segment_lesions proposed (a lesion with neither is left out, its reason logged)."""
 from oncoweave.cli.glue import run_step
 from oncoweave.imaging.ingest import ingested_cases
+from oncoweave.imaging.proposed_masks import with_proposed_masks
 from oncoweave.imaging.radiomics import radiomics_table, write_radiomics
 
 
 def main():
     lesions = snakemake.params.lesions
-    cases = ingested_cases(lesions["records"], lesions["images"], lesions["masks"])
+    cases = ingested_cases(lesions["records"], lesions["images"], lesions["masks"], which="all")
+    cases = with_proposed_masks(cases, snakemake.input.get("proposed"))
     table = radiomics_table(cases, snakemake.input.params)
     write_radiomics(table, snakemake.output[0], snakemake.input.params)
 

@@ -255,7 +255,8 @@ def load_images(path: str | Path | None, schema_path: str | Path,
     """Load and check the image sheet; no path (config key empty/missing) gives an empty sheet.
 
     An empty ``lesion`` becomes "L<label>"; (patient, lesion) must be unique, and each image and
-    mask must be a NIfTI/NRRD file or a (DICOM series) folder.
+    given mask must be a NIfTI/NRRD file or a (DICOM series) folder. The image is required; the
+    mask may be empty (the workflow's segmenter proposes one, rule segment_lesions).
     """
     df = _load_optional_sheet(path, schema_path)
     df["lesion"] = [lesion or f"L{label}" for lesion, label in zip(df["lesion"], df["label"])]
@@ -280,6 +281,8 @@ def _check_image_forms(df: pd.DataFrame, path: str | Path | None,
     for row, record in enumerate(df.to_dict("records"), start=1):
         for column in IMAGE_FILE_COLUMNS:
             file_path = record[column]
+            if not file_path:  # an empty mask: none given (the schema requires the image)
+                continue
             if os.path.isdir(file_path) or os.path.normpath(file_path) in will_exist:
                 continue
             if not file_path.lower().endswith(IMAGE_FILE_SUFFIXES):

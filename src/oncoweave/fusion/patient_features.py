@@ -43,7 +43,7 @@ from oncoweave.fusion.feature_table import (
     VOLUME_FEATURE,
     modality_map,
 )
-from oncoweave.imaging.radiomics import ID_COLUMNS as IMAGE_ID_COLUMNS
+from oncoweave.imaging.radiomics import ID_COLUMNS as IMAGE_ID_COLUMNS, MASK_SOURCE
 from oncoweave.therapy.tmb import TMB_SCHEMA
 
 log = logging.getLogger(__name__)
@@ -201,7 +201,8 @@ def _read_tmb(tmb_tables) -> tuple[pd.DataFrame, str]:
 def _image_features(table: pd.DataFrame, source: str, what: str) -> list[str]:
     require_columns(table, list(IMAGE_ID_COLUMNS), source)
     _check_unique(table, ["patient", "lesion"], source, "each lesion of a patient once")
-    features = [str(c) for c in table.columns if c not in IMAGE_ID_COLUMNS]
+    # mask_source (radiomics: given or proposed mask) describes the row; it is not a feature.
+    features = [str(c) for c in table.columns if c not in (*IMAGE_ID_COLUMNS, MASK_SOURCE)]
     not_float = [c for c in features if not pd.api.types.is_numeric_dtype(table[c])]
     if not_float:
         raise InputError(f"{what} column(s) {', '.join(not_float[:3])} are not numbers",

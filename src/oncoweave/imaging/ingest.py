@@ -5,6 +5,11 @@ RTSTRUCT masks are refused: convert them to NIfTI first), read by ``image_files`
 go through ``deidentify``. The working copies are a float32 NIfTI image on the native grid and
 a uint8 NIfTI mask (1 = the lesion's label), plus one INGEST_SCHEMA row. Nothing from a source
 header reaches them: only the voxels and the grid are written.
+
+A lesion row without a mask (the image sheet's ``mask`` left empty) is ingested as its image alone:
+no mask working copy, its record's ``mask_source`` is MASK_NONE_YET and its lesion columns are
+null. Rule segment_lesions proposes its mask later; ``ingested_cases`` leaves such lesions out
+(the models train on given masks only) unless asked for them.
 """
 
 from __future__ import annotations
@@ -38,6 +43,9 @@ logger = logging.getLogger(__name__)
 SPACING_TOLERANCE = 1e-3
 DIRECTION_TOLERANCE = 1e-4
 
+MASK_GIVEN = "given"
+MASK_NONE_YET = "none yet"  # no mask in the image sheet; rule segment_lesions proposes one
+
 INGEST_SCHEMA = pa.schema([
     schema_field("patient", pa.string(), "Patient id from the image sheet"),
     schema_field("lesion", pa.string(), "Lesion id from the image sheet (default L<label>)"),
@@ -50,16 +58,24 @@ INGEST_SCHEMA = pa.schema([
     schema_field("spacing_x", pa.float64(), "Voxel spacing along x, mm"),
     schema_field("spacing_y", pa.float64(), "Voxel spacing along y, mm"),
     schema_field("spacing_z", pa.float64(), "Voxel spacing along z, mm"),
-    schema_field("lesion_voxels", pa.int64(), "Voxels of the lesion (mask == label)"),
-    schema_field("lesion_volume_ml", pa.float64(), "Lesion volume, ml (voxels x voxel volume)"),
-    schema_field("intensity_min", pa.float64(), "Lowest image value inside the lesion (CT: HU)"),
-    schema_field("intensity_mean", pa.float64(), "Mean image value inside the lesion"),
-    schema_field("intensity_max", pa.float64(), "Highest image value inside the lesion"),
+    schema_field("mask_source", pa.string(), f"'{MASK_GIVEN}' (the image sheet's mask) or "
+                 f"'{MASK_NONE_YET}' (no mask given: the segmenter proposes one)"),
+    schema_field("lesion_voxels", pa.int64(), "Voxels of the lesion (mask == label); null without "
+                 "a given mask", True),
+    schema_field("lesion_volume_ml", pa.float64(), "Lesion volume, ml (voxels x voxel volume); "
+                 "null without a given mask", True),
+    schema_field("intensity_min", pa.float64(), "Lowest image value inside the lesion (CT: HU); "
+                 "null without a given mask", True),
+    schema_field("intensity_mean", pa.float64(), "Mean image value inside the lesion; null "
+                 "without a given mask", True),
+    schema_field("intensity_max", pa.float64(), "Highest image value inside the lesion; null "
+                 "without a given mask", True),
     schema_field("deidentified", pa.bool_(), "True when the source image was DICOM and its headers "
                  "went through the PS3.15 Basic profile (NIfTI/NRRD metadata is dropped unread)"),
     schema_field("uid", pa.string(), "De-identified SeriesInstanceUID; null for NIfTI/NRRD", True),
     schema_field("image", pa.string(), "Written working copy: float32 NIfTI on the native grid"),
-    schema_field("mask", pa.string(), "Written working copy: uint8 NIfTI, 1 = the lesion"),
+    schema_field("mask", pa.string(), "Written working copy: uint8 NIfTI, 1 = the lesion; null "
+                 "without a given mask", True),
 ])
 
 
@@ -116,30 +132,27 @@ def select_label(mask: sitk.Image, label: int, where: str) -> sitk.Image:
 
 # --- ingest ----------------------------------------------------------------------------------
 
-def ingest_case(patient: str, lesion: str, image_path: str | Path, mask_path: str | Path,
+def ingest_case(patient: str, lesion: str, image_path: str | Path, mask_path: str | Path | None,
                 modality: str, label: int, out_image: str | Path, out_mask: str | Path,
                 salt: str = DEFAULT_SALT, out_ingest: str | Path | None = None) -> dict:
     """Read, de-identify and check one lesion; write its working copies; return its record.
 
     Writes ``out_image`` (float32 NIfTI) and ``out_mask`` (uint8 NIfTI, label -> 1), and the
     INGEST_SCHEMA row to ``out_ingest`` when given, all or none: after any error no output
-    exists. Bad input is one InputError naming the patient, lesion and files.
+    exists. No ``mask_path`` (None or ""): the image alone, no ``out_mask``, a MASK_NONE_YET
+    record. Bad input is one InputError naming the patient, lesion and files.
     """
     import SimpleITK as sitk
 
     where = f"patient {patient}, lesion {lesion}"
+    if not mask_path:
+        return _ingest_image_alone(patient, lesion, image_path, modality, label, out_image,
+                                   salt, out_ingest)
     files = f"image {image_path}, mask {mask_path}"
     if modality not in MODALITIES:
         raise InputError(f"{where}: modality '{modality}' is not one of {', '.join(MODALITIES)}")
-    header = None
-    try:
-        image = read_image(image_path)
-        kind = source_format(image_path)
-        if kind == "dicom":
-            header = deidentified_header(image_path, salt)
-            _check_modality(header, modality)
-    except InputError as err:
-        raise InputError(f"{where}: image: {err} (mask {mask_path})") from None
+    image, kind, header = _read_image_deidentified(image_path, modality, salt, where,
+                                                   f" (mask {mask_path})")
     try:
         mask = read_image(mask_path)
     except InputError as err:
@@ -162,6 +175,55 @@ def ingest_case(patient: str, lesion: str, image_path: str | Path, mask_path: st
     return record
 
 
+def _read_image_deidentified(image_path, modality: str, salt: str, where: str, also: str):
+    """(image, source format, de-identified DICOM header or None); InputError naming ``where``."""
+    header = None
+    try:
+        image = read_image(image_path)
+        kind = source_format(image_path)
+        if kind == "dicom":
+            header = deidentified_header(image_path, salt)
+            _check_modality(header, modality)
+    except InputError as err:
+        raise InputError(f"{where}: image: {err}{also}") from None
+    return image, kind, header
+
+
+def _ingest_image_alone(patient: str, lesion: str, image_path, modality: str, label: int,
+                        out_image, salt: str, out_ingest) -> dict:
+    """A lesion row without a mask: the image's working copy and a MASK_NONE_YET record."""
+    import SimpleITK as sitk
+
+    where = f"patient {patient}, lesion {lesion}"
+    if modality not in MODALITIES:
+        raise InputError(f"{where}: modality '{modality}' is not one of {', '.join(MODALITIES)}")
+    image, kind, header = _read_image_deidentified(image_path, modality, salt, where,
+                                                   " (no mask given)")
+    if image.GetDimension() != 3:
+        raise InputError(f"{where}: image: a 3D image is needed to propose a mask, got "
+                         f"{image.GetDimension()}D ({image_path})")
+    image = sitk.Cast(image, sitk.sitkFloat32)
+    size, spacing = image.GetSize(), image.GetSpacing()
+    record = {
+        "patient": patient, "lesion": lesion, "modality": modality, "label": int(label),
+        "source_format": kind,
+        "size_x": size[0], "size_y": size[1], "size_z": size[2],
+        "spacing_x": spacing[0], "spacing_y": spacing[1], "spacing_z": spacing[2],
+        "mask_source": MASK_NONE_YET, "lesion_voxels": None, "lesion_volume_ml": None,
+        "intensity_min": None, "intensity_mean": None, "intensity_max": None,
+        "deidentified": header is not None,
+        "uid": header["SeriesInstanceUID"] if header is not None else None,
+        "image": str(out_image), "mask": None,
+    }
+    with ExitStack() as stack:
+        write_nifti(image, stack.enter_context(replaced_on_success(out_image)))
+        if out_ingest is not None:
+            write_ingest(record, stack.enter_context(replaced_on_success(out_ingest)), header)
+    logger.info("%s: %s %s %s, spacing %s mm; no mask given (the segmenter proposes one)", where,
+                kind, modality, _fmt(size), _fmt(spacing))
+    return record
+
+
 def _check_modality(header: dict, modality: str) -> None:
     found = header.get("Modality")
     if found is not None and found != modality:
@@ -180,7 +242,7 @@ def _record(patient: str, lesion: str, modality: str, label: int, kind: str, ima
         "source_format": kind,
         "size_x": size[0], "size_y": size[1], "size_z": size[2],
         "spacing_x": spacing[0], "spacing_y": spacing[1], "spacing_z": spacing[2],
-        "lesion_voxels": int(inside.sum()),
+        "mask_source": MASK_GIVEN, "lesion_voxels": int(inside.sum()),
         "lesion_volume_ml": float(inside.sum() * np.prod(spacing) / 1000.0),
         "intensity_min": float(values.min()), "intensity_mean": float(values.mean()),
         "intensity_max": float(values.max()),
@@ -216,27 +278,42 @@ def write_ingest(record: dict, path: str | Path, header: dict | None = None) -> 
 
 
 def ingested_cases(records: list[str | Path], images: list[str | Path],
-                   masks: list[str | Path]) -> list[dict]:
-    """The cases (patient, lesion, modality, image, mask, label 1) of ingested lesions.
+                   masks: list[str | Path], which: str = MASK_GIVEN) -> list[dict]:
+    """The cases (patient, lesion, modality, image, mask, label 1, mask_source) of ingested
+    lesions, in the order given.
 
     ``records``, ``images`` and ``masks`` are parallel lists of ingest.parquet files and their
-    working copies; each record must name the image and mask it is paired with.
+    working copies; each record must name the image and mask it is paired with. ``which``:
+    MASK_GIVEN (the default: what the models train on) leaves lesions ingested without a mask
+    out, with a log line; MASK_NONE_YET gives those alone (mask None), for the segmenter to
+    propose theirs; "all" gives both.
     """
+    if which not in (MASK_GIVEN, MASK_NONE_YET, "all"):
+        raise ValueError(f"which must be {MASK_GIVEN!r}, {MASK_NONE_YET!r} or 'all'")
     if not len(records) == len(images) == len(masks):
         raise InputError(f"{len(records)} ingest records but {len(images)} images and "
                          f"{len(masks)} masks")
-    cases = []
+    cases, left_out = [], []
     for record_path, image, mask in zip(records, images, masks):
         table, _ = read_parquet(record_path, INGEST_SCHEMA)
         if len(table) != 1:
             raise InputError(f"an ingest record has one row, this has {len(table)}",
                              path=record_path)
         record = table.iloc[0]
-        for column, given in (("image", image), ("mask", mask)):
+        has_mask = record["mask_source"] == MASK_GIVEN
+        for column, given in (("image", image), ("mask", mask))[:2 if has_mask else 1]:
             if os.path.abspath(record[column]) != os.path.abspath(given):
                 raise InputError(f"records {column} {record[column]}, not {given}",
                                  path=record_path)
-        cases.append({"patient": str(record["patient"]), "lesion": str(record["lesion"]),
-                      "modality": str(record["modality"]), "image": str(image),
-                      "mask": str(mask), "label": 1})
+        case = {"patient": str(record["patient"]), "lesion": str(record["lesion"]),
+                "modality": str(record["modality"]), "image": str(image),
+                "mask": str(mask) if has_mask else None, "label": 1,
+                "mask_source": str(record["mask_source"])}
+        if which in ("all", case["mask_source"]):
+            cases.append(case)
+        else:
+            left_out.append(f"{case['patient']}/{case['lesion']}")
+    if which == MASK_GIVEN and left_out:
+        logger.info("%d lesion(s) without a given mask left out (given masks only): %s",
+                    len(left_out), ", ".join(left_out))
     return cases

@@ -43,6 +43,13 @@ RADIOMICS_ID_FIELDS = (
     schema_field("modality", pa.string(), "Imaging modality: CT, MR or PT"),
 )
 ID_COLUMNS = tuple(field.name for field in RADIOMICS_ID_FIELDS)
+# Which mask a lesion's features were measured on: the image sheet's, or the segmenter's proposal
+# (rule segment_lesions) for a row that gives none. Not a feature: feature_columns leaves it out.
+MASK_SOURCE = "mask_source"
+MASK_SOURCES = ("given", "proposed")
+MASK_SOURCE_FIELD = schema_field(MASK_SOURCE, pa.string(), "Mask the features were measured on: "
+                                 "'given' (the image sheet's) or 'proposed' (by the lesion "
+                                 "segmenter, rule segment_lesions, for a row that gives none)")
 
 FEATURE_CLASS_DESCRIPTIONS = {
     "shape": "3D shape of the lesion mask",
@@ -185,8 +192,9 @@ def _features(extractor: RadiomicsFeatureExtractor, image: sitk.Image, mask: sit
 # The radiomics table.
 
 def radiomics_schema(feature_names: Sequence[str]) -> pa.Schema:
-    """patient, lesion, modality, then one float64 column per feature in extraction order."""
-    fields = list(RADIOMICS_ID_FIELDS)
+    """patient, lesion, modality, mask_source, then one float64 column per feature in extraction
+    order."""
+    fields = [*RADIOMICS_ID_FIELDS, MASK_SOURCE_FIELD]
     fields += [schema_field(name, pa.float64(), feature_description(name), nullable=True)
                for name in feature_names]
     return pa.schema(fields)
@@ -214,12 +222,18 @@ def _image_type_description(image_type: str) -> str:
 
 
 def feature_columns(df: pd.DataFrame) -> list[str]:
-    """The feature columns of a radiomics table (everything but the id columns), in order."""
-    return [str(column) for column in df.columns if column not in ID_COLUMNS]
+    """The feature columns of a radiomics table (all but the id columns and mask_source), in
+    order."""
+    return [str(column) for column in df.columns if column not in (*ID_COLUMNS, MASK_SOURCE)]
 
 
 def radiomics_table(cases: Iterable[Mapping], params_path: str | Path) -> pd.DataFrame:
-    """One row per case (patient, lesion, modality, image, mask[, label]): ids, then features."""
+    """One row per case (patient, lesion, modality, image, mask[, label, mask_source]): ids, the
+    mask's source ('given' unless the case says 'proposed'), then features.
+
+    A proposed mask pyradiomics refuses (e.g. a single voxel) leaves its lesion out with a
+    warning naming it and why; on a given mask that is an InputError, as before.
+    """
     cases = list(cases)
     rows: list[dict] = []
     names: list[str] | None = None
@@ -229,17 +243,28 @@ def radiomics_table(cases: Iterable[Mapping], params_path: str | Path) -> pd.Dat
             raise InputError(f"radiomics case {number} lacks {', '.join(missing)}")
         label = int(case.get("label") or 1)
         lesion = str(case.get("lesion") or f"L{label}")
-        log.info("radiomics %d/%d: patient %s lesion %s", number, len(cases), case["patient"],
-                 lesion)
-        features = extract_features(case["image"], case["mask"], params_path, label=label)
+        source = str(case.get(MASK_SOURCE) or "given")
+        if source not in MASK_SOURCES:
+            raise InputError(f"radiomics case {number}: mask_source '{source}' is not one of "
+                             f"{', '.join(MASK_SOURCES)}")
+        log.info("radiomics %d/%d: patient %s lesion %s (%s mask)", number, len(cases),
+                 case["patient"], lesion, source)
+        try:
+            features = extract_features(case["image"], case["mask"], params_path, label=label)
+        except InputError as err:
+            if source != "proposed":
+                raise
+            log.warning("patient %s lesion %s: no radiomics on its proposed mask (%s)",
+                        case["patient"], lesion, err)
+            continue
         if names is None:
             names = list(features)
         elif list(features) != names:
             raise InputError(f"pyradiomics gave other features than for the first case "
                              f"({len(features)} vs {len(names)})", path=case["image"])
         rows.append({"patient": str(case["patient"]), "lesion": lesion,
-                     "modality": str(case["modality"]), **features})
-    return pd.DataFrame(rows, columns=[*ID_COLUMNS, *(names or [])])
+                     "modality": str(case["modality"]), MASK_SOURCE: source, **features})
+    return pd.DataFrame(rows, columns=[*ID_COLUMNS, MASK_SOURCE, *(names or [])])
 
 
 def radiomics_metadata(params_path: str | Path) -> dict[str, str]:
@@ -284,14 +309,17 @@ def merge_radiomics(paths: Sequence[str | Path], out: str | Path) -> pd.DataFram
     """
     if not paths:
         raise InputError("no radiomics tables to merge")
-    first, first_metadata = read_radiomics(paths[0])
+    read = [(path, *read_radiomics(path)) for path in paths]
+    # A shard whose lesions all lack a mask (none given, none proposed) has no rows and no
+    # feature columns: it is not compared, and adds nothing.
+    with_rows = [entry for entry in read if len(entry[1])] or read[:1]
+    first_path, first, first_metadata = with_rows[0]
     names = feature_columns(first)
     tables = [first]
-    for path in paths[1:]:
-        df, metadata = read_radiomics(path)
-        _check_same_features(feature_columns(df), names, path, paths[0])
+    for path, df, metadata in with_rows[1:]:
+        _check_same_features(feature_columns(df), names, path, first_path)
         if metadata["radiomics_params_sha256"] != first_metadata["radiomics_params_sha256"]:
-            raise InputError(f"extracted with other pyradiomics params than {paths[0]} (params "
+            raise InputError(f"extracted with other pyradiomics params than {first_path} (params "
                              f"sha256 {metadata['radiomics_params_sha256'][:12]} vs "
                              f"{first_metadata['radiomics_params_sha256'][:12]}); re-extract "
                              "the cohort with one params file", path=path)

@@ -118,9 +118,12 @@ def radiomics_summary(radiomics: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFra
     present = [(name, title, scale) for name, title, scale in RADIOMICS_SUMMARY_FEATURES
                if name in radiomics.columns]
     lesions = radiomics[["patient", "lesion", "modality"]].copy()
+    if "mask_source" in radiomics.columns:  # given by the sheet, or proposed by the segmenter
+        lesions["mask"] = radiomics["mask_source"]
     for name, title, scale in present:
         lesions[title] = pd.to_numeric(radiomics[name], errors="coerce") * scale
-    features = [c for c in radiomics.columns if c not in ("patient", "lesion", "modality")]
+    features = [c for c in radiomics.columns
+                if c not in ("patient", "lesion", "modality", "mask_source")]
     summary = []
     for modality, rows in lesions.groupby("modality"):
         entry = {"modality": modality, "lesions": len(rows), "patients": rows["patient"].nunique(),

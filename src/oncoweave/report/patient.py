@@ -300,7 +300,8 @@ def render_patient_report(patient: str, output: str | Path, *, drivers: str | Pa
         maps = CnnMaps(Path(cnn_maps), tables.table(index_path, CNN_MAPS_SCHEMA, ["patient"]),
                        tables.metadata(index_path))
     cancer_type = tables.cancer_type(therapies, patient)
-    lesions = [Lesion(Path(item.image), Path(item.mask), Path(item.record)) for item in lesions]
+    lesions = [Lesion(Path(item.image), Path(item.mask), Path(item.record), item.mask_source)
+               for item in lesions]
     sections = [
         drivers_section(driver_table, driver_threshold, call_set_note),
         germline_section(driver_table, driver_threshold),

@@ -135,6 +135,11 @@ class Lesion:
     image: Path
     mask: Path
     record: Path
+    # "given" (the image sheet's mask) or "proposed" (rule segment_lesions, for a row with none).
+    mask_source: str = "given"
+
+
+PROPOSED_MASK_NOTE = "mask proposed by the segmenter"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -230,16 +235,29 @@ def imaging_section(patient: str, lesions: Sequence[Lesion], radiomics: pd.DataF
                         lesion.record)
         info = record.iloc[0]
         modality = str(info["modality"])
+        proposed = lesion.mask_source == "proposed"
+        if proposed and not Path(lesion.mask).is_file():
+            # No mask given and none proposed (segmenter not fitted, or it found nothing).
+            section.notes.append(f"Lesion {info['lesion']}: no mask was given and the segmenter "
+                                 "proposed none (see logs/segment_lesions), so it has no figure "
+                                 "or radiomics.")
+            continue
         uri, z = lesion_figure(lesion.image, lesion.mask, modality)
+        volume = "" if proposed else f"{as_number(info['lesion_volume_ml'])} mL, "
         section.images.append({
             "src": uri, "alt": f"lesion {info['lesion']} with its mask",
-            "caption": f"Lesion {info['lesion']} ({modality}, "
-                       f"{as_number(info['lesion_volume_ml'])} mL, {info['source_format']} "
-                       "input, de-identified working copy)"})
+            "caption": f"Lesion {info['lesion']} ({modality}, {volume}{info['source_format']} "
+                       "input, de-identified working copy"
+                       + (f"; {PROPOSED_MASK_NOTE})" if proposed else ")")})
         cnn_map = cnn_map_image(patient, str(info["lesion"]), modality, cnn_maps)
         if cnn_map is not None:
             section.images.append(cnn_map)
-        shown.append(str(info["lesion"]))
+        elif proposed:
+            # The CNN is trained and applied on given masks only (no cycle with the segmenter).
+            section.notes.append(f"Lesion {info['lesion']}: no CNN map (the lesion classifier "
+                                 "uses given masks only; this one was proposed).")
+        else:
+            shown.append(str(info["lesion"]))
         if radiomics is None:
             section.notes.append("Radiomics not available for the cohort.")
             continue
@@ -265,10 +283,11 @@ def imaging_section(patient: str, lesions: Sequence[Lesion], radiomics: pd.DataF
                                f"{percentile_among(cohort, [value])[0]:.0f}", scope])
             plot_rows.append((label, cohort, value))
         if table_rows:
+            on_proposed = f" on the {PROPOSED_MASK_NOTE}" if proposed else ""
             section.tables.append(Table(
                 ["feature", "this lesion", "cohort median", "cohort range", "percentile",
                  "compared with"], table_rows, f"Lesion {info['lesion']}: key radiomic features "
-                                               "(pyradiomics) against the cohort"))
+                                               f"(pyradiomics){on_proposed} against the cohort"))
             section.images.append({"src": radiomics_figure(plot_rows),
                                    "alt": "radiomic features against the cohort",
                                    "caption": "Each row: the cohort's lesions (grey) and this "
