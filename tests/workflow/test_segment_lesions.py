@@ -45,7 +45,9 @@ def test_segment_lesions_is_planned_only_for_shards_with_maskless_rows(tmp_path)
     assert "segment_lesions" not in every
     workdir = without_mask(make_workdir(tmp_path / "one"))
     one, text = planned(workdir)
-    assert one.pop("segment_lesions") == 1 and one == every  # one job more, nothing else moves
+    # Two jobs more (propose the masks, measure on them), nothing else moves.
+    assert one.pop("segment_lesions") == 1 and one.pop("extract_proposed_radiomics") == 1
+    assert one == every
     shard = shard_of(workdir, MASKLESS)
     proposed = f"results/shards/{shard}/proposed_masks"
     blocks = re.split(r"\n(?=rule |localrule )", text)
@@ -53,7 +55,7 @@ def test_segment_lesions_is_planned_only_for_shards_with_maskless_rows(tmp_path)
     assert f"output: {proposed}\n" in job and f"wildcards: shard={shard}" in job
     consumers = [block.split(":", 1)[0].split()[-1] for block in blocks
                  if re.search(rf"input: [^\n]*{re.escape(proposed)}", block)]
-    assert sorted(consumers) == ["extract_radiomics", "render_patient_report"]
+    assert sorted(consumers) == ["extract_proposed_radiomics", "render_patient_report"]
 
 
 @pytest.fixture(scope="module")

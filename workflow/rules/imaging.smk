@@ -31,10 +31,10 @@ rule ingest_images:
 
 
 rule extract_radiomics:
-    # Each lesion on its given mask, or on the mask segment_lesions proposed for a row without one
-    # (a lesion with neither is left out, its reason in the log); mask_source says which.
+    # Each lesion of the shard on its given mask (rows without one: extract_proposed_radiomics),
+    # so a shard's ingest and radiomics stay one connected Slurm group.
     input:
-        unpack(shard_radiomics_inputs),
+        imaging="results/shards/{shard}/imaging",
         params=RADIOMICS_PARAMS,
     output:
         "results/shards/{shard}/radiomics.parquet",
@@ -50,13 +50,41 @@ rule extract_radiomics:
         runtime=60,
     params:
         lesions=lambda wildcards: ingested_lesions(_lesions_of_shard(wildcards.shard)),
+        which="given",
+    script:
+        "../scripts/extract_radiomics.py"
+
+
+rule extract_proposed_radiomics:
+    # The shard's lesions ingested without a mask, on the masks segment_lesions proposed (a lesion
+    # it proposed none for is left out, its reason in the log); planned only for such shards.
+    input:
+        imaging="results/shards/{shard}/imaging",
+        proposed="results/shards/{shard}/proposed_masks",
+        params=RADIOMICS_PARAMS,
+    output:
+        "results/shards/{shard}/proposed_radiomics.parquet",
+    log:
+        "logs/extract_proposed_radiomics/{shard}.log",
+    benchmark:
+        "benchmarks/extract_proposed_radiomics/{shard}.tsv"
+    conda:
+        "../../envs/imaging.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        lesions=shard_maskless_lesions,
+        which="none yet",
     script:
         "../scripts/extract_radiomics.py"
 
 
 rule merge_radiomics:
     input:
-        shard_files("radiomics.parquet", IMAGE_SHARDS),
+        shard_files("radiomics.parquet", IMAGE_SHARDS)
+        + shard_files("proposed_radiomics.parquet", MASKLESS_SHARDS),
     output:
         "results/cohort/radiomics.parquet",
     log:

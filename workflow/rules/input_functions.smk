@@ -331,14 +331,6 @@ def proposed_masks_folder(shard):
     return f"results/shards/{shard}/proposed_masks" if _maskless_of_shard(shard) else None
 
 
-def shard_radiomics_inputs(wildcards):
-    """The shard's ingested lesions, and its proposed masks when some row gives none."""
-    inputs = {"imaging": f"results/shards/{wildcards.shard}/imaging"}
-    if proposed_masks_folder(wildcards.shard):
-        inputs["proposed"] = proposed_masks_folder(wildcards.shard)
-    return inputs
-
-
 def shard_maskless_lesions(wildcards):
     """Working copies and ingest records of the shard's lesions ingested without a mask."""
     return ingested_lesions(_maskless_of_shard(wildcards.shard))

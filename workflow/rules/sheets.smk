@@ -86,6 +86,7 @@ IMAGE_RECORD = IMAGES.to_dict("index")
 LESIONS_OF = {patient: list(keys) for patient, keys in IMAGES.groupby("patient").groups.items()}
 # Lesion rows that give no mask: rule segment_lesions proposes theirs (planned only for them).
 MASKLESS = frozenset(IMAGES.index[IMAGES["mask"] == ""])
+MASKLESS_SHARDS = sorted({SHARD_OF[IMAGE_RECORD[key]["patient"]] for key in MASKLESS})
 
 
 def _one_of(names):
