@@ -104,7 +104,7 @@ def patient_feature_inputs(wildcards):
         inputs["cnn"] = "results/cohort/lesion_classifier_predictions.parquet"
     if config.get("clinical"):
         inputs["clinical"] = config["clinical"]
-    if COPY_NUMBER:
+    if HAS_COPY_NUMBER:
         inputs["copy_number"] = shard_files("copy_number_drivers.parquet")
     return inputs
 
@@ -393,6 +393,6 @@ def therapy_inputs(wildcards):
         "evidence": "results/evidence/evidence.parquet",
         "tmb": f"results/shards/{wildcards.shard}/tmb.parquet",
     }
-    if COPY_NUMBER:
+    if HAS_COPY_NUMBER:
         inputs["copy_number"] = f"results/shards/{wildcards.shard}/copy_number_drivers.parquet"
     return inputs

@@ -174,7 +174,12 @@ def call_tumour(coverage_cnn: str | Path, reference_cnn: str | Path, out_prefix:
     cnr = fix.do_fix(tumour, no_antitargets, ref, do_edge=False)
     variants = None
     if vcf is not None:
-        variants = load_het_snps(str(vcf), tumour_id, normal_id, settings.min_variant_depth)
+        try:
+            variants = load_het_snps(str(vcf), tumour_id, normal_id, settings.min_variant_depth)
+        except (ValueError, KeyError, IndexError) as err:
+            # A VCF without a usable heterozygous SNP: copy number without B-allele fractions.
+            log.warning("no B-allele fractions from %s (%s)", vcf, err)
+            variants = None
         if variants is not None and not len(variants):
             variants = None
         log.info("%s heterozygous SNPs for B-allele fractions",
@@ -355,25 +360,75 @@ def write_segments(table: pd.DataFrame, path: str | Path,
     return write_parquet(table, path, CNVKIT_SEGMENT_SCHEMA, metadata)
 
 
-def merge_copy_number(tables: Sequence[pd.DataFrame], published: pd.DataFrame | None = None
-                      ) -> pd.DataFrame:
-    """The cohort's per-gene copy number: the CNVkit rows of the read patients and, for every
-    other patient, the published table's (config ``copy_number``). A patient in both keeps only
-    its CNVkit rows: they are measured on this run's reads."""
-    import pandas as pd
+# ---------------------------------------------------------------------------------------------
+# One tumour, one cohort reference: what the rules run
 
-    from oncoweave.variants.copy_number import COPY_NUMBER_SCHEMA
 
-    columns = COPY_NUMBER_SCHEMA.names
-    measured = [table[columns] for table in tables if len(table)]
-    cnvkit = pd.concat(measured, ignore_index=True) if measured else pd.DataFrame(columns=columns)
-    parts = [cnvkit]
-    if published is not None and len(published):
-        parts.append(published.loc[~published["patient"].isin(set(cnvkit["patient"])), columns])
-    parts = [part for part in parts if len(part)]
-    if not parts:
-        return cnvkit.astype({"total_copy_number": "Int64", "minor_copy_number": "Int64"})
-    merged = pd.concat(parts, ignore_index=True)
-    for name in ("total_copy_number", "minor_copy_number"):
-        merged[name] = merged[name].astype("Int64")
-    return merged.sort_values(["patient", "gene"], kind="stable").reset_index(drop=True)
+def settings_of(config: dict, min_mapping_quality: int) -> CnvkitSettings:
+    """CnvkitSettings from the config's ``calling.copy_number`` (``enabled`` is the rules')."""
+    known = {"bin_size", "segment_method", "min_variant_depth"}
+    unknown = sorted(set(config) - known - {"enabled"})
+    if unknown:
+        raise InputError(f"calling.copy_number: unknown key(s) {', '.join(unknown)}")
+    return CnvkitSettings(min_mapping_quality=min_mapping_quality,
+                          **{key: value for key, value in config.items() if key in known})
+
+
+def pooled_reference(normal_bams: Sequence[str | Path], targets: str | Path, fasta: str | Path,
+                     output: str | Path, *, settings: dict, min_mapping_quality: int,
+                     workdir: str | Path) -> Path:
+    """The pooled reference of the cohort's normals (flat without normals), on the bins
+    :func:`call_patient` cuts from the same targets."""
+    cnvkit = settings_of(settings, min_mapping_quality)
+    work = Path(workdir)
+    bins = split_targets(targets, work / "bins.bed", cnvkit.bin_size)
+    coverages = [sample_coverage(bam, bins, work / f"normal{index}.targetcoverage.cnn", cnvkit)
+                 for index, bam in enumerate(normal_bams)]
+    return build_reference(coverages, bins, fasta, output)
+
+
+def call_patient(*, patient: str, tumour: str, tumour_bam: str | Path, normal: str | None,
+                 normal_bam: str | Path | None, pooled_reference: str | Path | None,
+                 vcf: str | Path | None, purity: float | None, targets: str | Path,
+                 fasta: str | Path, settings: dict, min_mapping_quality: int,
+                 workdir: str | Path, outputs: dict) -> pd.DataFrame:
+    """CNVkit of one tumour, against its normal when ``normal_bam`` is given, else against
+    ``pooled_reference``; writes ``outputs`` genes (COPY_NUMBER_SCHEMA), segments
+    (CNVKIT_SEGMENT_SCHEMA), cnr and cns (CNVkit's .cnr and .call.cns) and returns the genes."""
+    import shutil
+
+    from cnvlib import __version__ as cnvkit_version
+
+    from oncoweave.variants.copy_number import write_copy_number
+
+    cnvkit = settings_of(settings, min_mapping_quality)
+    work = Path(workdir)
+    bins = split_targets(targets, work / "bins.bed", cnvkit.bin_size)
+    coverage = sample_coverage(tumour_bam, bins, work / "tumour.targetcoverage.cnn", cnvkit)
+    if normal_bam:
+        normal_coverage = sample_coverage(normal_bam, bins, work / "normal.targetcoverage.cnn",
+                                          cnvkit)
+        reference_cnn = build_reference([normal_coverage], bins, fasta, work / "reference.cnn")
+        against = f"paired normal {normal}"
+    elif pooled_reference:
+        reference_cnn, against = Path(pooled_reference), "pooled reference of the cohort's normals"
+    else:
+        raise InputError(f"patient {patient}: neither a normal nor a pooled reference to call "
+                         "copy number against")
+    if vcf is not None and not Path(vcf).is_file():
+        vcf = None
+    result = call_tumour(coverage, reference_cnn, work / "cnvkit", purity=purity, vcf=vcf,
+                         tumour_id=tumour, normal_id=normal if normal_bam else None,
+                         settings=cnvkit)
+    known = purity is not None
+    genes = gene_copy_number(result.bins, result.segments, patient, tumour, purity_known=known)
+    metadata = {"cnvkit_version": cnvkit_version, "reference": against,
+                "purity": "" if purity is None else f"{purity:g}",
+                "segment_method": cnvkit.segment_method, "bin_size": str(cnvkit.bin_size),
+                "b_allele_fractions": "yes" if vcf is not None else "no"}
+    write_copy_number(genes, outputs["genes"], metadata)
+    write_segments(segment_rows(result.segments, patient, tumour, purity_known=known),
+                   outputs["segments"], metadata)
+    shutil.copyfile(work / "cnvkit.cnr", outputs["cnr"])
+    shutil.copyfile(work / "cnvkit.call.cns", outputs["cns"])
+    return genes

@@ -412,6 +412,28 @@ def write_copy_number(table: pd.DataFrame, path: str | Path,
     return write_parquet(table, path, COPY_NUMBER_SCHEMA, metadata)
 
 
+def merge_copy_number(tables: list[pd.DataFrame], published: pd.DataFrame | None = None
+                      ) -> pd.DataFrame:
+    """The cohort's per-gene copy number: the CNVkit rows of the read patients and, for every
+    other patient, the published table's (config ``copy_number``). A patient in both keeps only
+    its CNVkit rows: they are measured on this run's reads."""
+    import pandas as pd
+
+    columns = COPY_NUMBER_SCHEMA.names
+    measured = [table[columns] for table in tables if len(table)]
+    cnvkit = pd.concat(measured, ignore_index=True) if measured else pd.DataFrame(columns=columns)
+    parts = [cnvkit]
+    if published is not None and len(published):
+        parts.append(published.loc[~published["patient"].isin(set(cnvkit["patient"])), columns])
+    parts = [part for part in parts if len(part)]
+    if not parts:
+        return cnvkit.astype({"total_copy_number": "Int64", "minor_copy_number": "Int64"})
+    merged = pd.concat(parts, ignore_index=True)
+    for name in ("total_copy_number", "minor_copy_number"):
+        merged[name] = merged[name].astype("Int64")
+    return merged.sort_values(["patient", "gene"], kind="stable").reset_index(drop=True)
+
+
 def read_copy_number_table(path: str | Path,
                            sample_to_patient: Mapping[str, str] | None = None) -> pd.DataFrame:
     """COPY_NUMBER_SCHEMA rows of the config's ``copy_number`` file, whichever form its header
