@@ -12,8 +12,11 @@ per tumour:
    ``min_mapping_quality``;
 3. ``reference``: the patient's normal when it has one; else a pooled reference of the cohort's
    normals (:func:`pooled_reference`); a flat reference when the cohort has no normal at all;
-4. ``fix`` (GC and rmask corrections, no edge correction: targets only) -> the bins' log2 ratios
-   (``.cnr``);
+4. ``fix`` -> the bins' log2 ratios (``.cnr``), without CNVkit's GC, repeat-mask and edge
+   corrections (``--no-gc --no-rmask --no-edge``, also for the reference): they fit a trend across
+   all bins, and on a panel of a few genes each gene has its own GC content, so the trend absorbed
+   a real copy-number change (a synthetic EGFR amplification to 8 copies pushed a neutral TP53 to
+   log2 -1.4 with them); a paired or pooled normal of the same panel carries the target biases;
 5. ``segment -m hmm-tumor`` with the tumour's B-allele fractions: CNVkit's HMM, pure Python (SciPy)
    in CNVkit 0.9.14. CBS needs R's DNAcopy (no R here); ``haar`` split the 16 TP53 bins of a
    neutral toy tumour into pieces down to log2 -0.30 (a false loss by the log2 cut-offs), the HMM
@@ -59,6 +62,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SEGMENT_METHODS = ("hmm-tumor", "hmm", "haar", "none")
+# The segment's log2 ratio as segmented, before ``call --purity`` rescales it.
+OBSERVED_LOG2 = "log2_observed"
 # Bins that name no gene (CNVkit writes "-" or "Antitarget").
 NO_GENE = frozenset({"", "-", ".", "Antitarget", "Background"})
 
@@ -141,7 +146,7 @@ def build_reference(normal_coverages: Sequence[str | Path], bins_bed: str | Path
 
     if normal_coverages:
         ref = reference.do_reference([str(path) for path in normal_coverages], None, str(fasta),
-                                     do_edge=False)
+                                     do_gc=False, do_edge=False, do_rmask=False)
     else:
         ref = reference.do_reference_flat(str(bins_bed), None, str(fasta))
     tabio.write(ref, str(output))
@@ -171,7 +176,7 @@ def call_tumour(coverage_cnn: str | Path, reference_cnn: str | Path, out_prefix:
     tumour = cnvlib.read(str(coverage_cnn))
     ref = cnvlib.read(str(reference_cnn))
     no_antitargets = tumour.as_dataframe(tumour.data.iloc[:0])
-    cnr = fix.do_fix(tumour, no_antitargets, ref, do_edge=False)
+    cnr = fix.do_fix(tumour, no_antitargets, ref, do_gc=False, do_edge=False, do_rmask=False)
     variants = None
     if vcf is not None:
         try:
@@ -193,7 +198,11 @@ def call_tumour(coverage_cnn: str | Path, reference_cnn: str | Path, out_prefix:
     tabio.write(cnr, f"{prefix}.cnr")
     tabio.write(segments, f"{prefix}.cns")
     tabio.write(called, f"{prefix}.call.cns")
-    return CnvkitResult(cnr.data.copy(), called.data.copy(), purity)
+    called_rows = called.data.copy()
+    if len(called_rows) == len(segments):
+        # call --purity rewrites log2 for the tumour cells; the table keeps the observed ratio.
+        called_rows[OBSERVED_LOG2] = segments.data["log2"].to_numpy()
+    return CnvkitResult(cnr.data.copy(), called_rows, purity)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -254,7 +263,8 @@ def gene_copy_number(bins: pd.DataFrame, segments: pd.DataFrame, patient: str, s
     """COPY_NUMBER_SCHEMA rows (source cnvkit) of each gene named in the bins' ``gene`` column.
 
     A gene's segments are those holding its bins (same chromosome, bin inside the segment). Its
-    log2 ratio is their log2 weighted by the bins each holds; with ``purity_known`` its total and
+    log2 ratio is their log2 (``log2_observed`` when there: the ratio before purity rescaling)
+    weighted by the bins each holds; with ``purity_known`` its total and
     minor copy numbers are those of the segment holding most of its bins (the first such on
     ties), except that a segment of copy number 0 makes it 0 (a homozygous deletion of some exons
     loses the gene), and the call is :func:`call_from_copy_numbers`; without, the call is the log2
@@ -270,6 +280,7 @@ def gene_copy_number(bins: pd.DataFrame, segments: pd.DataFrame, patient: str, s
         for name in _gene_names(cell):
             genes.setdefault(name, []).append(index)
     has_cn = purity_known and "cn" in segments.columns
+    log2_column = OBSERVED_LOG2 if OBSERVED_LOG2 in segments.columns else "log2"
     for gene, indexes in genes.items():
         gene_bins = bins.iloc[indexes]
         held = np.full(len(gene_bins), -1)
@@ -285,7 +296,7 @@ def gene_copy_number(bins: pd.DataFrame, segments: pd.DataFrame, patient: str, s
             continue
         counts = pd.Series(held).value_counts(sort=False)
         mine = segments.iloc[counts.index.to_numpy()]
-        log2 = round(float(np.average(mine["log2"], weights=counts.to_numpy())), 6)
+        log2 = round(float(np.average(mine[log2_column], weights=counts.to_numpy())), 6)
         row = {"patient": patient, "sample": sample, "gene": gene, "log2_ratio": log2,
                "total_copy_number": pd.NA, "minor_copy_number": pd.NA}
         if has_cn:
@@ -305,7 +316,7 @@ def gene_copy_number(bins: pd.DataFrame, segments: pd.DataFrame, patient: str, s
                 call = call_from_copy_numbers(total, None if minor is pd.NA else minor)
             row.update(total_copy_number=total, minor_copy_number=minor, call=call)
         else:
-            deep = bool((mine["log2"] <= thresholds.deep_deletion).any())
+            deep = bool((mine[log2_column] <= thresholds.deep_deletion).any())
             row["call"] = "deep_deletion" if deep else thresholds.call(log2)
         rows.append(row)
     columns = ["patient", "sample", "gene", "log2_ratio", "total_copy_number",
@@ -346,7 +357,8 @@ def segment_rows(segments: pd.DataFrame, patient: str, sample: str, *,
         "genes": genes,
         "bins": (segments["probes"].astype("int64").to_numpy() if "probes" in segments
                  else pd.array([0] * len(segments), dtype="int64")),
-        "log2_ratio": segments["log2"].astype(float).to_numpy(),
+        "log2_ratio": segments[OBSERVED_LOG2 if OBSERVED_LOG2 in segments.columns
+                               else "log2"].astype(float).to_numpy(),
         "baf": column("baf").astype(float),
         "total_copy_number": column("cn", integer=True),
         "minor_copy_number": minor,
