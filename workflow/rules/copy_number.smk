@@ -14,41 +14,6 @@ CNVKIT_NORMALS = sorted(s for p, s in NORMAL_OF.items() if s in FASTQ_PAIR or s 
 HAS_COPY_NUMBER = bool(COPY_NUMBER or CNVKIT_PATIENTS)
 
 
-def cnvkit_inputs(wildcards):
-    """The tumour's BAM, its normal's (or the pooled reference of the cohort's normals) and the
-    shard's classified calls, whose germline het SNPs give the B-allele fractions."""
-    samples = patient_samples(wildcards.patient)
-    tumour = alignment_of(samples["tumour"])
-    inputs = {"tumour": tumour["bam"], "tumour_bai": tumour["bai"]}
-    if samples["normal"]:
-        normal = alignment_of(samples["normal"])
-        inputs.update(normal=normal["bam"], normal_bai=normal["bai"])
-    else:
-        inputs["pooled_reference"] = "results/copy_number/pooled_reference.cnn"
-    inputs["calls"] = f"results/shards/{SHARD_OF[wildcards.patient]}/classified"
-    return inputs
-
-
-def cnvkit_params(wildcards):
-    samples = patient_samples(wildcards.patient)
-    return {
-        "patient": wildcards.patient,
-        "tumour": samples["tumour"],
-        "normal": samples["normal"],
-        "purity": PURITY.get(samples["tumour"]),
-        "vcf": f"results/shards/{SHARD_OF[wildcards.patient]}/classified/{wildcards.patient}.vcf.gz",
-    }
-
-
-def merge_copy_number_inputs(wildcards):
-    inputs = {
-        "cnvkit": expand("results/copy_number/{patient}/genes.parquet", patient=CNVKIT_PATIENTS)
-    }
-    if COPY_NUMBER:
-        inputs["published"] = "results/cohort/copy_number_published.parquet"
-    return inputs
-
-
 rule cnvkit_pooled_reference:
     # A flat reference when the cohort has no read normal.
     input:
