@@ -238,3 +238,31 @@ def test_cnvkit_finds_an_amplification_a_loss_and_copy_neutral_loh_in_synthetic_
     segments, _ = read_parquet(outputs["segments"], expected_schema=CNVKIT_SEGMENT_SCHEMA)
     assert set(segments["contig"]) == set(lengths)
     assert outputs["cnr"].read_text().startswith("chromosome\tstart\tend\tgene")
+
+
+def test_without_normal_or_purity_a_flat_reference_and_the_log2_cut_offs_call(tmp_path):
+    from oncoweave.variants.cnvkit_calls import pooled_reference
+
+    rng = np.random.default_rng(12)
+    fasta = BUNDLED_REFERENCE_DIR / "grch38_gene_regions.fa"
+    targets_bed = BUNDLED_REFERENCE_DIR / "targets.bed"
+    with pysam.FastaFile(str(fasta)) as handle:
+        lengths = dict(zip(handle.references, handle.lengths))
+    targets = [(fields[0], int(fields[1]), int(fields[2])) for fields in
+               (line.split("\t") for line in targets_bed.read_text().splitlines() if line)]
+    tumour = write_bam(tmp_path / "S-T.bam", targets, lengths, 200, rng, depth_factor)
+    (tmp_path / "work").mkdir()
+    flat = pooled_reference([], targets_bed, fasta, tmp_path / "flat.cnn", settings={},
+                            min_mapping_quality=20, workdir=tmp_path / "work")
+    outputs = {name: tmp_path / f"out.{name}" for name in ("genes", "segments", "cnr", "cns")}
+    genes = call_patient(patient="S", tumour="S-T", tumour_bam=tumour, normal=None,
+                         normal_bam=None, pooled_reference=flat, vcf=None, purity=None,
+                         targets=targets_bed, fasta=fasta, settings={}, min_mapping_quality=20,
+                         workdir=tmp_path / "work", outputs=outputs)
+    calls = genes.set_index("gene")
+    assert calls["call"].to_dict() == {"EGFR": "amplification", "BRCA2": "loss",
+                                       "BRCA1": "neutral", "TP53": "neutral"}
+    assert calls["total_copy_number"].isna().all() and calls["minor_copy_number"].isna().all()
+    _, metadata = read_parquet(outputs["genes"], expected_schema=COPY_NUMBER_SCHEMA)
+    assert metadata["reference"] == "pooled reference of the cohort's normals"
+    assert metadata["purity"] == "" and metadata["b_allele_fractions"] == "no"
