@@ -1,4 +1,4 @@
-"""The toy run's copy number from reads (CNVkit) against the copy-number events planted in its reads."""
+"""The toy run's copy number from reads (CNVkit) against the events planted in its reads."""
 
 from __future__ import annotations
 
@@ -41,11 +41,12 @@ def test_planted_copy_number_events_are_found_and_nothing_else(copy_number):
     assert not false
     egfr = calls.loc[("P06", "EGFR")]
     assert 6 <= egfr["total_copy_number"] <= 10 and egfr["log2_ratio"] > 1.0
-    assert calls.loc[("P07", "BRCA2"), ["total_copy_number", "minor_copy_number"]].tolist() == [1, 0]
-    assert calls.loc[("P03", "BRCA1"), ["total_copy_number", "minor_copy_number"]].tolist() == [2, 0]
+    copies = ["total_copy_number", "minor_copy_number"]
+    assert calls.loc[("P07", "BRCA2"), copies].tolist() == [1, 0]
+    assert calls.loc[("P03", "BRCA1"), copies].tolist() == [2, 0]
     for patient in sorted(read_patients):
-        segments, metadata = read_parquet(workdir / f"results/copy_number/{patient}/segments.parquet",
-                                          expected_schema=CNVKIT_SEGMENT_SCHEMA)
+        path = workdir / f"results/copy_number/{patient}/segments.parquet"
+        segments, metadata = read_parquet(path, expected_schema=CNVKIT_SEGMENT_SCHEMA)
         assert len(segments) >= 4
         assert metadata["reference"] == ("pooled reference of the cohort's normals"
                                          if patient == "P08" else f"paired normal {patient}-N")
@@ -53,8 +54,8 @@ def test_planted_copy_number_events_are_found_and_nothing_else(copy_number):
 
 def test_copy_number_drivers_and_features_follow_the_planted_events(copy_number):
     workdir, _, read_patients, _ = copy_number
-    cn_drivers = pd.concat(pd.read_parquet(path) for path in
-                           sorted((workdir / "results/shards").glob("*/copy_number_drivers.parquet")))
+    shards = sorted((workdir / "results/shards").glob("*/copy_number_drivers.parquet"))
+    cn_drivers = pd.concat(pd.read_parquet(path) for path in shards)
     drivers = cn_drivers[cn_drivers["driver"]].set_index(["patient", "gene"])
     assert set(drivers.index) == {("P06", "EGFR"), ("P07", "BRCA2")}
     assert drivers.loc[("P06", "EGFR"), "alteration"] == "amplification"

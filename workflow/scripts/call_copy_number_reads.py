@@ -1,4 +1,4 @@
-"""Copy number of one read tumour with CNVkit: its per-gene table and segments (and CNVkit's files)."""
+"""Copy number of one read tumour with CNVkit: its per-gene table, segments and CNVkit's files."""
 import tempfile
 from pathlib import Path
 

@@ -7,7 +7,8 @@ from oncoweave.variants.cnvkit_calls import pooled_reference
 
 
 def main():
-    with tempfile.TemporaryDirectory(prefix="cnvkit-", dir=Path(snakemake.output[0]).parent) as work:
+    folder = Path(snakemake.output[0]).parent
+    with tempfile.TemporaryDirectory(prefix="cnvkit-", dir=folder) as work:
         pooled_reference(list(snakemake.input.normals), snakemake.input.targets,
                          snakemake.input.fasta, snakemake.output[0],
                          settings=dict(snakemake.params.settings),

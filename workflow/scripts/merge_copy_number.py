@@ -1,4 +1,4 @@
-"""The cohort's per-gene copy number: CNVkit's of the read tumours, the published table's of the rest."""
+"""The cohort's per-gene copy number: CNVkit's of the read tumours, the published table's else."""
 from oncoweave.cli.glue import run_step
 from oncoweave.core.tables import read_parquet
 from oncoweave.variants.copy_number import COPY_NUMBER_SCHEMA, merge_copy_number, write_copy_number

@@ -123,7 +123,7 @@ def sample_jobs(patient: Patient, patient_number: int, windows: list[Window],
                 workdir: Path, window_gene: dict[Window, str] | None = None
                 ) -> dict[str, list[ComponentJob]]:
     """The dwgsim runs of a patient's samples, each with its component FASTA written (a tumour
-    with copy-number events: :func:`_copy_number_jobs`; ``window_gene`` names each window's gene)."""
+    with copy-number events: :func:`_copy_number_jobs`; ``window_gene``: each window's gene)."""
     layouts = {f"{patient.name}-T": (patient.tumour_components, TUMOUR_COMPONENTS,
                                      settings.tumour_depth / TUMOUR_COMPONENTS)}
     if patient.has_normal:

@@ -54,7 +54,8 @@ def _with_kind(table: pd.DataFrame) -> pd.DataFrame:
 def truth_table(truth_vcf: str | Path) -> pd.DataFrame:
     """One row per planted variant per patient (the truth VCF holds a sample column per patient).
 
-    Columns: KEY, truth_status (the patient's FORMAT/STATUS, else INFO/STATUS), truth_vaf (FORMAT/VAF), hgvs_p_truth (INFO/HGVSP)
+    Columns: KEY, truth_status (the patient's FORMAT/STATUS, else INFO/STATUS), truth_vaf
+    (FORMAT/VAF), hgvs_p_truth (INFO/HGVSP)
     and kind.
     """
     rows = []
