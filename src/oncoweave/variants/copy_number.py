@@ -12,8 +12,9 @@ absolute copy numbers where the source gives them, and the ``source``. Readers:
 - :func:`read_cnv_columns` (in oncoweave.variants.copy_number_tables): a wide table of
   ``<GENE>_cnv`` columns (the TCGA tables of MCAT), the same GISTIC values per patient.
 
-Calling copy number from reads (CNVkit) will write the same table with ``source`` cnvkit, through
-:func:`call_from_copy_numbers` when absolute copy numbers are known. Every reader checks the
+Copy number called from the reads (CNVkit, :mod:`oncoweave.variants.cnvkit_calls`) is the same
+table with ``source`` cnvkit, called by :func:`call_from_copy_numbers` when purity gives absolute
+copy numbers; :func:`merge_copy_number` joins it with a published table's rows. Every reader checks the
 whole input first: a problem is one InputError naming the file, the first bad line and column,
 and nothing is written.
 """
