@@ -26,6 +26,7 @@ from oncoweave.drivers.schema import DRIVERS_SCHEMA
 from oncoweave.fusion.retrieval import SIMILAR_PATIENTS_SCHEMA
 from oncoweave.report.patient import FUSION_COLUMNS, ShardTables, render_patient_report
 from oncoweave.report.patient_imaging import Lesion, lesion_figure
+from oncoweave.report.patient_copy_number import NO_COPY_NUMBER_RUN
 from oncoweave.report.patient_sections import feature_reasons
 from oncoweave.therapy.icb_tables import ICB_SCHEMA
 from oncoweave.therapy.matching import THERAPIES_SCHEMA
@@ -177,7 +178,7 @@ def test_tumour_only_patient_without_image_or_fusion_says_why(tables, tmp_path):
     empty = {s.key: s.empty for s in sections if s.empty}
     assert set(empty) == {"germline", "copy_number", "imaging", "fusion", "similar"}
     assert section_text(html, "copy_number").strip() == (
-        "Copy number No copy-number data in this run (the config names no copy_number table).")
+        "Copy number " + NO_COPY_NUMBER_RUN)
     assert "No normal sample" in section_text(html, "germline")
     assert "No image" in section_text(html, "imaging")
     assert "Stage not run" in section_text(html, "fusion")

@@ -75,6 +75,18 @@ def test_true_pair_passes_despite_loh_and_impure_tumour(tmp_path):
     assert result.concordance >= 0.9
 
 
+def test_high_purity_loh_passes_with_the_purity_and_a_swap_still_fails(tmp_path):
+    """At purity 0.95 an LOH het leaves the lost allele at 2.5 %: the fixed bounds call it
+    homozygous (a large LOH region fails its own normal); with the purity it stays het."""
+    person = germline_dosages(seed=1, n_sites=60)
+    vcf = simulate_pair(tmp_path / "pair.vcf.gz", person, person, purity=0.95, loh_sites=12)
+    assert check_pair_identity(vcf, "TUMOUR", "NORMAL").status == "fail"
+    assert check_pair_identity(vcf, "TUMOUR", "NORMAL", purity=0.95).status == "pass"
+    other = simulate_pair(tmp_path / "swap.vcf.gz", person, germline_dosages(seed=2, n_sites=60),
+                          purity=0.95)
+    assert check_pair_identity(other, "TUMOUR", "NORMAL", purity=0.95).status == "fail"
+
+
 def test_normal_from_another_individual_fails(tmp_path):
     tumour_person = germline_dosages(seed=1, n_sites=60)
     other_person = germline_dosages(seed=2, n_sites=60)

@@ -22,6 +22,7 @@ PACKAGE_DIR = REPO / "src"
 CONDA_NAME = {"sklearn": "scikit-learn", "yaml": "pyyaml", "SimpleITK": "simpleitk",
               "radiomics": "pyradiomics", "Bio": "biopython", "allel": "scikit-allel",
               "PIL": "pillow", "torch": "pytorch", "dicomanonymizer": "dicom-anonymizer",
+              "cnvlib": "cnvkit", "skgenome": "cnvkit",
               "matplotlib": "matplotlib-base", "sksurv": "scikit-survival",
               "jinja2": "jinja2", "duckdb": "python-duckdb"}
 # Command-line tools the rules or the package call -> their bioconda package.

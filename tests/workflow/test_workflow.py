@@ -116,7 +116,9 @@ def test_swapped_pair_is_flagged_and_not_analysed_as_a_pair(toy_run, tmp_path):
     sheet = ("patient\tsample\ttype\tfastq1\tfastq2\tbam\tvcf\tpurity\n"
              f"SWAP\tSWAP-T\ttumour\t\t\t{mapped / 'P01-T.bam'}\t\t\n"
              f"SWAP\tSWAP-N\tnormal\t\t\t{mapped / 'P02-N.bam'}\t\t\n"
-             f"SAME\tSAME-T\ttumour\t\t\t{mapped / 'P03-T.bam'}\t\t\n"
+             # P03 carries a copy-neutral LOH of BRCA1 at purity 0.9: with the purity, the check
+             # tells it from a swap (toy.planting.COPY_NUMBER_EVENTS).
+             f"SAME\tSAME-T\ttumour\t\t\t{mapped / 'P03-T.bam'}\t\t0.9\n"
              f"SAME\tSAME-N\tnormal\t\t\t{mapped / 'P03-N.bam'}\t\t\n")
     workdir = make_workdir(tmp_path, sheet)
     run_snakemake(workdir, "--cores", "2", "results/cohort/variants.parquet", "results/qc/identity.tsv")

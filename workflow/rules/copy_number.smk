@@ -1,12 +1,99 @@
-# Copy number from a published cohort's table (config key copy_number): per gene and patient, then
-# copy-number driver calls beside the point-mutation scores. Runs only when the key names a file.
+# Copy number per patient and gene: from the reads of each read tumour with CNVkit (call_copy_number_reads)
+# and from a published cohort's table (config key copy_number, import_copy_number); merged into one
+# cohort table (a patient in both keeps its CNVkit rows), then copy-number driver calls beside the
+# point-mutation scores.
+CNVKIT = config["calling"].get("copy_number") or {}
+# Read tumours: aligned from FASTQ or linked from the user's BAM.
+CNVKIT_PATIENTS = (
+    sorted(p for p, s in TUMOUR_OF.items() if s in FASTQ_PAIR or s in INPUT_BAM)
+    if CNVKIT.get("enabled", True)
+    else []
+)
+# The read normals: a tumour without its own normal is called against their pooled reference.
+CNVKIT_NORMALS = sorted(s for p, s in NORMAL_OF.items() if s in FASTQ_PAIR or s in INPUT_BAM)
+HAS_COPY_NUMBER = bool(COPY_NUMBER or CNVKIT_PATIENTS)
+
+
+rule cnvkit_pooled_reference:
+    # A flat reference when the cohort has no read normal.
+    input:
+        normals=[alignment_of(s)["bam"] for s in CNVKIT_NORMALS],
+        indexes=[alignment_of(s)["bai"] for s in CNVKIT_NORMALS],
+        targets=REFERENCE["targets"],
+        fasta=REFERENCE["fasta"],
+        fai=REFERENCE["fasta"] + ".fai",
+    output:
+        "results/copy_number/pooled_reference.cnn",
+    log:
+        "logs/cnvkit_pooled_reference/cohort.log",
+    benchmark:
+        "benchmarks/cnvkit_pooled_reference/cohort.tsv"
+    conda:
+        "../../envs/cnvkit.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        settings=CNVKIT,
+        min_mq=config["calling"]["min_mapping_quality"],
+    script:
+        "../scripts/cnvkit_pooled_reference.py"
+
+
+rule call_copy_number_reads:
+    input:
+        unpack(cnvkit_inputs),
+        targets=REFERENCE["targets"],
+        fasta=REFERENCE["fasta"],
+        fai=REFERENCE["fasta"] + ".fai",
+    output:
+        genes="results/copy_number/{patient}/genes.parquet",
+        segments="results/copy_number/{patient}/segments.parquet",
+        cnr="results/copy_number/{patient}/cnvkit.cnr",
+        cns="results/copy_number/{patient}/cnvkit.call.cns",
+    log:
+        "logs/call_copy_number_reads/{patient}.log",
+    benchmark:
+        "benchmarks/call_copy_number_reads/{patient}.tsv"
+    conda:
+        "../../envs/cnvkit.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        sample=cnvkit_params,
+        settings=CNVKIT,
+        min_mq=config["calling"]["min_mapping_quality"],
+    script:
+        "../scripts/call_copy_number_reads.py"
+
+
+rule merge_copy_number:
+    input:
+        unpack(merge_copy_number_inputs),
+    output:
+        "results/cohort/copy_number.parquet",
+    log:
+        "logs/merge_copy_number/cohort.log",
+    benchmark:
+        "benchmarks/merge_copy_number/cohort.tsv"
+    conda:
+        "../../envs/python.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/merge_copy_number.py"
 
 
 rule import_copy_number:
     input:
         table=COPY_NUMBER or [],
     output:
-        "results/cohort/copy_number.parquet",
+        "results/cohort/copy_number_published.parquet",
     log:
         "logs/import_copy_number/cohort.log",
     benchmark:

@@ -54,7 +54,7 @@ def all_outputs():
     ]
     if IMAGE_PATIENTS:
         outputs.append("results/report/radiomics_summary.html")
-    if COPY_NUMBER:
+    if HAS_COPY_NUMBER:
         outputs.append("results/report/copy_number_summary.html")
     # One folder of patient reports per shard, and the index linking every patient's report.
     outputs += [*expand("results/report/{shard}", shard=SHARDS), "results/report/index.html"]
@@ -73,15 +73,16 @@ def cohort_tables(wildcards):
     if IMAGE_PATIENTS:
         tables["radiomics"] = "results/cohort/radiomics.parquet"
         tables["deep_features"] = "results/cohort/deep_features.parquet"
-    if COPY_NUMBER:
+    if HAS_COPY_NUMBER:
         tables["copy_number"] = "results/cohort/copy_number.parquet"
     return tables
 
 
 def oncoprint_inputs(wildcards):
-    """The cohort's drivers, and its copy number when the config names a copy-number table."""
+    """The cohort's drivers, and its copy number when the run has some (a copy_number table, or
+    CNVkit on the read tumours)."""
     inputs = {"drivers": "results/cohort/drivers.parquet"}
-    if COPY_NUMBER:
+    if HAS_COPY_NUMBER:
         inputs["copy_number"] = "results/cohort/copy_number.parquet"
     return inputs
 
@@ -116,7 +117,7 @@ def patient_feature_inputs(wildcards):
         inputs["cnn"] = "results/cohort/lesion_classifier_predictions.parquet"
     if config.get("clinical"):
         inputs["clinical"] = config["clinical"]
-    if COPY_NUMBER:
+    if HAS_COPY_NUMBER:
         inputs["copy_number"] = shard_files("copy_number_drivers.parquet")
     return inputs
 
@@ -379,7 +380,7 @@ def shard_report_inputs(wildcards):
         inputs["imaging"] = f"results/shards/{shard}/imaging"
         inputs["radiomics"] = "results/cohort/radiomics.parquet"
         inputs["cnn_maps"] = "results/cohort/lesion_cnn_maps"  # rule train_lesion_classifier
-    if COPY_NUMBER:  # the copy-number section's calls and driver verdicts
+    if HAS_COPY_NUMBER:  # the copy-number section's calls and driver verdicts
         inputs["copy_number"] = f"results/shards/{shard}/copy_number_drivers.parquet"
     if proposed_masks_folder(shard):
         inputs["proposed"] = proposed_masks_folder(shard)
@@ -433,13 +434,52 @@ def shard_tmb_inputs(wildcards):
 
 
 def therapy_inputs(wildcards):
-    """The shard's drivers and TMB, the evidence, and its copy-number drivers when the config
-    names a copy-number table."""
+    """The shard's drivers and TMB, the evidence, and its copy-number drivers when the run has
+    copy number (a copy_number table, or CNVkit on the read tumours)."""
     inputs = {
         "drivers": f"results/shards/{wildcards.shard}/drivers.parquet",
         "evidence": "results/evidence/evidence.parquet",
         "tmb": f"results/shards/{wildcards.shard}/tmb.parquet",
     }
-    if COPY_NUMBER:
+    if HAS_COPY_NUMBER:
         inputs["copy_number"] = f"results/shards/{wildcards.shard}/copy_number_drivers.parquet"
+    return inputs
+
+
+# ---------------------------------------------------------------------------------------------
+# Copy number from reads (copy_number.smk: CNVKIT_PATIENTS, the read tumours).
+
+
+def cnvkit_inputs(wildcards):
+    """The tumour's BAM, its normal's (or the pooled reference of the cohort's normals) and the
+    shard's classified calls, whose germline het SNPs give the B-allele fractions."""
+    samples = patient_samples(wildcards.patient)
+    tumour = alignment_of(samples["tumour"])
+    inputs = {"tumour": tumour["bam"], "tumour_bai": tumour["bai"]}
+    if samples["normal"]:
+        normal = alignment_of(samples["normal"])
+        inputs.update(normal=normal["bam"], normal_bai=normal["bai"])
+    else:
+        inputs["pooled_reference"] = "results/copy_number/pooled_reference.cnn"
+    inputs["calls"] = f"results/shards/{SHARD_OF[wildcards.patient]}/classified"
+    return inputs
+
+
+def cnvkit_params(wildcards):
+    samples = patient_samples(wildcards.patient)
+    return {
+        "patient": wildcards.patient,
+        "tumour": samples["tumour"],
+        "normal": samples["normal"],
+        "purity": PURITY.get(samples["tumour"]),
+        "vcf": f"results/shards/{SHARD_OF[wildcards.patient]}/classified/{wildcards.patient}.vcf.gz",
+    }
+
+
+def merge_copy_number_inputs(wildcards):
+    inputs = {
+        "cnvkit": expand("results/copy_number/{patient}/genes.parquet", patient=CNVKIT_PATIENTS)
+    }
+    if COPY_NUMBER:
+        inputs["published"] = "results/cohort/copy_number_published.parquet"
     return inputs

@@ -16,7 +16,7 @@ def main():
     with directory_replaced_on_success(snakemake.output.calls) as folder:
         for row in each_patient(params.patients):
             identity = check_pair_identity(row["calls"], row["tumour"], row["normal"],
-                                           **params.identity)
+                                           **params.identity, purity=row["purity"])
             identities[row["patient"]] = identity
             # A pair that failed the identity check is never analysed as a pair.
             summary = classify_vcf(row["calls"], Path(folder) / f"{row['patient']}.vcf.gz",

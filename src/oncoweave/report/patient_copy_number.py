@@ -21,9 +21,10 @@ CN_CALL_COLOURS = {"amplification": "#b2182b", "gain": "#f4a582", "neutral": "#b
 CN_CALL_WORDS = {"deep_deletion": "deep deletion", "loh": "copy-neutral LOH"}
 CN_SOURCE_WORDS = {"gistic": "GISTIC 2 discrete call (published table)",
                    "segments": "segmented log2 ratio (.seg)", "cnvkit": "CNVkit from reads"}
-NO_COPY_NUMBER_RUN = "No copy-number data in this run (the config names no copy_number table)."
-NO_COPY_NUMBER_PATIENT = ("No copy-number call for this patient: the run's copy-number table has "
-                          "no sample of it.")
+NO_COPY_NUMBER_RUN = ("No copy-number data in this run (no copy_number table in the config, and no "
+                      "read tumour for CNVkit).")
+NO_COPY_NUMBER_PATIENT = ("No copy-number call for this patient: it has no tumour reads for CNVkit "
+                          "and no sample in the run's copy-number table.")
 
 
 def call_words(call: str) -> str:

@@ -37,6 +37,7 @@ from oncoweave.toy.reads import (
     sample_jobs,
     simulate_reads,
     target_windows,
+    window_genes,
 )
 from oncoweave.toy.vcfs import vcf_sample, write_patient_vcf, write_truth
 
@@ -95,8 +96,10 @@ def make_toy_cohort(outdir: str, n_patients: int, reference: Path, gff3: Path,
             windows = target_windows(targets, contig_lengths)
             check_inside_windows(patients, windows)
             jobs = {}
+            genes = window_genes(windows, targets)
             for number, patient in enumerate(patients, start=1):
-                jobs.update(sample_jobs(patient, number, windows, fasta, settings, workdir))
+                jobs.update(sample_jobs(patient, number, windows, fasta, settings, workdir,
+                                        genes))
             reads_dir = Path(outdir) / "reads"
             reads_dir.mkdir(parents=True, exist_ok=True)
             simulate_reads(jobs, settings, reads_dir)

@@ -69,6 +69,40 @@ _HGVS_P_START = re.compile(r"^p\.([A-Z*])(\d+)")
 
 
 @dataclass(frozen=True)
+class CopyNumberEvent:
+    """A gene-wide copy-number change of the tumour cells, planted in the reads (``toy.reads``).
+
+    The tumour cells are components 0..n-1 of haplotype A and 10..10+n-1 of B, n = round(10 *
+    purity) (a clonal driver sits on A's, a germline het on all of A). ``amplification``: each
+    tumour-cell component carries ``copies / 2`` copies of the gene (both haplotypes alike, so a
+    germline het stays at VAF 0.5); ``deletion``: the B copy is lost in the tumour cells (one copy
+    left: A's, with any driver planted on it); ``cn_loh``: the tumour cells' B copy is replaced by
+    a copy of A (two copies, no heterozygosity). A germline het on A of a deleted or copy-neutral
+    LOH gene becomes an LOH site of that patient (truth FORMAT/STATUS loh).
+    """
+    patient: str
+    gene: str
+    kind: str  # amplification | deletion | cn_loh
+    copies: int  # total copies in a tumour cell
+
+    @property
+    def call(self) -> str:
+        """The per-gene copy-number call it should get (oncoweave.variants.copy_number)."""
+        return {"amplification": "amplification", "deletion": "loss", "cn_loh": "loh"}[self.kind]
+
+
+# The toy cohort's copy-number events (seed 1 gives P06 purity 0.6, P07 0.9, P03 0.9): an EGFR
+# amplification, a BRCA2 loss whose remaining copy carries the planted p.S1982Rfs*22 (a biallelic
+# loss), and a copy-neutral LOH of BRCA1 in a tumour with no BRCA1 somatic variant. Patients a
+# smaller cohort lacks get none.
+COPY_NUMBER_EVENTS = (
+    CopyNumberEvent("P06", "EGFR", "amplification", 8),
+    CopyNumberEvent("P07", "BRCA2", "deletion", 1),
+    CopyNumberEvent("P03", "BRCA1", "cn_loh", 2),
+)
+
+
+@dataclass(frozen=True)
 class Variant:
     contig: str
     pos: int
@@ -93,10 +127,50 @@ class Patient:
     # variant -> how many of the 20 tumour components / of the 2 normal haplotypes carry it
     tumour_components: dict[Variant, int] = field(default_factory=dict)
     normal_haplotypes: dict[Variant, int] = field(default_factory=dict)
+    copy_number: dict[str, CopyNumberEvent] = field(default_factory=dict)  # gene -> event
 
     def add_germline(self, variant: Variant, haplotypes: int, tumour_components: int) -> None:
         self.normal_haplotypes[variant] = haplotypes
         self.tumour_components[variant] = tumour_components
+
+    def tumour_cell_components(self) -> tuple[set[int], set[int]]:
+        """(haplotype A's, haplotype B's) tumour-cell components."""
+        n = int(round(self.purity * HAPLOTYPE_A_COMPONENTS))
+        return (set(range(n)),
+                set(range(HAPLOTYPE_A_COMPONENTS, HAPLOTYPE_A_COMPONENTS + n)))
+
+    def component_layout(self, gene: str) -> list[tuple[int, int]]:
+        """Per tumour component, over ``gene``'s windows: (the component whose variants it carries,
+        its copies relative to one haplotype), from the gene's copy-number event."""
+        layout = [(index, 1) for index in range(TUMOUR_COMPONENTS)]
+        event = self.copy_number.get(gene)
+        if event is None:
+            return layout
+        cells_a, cells_b = self.tumour_cell_components()
+        if event.kind == "amplification":
+            return [(index, event.copies // 2 if index in cells_a | cells_b else 1)
+                    for index in range(TUMOUR_COMPONENTS)]
+        if event.kind == "deletion":
+            return [(index, 0 if index in cells_b else 1) for index in range(TUMOUR_COMPONENTS)]
+        return [(index - HAPLOTYPE_A_COMPONENTS if index in cells_b else index, 1)
+                for index in range(TUMOUR_COMPONENTS)]
+
+    def expected_vaf(self, variant: Variant) -> float:
+        """The variant's expected tumour VAF: the reads of the components carrying it."""
+        count = self.tumour_components.get(variant, 0)
+        layout = self.component_layout(variant.gene)
+        total = sum(copies for _, copies in layout)
+        return sum(copies for source, copies in layout if source < count) / total
+
+    def status_of(self, variant: Variant) -> str:
+        """The variant's status in this patient: loh for a germline het of a gene whose tumour
+        cells lost the reference allele (deletion of B, copy-neutral LOH), else as planted."""
+        event = self.copy_number.get(variant.gene)
+        if (variant.status == "germline" and event is not None
+                and event.kind in ("deletion", "cn_loh")
+                and self.normal_haplotypes.get(variant) == 1):
+            return "loh"
+        return variant.status
 
     def driver_genes(self) -> set[str]:
         """Genes of the planted somatic drivers (the named coding variants)."""
@@ -250,6 +324,10 @@ def plan_cohort(n_patients: int, fasta: pysam.FastaFile, targets: list[tuple[str
     pool = [planter.random_variant("germline", indel=False) for _ in range(GERMLINE_POOL_SIZE)]
     for number, patient in enumerate(patients, start=1):
         _plant_patient(patient, number, planter, pool, rng)
+    by_name = {patient.name: patient for patient in patients}
+    for event in COPY_NUMBER_EVENTS:
+        if event.patient in by_name and by_name[event.patient].has_normal:
+            by_name[event.patient].copy_number[event.gene] = event
     return patients
 
 

@@ -5,7 +5,10 @@ Each sample is a mixture of haploid component genomes simulated separately with 
 
 * normal: parental haplotypes A and B, depth/2 each;
 * tumour: 20 components of depth/20 each, components 0-9 from haplotype A and 10-19 from B
-  (which variants each component carries: ``toy.planting``).
+  (which variants each component carries: ``toy.planting``); a gene with a copy-number event
+  (``planting.CopyNumberEvent``) has its windows dropped (a lost copy), given another
+  component's variants (copy-neutral LOH) or simulated again at extra depth (amplification) in
+  the tumour-cell components.
 
 dwgsim runs with seeds derived from the cohort's seed, so the same seed gives byte-identical
 FASTQ.
@@ -67,6 +70,18 @@ def target_windows(targets: list[tuple[str, int, int, str]],
     return windows
 
 
+def window_genes(windows: list[Window], targets: list[tuple[str, int, int, str]]
+                 ) -> dict[Window, str]:
+    """The gene of each window: that of the first target inside it."""
+    genes = {}
+    for window in windows:
+        for contig, start, end, gene in sorted(targets):
+            if contig == window.contig and window.start <= start + 1 and end <= window.end:
+                genes[window] = gene
+                break
+    return genes
+
+
 def component_sequences(windows: list[Window], fasta: pysam.FastaFile,
                         variants: set[Variant]) -> list[tuple[str, str]]:
     """(window name, sequence) with `variants` applied, for one haploid component genome."""
@@ -105,8 +120,10 @@ class ComponentJob:
 
 def sample_jobs(patient: Patient, patient_number: int, windows: list[Window],
                 fasta: pysam.FastaFile, settings: SimulationSettings,
-                workdir: Path) -> dict[str, list[ComponentJob]]:
-    """The dwgsim runs of a patient's samples, each with its component FASTA written."""
+                workdir: Path, window_gene: dict[Window, str] | None = None
+                ) -> dict[str, list[ComponentJob]]:
+    """The dwgsim runs of a patient's samples, each with its component FASTA written (a tumour
+    with copy-number events: :func:`_copy_number_jobs`; ``window_gene``: each window's gene)."""
     layouts = {f"{patient.name}-T": (patient.tumour_components, TUMOUR_COMPONENTS,
                                      settings.tumour_depth / TUMOUR_COMPONENTS)}
     if patient.has_normal:
@@ -116,11 +133,47 @@ def sample_jobs(patient: Patient, patient_number: int, windows: list[Window],
         jobs[sample] = []
         for index in range(n_components):
             component_fasta = workdir / f"{sample}-c{index:02d}.fa"
-            present = {v for v, count in carriers.items() if count > index}
-            write_fasta(component_sequences(windows, fasta, present), component_fasta)
             seed = int(np.random.SeedSequence(
                 [settings.seed, patient_number, sample_index, index]).generate_state(1)[0] >> 1)
-            jobs[sample].append(ComponentJob(sample, index, component_fasta, depth, seed))
+            if sample_index > 0 or not patient.copy_number:
+                present = {v for v, count in carriers.items() if count > index}
+                write_fasta(component_sequences(windows, fasta, present), component_fasta)
+                jobs[sample].append(ComponentJob(sample, index, component_fasta, depth, seed))
+                continue
+            jobs[sample] += _copy_number_jobs(patient, patient_number, index, windows,
+                                              window_gene or {}, fasta, settings, workdir,
+                                              sample, depth, seed)
+    return jobs
+
+
+EXTRA_COPIES_INDEX = 100  # the extra copies of component i are simulated as component 100 + i
+
+
+def _copy_number_jobs(patient: Patient, patient_number: int, index: int, windows: list[Window],
+                      window_gene: dict[Window, str], fasta: pysam.FastaFile,
+                      settings: SimulationSettings, workdir: Path, sample: str, depth: float,
+                      seed: int) -> list[ComponentJob]:
+    """The dwgsim runs of one tumour component of a patient with copy-number events: its windows
+    at one copy with the variants of the component each window's layout names (none for a lost
+    copy), and the extra copies of amplified windows as a second run at depth x (copies - 1)."""
+    one_copy, extra = [], {}
+    for window in windows:
+        source, copies = patient.component_layout(window_gene.get(window, ""))[index]
+        present = {v for v, count in patient.tumour_components.items() if count > source}
+        if copies >= 1:
+            one_copy += component_sequences([window], fasta, present)
+        if copies > 1:
+            extra.setdefault(copies - 1, []).extend(component_sequences([window], fasta, present))
+    component_fasta = workdir / f"{sample}-c{index:02d}.fa"
+    write_fasta(one_copy, component_fasta)
+    jobs = [ComponentJob(sample, index, component_fasta, depth, seed)]
+    for copies, records in sorted(extra.items()):
+        extra_index = EXTRA_COPIES_INDEX + index
+        extra_fasta = workdir / f"{sample}-c{extra_index:02d}.fa"
+        write_fasta(records, extra_fasta)
+        extra_seed = int(np.random.SeedSequence(
+            [settings.seed, patient_number, 0, index, copies]).generate_state(1)[0] >> 1)
+        jobs.append(ComponentJob(sample, extra_index, extra_fasta, depth * copies, extra_seed))
     return jobs
 
 

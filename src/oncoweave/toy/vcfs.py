@@ -32,6 +32,11 @@ def truth_header(fasta: pysam.FastaFile, patients: list[Patient], settings: Simu
     header.add_line("##oncoweave_toy_note=Coordinates are reference-contig positions; alleles "
                     "left-aligned and trimmed as bcftools norm -f writes them. One record per "
                     "planted variant; a patient carries it when its GT is not 0/0.")
+    for patient in patients:
+        for event in patient.copy_number.values():
+            header.add_line(
+                f"##oncoweave_toy_copy_number=<patient={patient.name},gene={event.gene},"
+                f"kind={event.kind},copies={event.copies},call={event.call}>")
     for contig, length in zip(fasta.references, fasta.lengths):
         header.contigs.add(contig, length=length)
     header.add_meta("INFO", items=[
@@ -57,6 +62,11 @@ def truth_header(fasta: pysam.FastaFile, patients: list[Patient], settings: Simu
         ("ID", "VAF"), ("Number", 1), ("Type", "Float"),
         ("Description", f"Expected tumour VAF: the fraction of the {TUMOUR_COMPONENTS} simulated "
                         "tumour components carrying ALT")])
+    header.add_meta("FORMAT", items=[
+        ("ID", "STATUS"), ("Number", 1), ("Type", "String"),
+        ("Description", "The variant's status in this patient where it differs from INFO/STATUS: "
+                        "loh for a germline het of a gene whose tumour cells lost the other "
+                        "allele by a planted copy-number event (##oncoweave_toy_copy_number)")])
     header.add_meta("FORMAT", items=[
         ("ID", "NVAF"), ("Number", 1), ("Type", "Float"),
         ("Description", "Expected normal VAF (0.5 germline het, 1 hom, 0 somatic); missing when "
@@ -102,7 +112,9 @@ def _fill_sample(call, patient: Patient, variant: Variant) -> None:
         call["GT"] = (0, 1) if components else (0, 0)
     else:
         call["GT"] = ((0, 0), (0, 1), (1, 1))[haplotypes]
-    call["VAF"] = components / TUMOUR_COMPONENTS
+    call["VAF"] = patient.expected_vaf(variant) if components else 0.0
+    if components and patient.status_of(variant) != variant.status:
+        call["STATUS"] = patient.status_of(variant)
     if patient.has_normal:
         call["NVAF"] = haplotypes / 2
 

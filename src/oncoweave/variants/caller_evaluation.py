@@ -54,23 +54,41 @@ def _with_kind(table: pd.DataFrame) -> pd.DataFrame:
 def truth_table(truth_vcf: str | Path) -> pd.DataFrame:
     """One row per planted variant per patient (the truth VCF holds a sample column per patient).
 
-    Columns: KEY, truth_status (INFO/STATUS), truth_vaf (FORMAT/VAF), hgvs_p_truth (INFO/HGVSP)
+    Columns: KEY, truth_status (the patient's FORMAT/STATUS, else INFO/STATUS), truth_vaf
+    (FORMAT/VAF), hgvs_p_truth (INFO/HGVSP)
     and kind.
     """
     rows = []
     with open_vcf(truth_vcf) as vcf:
         has_hgvsp = "HGVSP" in vcf.header.info  # pysam raises on an undeclared key
+        has_status = "STATUS" in vcf.header.formats  # per patient, where it differs
         for record in vcf:
             for patient, call in record.samples.items():
                 if not any(allele for allele in (call.get("GT") or ()) if allele):
                     continue
+                status = (call.get("STATUS") if has_status else None) or record.info["STATUS"]
                 rows.append({
                     "patient": patient, "contig": record.chrom, "contig_pos": record.pos,
-                    "ref": record.ref, "alt": record.alts[0], "truth_status": record.info["STATUS"],
+                    "ref": record.ref, "alt": record.alts[0], "truth_status": status,
                     "truth_vaf": float(call["VAF"]),
                     "hgvs_p_truth": record.info.get("HGVSP") if has_hgvsp else None,
                 })
     return _with_kind(pd.DataFrame(rows, columns=TRUTH_COLUMNS))
+
+
+def copy_number_truth(truth_vcf: str | Path) -> pd.DataFrame:
+    """The copy-number events planted in the toy cohort (its ``##oncoweave_toy_copy_number``
+    header lines): patient, gene, kind, copies and the per-gene call they should get."""
+    import re
+
+    rows = []
+    with open_vcf(truth_vcf) as vcf:
+        for line in str(vcf.header).splitlines():
+            if line.startswith("##oncoweave_toy_copy_number=<"):
+                body = line.split("=<", 1)[1].rstrip(">")
+                rows.append(dict(re.findall(r"(\w+)=([^,]+)", body)))
+    table = pd.DataFrame(rows, columns=["patient", "gene", "kind", "copies", "call"])
+    return table.astype({"copies": int})
 
 
 def somatic_calls(variants: pd.DataFrame, paired: Collection[str]) -> pd.DataFrame:

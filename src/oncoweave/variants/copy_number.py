@@ -12,8 +12,9 @@ absolute copy numbers where the source gives them, and the ``source``. Readers:
 - :func:`read_cnv_columns` (in oncoweave.variants.copy_number_tables): a wide table of
   ``<GENE>_cnv`` columns (the TCGA tables of MCAT), the same GISTIC values per patient.
 
-Calling copy number from reads (CNVkit) will write the same table with ``source`` cnvkit, through
-:func:`call_from_copy_numbers` when absolute copy numbers are known. Every reader checks the
+Copy number called from the reads (CNVkit, :mod:`oncoweave.variants.cnvkit_calls`) is the same
+table with ``source`` cnvkit, called by :func:`call_from_copy_numbers` when purity gives absolute
+copy numbers; :func:`merge_copy_number` joins it with a published table's rows. Every reader checks the
 whole input first: a problem is one InputError naming the file, the first bad line and column,
 and nothing is written.
 """
@@ -410,6 +411,28 @@ def write_copy_number(table: pd.DataFrame, path: str | Path,
     if unknown:
         raise InputError(f"unknown call or source value(s) {', '.join(unknown)}", path=str(path))
     return write_parquet(table, path, COPY_NUMBER_SCHEMA, metadata)
+
+
+def merge_copy_number(tables: list[pd.DataFrame], published: pd.DataFrame | None = None
+                      ) -> pd.DataFrame:
+    """The cohort's per-gene copy number: the CNVkit rows of the read patients and, for every
+    other patient, the published table's (config ``copy_number``). A patient in both keeps only
+    its CNVkit rows: they are measured on this run's reads."""
+    import pandas as pd
+
+    columns = COPY_NUMBER_SCHEMA.names
+    measured = [table[columns] for table in tables if len(table)]
+    cnvkit = pd.concat(measured, ignore_index=True) if measured else pd.DataFrame(columns=columns)
+    parts = [cnvkit]
+    if published is not None and len(published):
+        parts.append(published.loc[~published["patient"].isin(set(cnvkit["patient"])), columns])
+    parts = [part for part in parts if len(part)]
+    if not parts:
+        return cnvkit.astype({"total_copy_number": "Int64", "minor_copy_number": "Int64"})
+    merged = pd.concat(parts, ignore_index=True)
+    for name in ("total_copy_number", "minor_copy_number"):
+        merged[name] = merged[name].astype("Int64")
+    return merged.sort_values(["patient", "gene"], kind="stable").reset_index(drop=True)
 
 
 def read_copy_number_table(path: str | Path,

@@ -52,20 +52,27 @@ class IdentityResult:
 
 def check_pair_identity(vcf_path: str | Path, tumour_sample: str, normal_sample: str | None, *,
                         min_depth: int = 20, min_sites: int = 10,
-                        min_concordance: float = 0.9) -> IdentityResult:
+                        min_concordance: float = 0.9,
+                        purity: float | None = None) -> IdentityResult:
     """Allele-fraction-class concordance of tumour and normal at the normal's germline sites.
 
     A site counts when the normal's genotype is non-reference and both samples have a depth
     (FORMAT/DP, else the sum of AD) >= ``min_depth``; ``concordance`` is the fraction of counted
     sites where both samples fall in the same class (hom-ref / het / hom-alt, from AD). Fewer
     than ``min_sites`` sites gives ``insufficient_data``; no normal gives ``no_normal``.
+
+    With the tumour's ``purity`` (the sample sheet's), the tumour's homozygous classes narrow to
+    what LOH cannot reach (:func:`tumour_class_bounds`): at purity 0.9 an LOH of a germline het
+    leaves the lost allele at 5 % (the normal cells'), which the fixed [0.1, 0.9] bounds would
+    call homozygous, so a high-purity tumour with a large LOH region (a gene-wide deletion or
+    copy-neutral LOH) failed its own normal.
     """
     import numpy as np
 
     if normal_sample is None:
         return IdentityResult(tumour_sample, None, 0, None, "no_normal")
     genotypes, depths, allele_depths = _read_pair(Path(vcf_path), tumour_sample, normal_sample)
-    tumour_class = allele_fraction_class(allele_depths[:, 0])
+    tumour_class = allele_fraction_class(allele_depths[:, 0], *tumour_class_bounds(purity))
     normal_class = allele_fraction_class(allele_depths[:, 1])
     normal_non_ref = genotypes[:, 1].is_called() & ~genotypes[:, 1].is_hom_ref()
     informative = (normal_non_ref & np.all(depths >= min_depth, axis=1)
@@ -81,7 +88,18 @@ def check_pair_identity(vcf_path: str | Path, tumour_sample: str, normal_sample:
     return IdentityResult(tumour_sample, normal_sample, n_sites, concordance, status)
 
 
-def allele_fraction_class(allele_depths: np.ndarray) -> np.ndarray:
+def tumour_class_bounds(purity: float | None) -> tuple[float, float]:
+    """(hom-ref max, hom-alt min) fractions of a tumour: without a purity the fixed 0.1 and 0.9;
+    with a purity p, the lost allele's bound halfway between where LOH of a het leaves it
+    ((1 - p) / 2, its normal cells') and 0, never above 0.1 (p = 0.9: 0.025 and 0.975)."""
+    if purity is None or not 0 < purity <= 1:
+        return HOM_REF_MAX_FRACTION, HOM_ALT_MIN_FRACTION
+    lost = min(HOM_REF_MAX_FRACTION, (1 - purity) / 4)
+    return lost, 1 - lost
+
+
+def allele_fraction_class(allele_depths: np.ndarray, hom_ref_max: float = HOM_REF_MAX_FRACTION,
+                          hom_alt_min: float = HOM_ALT_MIN_FRACTION) -> np.ndarray:
     """Per site: HOM_REF, HET or HOM_ALT from (sites, alleles) read counts; -1 without reads.
 
     The non-reference fraction sums every ALT allele, so a multi-allelic record still classes
@@ -94,8 +112,8 @@ def allele_fraction_class(allele_depths: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         non_ref_fraction = 1.0 - counts[:, 0] / total
     classes = np.full(len(counts), HET, dtype=np.int8)
-    classes[non_ref_fraction < HOM_REF_MAX_FRACTION] = HOM_REF
-    classes[non_ref_fraction > HOM_ALT_MIN_FRACTION] = HOM_ALT
+    classes[non_ref_fraction < hom_ref_max] = HOM_REF
+    classes[non_ref_fraction > hom_alt_min] = HOM_ALT
     classes[total == 0] = -1
     return classes
 

@@ -1,0 +1,82 @@
+"""The toy run's copy number from reads (CNVkit) against the events planted in its reads."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from oncoweave.core.tables import read_parquet
+from oncoweave.variants.caller_evaluation import copy_number_truth, truth_table
+from oncoweave.variants.cnvkit_calls import CNVKIT_SEGMENT_SCHEMA
+from oncoweave.variants.copy_number import COPY_NUMBER_SCHEMA
+
+pytestmark = pytest.mark.workflow
+
+
+@pytest.fixture(scope="module")
+def copy_number(toy_run):
+    workdir, _ = toy_run
+    truth_vcf = workdir / "results/toy_cohort/truth.vcf.gz"
+    planted = copy_number_truth(truth_vcf)
+    read_patients = set(truth_table(truth_vcf)["patient"])
+    table, _ = read_parquet(workdir / "results/cohort/copy_number.parquet",
+                            expected_schema=COPY_NUMBER_SCHEMA)
+    return workdir, planted, read_patients, table
+
+
+def test_planted_copy_number_events_are_found_and_nothing_else(copy_number):
+    workdir, planted, read_patients, table = copy_number
+    assert set(planted["kind"]) == {"amplification", "deletion", "cn_loh"}
+    assert set(table["source"]) == {"cnvkit"} and set(table["patient"]) == read_patients
+    assert len(table) == 4 * len(read_patients)
+    calls = table.set_index(["patient", "gene"])
+    expected = {(row.patient, row.gene): row.call for row in planted.itertuples()}
+    found = {key for key, call in expected.items() if calls.at[key, "call"] == call}
+    false = {key: call for key, call in calls["call"].items()
+             if key not in expected and call != "neutral"}
+    print(f"\ncopy number from reads: {len(found)} of {len(expected)} planted events found, "
+          f"{len(false)} false calls in {len(calls) - len(expected)} other patient-genes\n"
+          + table.to_string(index=False))
+    assert found == set(expected), {key: calls.at[key, "call"] for key in expected}
+    assert not false
+    egfr = calls.loc[("P06", "EGFR")]
+    assert 6 <= egfr["total_copy_number"] <= 10 and egfr["log2_ratio"] > 1.0
+    copies = ["total_copy_number", "minor_copy_number"]
+    assert calls.loc[("P07", "BRCA2"), copies].tolist() == [1, 0]
+    assert calls.loc[("P03", "BRCA1"), copies].tolist() == [2, 0]
+    for patient in sorted(read_patients):
+        path = workdir / f"results/copy_number/{patient}/segments.parquet"
+        segments, metadata = read_parquet(path, expected_schema=CNVKIT_SEGMENT_SCHEMA)
+        assert len(segments) >= 4
+        assert metadata["reference"] == ("pooled reference of the cohort's normals"
+                                         if patient == "P08" else f"paired normal {patient}-N")
+
+
+def test_copy_number_drivers_and_features_follow_the_planted_events(copy_number):
+    workdir, _, read_patients, _ = copy_number
+    shards = sorted((workdir / "results/shards").glob("*/copy_number_drivers.parquet"))
+    cn_drivers = pd.concat(pd.read_parquet(path) for path in shards)
+    drivers = cn_drivers[cn_drivers["driver"]].set_index(["patient", "gene"])
+    assert set(drivers.index) == {("P06", "EGFR"), ("P07", "BRCA2")}
+    assert drivers.loc[("P06", "EGFR"), "alteration"] == "amplification"
+    brca2 = drivers.loc[("P07", "BRCA2")]
+    assert bool(brca2["biallelic"]) and "S1982Rfs" in brca2["second_hit"]
+    loh = cn_drivers.set_index(["patient", "gene"]).loc[("P03", "BRCA1")]
+    assert loh["call"] == "loh" and not loh["driver"]
+    features = pd.read_parquet(workdir / "results/cohort/patient_features.parquet").set_index(
+        "patient")
+    assert features.at["P06", "gen_EGFR_cn"] == 2
+    assert features.at["P07", "gen_BRCA2_biallelic"] == 1
+    assert features.at["P03", "gen_BRCA1_loh"] == 1
+    assert features.loc[sorted(read_patients - {"P03", "P07"}), "gen_BRCA1_loh"].eq(0).all()
+
+
+def test_the_copy_number_rule_cost_per_patient(copy_number):
+    workdir, _, read_patients, _ = copy_number
+    runs = pd.concat(pd.read_csv(path, sep="\t").assign(patient=path.stem) for path in
+                     sorted((workdir / "benchmarks/call_copy_number_reads").glob("*.tsv")))
+    pooled = pd.read_csv(workdir / "benchmarks/cnvkit_pooled_reference/cohort.tsv", sep="\t")
+    print(f"\ncall_copy_number_reads per patient: wall {runs['s'].mean():.1f} s (max "
+          f"{runs['s'].max():.1f}), CPU {runs['cpu_time'].mean():.1f} s; pooled reference "
+          f"{pooled['s'].iat[0]:.1f} s")
+    assert set(runs["patient"]) == read_patients
