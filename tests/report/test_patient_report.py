@@ -25,8 +25,8 @@ from oncoweave.drivers.copy_number import CN_DRIVERS_SCHEMA, copy_number_drivers
 from oncoweave.drivers.schema import DRIVERS_SCHEMA
 from oncoweave.fusion.retrieval import SIMILAR_PATIENTS_SCHEMA
 from oncoweave.report.patient import FUSION_COLUMNS, ShardTables, render_patient_report
-from oncoweave.report.patient_imaging import Lesion, lesion_figure
 from oncoweave.report.patient_copy_number import NO_COPY_NUMBER_RUN
+from oncoweave.report.patient_imaging import Lesion, lesion_figure
 from oncoweave.report.patient_sections import feature_reasons
 from oncoweave.therapy.icb_tables import ICB_SCHEMA
 from oncoweave.therapy.matching import THERAPIES_SCHEMA
