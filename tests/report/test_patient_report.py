@@ -25,7 +25,7 @@ from oncoweave.drivers.copy_number import CN_DRIVERS_SCHEMA, copy_number_drivers
 from oncoweave.drivers.schema import DRIVERS_SCHEMA
 from oncoweave.fusion.retrieval import SIMILAR_PATIENTS_SCHEMA
 from oncoweave.report.patient import FUSION_COLUMNS, ShardTables, render_patient_report
-from oncoweave.report.patient_copy_number import NO_COPY_NUMBER_RUN
+from oncoweave.report.patient_copy_number import NO_COPY_NUMBER_PATIENT, NO_COPY_NUMBER_RUN
 from oncoweave.report.patient_imaging import Lesion, lesion_figure
 from oncoweave.report.patient_sections import feature_reasons
 from oncoweave.therapy.icb_tables import ICB_SCHEMA
@@ -414,8 +414,7 @@ def test_copy_number_section_shows_the_calls_their_plot_and_driver_reasons(table
     # A patient the table has no sample of gets one line, not a crash.
     render_patient_report("X2", tmp_path / "X2.html", **tables, copy_number=cn_drivers)
     assert section_text((tmp_path / "X2.html").read_text(), "copy_number").strip() == (
-        "Copy number No copy-number call for this patient: the run's copy-number table has no "
-        "sample of it.")
+        "Copy number " + NO_COPY_NUMBER_PATIENT)
 
 
 def _write_lesion(tmp_path: Path, spacing=(1.0, 1.0, 3.0)):

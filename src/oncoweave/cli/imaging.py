@@ -328,7 +328,7 @@ def _cmd_lesion_cnn_cv(args: argparse.Namespace) -> int:
     import dataclasses
 
     from oncoweave.core.errors import InputError
-    from oncoweave.imaging.lesion_classifier import compare_with_radiomics
+    from oncoweave.imaging.lesion_cnn_comparison import compare_with_radiomics
     from oncoweave.imaging.lesion_crops import read_settings
     from oncoweave.imaging.radiomics import read_case_sheet, read_radiomics
     from oncoweave.imaging.radiomics_model import patient_features, read_outcome_labels
