@@ -205,14 +205,20 @@ def write_het_snps(path: Path, sites: list[tuple[str, int]], lengths: dict[str, 
     return path
 
 
-def test_cnvkit_finds_an_amplification_a_loss_and_copy_neutral_loh_in_synthetic_reads(tmp_path):
-    rng = np.random.default_rng(11)
+def bundled_targets():
+    """(reference FASTA, targets BED, contig lengths, target intervals) of the bundled reference."""
     fasta = BUNDLED_REFERENCE_DIR / "grch38_gene_regions.fa"
     targets_bed = BUNDLED_REFERENCE_DIR / "targets.bed"
     with pysam.FastaFile(str(fasta)) as handle:
         lengths = dict(zip(handle.references, handle.lengths))
     targets = [(fields[0], int(fields[1]), int(fields[2])) for fields in
                (line.split("\t") for line in targets_bed.read_text().splitlines() if line)]
+    return fasta, targets_bed, lengths, targets
+
+
+def test_cnvkit_finds_an_amplification_a_loss_and_copy_neutral_loh_in_synthetic_reads(tmp_path):
+    rng = np.random.default_rng(11)
+    fasta, targets_bed, lengths, targets = bundled_targets()
     normal = write_bam(tmp_path / "S-N.bam", targets, lengths, 100, rng)
     tumour = write_bam(tmp_path / "S-T.bam", targets, lengths, 200, rng, depth_factor)
     # BRCA1 copy-neutral LOH at 60 % purity: tumour BAF 0.5 * 0.4 + 1.0 * 0.6 = 0.8.
@@ -244,12 +250,7 @@ def test_without_normal_or_purity_a_flat_reference_and_the_log2_cut_offs_call(tm
     from oncoweave.variants.cnvkit_calls import pooled_reference
 
     rng = np.random.default_rng(12)
-    fasta = BUNDLED_REFERENCE_DIR / "grch38_gene_regions.fa"
-    targets_bed = BUNDLED_REFERENCE_DIR / "targets.bed"
-    with pysam.FastaFile(str(fasta)) as handle:
-        lengths = dict(zip(handle.references, handle.lengths))
-    targets = [(fields[0], int(fields[1]), int(fields[2])) for fields in
-               (line.split("\t") for line in targets_bed.read_text().splitlines() if line)]
+    fasta, targets_bed, lengths, targets = bundled_targets()
     tumour = write_bam(tmp_path / "S-T.bam", targets, lengths, 200, rng, depth_factor)
     (tmp_path / "work").mkdir()
     flat = pooled_reference([], targets_bed, fasta, tmp_path / "flat.cnn", settings={},
