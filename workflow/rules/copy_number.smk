@@ -2,16 +2,7 @@
 # and from a published cohort's table (config key copy_number, import_copy_number); merged into one
 # cohort table (a patient in both keeps its CNVkit rows), then copy-number driver calls beside the
 # point-mutation scores.
-CNVKIT = config["calling"].get("copy_number") or {}
-# Read tumours: aligned from FASTQ or linked from the user's BAM.
-CNVKIT_PATIENTS = (
-    sorted(p for p, s in TUMOUR_OF.items() if s in FASTQ_PAIR or s in INPUT_BAM)
-    if CNVKIT.get("enabled", True)
-    else []
-)
-# The read normals: a tumour without its own normal is called against their pooled reference.
-CNVKIT_NORMALS = sorted(s for p, s in NORMAL_OF.items() if s in FASTQ_PAIR or s in INPUT_BAM)
-HAS_COPY_NUMBER = bool(COPY_NUMBER or CNVKIT_PATIENTS)
+# CNVKIT, CNVKIT_PATIENTS, CNVKIT_NORMALS, HAS_COPY_NUMBER: in sheets.smk (rule all needs them).
 
 
 rule cnvkit_pooled_reference:

@@ -108,3 +108,16 @@ wildcard_constraints:
     lesion=SHEET_ID,
     shard="s[0-9]+",
     read="1|2",
+
+
+# Copy number (copy_number.smk): CNVkit on the read tumours, and/or a published table.
+CNVKIT = config["calling"].get("copy_number") or {}
+# Read tumours: aligned from FASTQ or linked from the user's BAM.
+CNVKIT_PATIENTS = (
+    sorted(p for p, s in TUMOUR_OF.items() if s in FASTQ_PAIR or s in INPUT_BAM)
+    if CNVKIT.get("enabled", True)
+    else []
+)
+# The read normals: a tumour without its own normal is called against their pooled reference.
+CNVKIT_NORMALS = sorted(s for p, s in NORMAL_OF.items() if s in FASTQ_PAIR or s in INPUT_BAM)
+HAS_COPY_NUMBER = bool(COPY_NUMBER or CNVKIT_PATIENTS)
