@@ -452,7 +452,7 @@ def therapy_inputs(wildcards):
 
 def cnvkit_inputs(wildcards):
     """The tumour's BAM, its normal's (or the pooled reference of the cohort's normals) and the
-    shard's classified calls, whose germline het SNPs give the B-allele fractions."""
+    shard's calls, whose sites heterozygous in the normal give the B-allele fractions."""
     samples = patient_samples(wildcards.patient)
     tumour = alignment_of(samples["tumour"])
     inputs = {"tumour": tumour["bam"], "tumour_bai": tumour["bai"]}
@@ -461,7 +461,9 @@ def cnvkit_inputs(wildcards):
         inputs.update(normal=normal["bam"], normal_bai=normal["bai"])
     else:
         inputs["pooled_reference"] = "results/copy_number/pooled_reference.cnn"
-    inputs["calls"] = f"results/shards/{SHARD_OF[wildcards.patient]}/classified"
+    # The caller's own VCF (its normal's genotypes), not the classified one: CNVkit then stays
+    # upstream of the shard's classification, so a Slurm shard group never waits on itself.
+    inputs["calls"] = f"results/shards/{SHARD_OF[wildcards.patient]}/called"
     return inputs
 
 
@@ -472,7 +474,7 @@ def cnvkit_params(wildcards):
         "tumour": samples["tumour"],
         "normal": samples["normal"],
         "purity": PURITY.get(samples["tumour"]),
-        "vcf": f"results/shards/{SHARD_OF[wildcards.patient]}/classified/{wildcards.patient}.vcf.gz",
+        "vcf": f"results/shards/{SHARD_OF[wildcards.patient]}/called/{wildcards.patient}.vcf.gz",
     }
 
 

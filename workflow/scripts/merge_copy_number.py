@@ -7,11 +7,16 @@ from oncoweave.variants.copy_number import COPY_NUMBER_SCHEMA, merge_copy_number
 def main():
     measured = [read_parquet(path, expected_schema=COPY_NUMBER_SCHEMA)[0]
                 for path in snakemake.input.cnvkit]
-    published = None
+    published, sources = None, []
+    if measured:
+        sources.append(f"CNVkit on {len(measured)} read tumour(s)")
     if "published" in snakemake.input.keys():
-        published = read_parquet(snakemake.input.published, expected_schema=COPY_NUMBER_SCHEMA)[0]
+        published, metadata = read_parquet(snakemake.input.published,
+                                           expected_schema=COPY_NUMBER_SCHEMA)
+        sources.append((metadata or {}).get("input") or "the published table")
     table = merge_copy_number(measured, published)
-    write_copy_number(table, snakemake.output[0])
+    # "input" names where the rows came from: the cohort report's summary page says it.
+    write_copy_number(table, snakemake.output[0], {"input": " and ".join(sources)})
     for (source, call), n in table.groupby(["source", "call"]).size().items():
         print(f"{source} {call}: {n}")
 

@@ -61,7 +61,8 @@ CLINICAL_NOT_FEATURES = frozenset({"tmb"})
 def _with_copy_number(blocks: list[pd.DataFrame], copy_number, ids: Sequence[str]
                       ) -> list[pd.DataFrame]:
     """``blocks`` plus the copy-number columns; an allele lost by copy number (loss, LOH, deep
-    deletion) sets ``gen_<GENE>_loh`` to 1 beside the allele-fraction LOH of the point calls."""
+    deletion) sets ``gen_<GENE>_loh`` to 1, else it keeps the allele-fraction LOH of the point
+    calls (unknown stays unknown)."""
     from oncoweave.drivers.copy_number import CN_DRIVERS_SCHEMA, fusion_columns
 
     paths = [copy_number] if isinstance(copy_number, (pd.DataFrame, str, Path)) else copy_number
@@ -73,9 +74,12 @@ def _with_copy_number(blocks: list[pd.DataFrame], copy_number, ids: Sequence[str
     blocks = list(blocks)
     for i, block in enumerate(blocks):
         shared = [c for c in columns if c in block.columns]  # the gen_<GENE>_loh columns
-        if shared:  # 1 when either says an allele is gone, NaN only when neither knows
-            either = np.fmax(block[shared].to_numpy(float),
-                             columns[shared].reindex(block.index).to_numpy(float))
+        if shared:
+            # Copy number can only say an allele is gone (1). Its "no loss" never replaces an
+            # unknown allele-fraction LOH: a GISTIC table, or CNVkit on a tumour without its
+            # normal, cannot see copy-neutral LOH.
+            lost = columns[shared].reindex(block.index).to_numpy(float) == 1
+            either = np.where(lost, 1.0, block[shared].to_numpy(float))
             blocks[i] = block.assign(**{c: either[:, k] for k, c in enumerate(shared)})
             columns = columns.drop(columns=shared)
     return blocks + [columns]

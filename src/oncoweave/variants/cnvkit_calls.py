@@ -28,8 +28,9 @@ per tumour:
    absolute copy numbers stay null.
 
 B-allele fractions come from the germline heterozygous SNPs the workflow already calls: the
-patient's classified VCF (tumour and normal columns); CNVkit keeps the sites heterozygous in the
-normal at depth >= ``min_variant_depth`` (tumour-only: heterozygous in the tumour, so copy-neutral
+patient's VCF as the caller wrote it (``called/``: tumour and normal columns, the normal's
+genotypes; read before classification so CNVkit stays upstream of the shard's light stages); CNVkit
+keeps the sites heterozygous in the normal at depth >= ``min_variant_depth`` (tumour-only: heterozygous in the tumour, so copy-neutral
 LOH cannot be seen there). A gene's row takes the segment holding most of its bins (a segment of
 copy number 0 anywhere in the gene makes it a deep deletion, as for .seg files); its log2 ratio is
 the bin-weighted mean of its segments' log2 ratios; the call is
