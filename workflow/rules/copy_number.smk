@@ -19,6 +19,7 @@ rule cnvkit_pooled_reference:
         "logs/cnvkit_pooled_reference/cohort.log",
     benchmark:
         "benchmarks/cnvkit_pooled_reference/cohort.tsv"
+    priority: 10
     conda:
         "../../envs/cnvkit.yaml"
     threads: 1
@@ -47,6 +48,9 @@ rule call_copy_number_reads:
         "logs/call_copy_number_reads/{patient}.log",
     benchmark:
         "benchmarks/call_copy_number_reads/{patient}.tsv"
+    # Per-sample work on the way to the drivers, therapies and fusion: before the cohort's imaging
+    # models (priority 5), with the alignment and calling.
+    priority: 10
     conda:
         "../../envs/cnvkit.yaml"
     threads: 1
