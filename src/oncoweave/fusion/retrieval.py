@@ -47,7 +47,7 @@ from oncoweave.fusion.patient_distance import (
     standardised_blocks,
     zscores,
 )
-from oncoweave.therapy.matching import THERAPIES_SCHEMA, TIER_ORDER
+from oncoweave.therapy.therapy_table import THERAPIES_SCHEMA, TIER_ORDER
 
 log = logging.getLogger(__name__)
 

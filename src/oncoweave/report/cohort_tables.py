@@ -21,7 +21,7 @@ from oncoweave.core.errors import InputError
 from oncoweave.core.io import replaced_on_success
 from oncoweave.core.tables import schema_field
 from oncoweave.report.cohort_figures import NONSILENT_CLASSES
-from oncoweave.therapy.matching import TIER_ORDER
+from oncoweave.therapy.therapy_table import TIER_ORDER
 
 TIERS = tuple(TIER_ORDER)  # strongest first
 

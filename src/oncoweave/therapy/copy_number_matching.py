@@ -24,7 +24,7 @@ import pandas as pd
 
 from oncoweave.core.tables import require_columns
 from oncoweave.therapy.evidence import LOSS_OF_FUNCTION_GENES
-from oncoweave.therapy.matching import THERAPIES_SCHEMA, evidence_fields, ordered_matches
+from oncoweave.therapy.therapy_table import THERAPIES_SCHEMA, evidence_fields, ordered_matches
 
 CN_CALL_COLUMNS = ("patient", "gene", "driver", "alteration", "origin", "reason")
 BIOMARKER_NAMES = {"amplification": "amplification", "biallelic_loss": "biallelic loss"}

@@ -3,7 +3,7 @@
 ``match_therapies`` writes one row per call x evidence item, so a BRCA1 frameshift gets a dozen
 Olaparib rows, one per tumour type and study. ``fold_therapy_matches`` makes them one row per
 patient, alteration (the ``biomarker``: gene and protein change, or TMB) and drug, with its best
-AMP/ASCO/CAP tier (``matching.TIER_ORDER``), the best item's evidence level, disease and sources,
+AMP/ASCO/CAP tier (``therapy_table.TIER_ORDER``), the best item's evidence level, disease and sources,
 every direction the items take (resistance is never folded out of sight), the item count, and
 the items themselves, best first, as a nested list for the report's details.
 
@@ -21,7 +21,7 @@ import pandas as pd
 
 from oncoweave.core.tables import require_columns
 from oncoweave.therapy.evidence import DISEASE_MATCHES
-from oncoweave.therapy.matching import THERAPIES_SCHEMA, TIER_ORDER
+from oncoweave.therapy.therapy_table import THERAPIES_SCHEMA, TIER_ORDER
 
 # The evidence item's fields kept in the nested list, in this order.
 EVIDENCE_ITEM_FIELDS = ("drug", "amp_tier", "evidence_level", "direction", "disease",

@@ -24,11 +24,7 @@ from oncoweave.therapy.icb_candidates import (
     NEVER_IMPUTED,
     OTHER_CANCER_TYPE,
 )
-from oncoweave.therapy.icb_training import (
-    auroc_difference,
-    calibration_summary,
-    metrics_with_ci,
-)
+from oncoweave.therapy.icb_metrics import auroc_difference, calibration_summary, metrics_with_ci
 
 ALL_IMPUTABLE = "all imputable"
 

@@ -17,17 +17,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
-import pyarrow as pa
 
-from oncoweave.core.tables import read_parquet, require_columns, schema_field
+from oncoweave.core.tables import read_parquet, require_columns
 from oncoweave.drivers.defaults import DEFAULT_DRIVER_THRESHOLD
+from oncoweave.therapy.copy_number_matching import copy_number_calls_of, copy_number_rows
 from oncoweave.therapy.evidence import (
-    DISEASE_MATCHES,
     EVIDENCE_SCHEMA,
     EXON_CODONS,
     LOSS_OF_FUNCTION_GENES,
     disease_match,
 )
+from oncoweave.therapy.therapy_table import THERAPIES_SCHEMA, evidence_fields, ordered_matches
 from oncoweave.therapy.tmb import TMB_SCHEMA
 from oncoweave.variants.statuses import TUMOUR_STATUSES
 
@@ -39,31 +39,9 @@ PROTEIN_ALTERING = TRUNCATING | {"missense", "stop_lost", "inframe_deletion", "i
                                  "inframe_altering"}
 VARIANT_COLUMNS = ("patient", "gene", "hgvs_p", "hgvs_c", "consequence", "status", "filter")
 
-# AMP/ASCO/CAP tiers, strongest first: the one ranking every stage and report sorts by.
-TIER_ORDER = {"IA": 0, "IB": 1, "IIC": 2, "IID": 3, "III": 4}
 _RESIDUES = re.compile(r"^p\.[A-Z*](\d+)(?:_[A-Z*](\d+))?")
 
 
-THERAPIES_SCHEMA = pa.schema([
-    schema_field("patient", pa.string(), "Patient id"),
-    schema_field("biomarker", pa.string(), "What matched: 'EGFR p.L858R', 'TMB 12.0 mut/Mb'"),
-    schema_field("gene", pa.string(), "Gene of the call; null for TMB", True),
-    schema_field("hgvs_p", pa.string(), "Protein change of the call", True),
-    schema_field("hgvs_c", pa.string(), "Coding DNA change of the call", True),
-    schema_field("variant_status", pa.string(),
-                 "Call status (somatic, germline, loh, tumour_only); null for TMB", True),
-    schema_field("drug", pa.string(), "Drug(s); null when no therapy is approved", True),
-    schema_field("evidence_level", pa.string(), "CIViC evidence level A-E", True),
-    schema_field("amp_tier", pa.string(), "AMP/ASCO/CAP tier (IA, IB, IIC, IID, III) given the "
-                 "disease match; null for no_approved_therapy", True),
-    schema_field("direction", pa.string(), "sensitivity, resistance, reduced_sensitivity or "
-                 "no_approved_therapy"),
-    schema_field("disease", pa.string(), "Disease of the evidence"),
-    schema_field("disease_match", pa.string(), "Evidence disease vs the patient's cancer type: " +
-                 ", ".join(DISEASE_MATCHES)),
-    schema_field("source_ids", pa.string(), "Evidence ids: CIViC:EID, PMID:, FDA: label"),
-    schema_field("match_reason", pa.string(), "Why the call matched, and flags (germline ...)"),
-])
 
 
 def match_therapies(variants_df: pd.DataFrame, evidence_df: pd.DataFrame, *, patient: str,
@@ -85,7 +63,6 @@ def match_patients(variants_df: pd.DataFrame, evidence_df: pd.DataFrame,
     that order (the same rows as one call per patient), in one pass over the tables: the calls
     are grouped by patient once, and only those of a listed patient in a gene with evidence are
     looked at, so the cost grows with the calls and the matches, not with the patients."""
-    from oncoweave.therapy.copy_number_matching import copy_number_calls_of, copy_number_rows
 
     require_columns(variants_df, VARIANT_COLUMNS)
     require_columns(evidence_df, EVIDENCE_SCHEMA.names)
@@ -219,26 +196,6 @@ def _tmb_row(patient: str, tmb: float, evidence: dict, match: str) -> dict:
         "hgvs_c": None, "variant_status": None, **evidence_fields(evidence, match),
         "match_reason": f"TMB {tmb:.1f} mut/Mb >= {evidence['matcher_value']} mut/Mb",
     }
-
-
-def evidence_fields(evidence: dict, match: str) -> dict:
-    """The therapies-row fields an evidence item gives, its tier by the disease ``match``."""
-    tier = evidence["amp_tier_same_disease" if match == "exact" else "amp_tier_other_disease"]
-    return {"drug": evidence["drug"], "evidence_level": evidence["evidence_level"],
-            "amp_tier": tier, "direction": evidence["direction"],
-            "disease": evidence["disease"], "disease_match": match,
-            "source_ids": evidence["source_ids"]}
-
-
-def ordered_matches(table: pd.DataFrame) -> pd.DataFrame:
-    """Per listed patient (``_position``, in listing order): best tier first, then level; one row
-    per biomarker x evidence (several tumour samples of a patient carry the same call)."""
-    table = table.drop_duplicates(ignore_index=True)
-    rank = table["amp_tier"].map(TIER_ORDER).fillna(len(TIER_ORDER))
-    order = table.assign(_rank=rank).sort_values(
-        ["_position", "_rank", "evidence_level", "biomarker", "drug"], na_position="last",
-        kind="stable").index
-    return table.loc[order].reset_index(drop=True)
 
 
 # ---------------------------------------------------------------------------------------------
