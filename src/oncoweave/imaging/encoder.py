@@ -36,7 +36,8 @@ import pandas as pd
 from oncoweave import __version__
 from oncoweave.core.devices import select_device
 from oncoweave.core.errors import InputError
-from oncoweave.imaging.bundle import write_fitted_bundle
+# The bundle layout (models/model.pt, configs/metadata.json, configs/inference.json): one for all.
+from oncoweave.imaging.bundle import INFERENCE_FILE, METADATA_FILE, MODEL_FILE, write_fitted_bundle
 from oncoweave.imaging.encoder_inputs import (
     CONCAT_SPEC,
     EncoderSettings,
@@ -57,9 +58,6 @@ log = logging.getLogger(__name__)
 NETWORK_CLASS = "monai.networks.nets.VarAutoEncoder"
 # The encoder learns from the cohort's own lesions; with fewer it writes a not-fitted bundle.
 MIN_TRAINING_LESIONS = 2
-MODEL_FILE = Path("models") / "model.pt"
-METADATA_FILE = Path("configs") / "metadata.json"
-INFERENCE_FILE = Path("configs") / "inference.json"
 INPUT_CHANNELS = {"0": "image, windowed to 0..1 (modality-dependent window)",
                   "1": "lesion mask (1 inside the lesion, 0 outside)"}
 

@@ -35,7 +35,8 @@ from oncoweave import __version__
 from oncoweave.core.devices import select_device
 from oncoweave.core.errors import InputError
 from oncoweave.core.tables import schema_field, write_parquet
-from oncoweave.imaging.bundle import write_fitted_bundle
+# The bundle layout (models/model.pt, configs/metadata.json, configs/inference.json): one for all.
+from oncoweave.imaging.bundle import INFERENCE_FILE, METADATA_FILE, MODEL_FILE, write_fitted_bundle
 from oncoweave.imaging.encoder import seeded
 from oncoweave.imaging.encoder_inputs import (
     augmentation_specs,
@@ -53,9 +54,6 @@ if TYPE_CHECKING:  # torch and MONAI are imported where used: the CLI starts wit
 log = logging.getLogger(__name__)
 
 NETWORK_CLASS = "monai.networks.nets.Classifier"
-MODEL_FILE = Path("models") / "model.pt"
-METADATA_FILE = Path("configs") / "metadata.json"
-INFERENCE_FILE = Path("configs") / "inference.json"
 MIN_LESIONS = 2
 INPUT_CHANNELS = {"0": "image, normalised per modality (CT/PET window to 0..1, MR z-score)",
                   "1": "lesion mask (1 inside the lesion, 0 outside)"}

@@ -32,7 +32,8 @@ import pyarrow as pa
 from oncoweave import __version__
 from oncoweave.core.errors import InputError
 from oncoweave.core.tables import schema_field, write_parquet
-from oncoweave.imaging.bundle import write_fitted_bundle
+# The bundle layout (models/model.pt, configs/metadata.json, configs/inference.json): one for all.
+from oncoweave.imaging.bundle import INFERENCE_FILE, METADATA_FILE, MODEL_FILE, write_fitted_bundle
 from oncoweave.imaging.encoder_inputs import check_cases
 from oncoweave.imaging.segmenter import (
     NETWORK_CLASS,
@@ -45,9 +46,6 @@ from oncoweave.imaging.segmenter import (
 
 log = logging.getLogger(__name__)
 
-MODEL_FILE = Path("models") / "model.pt"
-METADATA_FILE = Path("configs") / "metadata.json"
-INFERENCE_FILE = Path("configs") / "inference.json"
 MIN_LESIONS = 2
 METRICS_DESCRIPTION = ("per held-out lesion on its context crop's grid (spacing_mm, "
                        "context_size centred on the given mask, sliding windows, largest "
