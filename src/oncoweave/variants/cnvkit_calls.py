@@ -323,12 +323,7 @@ def gene_copy_number(bins: pd.DataFrame, segments: pd.DataFrame, patient: str, s
     columns = ["patient", "sample", "gene", "log2_ratio", "total_copy_number",
                "minor_copy_number", "call"]
     table = pd.DataFrame(rows, columns=columns)
-    out = copy_number_rows(table, "cnvkit")
-    # copy_number_rows leaves the absolute copy numbers null: the CNVkit ones go back in.
-    order = table.sort_values(["patient", "gene"], kind="stable").reset_index(drop=True)
-    out["total_copy_number"] = pd.array(order["total_copy_number"].tolist(), dtype="Int64")
-    out["minor_copy_number"] = pd.array(order["minor_copy_number"].tolist(), dtype="Int64")
-    return out
+    return copy_number_rows(table, "cnvkit")
 
 
 def segment_rows(segments: pd.DataFrame, patient: str, sample: str, *,

@@ -264,17 +264,24 @@ def read_gistic_table(path: str | Path, sample_to_patient: Mapping[str, str] | N
 
 
 def copy_number_rows(rows: pd.DataFrame, source: str) -> pd.DataFrame:
-    """``rows`` (patient, sample, gene, call, optional log2_ratio) in COPY_NUMBER_SCHEMA order,
-    sorted by patient and gene."""
+    """``rows`` (patient, sample, gene, call; optional log2_ratio, total_copy_number and
+    minor_copy_number, null where absent) in COPY_NUMBER_SCHEMA order, sorted by patient and gene."""
     import pandas as pd
 
+    def copies(column):
+        if column not in rows:
+            return pd.array([pd.NA] * len(rows), dtype="Int64")
+        return pd.array(rows[column].tolist(), dtype="Int64")
+
     table = pd.DataFrame({
-        "patient": rows["patient"].astype(str), "sample": rows["sample"].astype(str),
-        "gene": rows["gene"].astype(str),
-        "log2_ratio": rows["log2_ratio"].astype(float) if "log2_ratio" in rows else float("nan"),
-        "total_copy_number": pd.array([pd.NA] * len(rows), dtype="Int64"),
-        "minor_copy_number": pd.array([pd.NA] * len(rows), dtype="Int64"),
-        "call": rows["call"].astype(str), "source": source})
+        "patient": rows["patient"].astype(str).to_numpy(),
+        "sample": rows["sample"].astype(str).to_numpy(),
+        "gene": rows["gene"].astype(str).to_numpy(),
+        "log2_ratio": (rows["log2_ratio"].astype(float).to_numpy() if "log2_ratio" in rows
+                       else float("nan")),
+        "total_copy_number": copies("total_copy_number"),
+        "minor_copy_number": copies("minor_copy_number"),
+        "call": rows["call"].astype(str).to_numpy(), "source": source})
     return table.sort_values(["patient", "gene"], kind="stable").reset_index(drop=True)
 
 
