@@ -12,9 +12,9 @@ from oncoweave.fusion.evaluation import (
     SHAP_SCHEMA,
     EvaluationSettings,
     evaluate_patient_features,
-    survival_cindex_by_model,
     usable_modalities,
 )
+from oncoweave.fusion.evaluation_files import survival_cindex_by_model
 from oncoweave.fusion.plots import PLOTS
 
 FAST = EvaluationSettings(n_folds=3, inner_folds=2, n_bootstrap=20, interval_refits=12,
@@ -174,3 +174,30 @@ def test_a_fold_whose_modality_has_no_values_predicts_no_difference():
     labels = np.array([1, 0, 0, 0, 1, 0, 0, 0, 0, 0])
     response = Reduced(reducer, XGBResponse(n_estimators=5)).fit(X, labels)
     assert np.allclose(response.predict_proba(X)[:, 1], 0.2)
+
+
+def test_the_join_takes_each_task_from_its_own_evaluation(evaluated, tmp_path):
+    """Rule evaluate_fusion reads only the two tasks' shares: survival's risk columns, response's
+    probability columns, both model names; a share of other patients is refused, named."""
+    import shutil
+
+    from oncoweave.fusion.evaluation_files import TASK_PREDICTIONS_FILE, combine_task_outputs
+
+    folder, _ = evaluated
+    out = tmp_path / "out"
+    shutil.copytree(folder / "out", out)
+    joined = combine_task_outputs(out, tmp_path / "joined.parquet", ("survival", "response"))
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "joined.parquet"),
+                                  pd.read_parquet(folder / "patient_predictions.parquet"))
+    survival = pd.read_parquet(out / "survival" / TASK_PREDICTIONS_FILE)
+    assert survival["response_probability"].isna().all() and survival["risk"].notna().all()
+    assert joined["model"].str.startswith("survival: ").all()
+    assert joined["model"].str.contains("; response: ").all()
+    pd.testing.assert_frame_equal(pd.read_csv(out / "ablation.tsv", sep="\t"),
+                                  pd.read_csv(folder / "out" / "ablation.tsv", sep="\t"))
+    response = pd.read_parquet(out / "response" / TASK_PREDICTIONS_FILE)
+    response.iloc[1:].to_parquet(out / "response" / TASK_PREDICTIONS_FILE)
+    with pytest.raises(InputError, match="response/patient_predictions.parquet: the response "
+                                         "evaluation has other patients than the survival"):
+        combine_task_outputs(out, tmp_path / "again.parquet", ("survival", "response"))
+    assert not (tmp_path / "again.parquet").exists()

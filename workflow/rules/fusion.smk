@@ -78,20 +78,22 @@ rule find_similar_patients:
         "../scripts/find_similar_patients.py"
 
 
-rule evaluate_fusion:
+rule evaluate_fusion_survival:
+    # The two tasks are independent jobs, side by side (one thread each).
     input:
         "results/cohort/patient_features.parquet",
     output:
-        predictions="results/fusion/patient_predictions.parquet",
-        survival=multiext(
-            "results/fusion/evaluation/survival/", "predictions.parquet", "metrics.json"
-        ),
-        response=multiext(
-            "results/fusion/evaluation/response/", "predictions.parquet", "metrics.json"
+        predictions="results/fusion/evaluation/survival/predictions.parquet",
+        metrics="results/fusion/evaluation/survival/metrics.json",
+        # The task's share of patient_predictions.parquet and ablation.tsv (rule evaluate_fusion).
+        shares=multiext(
+            "results/fusion/evaluation/survival/",
+            "patient_predictions.parquet",
+            "ablation.parquet",
         ),
         shap="results/fusion/evaluation/shap.parquet",
         # The plots oncoweave.fusion.plots.PLOTS lists, for `snakemake --report`.
-        survival_ablation=report(
+        ablation_plot=report(
             "results/fusion/evaluation/survival/ablation.png",
             caption="../report/fusion_ablation_plot.rst",
             category="Fusion",
@@ -109,7 +111,42 @@ rule evaluate_fusion:
             category="Fusion",
             subcategory="Survival",
         ),
-        response_ablation=report(
+        shap_plot=report(
+            "results/fusion/evaluation/shap_summary.png",
+            caption="../report/fusion_shap.rst",
+            category="Fusion",
+            subcategory="Feature importance",
+        ),
+    log:
+        "logs/evaluate_fusion_survival/cohort.log",
+    benchmark:
+        "benchmarks/evaluate_fusion_survival/cohort.tsv"
+    conda:
+        "../../envs/imaging.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        task="survival",
+        settings=config["fusion"]["evaluation"],
+        seed=config["fusion"]["seed"],
+    script:
+        "../scripts/evaluate_fusion_task.py"
+
+
+rule evaluate_fusion_response:
+    input:
+        "results/cohort/patient_features.parquet",
+    output:
+        predictions="results/fusion/evaluation/response/predictions.parquet",
+        metrics="results/fusion/evaluation/response/metrics.json",
+        shares=multiext(
+            "results/fusion/evaluation/response/",
+            "patient_predictions.parquet",
+            "ablation.parquet",
+        ),
+        ablation_plot=report(
             "results/fusion/evaluation/response/ablation.png",
             caption="../report/fusion_ablation_plot.rst",
             category="Fusion",
@@ -127,12 +164,31 @@ rule evaluate_fusion:
             category="Fusion",
             subcategory="Response",
         ),
-        shap_plot=report(
-            "results/fusion/evaluation/shap_summary.png",
-            caption="../report/fusion_shap.rst",
-            category="Fusion",
-            subcategory="Feature importance",
-        ),
+    log:
+        "logs/evaluate_fusion_response/cohort.log",
+    benchmark:
+        "benchmarks/evaluate_fusion_response/cohort.tsv"
+    conda:
+        "../../envs/imaging.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        task="response",
+        settings=config["fusion"]["evaluation"],
+        seed=config["fusion"]["seed"],
+    script:
+        "../scripts/evaluate_fusion_task.py"
+
+
+rule evaluate_fusion:
+    # The cohort's fused predictions: each task's columns from its own evaluation.
+    input:
+        survival=rules.evaluate_fusion_survival.output.shares,
+        response=rules.evaluate_fusion_response.output.shares,
+    output:
+        predictions="results/fusion/patient_predictions.parquet",
         ablation=report(
             "results/fusion/evaluation/ablation.tsv",
             caption="../report/fusion_ablation.rst",
@@ -144,14 +200,12 @@ rule evaluate_fusion:
     benchmark:
         "benchmarks/evaluate_fusion/cohort.tsv"
     conda:
-        "../../envs/imaging.yaml"
-    # The survival and response evaluations side by side (the same outputs on one thread).
-    threads: 2
+        "../../envs/python.yaml"
+    threads: 1
     resources:
-        mem_mb=4000,
-        runtime=60,
+        mem_mb=1000,
+        runtime=10,
     params:
-        settings=config["fusion"]["evaluation"],
-        seed=config["fusion"]["seed"],
+        tasks=["survival", "response"],
     script:
         "../scripts/evaluate_fusion.py"

@@ -116,7 +116,9 @@ rule train_image_encoder:
     priority: 5
     conda:
         "../../envs/imaging.yaml"
-    threads: 2
+    # torch's CPU threads are the setting imaging.encoder.torch_threads, not the job's, so the
+    # encoder does not change with the cores; one thread lets it run beside the shard jobs.
+    threads: 1
     resources:
         mem_mb=8000,
         runtime=120,
@@ -142,7 +144,7 @@ rule embed_images:
     priority: 5
     conda:
         "../../envs/imaging.yaml"
-    threads: 2
+    threads: 1
     resources:
         mem_mb=8000,
         runtime=60,

@@ -40,11 +40,12 @@ rule simulate_toy_cohort:
         "logs/simulate_toy_cohort/toy_cohort.log",
     benchmark:
         "benchmarks/simulate_toy_cohort/toy_cohort.tsv"
-    # First: every read and VCF patient waits for it (it takes both cores of a small machine).
+    # First: every read and VCF patient waits for it. One thread (dwgsim runs one at a time; the
+    # reads do not depend on it): the imaging branch, which does not wait for it, takes the other.
     priority: 20
     conda:
         "../../envs/python.yaml"
-    threads: 2
+    threads: 1
     resources:
         mem_mb=2000,
         runtime=30,

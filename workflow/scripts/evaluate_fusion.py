@@ -1,14 +1,13 @@
-"""Cross-validated fusion models, ablation, per-patient fused predictions and SHAP values."""
+"""The cohort's fused predictions and ablation table from the survival and response evaluations."""
 from pathlib import Path
 
 from oncoweave.cli.glue import run_step
-from oncoweave.fusion.evaluation import EvaluationSettings, evaluate_patient_features
+from oncoweave.fusion.evaluation_files import combine_task_outputs
 
 
 def main():
-    settings = EvaluationSettings.from_config(snakemake.params.settings, snakemake.params.seed)
-    evaluate_patient_features(snakemake.input[0], Path(snakemake.output.shap).parent,
-                              snakemake.output.predictions, settings, n_jobs=snakemake.threads)
+    combine_task_outputs(Path(snakemake.output.ablation).parent, snakemake.output.predictions,
+                         snakemake.params.tasks)
 
 
 run_step(snakemake, main)

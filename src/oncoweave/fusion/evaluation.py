@@ -1,6 +1,8 @@
-"""The cohort's fusion evaluation (rule ``evaluate_fusion``): cross-validated early fusion of the
-patient feature table for survival and response, the modality ablation, per-patient fused
-predictions with intervals, and SHAP feature attributions.
+"""The cohort's fusion evaluation: cross-validated early fusion of the patient feature table for
+survival and response (rules ``evaluate_fusion_survival`` and ``evaluate_fusion_response``, one job
+each, side by side), the modality ablation, per-patient fused predictions with intervals, and SHAP
+feature attributions; rule ``evaluate_fusion`` joins the two tasks' shares
+(:mod:`oncoweave.fusion.evaluation_files`).
 
 Everything is computed from ``patient_features.parquet`` with :mod:`oncoweave.fusion.models`:
 
@@ -32,7 +34,6 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from oncoweave.core.errors import InputError
 from oncoweave.core.io import replaced_on_success
 from oncoweave.core.model_status import task_reason_key
 from oncoweave.core.tables import write_parquet
@@ -44,6 +45,12 @@ from oncoweave.fusion.cross_validation import (
     ablation,
     ablation_configs,
     write_outputs,
+)
+from oncoweave.fusion.evaluation_files import (
+    ABLATION_PART_FILE,
+    TASK_PREDICTIONS_FILE,
+    combine_task_outputs,
+    write_ablation_part,
 )
 from oncoweave.fusion.feature_table import ID_COLUMN, read_patient_features
 from oncoweave.fusion.folds import split_folds
@@ -241,33 +248,32 @@ def _fused_predictions(result: AblationResult) -> pd.DataFrame:
     return predictions[predictions["model"] == ALL].set_index("id")
 
 
-def patient_predictions(table: pd.DataFrame, modality_map: ModalityMap,
-                        outcomes: Mapping[str, TaskOutcome],
-                        settings: EvaluationSettings) -> pd.DataFrame:
-    """PATIENT_PREDICTIONS_SCHEMA rows, one per patient of ``table``."""
+def task_patient_predictions(table: pd.DataFrame, modality_map: ModalityMap,
+                             outcome: TaskOutcome, settings: EvaluationSettings) -> pd.DataFrame:
+    """PATIENT_PREDICTIONS_SCHEMA rows, one per patient of ``table``, with only ``outcome``'s
+    task filled in (the other task's columns NaN, its risk group empty); ``model`` names the
+    task's fused model ("survival: <candidate>"), empty when the task was skipped. The two
+    tasks' rows become the cohort's table in :func:`.evaluation_files.combine_task_predictions`.
+    """
     out = pd.DataFrame(index=table.index)
     for column in PATIENT_PREDICTIONS_SCHEMA.names[1:]:
         out[column] = np.nan
     out["risk_group"] = ""
-    models = []
-    survival, response = outcomes["survival"], outcomes["response"]
-    if survival.result is not None:
-        fused = _fused_predictions(survival.result)
-        out.loc[fused.index, "risk"] = fused["risk_percentile"]
-        out.loc[fused.index, "risk_group"] = fused["risk_group"]
-        oob = out_of_bag_intervals(survival, settings.interval_refits, settings.seed)
-        out.loc[oob.index, ["risk_percentile", "risk_lower", "risk_upper"]] = oob[
-            ["median", "lower", "upper"]].to_numpy()
-        models.append(f"survival: {_model_name(survival.final_model)}")
-    if response.result is not None:
-        fused = _fused_predictions(response.result)
-        out.loc[fused.index, "response_probability"] = fused["probability"]
-        oob = out_of_bag_intervals(response, settings.interval_refits, settings.seed)
-        out.loc[oob.index, ["response_lower", "response_upper"]] = oob[
-            ["lower", "upper"]].to_numpy()
-        models.append(f"response: {_model_name(response.final_model)}")
+    out["model"] = ""
+    if outcome.result is not None:
+        fused = _fused_predictions(outcome.result)
+        oob = out_of_bag_intervals(outcome, settings.interval_refits, settings.seed)
+        if outcome.task == "survival":
+            out.loc[fused.index, "risk"] = fused["risk_percentile"]
+            out.loc[fused.index, "risk_group"] = fused["risk_group"]
+            out.loc[oob.index, ["risk_percentile", "risk_lower", "risk_upper"]] = oob[
+                ["median", "lower", "upper"]].to_numpy()
+        else:
+            out.loc[fused.index, "response_probability"] = fused["probability"]
+            out.loc[oob.index, ["response_lower", "response_upper"]] = oob[
+                ["lower", "upper"]].to_numpy()
+        out["model"] = f"{outcome.task}: {_model_name(outcome.final_model)}"
     out[["modalities_used", "modalities_missing"]] = modalities_present(table, modality_map)
-    out["model"] = "; ".join(models)
     return out.rename_axis("patient").reset_index()[PATIENT_PREDICTIONS_SCHEMA.names]
 
 
@@ -336,72 +342,87 @@ def _contributions(model, X: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.Data
 # ---------------------------------------------------------------------------------------------
 # Outputs.
 
-def evaluate_patient_features(features_path: str | Path, output_dir: str | Path,
-                              predictions_path: str | Path, settings: EvaluationSettings,
-                              provenance: Mapping[str, str] | None = None,
-                              n_jobs: int = 1) -> dict:
-    """Every output of rule evaluate_fusion; returns {task: metrics or skip reason}.
+def evaluate_fusion_task(features_path: str | Path, task: str, output_dir: str | Path,
+                         settings: EvaluationSettings,
+                         provenance: Mapping[str, str] | None = None) -> dict:
+    """One task's outputs (rule ``evaluate_fusion_<task>``); returns its ablation summary, or
+    {"skipped": reason}.
 
-    ``n_jobs``: processes for the tasks (survival, response), each on one thread; the outputs
-    are the same for any n_jobs."""
+    Under ``output_dir/<task>/``: predictions.parquet, metrics.json and the plots, and the
+    task's share of the cohort tables (:mod:`.evaluation_files`); survival also writes
+    ``output_dir/shap.parquet`` and ``shap_summary.png``. The task runs on one thread (see
+    oncoweave.core.threads): the two tasks run side by side as two jobs.
+    """
     from oncoweave.core.threads import single_threaded_openmp
 
-    with single_threaded_openmp():  # one thread per task: see oncoweave.core.threads
-        return _evaluate_patient_features(features_path, output_dir, predictions_path, settings,
-                                          provenance, n_jobs)
+    if task not in TASKS:
+        raise ValueError(f"unknown fusion task {task!r} (one of {', '.join(TASKS)})")
+    with single_threaded_openmp():
+        return _evaluate_fusion_task(features_path, task, Path(output_dir), settings,
+                                     provenance)
 
 
-def _evaluate_tasks(table: pd.DataFrame, modality_map: ModalityMap, settings: EvaluationSettings,
-                    n_jobs: int) -> dict[str, TaskOutcome]:
-    """Each task's outcome. With n_jobs > 1 the tasks run side by side in forked processes:
-    they are independent and seeded, so the outcomes are those of a serial run. Forked before
-    any model has run, so no OpenMP pool exists yet to be copied half-initialised."""
-    if n_jobs < 2:
-        return {task: evaluate_task(table, modality_map, task, settings) for task in TASKS}
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(min(n_jobs, len(TASKS)), mp_context=context) as pool:
-        futures = {task: pool.submit(evaluate_task, table, modality_map, task, settings)
-                   for task in TASKS}
-        return {task: future.result() for task, future in futures.items()}
-
-
-def _evaluate_patient_features(features_path: str | Path, output_dir: str | Path,
-                               predictions_path: str | Path, settings: EvaluationSettings,
-                               provenance: Mapping[str, str] | None, n_jobs: int = 1) -> dict:
+def _evaluate_fusion_task(features_path: str | Path, task: str, output_dir: Path,
+                          settings: EvaluationSettings,
+                          provenance: Mapping[str, str] | None) -> dict:
     features, groups, metadata = read_patient_features(features_path)
     table, modality_map = feature_table(features, groups)
-    log.info("%d patients; modalities: %s", len(table),
+    log.info("%s: %d patients; modalities: %s", task, len(table),
              ", ".join(f"{n} ({len(c)} columns)" for n, c in modality_map.items()))
-    output_dir = Path(output_dir)
     provenance = {"input": Path(features_path).name,
                   "config_hash": metadata.get("config_hash", ""), **(provenance or {})}
-    outcomes, summary = _evaluate_tasks(table, modality_map, settings, n_jobs), {}
-    for task, outcome in outcomes.items():
-        task_dir = output_dir / task
-        if outcome.result is None:
-            write_skipped(task_dir, task, outcome.skipped, settings)
-            summary[task] = {"skipped": outcome.skipped}
-            continue
+    outcome = evaluate_task(table, modality_map, task, settings)
+    task_dir = output_dir / task
+    if outcome.result is None:
+        write_skipped(task_dir, task, outcome.skipped, settings)
+        summary = {"skipped": outcome.skipped}
+    else:
         metrics = write_outputs(outcome.result, task_dir,
                                 {**settings.__dict__, "task": task,
                                  "n_patients": len(outcome.table),
                                  "chosen_on_all_patients": _model_name(outcome.final_model),
                                  "modalities_left_out": outcome.dropped or {}},
                                 provenance)
-        summary[task] = metrics["ablation"]
-    predictions = patient_predictions(table, modality_map, outcomes, settings)
+        summary = metrics["ablation"]
     # Why a task has no predictions, for the reports (e.g. survival_not_fitted).
-    reasons = {task_reason_key(task): outcome.skipped for task, outcome in outcomes.items()
-               if outcome.result is None and outcome.skipped}
-    write_parquet(predictions, predictions_path, PATIENT_PREDICTIONS_SCHEMA,
-                  {**provenance, **reasons})
-    shap = shap_values(outcomes["survival"])
-    write_parquet(shap, output_dir / "shap.parquet", SHAP_SCHEMA, provenance)
-    plot_shap_summary(shap, output_dir / "shap_summary.png", outcomes["survival"].skipped)
-    write_ablation_table(outcomes, output_dir / "ablation.tsv")
+    reason = {task_reason_key(task): outcome.skipped} if outcome.skipped else {}
+    write_parquet(task_patient_predictions(table, modality_map, outcome, settings),
+                  task_dir / TASK_PREDICTIONS_FILE, PATIENT_PREDICTIONS_SCHEMA,
+                  {**provenance, **reason})
+    write_ablation_part(task, outcome.result.summary if outcome.result else None,
+                        task_dir / ABLATION_PART_FILE)
+    if task == "survival":
+        shap = shap_values(outcome)
+        write_parquet(shap, output_dir / "shap.parquet", SHAP_SCHEMA, provenance)
+        plot_shap_summary(shap, output_dir / "shap_summary.png", outcome.skipped)
+    return summary
+
+
+def evaluate_patient_features(features_path: str | Path, output_dir: str | Path,
+                              predictions_path: str | Path, settings: EvaluationSettings,
+                              provenance: Mapping[str, str] | None = None,
+                              n_jobs: int = 1) -> dict:
+    """Both tasks and the cohort tables (what rules evaluate_fusion_survival,
+    evaluate_fusion_response and evaluate_fusion write); returns {task: metrics or skip reason}.
+
+    ``n_jobs``: processes for the tasks, each on one thread; the outputs are the same for any
+    n_jobs (the tasks are independent and seeded)."""
+    output_dir = Path(output_dir)
+    if n_jobs < 2:
+        summary = {task: evaluate_fusion_task(features_path, task, output_dir, settings,
+                                              provenance) for task in TASKS}
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # Forked before any model has run, so no OpenMP pool exists yet to be copied
+        # half-initialised.
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(min(n_jobs, len(TASKS)), mp_context=context) as pool:
+            futures = {task: pool.submit(evaluate_fusion_task, features_path, task, output_dir,
+                                         settings, provenance) for task in TASKS}
+            summary = {task: future.result() for task, future in futures.items()}
+    combine_task_outputs(output_dir, predictions_path, TASKS)
     return summary
 
 
@@ -416,34 +437,3 @@ def write_skipped(task_dir: Path, task: str, reason: str, settings: EvaluationSe
                                          "settings": settings.__dict__}, indent=2) + "\n")
     for name in PLOTS[task]:
         message_plot(task_dir / name, f"{task} not evaluated:\n{reason}")
-
-
-ABLATION_COLUMNS = {"survival": ["cindex_mean", "cindex_sd", "cindex_ci95", "td_auc_mean",
-                                 "ibs_mean"],
-                    "response": ["auroc_mean", "auroc_sd", "auprc_mean", "brier_mean"]}
-
-
-def write_ablation_table(outcomes: Mapping[str, TaskOutcome], path: Path) -> None:
-    """One row per modality configuration: each task's per-fold metrics (empty when skipped)."""
-    parts = []
-    for task, outcome in outcomes.items():
-        if outcome.result is None:
-            continue
-        summary = outcome.result.summary.set_index("model")
-        part = summary[ABLATION_COLUMNS[task]].copy()
-        if "cindex_ci95" in part:
-            part["cindex_ci95"] = [f"{low:.3f}-{high:.3f}" for low, high in part["cindex_ci95"]]
-        part.columns = [f"{task}_{c}" for c in part.columns]
-        parts.append(part)
-    table = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=pd.Index([], name="model"))
-    with replaced_on_success(path) as temporary:
-        table.rename_axis("model").reset_index().to_csv(temporary, sep="\t", index=False,
-                                                        float_format="%.3f")
-
-
-def survival_cindex_by_model(metrics_path: str | Path) -> dict[str, float]:
-    """{model: per-fold mean C-index} of the survival ablation in ``metrics_path``."""
-    metrics = json.loads(Path(metrics_path).read_text())
-    if "skipped" in metrics:
-        raise InputError(f"survival was not evaluated: {metrics['skipped']}", path=metrics_path)
-    return {row["model"]: row["cindex_mean"] for row in metrics["ablation"]}

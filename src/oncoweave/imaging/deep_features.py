@@ -31,6 +31,7 @@ from oncoweave.imaging.encoder import (
     MODEL_FILE,
     NETWORK_CLASS,
     seeded,
+    torch_threads,
 )
 from oncoweave.imaging.encoder_inputs import (
     CONCAT_SPEC,
@@ -88,7 +89,8 @@ def embed_cases(cases: Iterable[Mapping[str, Any]] | pd.DataFrame, model_dir: st
     network = network.to(torch_device)
     to_input = compose([CONCAT_SPEC])
     rows = []
-    with seeded(settings.seed, torch_device), torch.inference_mode():
+    with (seeded(settings.seed, torch_device), torch_threads(settings.torch_threads),
+          torch.inference_mode()):
         for case in cases:
             inputs = to_input(preprocess_case(case, settings))["input"]
             mu, _ = network.encode_forward(plain_tensor(inputs)[None].to(torch_device))
@@ -183,5 +185,5 @@ def benchmark_embedding(cases: Iterable[Mapping[str, Any]] | pd.DataFrame, model
         "training_device": trained["device"],
         "training_n_cases": trained["n_cases"],
         "crop_size": list(settings.crop_size),
-        "torch_threads": torch.get_num_threads(),
+        "torch_threads": settings.torch_threads or torch.get_num_threads(),
     }

@@ -18,7 +18,8 @@ network and its preprocessing).
 
 Default settings (crop 32^3, channels (8, 16, 32), 30 epochs, batch 4) train on 8 lesions in about
 1 s on 2 CPU cores, after about 1 s loading and resampling them (small 48 x 48 x 40 volumes).
-Bit-identical reruns need the same machine and thread count (``torch_threads`` is recorded).
+Bit-identical reruns need the same machine and ``torch_threads`` setting (recorded), whatever
+threads the job gets.
 """
 
 from __future__ import annotations
@@ -94,6 +95,20 @@ def seeded(seed: int, device: torch.device) -> Iterator[None]:
         torch.use_deterministic_algorithms(was_deterministic)
 
 
+@contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """``threads`` torch CPU threads inside (0: unchanged), the caller's count restored."""
+    import torch
+
+    was_threads = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(was_threads)
+
+
 def vae_loss(reconstruction: torch.Tensor, target: torch.Tensor, mu: torch.Tensor,
              logvar: torch.Tensor, kl_weight: float) -> tuple[torch.Tensor, torch.Tensor]:
     """(total, reconstruction): per-voxel MSE + kl_weight x KL(q(z|x) || N(0, I)) per lesion."""
@@ -127,7 +142,7 @@ def train_encoder(cases: Iterable[Mapping[str, Any]] | pd.DataFrame, out_dir: st
     torch_device = select_device(device)
     log.info("preprocessing %d lesions", len(cases))
     crops = [preprocess_case(case, settings) for case in cases]
-    with seeded(settings.seed, torch_device):
+    with seeded(settings.seed, torch_device), torch_threads(settings.torch_threads):
         network = build_network(settings).to(torch_device)
         losses, reconstruction, seconds = _fit(network, crops, settings, torch_device)
     metadata = _metadata(cases, settings, torch_device, losses, reconstruction)
@@ -248,7 +263,7 @@ def _metadata(cases: list[dict[str, str]], settings: EncoderSettings, device: to
         "seed": settings.seed,
         "device": device.type,
         "deterministic": device.type == "cpu",
-        "torch_threads": torch.get_num_threads(),
+        "torch_threads": settings.torch_threads or torch.get_num_threads(),
         "n_cases": len(cases),
         "training_cases": [f"{case['patient']}/{case['lesion']}" for case in cases],
         "modalities": sorted({case["modality"] for case in cases}),

@@ -63,6 +63,9 @@ class EncoderSettings:
     ct_window: tuple[float, float] = (-1000.0, 1000.0)  # HU mapped to 0..1, clipped
     pt_window: tuple[float, float] = (0.0, 20.0)  # SUV mapped to 0..1, clipped
     mr_percentiles: tuple[float, float] = (0.5, 99.5)  # per-image percentiles mapped to 0..1
+    # CPU threads (0: torch's default). A setting, not the job's threads, so that the encoder
+    # and its features do not change with the cores a run gets; one is as fast for this network.
+    torch_threads: int = 1
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any] | None,
@@ -100,6 +103,8 @@ class EncoderSettings:
         low, high = self.mr_percentiles
         if low < 0 or high > 100:
             problems.append("mr_percentiles must lie within 0..100")
+        if self.torch_threads < 0:
+            problems.append("torch_threads must be >= 0")
         if problems:
             raise InputError(f"bad encoder settings: {'; '.join(problems)}", path=source)
 

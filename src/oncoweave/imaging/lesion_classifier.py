@@ -22,8 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +36,7 @@ from oncoweave.core.errors import InputError
 from oncoweave.core.tables import schema_field, write_parquet
 # The bundle layout (models/model.pt, configs/metadata.json, configs/inference.json): one for all.
 from oncoweave.imaging.bundle import INFERENCE_FILE, METADATA_FILE, MODEL_FILE, write_fitted_bundle
-from oncoweave.imaging.encoder import seeded
+from oncoweave.imaging.encoder import seeded, torch_threads
 from oncoweave.imaging.encoder_inputs import (
     augmentation_specs,
     check_cases,
@@ -146,20 +145,6 @@ class LesionCNN:
                 if len(inputs) else torch.zeros(0)
         positive = torch.sigmoid(logits.double()).cpu().numpy()
         return np.column_stack([1 - positive, positive])
-
-
-@contextmanager
-def torch_threads(threads: int) -> Iterator[None]:
-    """``threads`` torch CPU threads inside (0: unchanged), the caller's count restored."""
-    import torch
-
-    was_threads = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(was_threads)
 
 
 def _checked_crops(crops: np.ndarray, settings: ClassifierSettings) -> np.ndarray:

@@ -46,7 +46,7 @@ import numpy as np
 from oncoweave.core.devices import select_device
 from oncoweave.core.errors import InputError
 from oncoweave.core.settings import settings_from_config
-from oncoweave.imaging.encoder import seeded
+from oncoweave.imaging.encoder import seeded, torch_threads
 from oncoweave.imaging.encoder_inputs import augmentation_specs, compose, plain_tensor
 
 if TYPE_CHECKING:  # torch and MONAI are imported where used: the CLI starts without them
@@ -155,7 +155,6 @@ class LesionSegmenter:
         import torch
         from monai.losses import DiceCELoss
 
-        from oncoweave.imaging.lesion_classifier import torch_threads
 
         settings = self.settings
         settings.validate()
@@ -220,7 +219,6 @@ class LesionSegmenter:
         import torch
         from monai.inferers import sliding_window_inference
 
-        from oncoweave.imaging.lesion_classifier import torch_threads
 
         with torch.inference_mode(), torch_threads(self.settings.torch_threads):
             logits = sliding_window_inference(
