@@ -167,6 +167,24 @@ def test_same_seed_gives_identical_weights_and_embeddings(trained, tmp_path):
                                   check_exact=True)
 
 
+def test_the_encoder_does_not_change_with_the_threads_the_job_gets(trained, tmp_path):
+    """torch's threads are the torch_threads setting (1), not the process's: a job given more
+    cores writes the same bundle and features; the caller's thread count is restored."""
+    cases, model_dir, _ = trained
+    was_threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        wider = tmp_path / "wider"
+        train_encoder(cases, wider, EncoderSettings.from_config(TINY))
+        assert torch.get_num_threads() == 2
+        features = embed_cases(cases, wider)
+    finally:
+        torch.set_num_threads(was_threads)
+    assert (wider / "models/model.pt").read_bytes() == (model_dir / "models/model.pt").read_bytes()
+    assert json.loads((wider / "configs/metadata.json").read_text())["torch_threads"] == 1
+    pd.testing.assert_frame_equal(features, embed_cases(cases, model_dir), check_exact=True)
+
+
 def test_a_different_seed_or_no_augmentation_gives_different_weights(trained, tmp_path):
     cases, model_dir, _ = trained
     other = tmp_path / "other"

@@ -58,7 +58,7 @@ from sklearn.base import BaseEstimator
 from torch import nn
 
 from oncoweave import __version__
-from oncoweave.core.devices import select_device
+from oncoweave.core.devices import select_device, torch_threads
 from oncoweave.core.errors import InputError
 from oncoweave.core.io import directory_replaced_on_success
 from oncoweave.fusion.net_inputs import (
@@ -427,15 +427,12 @@ def _seeded(seed: int, device: torch.device, threads: int = 0) -> Iterator[None]
     """Seed torch inside a forked RNG state, deterministic algorithms on CPU, ``threads`` CPU
     threads (0: unchanged); the caller's RNG state, setting and thread count are restored."""
     was_deterministic = torch.are_deterministic_algorithms_enabled()
-    was_threads = torch.get_num_threads()
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+    with (torch.random.fork_rng(devices=[device] if device.type == "cuda" else []),
+          torch_threads(threads)):
         torch.manual_seed(seed)
         if device.type == "cpu":
             torch.use_deterministic_algorithms(True)
-        if threads:
-            torch.set_num_threads(threads)
         try:
             yield
         finally:
-            torch.set_num_threads(was_threads)
             torch.use_deterministic_algorithms(was_deterministic)

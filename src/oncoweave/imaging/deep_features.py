@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 import pandas as pd
 import pyarrow as pa
 
-from oncoweave.core.devices import select_device
+from oncoweave.core.devices import select_device, torch_threads
 from oncoweave.core.errors import InputError
 from oncoweave.core.io import file_sha256
 from oncoweave.core.tables import schema_field, write_parquet
@@ -31,7 +31,6 @@ from oncoweave.imaging.encoder import (
     MODEL_FILE,
     NETWORK_CLASS,
     seeded,
-    torch_threads,
 )
 from oncoweave.imaging.encoder_inputs import (
     CONCAT_SPEC,

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from oncoweave import __version__
-from oncoweave.core.devices import select_device
+from oncoweave.core.devices import select_device, torch_threads
 from oncoweave.core.errors import InputError
 # The bundle layout (models/model.pt, configs/metadata.json, configs/inference.json): one for all.
 from oncoweave.imaging.bundle import INFERENCE_FILE, METADATA_FILE, MODEL_FILE, write_fitted_bundle
@@ -95,20 +95,6 @@ def seeded(seed: int, device: torch.device) -> Iterator[None]:
         torch.use_deterministic_algorithms(was_deterministic)
 
 
-@contextmanager
-def torch_threads(threads: int) -> Iterator[None]:
-    """``threads`` torch CPU threads inside (0: unchanged), the caller's count restored."""
-    import torch
-
-    was_threads = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(was_threads)
-
-
 def vae_loss(reconstruction: torch.Tensor, target: torch.Tensor, mu: torch.Tensor,
              logvar: torch.Tensor, kl_weight: float) -> tuple[torch.Tensor, torch.Tensor]:
     """(total, reconstruction): per-voxel MSE + kl_weight x KL(q(z|x) || N(0, I)) per lesion."""
@@ -143,9 +129,10 @@ def train_encoder(cases: Iterable[Mapping[str, Any]] | pd.DataFrame, out_dir: st
     log.info("preprocessing %d lesions", len(cases))
     crops = [preprocess_case(case, settings) for case in cases]
     with seeded(settings.seed, torch_device), torch_threads(settings.torch_threads):
+        threads = torch.get_num_threads()  # recorded: bit-identical reruns need the same count
         network = build_network(settings).to(torch_device)
         losses, reconstruction, seconds = _fit(network, crops, settings, torch_device)
-    metadata = _metadata(cases, settings, torch_device, losses, reconstruction)
+    metadata = _metadata(cases, settings, torch_device, losses, reconstruction, threads)
     write_fitted_bundle(out_dir, network, metadata, _inference_config(settings))
     log.info("saved the image encoder to %s (final loss %.5f, trained in %.1f s)", out_dir,
              metadata["final_loss"], seconds)
@@ -227,7 +214,7 @@ def _fit(network: torch.nn.Module, crops: list[dict[str, torch.Tensor]],
 
 
 def _metadata(cases: list[dict[str, str]], settings: EncoderSettings, device: torch.device,
-              losses: list[float], reconstruction: list[float]) -> dict:
+              losses: list[float], reconstruction: list[float], threads: int) -> dict:
     import monai
     import nibabel
     import torch
@@ -263,7 +250,7 @@ def _metadata(cases: list[dict[str, str]], settings: EncoderSettings, device: to
         "seed": settings.seed,
         "device": device.type,
         "deterministic": device.type == "cpu",
-        "torch_threads": settings.torch_threads or torch.get_num_threads(),
+        "torch_threads": threads,
         "n_cases": len(cases),
         "training_cases": [f"{case['patient']}/{case['lesion']}" for case in cases],
         "modalities": sorted({case["modality"] for case in cases}),

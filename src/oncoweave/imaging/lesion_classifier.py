@@ -31,12 +31,12 @@ import pandas as pd
 import pyarrow as pa
 
 from oncoweave import __version__
-from oncoweave.core.devices import select_device
+from oncoweave.core.devices import select_device, torch_threads
 from oncoweave.core.errors import InputError
 from oncoweave.core.tables import schema_field, write_parquet
 # The bundle layout (models/model.pt, configs/metadata.json, configs/inference.json): one for all.
 from oncoweave.imaging.bundle import INFERENCE_FILE, METADATA_FILE, MODEL_FILE, write_fitted_bundle
-from oncoweave.imaging.encoder import seeded, torch_threads
+from oncoweave.imaging.encoder import seeded
 from oncoweave.imaging.encoder_inputs import (
     augmentation_specs,
     check_cases,

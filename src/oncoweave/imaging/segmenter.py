@@ -43,10 +43,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from oncoweave.core.devices import select_device
+from oncoweave.core.devices import select_device, torch_threads
 from oncoweave.core.errors import InputError
 from oncoweave.core.settings import settings_from_config
-from oncoweave.imaging.encoder import seeded, torch_threads
+from oncoweave.imaging.encoder import seeded
 from oncoweave.imaging.encoder_inputs import augmentation_specs, compose, plain_tensor
 
 if TYPE_CHECKING:  # torch and MONAI are imported where used: the CLI starts without them
