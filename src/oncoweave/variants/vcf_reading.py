@@ -26,7 +26,6 @@ import pandas as pd
 
 from oncoweave.core.errors import InputError
 from oncoweave.core.io import open_vcf
-from oncoweave.genome.reference import ContigMap
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -293,39 +292,3 @@ def _check_single_alt(table: pa.Table, path: Path) -> None:
         first = pc.index(bad, True).as_py()
         raise InputError(f"record {table['contig'][first].as_py()}:{table['pos'][first].as_py()} "
                          "must have exactly one ALT allele", path=path)
-
-
-def genomic_positions(contigs: np.ndarray, positions: np.ndarray, contig_map: ContigMap,
-                      path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(GRCh38 chromosome, position) columns, one contig-map look-up per contig."""
-    chrom = np.empty(len(contigs), dtype=object)
-    genomic = np.empty(len(contigs), dtype=np.int64)
-    unknown = np.zeros(len(contigs), dtype=bool)
-    messages = {}
-    for contig in pd.unique(contigs):
-        rows = contigs == contig
-        try:
-            name, offset = contig_map.to_genomic(contig, 0)
-        except KeyError as err:
-            unknown |= rows
-            messages[contig] = err.args[0]
-            continue
-        chrom[rows], genomic[rows] = name, positions[rows] + offset
-    if unknown.any():
-        first = int(np.argmax(unknown))
-        raise InputError(f"record {contigs[first]}:{positions[first]}: "
-                         f"{messages[contigs[first]]}", path=path)
-    return chrom, genomic
-
-
-def variant_types(refs: np.ndarray, alts: np.ndarray) -> np.ndarray:
-    """SNV, MNV, INS or DEL from the allele lengths (export.variant_type, vectorised)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    # Characters, as len() counts them; a null allele gives NaN, as pandas' str.len() did.
-    ref_length, alt_length = (pc.utf8_length(pa.array(values, pa.string())).to_numpy(
-        zero_copy_only=False) for values in (refs, alts))
-    same = np.where(ref_length == 1, "SNV", "MNV")
-    return np.where(ref_length == alt_length, same,
-                    np.where(alt_length > ref_length, "INS", "DEL")).astype(object)
