@@ -227,6 +227,7 @@ def _hgvs_c_column(codes: np.ndarray, positions: np.ndarray, refs: pa.ChunkedArr
     first of each transcript's records."""
     import pyarrow as pa
 
+    from oncoweave.genome.hgvs_arrays import hgvs_c_array, scatter
     from oncoweave.genome.transcripts import VariantError
 
     order = np.argsort(codes, kind="stable")  # each transcript's records, in file order
@@ -238,24 +239,12 @@ def _hgvs_c_column(codes: np.ndarray, positions: np.ndarray, refs: pa.ChunkedArr
             continue
         taken = pa.array(rows)
         try:
-            texts.append(pa.array(transcript.hgvs_c_many(
-                positions[rows], refs.take(taken).to_numpy(zero_copy_only=False),
-                alts.take(taken).to_numpy(zero_copy_only=False), fasta), pa.string()))
+            texts.append(hgvs_c_array(transcript, positions[rows], refs.take(taken),
+                                      alts.take(taken), fasta))
             described.append(rows)
         except VariantError as err:
             errors.append((int(rows[err.index]), 0, str(err)))
-    return _scatter(len(codes), described, texts), errors
-
-
-def _scatter(count: int, rows: list[np.ndarray], values: list[pa.Array]) -> pa.Array:
-    """A string array of ``count`` nulls with ``values[i]`` placed at ``rows[i]``."""
-    import pyarrow as pa
-
-    pool = pa.concat_arrays([*values, pa.nulls(1, pa.string())])
-    index = np.full(count, len(pool) - 1, dtype=np.int64)
-    if rows:
-        index[np.concatenate(rows)] = np.arange(len(pool) - 1)
-    return pool.take(pa.array(index))
+    return scatter(len(codes), described, texts), errors
 
 
 def _hgvs_p_column(chosen: np.ndarray, term: np.ndarray, amino_acids: np.ndarray, ids: list[str],
