@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from oncoweave.core.errors import InputError
-from oncoweave.core.tables import table_to_pandas, write_parquet
+from oncoweave.core.tables import write_parquet_to_pandas
 from oncoweave.genome.reference import ContigMap
 from oncoweave.genome.transcripts import Transcript, strip_version
 from oncoweave.variants.identity import PAIR_IDENTITY_VALUES
@@ -204,8 +204,8 @@ def export_variants(annotated_vcf: str | Path, output_parquet: str | Path, *, pa
     for name, value in fixed.items():
         df[name] = _constant_column(value, VARIANTS_SCHEMA.field(name).type, records.num_rows)
     provenance = {**provenance_from_vcf_header(annotated_vcf), **metadata}
-    return table_to_pandas(write_parquet(df[VARIANTS_SCHEMA.names], output_parquet,
-                                         VARIANTS_SCHEMA, provenance))
+    return write_parquet_to_pandas(df[VARIANTS_SCHEMA.names], output_parquet, VARIANTS_SCHEMA,
+                                   provenance)
 
 
 def _constant_column(value, kind, length: int) -> pd.Series:
