@@ -432,3 +432,99 @@ def test_a_bcftools_failure_after_output_began_names_the_file(tmp_path, monkeypa
     monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
     with pytest.raises(InputError, match="bcftools query failed: Error: the disk went away"):
         read_records(vcf, "TUM", reader="bcftools")
+
+
+# --- pieces: the export's columns computed while bcftools reads ------------------------------
+
+COMPOUND = [  # two SNVs of TP53 codon 175 that bcftools csq joined into one compound change
+    f"chr17_TP53\t35087\t.\tG\tA\t50\tPASS\t{PAIRED};BCSQ=@35088\tGT:AD\t0/1:160,40",
+    f"chr17_TP53\t35088\t.\tC\tT\t50\tPASS\t{PAIRED};BCSQ=missense|TP53|ENST00000269305|"
+    "protein_coding|-|175R>175H|35087G>A+35088C>T\tGT:AD\t0/1:160,40"]
+
+
+def _in_pieces(tmp_path, monkeypatch, records, name="calls", block=300) -> Path:
+    """The records as htslib writes them (floats from the query), read in pieces of about
+    ``block`` bytes of query output."""
+    monkeypatch.setattr(vcf_reading, "BLOCK_BYTES", block)
+    return _bcftools_view(write_vcf(tmp_path / f"{name}.vcf", records),
+                          tmp_path / f"{name}.vcf.gz", "z")
+
+
+def test_export_in_pieces_is_byte_identical_to_the_whole_table(tmp_path, fasta_path,
+                                                               monkeypatch):
+    vcf = _in_pieces(tmp_path, monkeypatch, RECORDS + _edge_records())
+    pieces = list(vcf_reading.read_record_batches(vcf, "TUM"))
+    assert len(pieces) >= 4 and sum(piece.num_rows for piece in pieces) == 17
+    assert pa.concat_tables(pieces).equals(read_record_table(vcf, "TUM", reader="pysam"))
+    fast = _export_with_both_readers(vcf, tmp_path, fasta_path, monkeypatch)
+    models = canonical_models(BUNDLED_REFERENCE_DIR / "gene_models.regions.gff3",
+                              BUNDLED_REFERENCE_DIR / "canonical_transcripts.tsv")
+    with pysam.FastaFile(str(fasta_path)) as fasta:
+        assert fast["hgvs_c"][3] == models["TP53"].hgvs_c(35499, "TCT", "T", fasta)
+    assert fast["hgvs_p"][1] == "p.R175H" and fast["gene"][3] == "TP53"
+
+
+def test_a_link_into_another_piece_is_followed_on_the_whole_table(tmp_path, fasta_path,
+                                                                  monkeypatch):
+    vcf = _in_pieces(tmp_path, monkeypatch, COMPOUND, block=200)  # a line per piece
+    assert len(list(vcf_reading.read_record_batches(vcf, "TUM"))) == 2
+    fast = _export_with_both_readers(vcf, tmp_path, fasta_path, monkeypatch)
+    assert list(fast["hgvs_p"]) == ["p.R175H", "p.R175H"]
+    assert list(fast["hgvs_c"]) == ["c.525C>T", "c.524G>A"]
+
+
+def _export_error(vcf, tmp_path, fasta_path, **options) -> str:
+    models = canonical_models(BUNDLED_REFERENCE_DIR / "gene_models.regions.gff3",
+                              BUNDLED_REFERENCE_DIR / "canonical_transcripts.tsv")
+    with pytest.raises(InputError) as raised:
+        export_variants(vcf, tmp_path / "out.parquet", patient="P1", tumour_sample="TUM",
+                        normal_sample=None, transcripts=models, fasta_path=fasta_path,
+                        pair_identity="no_normal", purity=None, metadata={}, **{
+                            "contig_map": ContigMap.from_tsv(BUNDLED_REFERENCE_DIR
+                                                             / "regions.tsv"), **options})
+    assert not (tmp_path / "out.parquet").exists()
+    return str(raised.value)
+
+
+def test_errors_in_later_pieces_keep_the_whole_tables_order(tmp_path, fasta_path, monkeypatch):
+    """A REF that does not match the FASTA in an early piece; later, a record on a contig the
+    map lacks, then one with two ALT alleles: the ALT error first, then the contig's, as the
+    whole-table export raises them (the pysam reader reads the whole table at once)."""
+    wrong_ref = RECORDS[1].replace("\tC\tT\t", "\tG\tT\t")  # 35088 is C in the FASTA
+    records = [wrong_ref] + _edge_records() + [RECORDS[4]]
+    two_alts = records[:-1] + [RECORDS[4].replace("\tTGGA\t", "\tTGGA,TG\t")]
+    regions = tmp_path / "regions.tsv"
+    lines = (BUNDLED_REFERENCE_DIR / "regions.tsv").read_text().splitlines()
+    regions.write_text("\n".join(line for line in lines if not line.startswith("chr7_EGFR"))
+                       + "\n")
+    no_egfr = {"contig_map": ContigMap.from_tsv(regions)}
+    expected = {}
+    for reader in ("pysam", "bcftools"):
+        if reader == "pysam":
+            monkeypatch.setattr(vcf_reading.shutil, "which", lambda name: None)
+        for name, rows, options in (("hgvs", records, {}), ("contig", records, no_egfr),
+                                    ("alt", two_alts, no_egfr)):
+            vcf = _in_pieces(tmp_path, monkeypatch, rows, name=f"{name}_{reader}")
+            message = _export_error(vcf, tmp_path, fasta_path, **options).split(": ", 1)[1]
+            assert expected.setdefault(name, message) == message
+        monkeypatch.undo()
+    assert expected["hgvs"].startswith("record chr17_TP53:35088: REF G does not match")
+    assert expected["contig"] == "record chr7_EGFR:2002: contig 'chr7_EGFR' is not in the " \
+                                 "contig map"
+    assert expected["alt"] == "record chr7_EGFR:172806 must have exactly one ALT allele"
+
+
+def test_a_reader_closed_after_one_piece_stops_bcftools(tmp_path, monkeypatch):
+    started = []
+
+    class Recorded(subprocess.Popen):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            started.append(self)
+
+    vcf = _in_pieces(tmp_path, monkeypatch, _random_float_records(20000, seed=9))
+    monkeypatch.setattr(vcf_reading.subprocess, "Popen", Recorded)
+    pieces = vcf_reading.read_record_batches(vcf, "TUM")
+    assert next(pieces).num_rows > 0
+    pieces.close()
+    assert len(started) == 1 and started[0].returncode is not None

@@ -191,11 +191,12 @@ def export_variants(annotated_vcf: str | Path, output_parquet: str | Path, *, pa
     if pair_identity not in PAIR_IDENTITY_VALUES:
         raise InputError(f"pair_identity must be one of {', '.join(PAIR_IDENTITY_VALUES)}, "
                          f"got {pair_identity!r}")
-    from oncoweave.variants.export_columns import variant_columns
-    from oncoweave.variants.vcf_reading import read_record_table
+    from oncoweave.variants.export_columns import stream_columns
+    from oncoweave.variants.vcf_reading import read_record_batches
 
-    records = read_record_table(annotated_vcf, tumour_sample)
-    columns = variant_columns(records, annotated_vcf, contig_map, transcripts, fasta_path)
+    # The columns of each piece of records are computed while bcftools reads the next.
+    records, columns = stream_columns(read_record_batches(annotated_vcf, tumour_sample),
+                                      annotated_vcf, contig_map, transcripts, fasta_path)
     # Arrow-backed columns: write_parquet takes the arrays as they are.
     df = pd.DataFrame({name: pd.arrays.ArrowExtensionArray(values)
                        for name, values in columns.items()})

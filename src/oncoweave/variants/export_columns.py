@@ -6,11 +6,13 @@ the few records that need them); HGVS c. per transcript with array operations; H
 distinct protein change. Every column is an Arrow array of the schema's type holding what
 ``write_parquet`` made of the former object columns (NaN floats are null), so the export writes
 the reader's strings and counts without converting them to Python objects and back.
+``stream_columns`` computes them piece by piece as the reader parses the file (the same columns:
+a piece that fails or holds '@' links sends the whole table through ``variant_columns`` again).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,10 +41,69 @@ class _Site:
     references: list[int]
 
 
+class _Canonical:
+    """The canonical transcripts by version-less id, with what every piece of records looks up:
+    their genes, the transcripts per contig, the translated proteins (filled as needed)."""
+
+    def __init__(self, transcripts: Mapping[str, Transcript]):
+        import pyarrow as pa
+
+        self.by_id = {strip_version(t.transcript_id): t for t in transcripts.values()}
+        self.ids = list(self.by_id)
+        # One null appended: the look-up of a record without a transcript (index len(ids)).
+        self.id_array = pa.array(self.ids + [None], pa.string())
+        self.genes = pa.array([t.gene for t in self.by_id.values()] + [None], pa.string())
+        self.by_contig: dict[str, list[tuple[int, Transcript]]] = {}
+        for code, transcript in enumerate(self.by_id.values()):
+            self.by_contig.setdefault(transcript.contig, []).append((code, transcript))
+        self.proteins: dict[str, str] = {}
+
+
+class _LinksAcrossPieces(Exception):
+    """A piece of records holds '@' links, which may point into another piece."""
+
+
 def variant_columns(records: pa.Table, path: Path, contig_map: ContigMap,
                     transcripts: Mapping[str, Transcript],
                     fasta_path: str | Path) -> dict[str, pa.Array | pa.ChunkedArray]:
     """Every column of the variants table but the per-sample constants, by name."""
+    with open_fasta(Path(fasta_path)) as fasta:
+        return _columns(records, path, contig_map, _Canonical(transcripts), fasta)
+
+
+def stream_columns(pieces: Iterable[pa.Table], path: Path, contig_map: ContigMap,
+                   transcripts: Mapping[str, Transcript], fasta_path: str | Path
+                   ) -> tuple[pa.Table, dict[str, pa.ChunkedArray]]:
+    """(the records, ``variant_columns`` of them) from consecutive pieces of the records,
+    each piece's columns computed as it arrives (while the reader parses the next).
+
+    Should a piece fail, or hold '@' links (which may point into another piece), the columns
+    are computed once more on the whole table, which raises the errors in the order
+    ``variant_columns`` has them; the reader's errors come first, after its last piece.
+    """
+    import pyarrow as pa
+
+    canonical = _Canonical(transcripts)
+    tables, parts, whole = [], [], False
+    with open_fasta(Path(fasta_path)) as fasta:
+        for piece in pieces:
+            tables.append(piece)
+            if not whole:
+                try:
+                    parts.append(_columns(piece, path, contig_map, canonical, fasta,
+                                          follow_links=False))
+                except Exception:  # noqa: BLE001 (raised again, in order, on the whole table)
+                    whole = True
+        records = pa.concat_tables(tables)
+        if whole:
+            return records, _columns(records, path, contig_map, canonical, fasta)
+    return records, {name: pa.chunked_array([chunk for part in parts for chunk in (
+        part[name].chunks if isinstance(part[name], pa.ChunkedArray) else [part[name]])],
+        type=parts[0][name].type) for name in parts[0]}
+
+
+def _columns(records: pa.Table, path: Path, contig_map: ContigMap, canonical: _Canonical,
+             fasta: pysam.FastaFile, follow_links: bool = True) -> dict:
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -50,29 +111,25 @@ def variant_columns(records: pa.Table, path: Path, contig_map: ContigMap,
     positions = records["pos"].to_numpy()
     chrom, genomic_pos = genomic_positions(contig_codes, contig_names, positions, contig_map,
                                            path)
-    canonical = {strip_version(t.transcript_id): t for t in transcripts.values()}
-    ids = list(canonical)
-    term, chosen, amino_acids = _chosen_consequences(records, canonical)
+    term, chosen, amino_acids = _chosen_consequences(records, canonical, follow_links)
     codes = chosen.copy()  # the chosen transcript, else the canonical one spanning the record
     _enclosing_transcripts(codes, contig_codes, contig_names, positions, canonical)
-    with open_fasta(Path(fasta_path)) as fasta:
-        hgvs_c, c_errors = _hgvs_c_column(codes, positions, records["ref"], records["alt"],
-                                          canonical, fasta)
-        hgvs_p, p_errors = _hgvs_p_column(chosen, term, amino_acids, ids, canonical, fasta)
+    hgvs_c, c_errors = _hgvs_c_column(codes, positions, records["ref"], records["alt"],
+                                      canonical, fasta)
+    hgvs_p, p_errors = _hgvs_p_column(chosen, term, amino_acids, canonical, fasta)
     errors = sorted(c_errors + p_errors)
     if errors:
         row, _, message = errors[0]
         raise InputError(f"record {contig_names[contig_codes[row]]}:{positions[row]}: {message} "
                          "(was bcftools csq run with the same FASTA and GFF3?)", path=path)
-    none = len(ids)  # the index of the null appended to each per-transcript look-up
-    per_record = pa.array(np.where(codes >= 0, codes, none))
+    per_record = pa.array(np.where(codes >= 0, codes, len(canonical.ids)))
     consequence = np.where(term != None, term, np.where(codes >= 0, "intron", None))  # noqa: E711
     columns = {
         "chrom": chrom, "pos": pa.array(genomic_pos), "ref": records["ref"],
         "alt": records["alt"], "contig": records["contig"], "contig_pos": pa.array(positions),
         "variant_type": variant_types(records["ref"], records["alt"]),
-        "gene": pa.array([canonical[t].gene for t in ids] + [None], pa.string()).take(per_record),
-        "transcript": pa.array(ids + [None], pa.string()).take(per_record),
+        "gene": canonical.genes.take(per_record),
+        "transcript": canonical.id_array.take(per_record),
         "consequence": pa.array(consequence, pa.string()),
         "hgvs_p": pa.array(hgvs_p, pa.string()), "hgvs_c": hgvs_c}
     for side, depth, alt in (("t", "t_dp", "t_alt"), ("n", "n_dp", "n_alt")):
@@ -133,12 +190,12 @@ def variant_types(refs: pa.ChunkedArray, alts: pa.ChunkedArray) -> pa.Array:
     return pa.array(["SNV", "MNV", "INS", "DEL"]).take(pa.array(kind))
 
 
-def _chosen_consequences(records: pa.Table, canonical: Mapping[str, Transcript]
+def _chosen_consequences(records: pa.Table, canonical: _Canonical, follow_links: bool = True
                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per record: the term, canonical transcript (index into ``canonical``, -1 without one) and
     amino-acid change of its consequence on a canonical transcript (None without one), as
     ``_canonical_consequence`` picks it: the record's own first canonical entry, else one of a
-    linked ('@') record."""
+    linked ('@') record (``follow_links`` False: _LinksAcrossPieces instead)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -154,7 +211,7 @@ def _chosen_consequences(records: pa.Table, canonical: Mapping[str, Transcript]
     # Padded so that every entry has the seven fields parse_bcsq pads to.
     fields = pc.split_pattern(pc.binary_join_element_wise(entries, "||||||", ""), "|")
     transcript = pc.replace_substring_regex(pc.list_element(fields, 2), r"\.\d+$", "")
-    ids = pa.array(list(canonical), pa.string())
+    ids = canonical.id_array[:-1]
     own = pc.is_in(transcript, value_set=ids).to_numpy(zero_copy_only=False) & ~linked
     rows = np.flatnonzero(own)
     records_with, first = np.unique(parents[rows], return_index=True)
@@ -166,7 +223,9 @@ def _chosen_consequences(records: pa.Table, canonical: Mapping[str, Transcript]
     # Compound calls: a record without its own canonical entry may take a linked record's.
     unresolved = np.setdiff1d(np.unique(parents[linked]), records_with)
     if len(unresolved):
-        _follow_links(records, unresolved, canonical, (term, codes, amino_acids))
+        if not follow_links:
+            raise _LinksAcrossPieces
+        _follow_links(records, unresolved, canonical.by_id, (term, codes, amino_acids))
     return term, codes, amino_acids
 
 
@@ -200,20 +259,17 @@ def _follow_links(records: pa.Table, rows: np.ndarray, canonical: Mapping[str, T
 
 
 def _enclosing_transcripts(codes: np.ndarray, contig_codes: np.ndarray, contig_names: list[str],
-                           positions: np.ndarray, canonical: Mapping[str, Transcript]) -> None:
+                           positions: np.ndarray, canonical: _Canonical) -> None:
     """Give records without a consequence the first canonical transcript spanning them (csq
     prints nothing for most intronic sites): per contig, the records sorted by position once,
     then each transcript's span found by binary search."""
-    by_contig: dict[str, list[tuple[int, Transcript]]] = {}
-    for code, transcript in enumerate(canonical.values()):
-        by_contig.setdefault(transcript.contig, []).append((code, transcript))
     for contig_code, contig in enumerate(contig_names):
-        if contig not in by_contig:
+        if contig not in canonical.by_contig:
             continue
         rows = np.flatnonzero((contig_codes == contig_code) & (codes < 0))
         rows = rows[np.argsort(positions[rows], kind="stable")]
         ordered = positions[rows]
-        for code, transcript in by_contig[contig]:
+        for code, transcript in canonical.by_contig[contig]:
             spanning = rows[np.searchsorted(ordered, transcript.start):
                             np.searchsorted(ordered, transcript.end, side="right")]
             spanning = spanning[codes[spanning] < 0]  # an earlier transcript keeps its records
@@ -221,7 +277,7 @@ def _enclosing_transcripts(codes: np.ndarray, contig_codes: np.ndarray, contig_n
 
 
 def _hgvs_c_column(codes: np.ndarray, positions: np.ndarray, refs: pa.ChunkedArray,
-                   alts: pa.ChunkedArray, canonical: Mapping[str, Transcript],
+                   alts: pa.ChunkedArray, canonical: _Canonical,
                    fasta: pysam.FastaFile) -> tuple[pa.Array, list]:
     """HGVS c. per record (null without a transcript) and the (row, 0, message) errors: the
     first of each transcript's records."""
@@ -231,12 +287,12 @@ def _hgvs_c_column(codes: np.ndarray, positions: np.ndarray, refs: pa.ChunkedArr
     from oncoweave.genome.transcripts import VariantError
 
     order = np.argsort(codes, kind="stable")  # each transcript's records, in file order
-    bounds = np.searchsorted(codes[order], np.arange(len(canonical) + 1))
+    present, starts = np.unique(codes[order], return_index=True)
     described, texts, errors = [], [], []
-    for code, transcript in enumerate(canonical.values()):
-        rows = order[bounds[code]:bounds[code + 1]]
-        if not len(rows):
+    for code, start, end in zip(present.tolist(), starts, [*starts[1:], len(order)]):
+        if code < 0:
             continue
+        transcript, rows = canonical.by_id[canonical.ids[code]], order[start:end]
         taken = pa.array(rows)
         try:
             texts.append(hgvs_c_array(transcript, positions[rows], refs.take(taken),
@@ -247,22 +303,20 @@ def _hgvs_c_column(codes: np.ndarray, positions: np.ndarray, refs: pa.ChunkedArr
     return scatter(len(codes), described, texts), errors
 
 
-def _hgvs_p_column(chosen: np.ndarray, term: np.ndarray, amino_acids: np.ndarray, ids: list[str],
-                   canonical: Mapping[str, Transcript], fasta: pysam.FastaFile
-                   ) -> tuple[np.ndarray, list]:
+def _hgvs_p_column(chosen: np.ndarray, term: np.ndarray, amino_acids: np.ndarray,
+                   canonical: _Canonical, fasta: pysam.FastaFile) -> tuple[np.ndarray, list]:
     """HGVS p. per record, computed once per distinct (transcript, term, amino acids)."""
     hgvs_p = np.full(len(chosen), None, dtype=object)
     errors = []
-    proteins: dict[str, str] = {}
     described: dict[tuple, str | None] = {}
     rows = np.flatnonzero(chosen >= 0)
     for row, key in zip(rows.tolist(), zip(chosen[rows].tolist(), term[rows].tolist(),
                                            amino_acids[rows].tolist())):
         if key not in described:
-            transcript = canonical[ids[key[0]]]
+            transcript = canonical.by_id[canonical.ids[key[0]]]
             try:
                 described[key] = hgvs_protein(key[1], key[2],
-                                              _protein(transcript, fasta, proteins))
+                                              _protein(transcript, fasta, canonical.proteins))
             except ValueError as err:
                 errors.append((row, 1, str(err)))
                 continue

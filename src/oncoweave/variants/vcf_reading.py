@@ -1,16 +1,17 @@
 """Columnar reading of the records export needs from an annotated VCF/BCF.
 
 One ``bcftools query`` call gives the fields (CHROM, POS, REF, ALT, FILTER, STATUS, the integer
-counts, BCSQ), its output streamed through a pipe into pyarrow's CSV reader, which parses it on
-the second core while bcftools reads the file. QUAL and INFO/FISHER_P come from the same query
-when the header shows that htslib last wrote the records as text (``floats_survive_text``):
-bcftools prints floats with six significant digits, and a float32 that htslib itself printed with
-six digits reads back from that text to the same float32. Otherwise (a hand-written VCF with 7-9
-digit floats, a BCF of computed floats) the six digits would lose float32 bits, and QUAL and
-FISHER_P come from a pysam pass over the file (samples dropped, so htslib skips FORMAT) that runs
-while the query is parsed in a thread. cyvcf2 was measured for that pass and is slower (see
-``_read_floats``). Without bcftools on PATH the whole table comes from pysam (``reader="pysam"``,
-also the reference the fast path is tested against).
+counts, BCSQ), its output streamed through a pipe into pyarrow's CSV reader, which parses it in a
+thread on the second core while bcftools reads the file; ``read_record_batches`` hands on each
+parsed piece at once, so that export computes its columns while bcftools goes on. QUAL and
+INFO/FISHER_P come from the same query when the header shows that htslib last wrote the records
+as text (``floats_survive_text``): bcftools prints floats with six significant digits, and a
+float32 that htslib itself printed with six digits reads back from that text to the same float32.
+Otherwise (a hand-written VCF with 7-9 digit floats, a BCF of computed floats) the six digits
+would lose float32 bits, and QUAL and FISHER_P come from a pysam pass over the file (samples
+dropped, so htslib skips FORMAT) that runs while the query is parsed in a thread. cyvcf2 was
+measured for that pass and is slower (see ``_read_floats``). Without bcftools on PATH the whole
+table comes from pysam (``reader="pysam"``, also the reference the fast path is tested against).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,6 +42,9 @@ _QUERY = {"contig": "%CHROM", "pos": "%POS", "ref": "%REF", "alt": "%ALT", "filt
           "status": "%INFO/STATUS", "t_dp": "%INFO/T_DP", "t_alt": "%INFO/T_ALT",
           "n_dp": "%INFO/N_DP", "n_alt": "%INFO/N_ALT", "bcsq": "%INFO/BCSQ"}
 _FLOAT_QUERY = {"quality": "%QUAL", "fisher_p": "%INFO/FISHER_P"}
+# Query output per parsed piece: few pieces for the caller's per-piece work (1M records: 16),
+# small enough that it starts early.
+BLOCK_BYTES = 4 << 20
 # Header programs (##<name>Version= / ##<name>Command=) that write records through htslib's VCF
 # text writer (classify-variants writes with pysam, mode "wz"), and those that copy a BCF's
 # binary floats unchanged.
@@ -65,13 +70,41 @@ def read_records(path: Path, tumour_sample: str, *, reader: str = "auto") -> pd.
 def read_record_table(path: Path, tumour_sample: str, *, reader: str = "auto") -> pa.Table:
     """``read_records`` as a pyarrow table: strings, int64 (POS and counts), float64 (float32
     values widened; NaN kept, missing null); the same checks and errors."""
+    import pyarrow as pa
+
+    return pa.concat_tables(read_record_batches(path, tumour_sample, reader=reader))
+
+
+def read_record_batches(path: Path, tumour_sample: str, *,
+                        reader: str = "auto") -> Iterator[pa.Table]:
+    """``read_record_table`` in consecutive pieces (at least one), each as soon as it is parsed
+    when the floats come from the query's text (else the whole table at once), so that the
+    caller's work overlaps the query. The errors come after the last piece, in the order of
+    ``read_record_table``: a failed query, then the first record without exactly one ALT."""
     header = _check_header(path, tumour_sample)
-    if _resolve(reader) == "bcftools":
-        table = _read_with_bcftools(path, header)
-    else:
+    if _resolve(reader) == "pysam":
         table = pa_table_of(_read_with_pysam(path))
-    _check_single_alt(table, path)
-    return table
+        _check_single_alt(table, path)
+        yield table
+        return
+    info_keys, text_floats = header
+    # bcftools refuses a tag the header lacks; such a column is all null, as pysam reads it.
+    fields = {name: field for name, field in (_QUERY | _FLOAT_QUERY).items()
+              if (text_floats or name not in FLOAT_COLUMNS)
+              and (not field.startswith("%INFO/") or field[6:] in info_keys)}
+    if not text_floats:
+        table = _with_float_pass(path, fields)
+        _check_single_alt(table, path)
+        yield table
+        return
+    first_bad = None
+    for batch in _query_batches(path, fields):
+        table = _records(batch, fields, [_float32(batch[name]) if name in fields else None
+                                         for name in FLOAT_COLUMNS])
+        first_bad = first_bad or _first_bad_alt(table)
+        yield table
+    if first_bad:
+        _refuse_alt(first_bad, path)
 
 
 def _resolve(reader: str) -> str:
@@ -120,26 +153,24 @@ def floats_survive_text(vcf: pysam.VariantFile) -> bool:
     return bool(programs) and programs[-1].startswith(_TEXT_WRITER_PREFIXES)
 
 
-def _read_with_bcftools(path: Path, header: tuple[set[str], bool]) -> pa.Table:
+def _with_float_pass(path: Path, fields: dict[str, str]) -> pa.Table:
+    """The records with QUAL and FISHER_P from the pysam pass, which runs while the query's
+    output is parsed (by pyarrow, without the GIL) in a thread."""
+    import pyarrow as pa
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        parsed = pool.submit(lambda: pa.concat_tables(_query_batches(path, fields)))
+        floats = [pa.array(values, pa.float64()) for values in _read_floats(path)]
+        table = parsed.result()
+    return _records(table, fields, floats)
+
+
+def _records(table: pa.Table, fields: dict[str, str], floats: list) -> pa.Table:
+    """RECORD_COLUMNS from the queried columns: null columns for tags the header lacks (and
+    for a float list entry None), PASS for an empty FILTER."""
     import pyarrow as pa
 
-    info_keys, text_floats = header
-    # bcftools refuses a tag the header lacks; such a column is all null, as pysam reads it.
-    fields = {name: field for name, field in (_QUERY | _FLOAT_QUERY).items()
-              if (text_floats or name not in FLOAT_COLUMNS)
-              and (not field.startswith("%INFO/") or field[6:] in info_keys)}
-    if text_floats:
-        table = _query(path, fields)
-        floats = [_float32(table[name]) if name in fields else None for name in FLOAT_COLUMNS]
-    else:
-        from concurrent.futures import ThreadPoolExecutor
-
-        # The query's output is parsed (by pyarrow, without the GIL) in a thread while the
-        # float pass goes on.
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            parsed = pool.submit(_query, path, fields)
-            floats = [pa.array(values, pa.float64()) for values in _read_floats(path)]
-            table = parsed.result()
     count = table.num_rows
     columns = {name: table[name] if name in fields else pa.nulls(count, _type(name))
                for name in TEXT_COLUMNS}
@@ -157,23 +188,36 @@ def _type(name: str) -> pa.DataType:
     return pa.float64() if name in FLOAT_COLUMNS else pa.string()
 
 
-def _query(path: Path, fields: dict[str, str]) -> pa.Table:
-    """``bcftools query`` of ``fields`` (name -> format), parsed by pyarrow as it streams in:
-    typed columns, '.' null. A failing bcftools is an InputError naming the file."""
-    import pyarrow as pa
+def _query_batches(path: Path, fields: dict[str, str]) -> Iterator[pa.Table]:
+    """``bcftools query`` of ``fields`` (name -> format) as typed tables ('.' null), each as
+    soon as pyarrow has parsed it from the pipe (at least one, maybe empty). A thread parses,
+    so that the pipe is drained while the caller works; a failing bcftools is an InputError
+    naming the file, raised after the last table."""
+    import queue
+    import threading
 
     query = "\t".join(fields.values()) + "\n"
     # stderr to a file: a full stderr pipe would stall bcftools while the parse waits on stdout.
     with tempfile.TemporaryFile() as errors:
         process = subprocess.Popen(["bcftools", "query", "-f", query, str(path)],
                                    stdout=subprocess.PIPE, stderr=errors)
-        parse_error = None
+        _widen_pipe(process.stdout)
+        parsed: queue.SimpleQueue = queue.SimpleQueue()
+        parser = threading.Thread(target=_parse, args=(process.stdout, list(fields), parsed),
+                                  daemon=True)
+        parser.start()
+        parse_error, parsed_all = None, False
         try:
-            table = _parse(process.stdout, list(fields))
-        except (pa.ArrowInvalid, OSError) as err:
-            parse_error = err
-            process.kill()  # the output is refused: stop bcftools, then see why
+            while (item := parsed.get()) is not None:
+                if isinstance(item, Exception):
+                    parse_error = item
+                    break
+                yield item
+            parsed_all = parse_error is None
         finally:
+            if not parsed_all:
+                process.kill()  # the output is refused (or no longer wanted): stop bcftools
+            parser.join()
             process.stdout.close()
             process.wait()
         errors.seek(0)
@@ -184,23 +228,42 @@ def _query(path: Path, fields: dict[str, str]) -> pa.Table:
         raise InputError(f"bcftools query failed: {message}", path=path)
     if parse_error is not None:
         raise parse_error
-    return table
 
 
-def _parse(stream, names: list[str]) -> pa.Table:
+def _widen_pipe(stream) -> None:
+    """A 1 MiB pipe (Linux; 64 KiB by default): bcftools need not wait on the parse thread."""
+    import fcntl
+
+    try:
+        fcntl.fcntl(stream.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+    except OSError:
+        pass
+
+
+def _parse(stream, names: list[str], parsed) -> None:
+    """Put each parsed block of ``stream`` on ``parsed`` as a table, then None (an exception
+    instead when pyarrow refuses the text)."""
     import pyarrow as pa
     from pyarrow import csv
 
-    if not stream.peek(1):  # no records (pyarrow refuses an empty CSV)
-        return pa.table({name: pa.array([], _type(name)) for name in names})
-    # One thread: bcftools has the other core; pyarrow still parses block by block as the
-    # output arrives.
-    return csv.read_csv(
-        stream, read_options=csv.ReadOptions(column_names=names, use_threads=False),
-        parse_options=csv.ParseOptions(delimiter="\t", quote_char=False, escape_char=False),
-        convert_options=csv.ConvertOptions(
-            column_types={name: _type(name) for name in names}, null_values=["."],
-            strings_can_be_null=True, quoted_strings_can_be_null=False))
+    try:
+        if not stream.peek(1):  # no records (pyarrow refuses an empty CSV)
+            parsed.put(pa.table({name: pa.array([], _type(name)) for name in names}))
+        else:
+            # One thread: bcftools has the other core.
+            reader = csv.open_csv(
+                stream, read_options=csv.ReadOptions(column_names=names, use_threads=False,
+                                                     block_size=BLOCK_BYTES),
+                parse_options=csv.ParseOptions(delimiter="\t", quote_char=False,
+                                               escape_char=False),
+                convert_options=csv.ConvertOptions(
+                    column_types={name: _type(name) for name in names}, null_values=["."],
+                    strings_can_be_null=True, quoted_strings_can_be_null=False))
+            for batch in reader:
+                parsed.put(pa.Table.from_batches([batch]))
+        parsed.put(None)
+    except (pa.ArrowInvalid, OSError, ValueError) as err:
+        parsed.put(err)
 
 
 def _float32(column: pa.ChunkedArray) -> pa.Array:
@@ -285,10 +348,22 @@ def _frame(table: pa.Table) -> pd.DataFrame:
 
 
 def _check_single_alt(table: pa.Table, path: Path) -> None:
+    first_bad = _first_bad_alt(table)
+    if first_bad:
+        _refuse_alt(first_bad, path)
+
+
+def _first_bad_alt(table: pa.Table) -> tuple[str, int] | None:
+    """(contig, pos) of the first record without exactly one ALT allele, if any."""
     import pyarrow.compute as pc
 
     bad = pc.fill_null(pc.match_substring(table["alt"], ","), True)
-    if pc.any(bad).as_py():
-        first = pc.index(bad, True).as_py()
-        raise InputError(f"record {table['contig'][first].as_py()}:{table['pos'][first].as_py()} "
-                         "must have exactly one ALT allele", path=path)
+    if not pc.any(bad).as_py():
+        return None
+    first = pc.index(bad, True).as_py()
+    return table["contig"][first].as_py(), table["pos"][first].as_py()
+
+
+def _refuse_alt(record: tuple[str, int], path: Path) -> None:
+    raise InputError(f"record {record[0]}:{record[1]} must have exactly one ALT allele",
+                     path=path)
