@@ -1,5 +1,6 @@
 """write_parquet_to_pandas (the file written in a thread while the frame is built) against
-write_parquet then table_to_pandas: the same file, frame and errors."""
+write_parquet then table_to_pandas: the same file, frame and errors; the scoped system memory
+pool."""
 
 from __future__ import annotations
 
@@ -42,3 +43,16 @@ def test_a_failing_write_is_raised_and_leaves_no_file(tmp_path):
     with pytest.raises(OSError):
         write_parquet_to_pandas(df, folder / "t.parquet", SCHEMA)
     assert [path.name for path in folder.iterdir()] == ["t.parquet"]
+
+
+def test_system_memory_pool_is_the_default_inside_and_restored_after_an_error():
+    from oncoweave.core.tables import system_memory_pool
+
+    before = pa.default_memory_pool().backend_name
+    with pytest.raises(RuntimeError, match="inside"):
+        with system_memory_pool():
+            assert pa.default_memory_pool().backend_name == "system"
+            kept = pa.array(range(1000))
+            raise RuntimeError("inside")
+    assert pa.default_memory_pool().backend_name == before
+    assert kept.sum().as_py() == 499500  # buffers from the system pool outlive the block
