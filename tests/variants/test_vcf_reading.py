@@ -528,3 +528,18 @@ def test_a_reader_closed_after_one_piece_stops_bcftools(tmp_path, monkeypatch):
     assert next(pieces).num_rows > 0
     pieces.close()
     assert len(started) == 1 and started[0].returncode is not None
+
+
+def test_synthetic_vcf_is_written_by_htslib_as_csq_output_is(tmp_path, fasta_path):
+    vcf = write_synthetic_vcf(tmp_path / "s.vcf.gz", fasta_path, 3000, seed=2)
+    text = gzip.decompress(vcf.read_bytes()).decode()
+    header = [line for line in text.splitlines() if line.startswith("##")]
+    assert "##bcftools_viewVersion" in header[-1] and not any(
+        line.startswith("##bcftools_viewCommand") for line in header)
+    assert _survives(vcf)
+    fisher = [field.split("=")[1] for line in text.splitlines() if not line.startswith("#")
+              for field in line.split("\t")[7].split(";") if field.startswith("FISHER_P=")]
+    assert len(fisher) > 2000 and max(len(value.replace(".", "").lstrip("0").split("e")[0])
+                                      for value in fisher) == 6
+    pd.testing.assert_frame_equal(read_records(vcf, "TUMOUR", reader="bcftools"),
+                                  read_records(vcf, "TUMOUR", reader="pysam"), check_exact=True)
