@@ -2,7 +2,9 @@
 sample.
 
 ``export_variants`` fills ``VARIANTS_SCHEMA`` (in :mod:`oncoweave.variants.schema`) from the
-output of ``bcftools csq`` run on ``oncoweave classify-variants``' VCF.
+output of ``bcftools csq`` run on ``oncoweave classify-variants``' VCF: the records are read by
+:mod:`.vcf_reading` in pieces, each piece's columns computed by :mod:`.export_columns` while the
+next is read, and the Arrow columns written as they are. Here: BCSQ parsing and HGVS p.
 """
 
 from __future__ import annotations
