@@ -543,3 +543,10 @@ def test_synthetic_vcf_is_written_by_htslib_as_csq_output_is(tmp_path, fasta_pat
                                       for value in fisher) == 6
     pd.testing.assert_frame_equal(read_records(vcf, "TUMOUR", reader="bcftools"),
                                   read_records(vcf, "TUMOUR", reader="pysam"), check_exact=True)
+
+
+def test_a_vcf_without_records_exports_an_empty_table(tmp_path, fasta_path, monkeypatch):
+    vcf = tmp_path / "empty.vcf"
+    vcf.write_text(HEADER.replace("#CHROM", "##bcftools_viewVersion=1.16+htslib-1.16\n#CHROM"))
+    empty = _export_with_both_readers(vcf, tmp_path, fasta_path, monkeypatch)
+    assert len(empty) == 0 and empty["pos"].dtype == "Int64" and empty["gene"].dtype == "str"
