@@ -105,6 +105,13 @@ class SequenceWindow:
             return self._length
         return self._fasta.get_reference_length(reference)
 
+    def byte_codes(self):
+        """(the window's upper-case bases as a uint8 array, the 0-based contig offset of the
+        first), for array code that indexes them."""
+        import numpy as np
+
+        return np.frombuffer(self._sequence.encode(), dtype=np.uint8), self._start
+
     def bases(self, positions):
         """Upper-case base (U1 array) at each 1-based position."""
         import numpy as np

@@ -11,9 +11,7 @@ import re
 from dataclasses import dataclass
 
 from oncoweave.genome.sequence import (
-    COMPLEMENT_TABLE,
     SequenceSource,
-    SequenceWindow,
     reverse_complement,
     shift_indel,
     trim_alleles,
@@ -209,133 +207,18 @@ class Transcript:
         return pos - 1, pos, f"ins{self._oriented(inserted)}"
 
     def hgvs_c_many(self, positions, refs, alts, fasta: SequenceSource) -> list[str | None]:
-        """``hgvs_c`` of many variants on this transcript's contig, in their order.
+        """``hgvs_c`` of many variants on this transcript's contig, in their order, with array
+        operations (:func:`oncoweave.genome.hgvs_arrays.hgvs_c_array`). A REF that does not
+        match raises :class:`VariantError` with the variant's index."""
+        from oncoweave.genome.hgvs_arrays import hgvs_c_array
 
-        SNVs (most calls) are described with array operations over one fetched window of the
-        contig, other variants one by one; every c. position comes from ``c_positions``. A REF
-        that does not match raises :class:`VariantError` with the variant's index.
-        """
-        import numpy as np
-
-        self._require_coding()
-        positions = np.asarray(positions, dtype=np.int64)
-        refs = np.asarray(refs, dtype=object)
-        alts = np.asarray(alts, dtype=object)
-        count = len(positions)
-        if count == 0:
-            return []
-        ref_lengths = np.fromiter((len(ref) for ref in refs), dtype=np.int64, count=count)
-        alt_lengths = np.fromiter((len(alt) for alt in alts), dtype=np.int64, count=count)
-        window = SequenceWindow(fasta, self.contig, int(positions.min()) - 1,
-                                int((positions + ref_lengths).max()))
-        first = np.zeros(count, dtype=np.int64)
-        last = np.zeros(count, dtype=np.int64)
-        suffix = np.full(count, None, dtype=object)
-        snv = (ref_lengths == 1) & (alt_lengths == 1)
-        snv_rows = np.flatnonzero(snv)
-        first_mismatch = None  # the first SNV whose REF is not the reference's base
-        if len(snv_rows):
-            snv_refs = np.char.upper(refs[snv_rows].astype("U1"))
-            snv_alts = np.char.upper(alts[snv_rows].astype("U1"))
-            wrong = np.flatnonzero(window.bases(positions[snv_rows]) != snv_refs)
-            if len(wrong):
-                first_mismatch = int(snv_rows[wrong[0]])
-            inside = (positions[snv_rows] >= self.start) & (positions[snv_rows] <= self.end)
-            # REF == ALT (no change) is left to the general path, as hgvs_c treats it.
-            snv[snv_rows[snv_refs == snv_alts]] = False
-            inside &= snv_refs != snv_alts
-            rows = snv_rows[inside]
-            first[rows] = last[rows] = positions[rows]
-            oriented_refs, oriented_alts = snv_refs[inside], snv_alts[inside]
-            if self.strand == "-":
-                oriented_refs = np.char.translate(oriented_refs, COMPLEMENT_TABLE)
-                oriented_alts = np.char.translate(oriented_alts, COMPLEMENT_TABLE)
-            suffix[rows] = np.char.add(np.char.add(oriented_refs, ">"), oriented_alts)
-        for row in np.flatnonzero(~snv).tolist():
-            if first_mismatch is not None and row > first_mismatch:
-                break  # errors are raised in input order, as one-by-one description would
-            try:
-                change = self.describe_change(int(positions[row]), refs[row], alts[row], window)
-            except ValueError as err:
-                raise VariantError(row, str(err)) from None
-            if change is not None:
-                first[row], last[row], suffix[row] = change
-        if first_mismatch is not None:
-            self._raise_ref_mismatch(first_mismatch, positions, refs)
-        described = np.flatnonzero(suffix != None)  # noqa: E711 (element-wise)
-        if self.strand == "-":  # written in transcript order
-            first, last = last, first
-        first_c = self.c_positions(first[described])
-        last_c = self.c_positions(last[described])
-        texts: list[str | None] = [None] * count
-        for row, start, end, change_start, change_end in zip(
-                described.tolist(), first_c, last_c, first[described], last[described]):
-            span = start if change_start == change_end else f"{start}_{end}"
-            texts[row] = f"c.{span}{suffix[row]}"
-        return texts
-
-    def _raise_ref_mismatch(self, row: int, positions, refs) -> None:
-        raise VariantError(row, f"REF {refs[row].upper()} does not match the reference at "
-                                f"{self.contig}:{positions[row]}")
+        return hgvs_c_array(self, positions, refs, alts, fasta).to_pylist()
 
     def c_positions(self, positions) -> list[str]:
         """``c_position`` of many contig positions, with array operations (same texts)."""
-        import numpy as np
+        from oncoweave.genome.hgvs_arrays import c_position_array
 
-        self._require_coding()
-        positions = np.asarray(positions, dtype=np.int64)
-        plus = self.strand == "+"
-        starts = np.array([start for start, _ in self.exons], dtype=np.int64)
-        ends = np.array([end for _, end in self.exons], dtype=np.int64)
-        lengths = ends - starts + 1
-        # Spliced bases before each exon (genomic order), counted along the transcript.
-        before = np.cumsum(lengths) - lengths if plus else lengths.sum() - np.cumsum(lengths)
-        cds_length = self.cds_length
-        cds_first = self.cds[0][0] if plus else self.cds[-1][1]
-
-        def cds_offsets(exonic_positions, exon_index):
-            """Offsets from the first CDS base along the spliced transcript."""
-            along = (exonic_positions - starts[exon_index] if plus
-                     else ends[exon_index] - exonic_positions)
-            return before[exon_index] + along - first_offset
-
-        first_offset = 0
-        first_offset = int(cds_offsets(np.array([cds_first]),
-                                       np.searchsorted(starts, [cds_first], side="right") - 1)[0])
-        texts = np.empty(len(positions), dtype=object)
-        five_end = starts[0] if plus else ends[-1]
-        three_end = ends[-1] if plus else starts[0]
-        upstream = positions < five_end if plus else positions > five_end
-        downstream = (positions > three_end if plus else positions < three_end) & ~upstream
-        body = ~(upstream | downstream)
-        if upstream.any():
-            first_c = int(self._exonic_c(int(five_end)))
-            texts[upstream] = [str(value) for value in
-                               (min(first_c, 0) - np.abs(positions[upstream] - five_end)).tolist()]
-        if downstream.any():
-            last_c = self._exonic_c(int(three_end))
-            carried = int(last_c[1:]) if last_c.startswith("*") else 0
-            texts[downstream] = [f"*{value}" for value in
-                                 (carried + np.abs(positions[downstream] - three_end)).tolist()]
-        rows = np.flatnonzero(body)
-        inner = positions[rows]
-        exon = np.searchsorted(starts, inner, side="right") - 1
-        exonic = inner <= ends[exon]
-        texts[rows[exonic]] = _cds_texts(cds_offsets(inner[exonic], exon[exonic]), cds_length)
-        intronic = ~exonic
-        if intronic.any():
-            at, left = inner[intronic], exon[intronic]  # between exon `left` and `left + 1`
-            from_left, from_right = at - ends[left], starts[left + 1] - at
-            left_c = _cds_texts(cds_offsets(ends[left], left), cds_length)
-            right_c = _cds_texts(cds_offsets(starts[left + 1], left + 1), cds_length)
-            # HGVS: the middle base of an odd-length intron belongs to the upstream exon.
-            nearer_left = from_left <= from_right if plus else from_left < from_right
-            texts[rows[intronic]] = [
-                (f"{lc}+{fl}" if plus else f"{lc}-{fl}") if near else
-                (f"{rc}-{fr}" if plus else f"{rc}+{fr}")
-                for near, lc, rc, fl, fr in zip(nearer_left.tolist(), left_c, right_c,
-                                                from_left.tolist(), from_right.tolist())]
-        return texts.tolist()
+        return c_position_array(self, positions).to_pylist()
 
 
 class VariantError(ValueError):
@@ -345,9 +228,3 @@ class VariantError(ValueError):
         super().__init__(message)
         self.index = index
 
-
-def _cds_texts(offsets, cds_length: int) -> list[str]:
-    """c. text of 0-based offsets from the CDS start ('-12', '524', '*5'), as ``_exonic_c``."""
-    return [str(offset) if offset < 0 else
-            (f"*{offset - cds_length + 1}" if offset >= cds_length else str(offset + 1))
-            for offset in offsets.tolist()]

@@ -2,7 +2,9 @@
 sample.
 
 ``export_variants`` fills ``VARIANTS_SCHEMA`` (in :mod:`oncoweave.variants.schema`) from the
-output of ``bcftools csq`` run on ``oncoweave classify-variants``' VCF.
+output of ``bcftools csq`` run on ``oncoweave classify-variants``' VCF: the records are read by
+:mod:`.vcf_reading` in pieces, each piece's columns computed by :mod:`.export_columns` while the
+next is read, and the Arrow columns written as they are. Here: BCSQ parsing and HGVS p.
 """
 
 from __future__ import annotations
@@ -11,21 +13,15 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from oncoweave.core.errors import InputError
-from oncoweave.core.io import open_fasta
-from oncoweave.core.tables import table_to_pandas, write_parquet
+from oncoweave.core.tables import system_memory_pool, write_parquet_to_pandas
 from oncoweave.genome.reference import ContigMap
-from oncoweave.genome.sequence import translate
 from oncoweave.genome.transcripts import Transcript, strip_version
 from oncoweave.variants.identity import PAIR_IDENTITY_VALUES
 from oncoweave.variants.schema import VARIANTS_SCHEMA
-
-if TYPE_CHECKING:
-    import pysam
 
 
 def provenance_from_vcf_header(path: str | Path) -> dict[str, str]:
@@ -181,16 +177,6 @@ def _extension(first: int, alt: str) -> str:
 # ---------------------------------------------------------------------------------------------
 # Annotated VCF -> variants table.
 
-@dataclass(frozen=True)
-class _Site:
-    contig: str
-    pos: int
-    ref: str
-    alt: str
-    consequences: list[Consequence]
-    references: list[int]
-
-
 def export_variants(annotated_vcf: str | Path, output_parquet: str | Path, *, patient: str,
                     tumour_sample: str, normal_sample: str | None, contig_map: ContigMap,
                     transcripts: Mapping[str, Transcript], fasta_path: str | Path,
@@ -207,15 +193,24 @@ def export_variants(annotated_vcf: str | Path, output_parquet: str | Path, *, pa
     if pair_identity not in PAIR_IDENTITY_VALUES:
         raise InputError(f"pair_identity must be one of {', '.join(PAIR_IDENTITY_VALUES)}, "
                          f"got {pair_identity!r}")
-    records = read_annotated_records(annotated_vcf, tumour_sample)
-    df = _variant_columns(records, annotated_vcf, contig_map, transcripts, fasta_path)
-    fixed = {"patient": patient, "sample": tumour_sample, "normal_sample": normal_sample,
-             "pair_identity": pair_identity, "purity": purity}
-    for name, value in fixed.items():
-        df[name] = _constant_column(value, VARIANTS_SCHEMA.field(name).type, len(df))
-    provenance = {**provenance_from_vcf_header(annotated_vcf), **metadata}
-    return table_to_pandas(write_parquet(df[VARIANTS_SCHEMA.names], output_parquet,
-                                         VARIANTS_SCHEMA, provenance))
+    from oncoweave.variants.export_columns import stream_columns
+    from oncoweave.variants.vcf_reading import read_record_batches
+
+    with system_memory_pool():  # see there: 1M records, 2.0 s -> 1.55 s
+        # The columns of each piece of records are computed while bcftools reads the next.
+        records, columns = stream_columns(read_record_batches(annotated_vcf, tumour_sample),
+                                          annotated_vcf, contig_map, transcripts, fasta_path)
+        # Arrow-backed columns: write_parquet takes the arrays as they are.
+        df = pd.DataFrame({name: pd.arrays.ArrowExtensionArray(values)
+                           for name, values in columns.items()})
+        fixed = {"patient": patient, "sample": tumour_sample, "normal_sample": normal_sample,
+                 "pair_identity": pair_identity, "purity": purity}
+        for name, value in fixed.items():
+            df[name] = _constant_column(value, VARIANTS_SCHEMA.field(name).type,
+                                        records.num_rows)
+        provenance = {**provenance_from_vcf_header(annotated_vcf), **metadata}
+        return write_parquet_to_pandas(df[VARIANTS_SCHEMA.names], output_parquet,
+                                       VARIANTS_SCHEMA, provenance)
 
 
 def _constant_column(value, kind, length: int) -> pd.Series:
@@ -236,204 +231,6 @@ def read_annotated_records(path: str | Path, tumour_sample: str, *,
     from oncoweave.variants.vcf_reading import read_records
 
     return read_records(Path(path), tumour_sample, reader=reader)
-
-
-def _variant_columns(records: pd.DataFrame, path: Path, contig_map: ContigMap,
-                     transcripts: Mapping[str, Transcript],
-                     fasta_path: str | Path) -> pd.DataFrame:
-    """Every column but the per-sample constants, computed per column (BCSQ split by pyarrow,
-    HGVS c. per transcript with array operations, HGVS p. once per distinct protein change)."""
-    import numpy as np
-
-    from oncoweave.variants.vcf_reading import genomic_positions, variant_types
-
-    contigs, positions = records["contig"].to_numpy(), records["pos"].to_numpy()
-    chrom, genomic_pos = genomic_positions(contigs, positions, contig_map, path)
-    refs, alts = records["ref"].to_numpy(), records["alt"].to_numpy()
-    canonical_ids = {strip_version(t.transcript_id): t for t in transcripts.values()}
-    chosen = _chosen_consequences(records, canonical_ids)
-    transcript_ids = chosen["transcript"].to_numpy(copy=True)
-    _enclosing_transcripts(transcript_ids, contigs, positions, canonical_ids)
-    with open_fasta(Path(fasta_path)) as fasta:
-        hgvs_c, c_errors = _hgvs_c_column(transcript_ids, positions, refs, alts, canonical_ids,
-                                          fasta)
-        hgvs_p, p_errors = _hgvs_p_column(chosen, canonical_ids, fasta)
-    errors = sorted(c_errors + p_errors)
-    if errors:
-        row, _, message = errors[0]
-        raise InputError(f"record {contigs[row]}:{positions[row]}: {message} (was bcftools csq "
-                         "run with the same FASTA and GFF3?)", path=path)
-    annotated = pd.notna(transcript_ids)
-    df = pd.DataFrame({
-        "gene": np.array([canonical_ids[t].gene if t is not None else None
-                          for t in transcript_ids], dtype=object),
-        "transcript": transcript_ids,
-        "consequence": np.where(chosen["term"].notna(), chosen["term"],
-                                np.where(annotated, "intron", None)).astype(object),
-        "hgvs_p": hgvs_p, "hgvs_c": hgvs_c}, dtype=object)
-    df.insert(0, "variant_type", variant_types(refs, alts))
-    for name, values in (("contig_pos", positions), ("contig", contigs), ("alt", alts),
-                         ("ref", refs), ("pos", genomic_pos), ("chrom", chrom)):
-        df.insert(0, name, values)
-    for side, depth, alt in (("t", "t_dp", "t_alt"), ("n", "n_dp", "n_alt")):
-        depths, alt_counts = records[depth], records[alt]
-        depth_values = depths.to_numpy(dtype=float, na_value=np.nan)
-        alt_values = alt_counts.to_numpy(dtype=float, na_value=np.nan)
-        # VAFs from the counts: INFO/T_VAF is a rounded float32 (allele_fraction's rule).
-        with np.errstate(divide="ignore", invalid="ignore"):
-            vaf = np.where(depth_values > 0, alt_values / depth_values, 0.0)
-        df[f"{side}_depth"], df[f"{side}_alt"] = depths, alt_counts
-        df[f"{side}_vaf"] = np.where(np.isnan(depth_values), np.nan, vaf)
-    for name, source in (("status", "status"), ("filter", "filter"), ("quality", "quality"),
-                         ("fisher_p", "fisher_p")):
-        df[name] = records[source].to_numpy()
-    return df
-
-
-def _chosen_consequences(records: pd.DataFrame,
-                         canonical: Mapping[str, Transcript]) -> pd.DataFrame:
-    """Per record (same index): the term, canonical transcript and amino-acid change of its
-    consequence on a canonical transcript (None without one), as ``_canonical_consequence``
-    picks it: the record's own first canonical entry, else one of a linked ('@') record."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    count = len(records)
-    chosen = pd.DataFrame({name: np.full(count, None, dtype=object)
-                           for name in ("term", "transcript", "amino_acids")})
-    entries_per_record = pc.split_pattern(
-        pa.array(records["bcsq"].to_numpy(), type=pa.string()), ",")
-    entries = pc.list_flatten(entries_per_record)
-    if len(entries) == 0:
-        return chosen
-    parents = pc.list_parent_indices(entries_per_record).to_numpy()
-    linked = pc.starts_with(entries, "@").to_numpy(zero_copy_only=False)
-    # Padded so that every entry has the seven fields parse_bcsq pads to.
-    fields = pc.split_pattern(pc.binary_join_element_wise(entries, "||||||", ""), "|")
-    transcript = pc.replace_substring_regex(pc.list_element(fields, 2), r"\.\d+$", "")
-    own = pc.is_in(transcript, value_set=pa.array(list(canonical), pa.string())).to_numpy(
-        zero_copy_only=False) & ~linked
-    rows = np.flatnonzero(own)
-    records_with, first = np.unique(parents[rows], return_index=True)
-    picked = rows[first]
-    for name, index in (("term", 0), ("transcript", None), ("amino_acids", 5)):
-        values = (transcript if index is None else pc.list_element(fields, index)).take(
-            pa.array(picked)).to_numpy(zero_copy_only=False)
-        if name == "amino_acids":
-            values = np.where(values == "", None, values)
-        chosen.loc[records_with, name] = values
-    # Compound calls: a record without its own canonical entry may take a linked record's.
-    unresolved = np.setdiff1d(np.unique(parents[linked]), records_with)
-    if len(unresolved):
-        _follow_links(records, unresolved, canonical, chosen)
-    return chosen
-
-
-def _follow_links(records: pd.DataFrame, rows, canonical: Mapping[str, Transcript],
-                  chosen: pd.DataFrame) -> None:
-    """The per-site path (parse_bcsq, '@' links) for the few records that need it."""
-    contigs, positions = records["contig"].to_numpy(), records["pos"].to_numpy()
-    bcsq = records["bcsq"].to_numpy()
-    sites = {row: _Site(contigs[row], int(positions[row]), records["ref"].iat[row],
-                        records["alt"].iat[row], *parse_bcsq(bcsq[row].split(",")))
-             for row in rows.tolist()}
-    wanted = {(site.contig, position) for site in sites.values() for position in site.references}
-    at_wanted = [row for row, key in enumerate(zip(contigs, positions.tolist()))
-                 if key in wanted and bcsq[row]]
-    by_position = _consequences_by_position(
-        [_Site(contigs[row], int(positions[row]), "", "", *parse_bcsq(bcsq[row].split(",")))
-         for row in at_wanted])
-    for row, site in sites.items():
-        consequence = _canonical_consequence(site, canonical, by_position)
-        if consequence is not None:
-            chosen.loc[row] = [consequence.term, consequence.transcript, consequence.amino_acids]
-
-
-def _enclosing_transcripts(transcript_ids, contigs, positions,
-                           canonical: Mapping[str, Transcript]) -> None:
-    """Fill records without a consequence with the first canonical transcript spanning them
-    (csq prints nothing for most intronic sites)."""
-    import pandas as pd
-
-    for transcript_id, transcript in canonical.items():
-        spanning = (pd.isna(transcript_ids) & (contigs == transcript.contig)
-                    & (positions >= transcript.start) & (positions <= transcript.end))
-        transcript_ids[spanning] = transcript_id
-
-
-def _hgvs_c_column(transcript_ids, positions, refs, alts, canonical: Mapping[str, Transcript],
-                   fasta: pysam.FastaFile) -> tuple[list, list]:
-    """HGVS c. per record (None without a transcript) and the (row, 0, message) errors: the
-    first of each transcript's records."""
-    import numpy as np
-
-    from oncoweave.genome.transcripts import VariantError
-
-    hgvs_c = np.full(len(positions), None, dtype=object)
-    errors = []
-    for transcript_id in pd.unique(transcript_ids[pd.notna(transcript_ids)]):
-        rows = np.flatnonzero(transcript_ids == transcript_id)
-        try:
-            hgvs_c[rows] = canonical[transcript_id].hgvs_c_many(
-                positions[rows], refs[rows], alts[rows], fasta)
-        except VariantError as err:
-            errors.append((int(rows[err.index]), 0, str(err)))
-    return hgvs_c, errors
-
-
-def _hgvs_p_column(chosen: pd.DataFrame, canonical: Mapping[str, Transcript],
-                   fasta: pysam.FastaFile) -> tuple[list, list]:
-    """HGVS p. per record, computed once per distinct (transcript, term, amino acids)."""
-    import numpy as np
-
-    hgvs_p = np.full(len(chosen), None, dtype=object)
-    errors = []
-    proteins: dict[str, str] = {}
-    described: dict[tuple, str | None] = {}
-    keys = zip(chosen["transcript"].tolist(), chosen["term"].tolist(),
-               chosen["amino_acids"].tolist())
-    for row, key in enumerate(keys):
-        if key[0] is None:
-            continue
-        if key not in described:
-            transcript = canonical[key[0]]
-            try:
-                described[key] = hgvs_protein(key[1], key[2],
-                                              _protein(transcript, fasta, proteins))
-            except ValueError as err:
-                errors.append((row, 1, str(err)))
-                continue
-        hgvs_p[row] = described[key]
-    return hgvs_p, errors
-
-
-def _consequences_by_position(sites: list[_Site]) -> dict[tuple[str, int], list[Consequence]]:
-    by_position: dict[tuple[str, int], list[Consequence]] = {}
-    for site in sites:
-        if site.consequences:
-            by_position.setdefault((site.contig, site.pos), []).extend(site.consequences)
-    return by_position
-
-
-def _canonical_consequence(site: _Site, canonical: Mapping[str, Transcript],
-                           by_position: Mapping[tuple[str, int], list[Consequence]]
-                           ) -> Consequence | None:
-    """The site's consequence on a canonical transcript, following '@' links to compound calls."""
-    own_change = f"{site.pos}{site.ref}>{site.alt}"
-    linked = [consequence for position in site.references
-              for consequence in by_position.get((site.contig, position), [])
-              if own_change in _dna_tokens(consequence)]
-    for consequence in site.consequences + linked:
-        if consequence.transcript in canonical:
-            return consequence
-    return None
-
-
-def _protein(transcript: Transcript, fasta: pysam.FastaFile, cache: dict[str, str]) -> str:
-    if transcript.transcript_id not in cache:
-        cache[transcript.transcript_id] = translate(transcript.cds_sequence(fasta))
-    return cache[transcript.transcript_id]
 
 
 def variant_type(ref: str, alt: str) -> str:

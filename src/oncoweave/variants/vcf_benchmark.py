@@ -3,7 +3,10 @@
 The records look like ``oncoweave classify-variants`` output after ``bcftools csq``: one ALT per
 record (multiallelic sites split), REF matching the FASTA, INFO STATUS/T_DP/T_ALT/T_VAF/N_DP/
 N_ALT/N_VAF/FISHER_P/BCSQ and FORMAT GT:AD:DP of one tumour sample. Lines are built with numpy
-string operations, piped through bgzip and tabix-indexed.
+string operations, then re-written by ``bcftools view`` as bcftools csq re-writes every record
+(htslib's writer: floats with six significant digits, FISHER_P drawn with seven; the
+##bcftools_viewVersion line kept, its dated Command line dropped as the workflow drops csq's),
+bgzipped and tabix-indexed.
 """
 
 from __future__ import annotations
@@ -145,15 +148,36 @@ def _join(*parts) -> np.ndarray:
 
 
 def _bgzip_and_index(path: Path, header: str, lines: np.ndarray, threads: int) -> None:
+    """Through ``bcftools view`` (htslib writes the records, as csq's output is written) into
+    bgzip, without the dated ##bcftools_viewCommand line (the same seed gives the same file)."""
+    import threading
+
     with path.open("wb") as handle:
         bgzip = subprocess.Popen(["bgzip", "-c", "-@", str(threads)], stdin=subprocess.PIPE,
                                  stdout=handle)
-        bgzip.stdin.write(header.encode())
-        for start in range(0, len(lines), 200_000):
-            bgzip.stdin.write("".join(lines[start:start + 200_000]).encode())
+        view = subprocess.Popen(["bcftools", "view", "-Ov", "-"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE)
+
+        def feed() -> None:
+            view.stdin.write(header.encode())
+            for start in range(0, len(lines), 200_000):
+                view.stdin.write("".join(lines[start:start + 200_000]).encode())
+            view.stdin.close()
+
+        feeder = threading.Thread(target=feed)
+        feeder.start()
+        for line in iter(view.stdout.readline, b""):  # the header, line by line
+            if not line.startswith(b"##bcftools_viewCommand="):
+                bgzip.stdin.write(line)
+            if line.startswith(b"#CHROM"):
+                break
+        while chunk := view.stdout.read(1 << 20):
+            bgzip.stdin.write(chunk)
+        feeder.join()
         bgzip.stdin.close()
-        if bgzip.wait() != 0:
-            raise RuntimeError(f"bgzip failed (exit {bgzip.returncode})")
+        for name, process in (("bcftools view", view), ("bgzip", bgzip)):
+            if process.wait() != 0:
+                raise RuntimeError(f"{name} failed (exit {process.returncode})")
     subprocess.run(["tabix", "-f", "-p", "vcf", str(path)], check=True)
 
 
