@@ -46,7 +46,8 @@ def test_planted_copy_number_events_are_found_and_nothing_else(copy_number):
     assert calls.loc[("P07", "BRCA2"), copies].tolist() == [1, 0]
     assert calls.loc[("P03", "BRCA1"), copies].tolist() == [2, 0]
     for patient in sorted(read_patients):
-        path = workdir / f"results/copy_number/{patient}/segments.parquet"
+        # One CNVkit job per shard: each tumour's files in its own folder of the shard's output.
+        (path,) = workdir.glob(f"results/shards/*/copy_number_reads/{patient}/segments.parquet")
         segments, metadata = read_parquet(path, expected_schema=CNVKIT_SEGMENT_SCHEMA)
         assert len(segments) >= 4
         assert metadata["reference"] == ("pooled reference of the cohort's normals"
@@ -76,11 +77,16 @@ def test_copy_number_drivers_and_features_follow_the_planted_events(copy_number)
 
 
 def test_the_copy_number_rule_cost_per_patient(copy_number):
+    """One CNVkit job per shard with read tumours (10,000 paired patients plan 200 of them, not
+    10,000); each tumour's files in the shard's folder."""
     workdir, _, read_patients, _ = copy_number
-    runs = pd.concat(pd.read_csv(path, sep="\t").assign(patient=path.stem) for path in
+    runs = pd.concat(pd.read_csv(path, sep="\t").assign(shard=path.stem) for path in
                      sorted((workdir / "benchmarks/call_copy_number_reads").glob("*.tsv")))
+    folders = list(workdir.glob("results/shards/*/copy_number_reads/*"))
+    tumours = {folder.name for folder in folders}
+    assert tumours == read_patients
+    assert set(runs["shard"]) == {folder.parent.parent.name for folder in folders}
     pooled = pd.read_csv(workdir / "benchmarks/cnvkit_pooled_reference/cohort.tsv", sep="\t")
-    print(f"\ncall_copy_number_reads per patient: wall {runs['s'].mean():.1f} s (max "
-          f"{runs['s'].max():.1f}), CPU {runs['cpu_time'].mean():.1f} s; pooled reference "
-          f"{pooled['s'].iat[0]:.1f} s")
-    assert set(runs["patient"]) == read_patients
+    print(f"\ncall_copy_number_reads: {runs['s'].sum():.1f} s of wall for {len(tumours)} "
+          f"tumours in {len(runs)} job(s) ({runs['s'].sum() / len(tumours):.1f} s a tumour); "
+          f"pooled reference {pooled['s'].iat[0]:.1f} s")

@@ -1,4 +1,5 @@
-# Copy number per patient and gene: from the reads of each read tumour with CNVkit (call_copy_number_reads)
+# Copy number per patient and gene: from the reads of each read tumour with CNVkit (call_copy_number_reads,
+# one job per shard)
 # and from a published cohort's table (config key copy_number, import_copy_number); merged into one
 # cohort table (a patient in both keeps its CNVkit rows), then copy-number driver calls beside the
 # point-mutation scores.
@@ -34,20 +35,19 @@ rule cnvkit_pooled_reference:
 
 
 rule call_copy_number_reads:
+    # One job per shard with read tumours: CNVkit on each of them in turn.
     input:
         unpack(cnvkit_inputs),
         targets=REFERENCE["targets"],
         fasta=REFERENCE["fasta"],
         fai=REFERENCE["fasta"] + ".fai",
     output:
-        genes="results/copy_number/{patient}/genes.parquet",
-        segments="results/copy_number/{patient}/segments.parquet",
-        cnr="results/copy_number/{patient}/cnvkit.cnr",
-        cns="results/copy_number/{patient}/cnvkit.call.cns",
+        # <patient>/genes.parquet, segments.parquet, cnvkit.cnr, cnvkit.call.cns
+        directory("results/shards/{shard}/copy_number_reads"),
     log:
-        "logs/call_copy_number_reads/{patient}.log",
+        "logs/call_copy_number_reads/{shard}.log",
     benchmark:
-        "benchmarks/call_copy_number_reads/{patient}.tsv"
+        "benchmarks/call_copy_number_reads/{shard}.tsv"
     # Per-sample work on the way to the drivers, therapies and fusion: before the cohort's imaging
     # models (priority 5), with the alignment and calling.
     priority: 10
@@ -56,9 +56,9 @@ rule call_copy_number_reads:
     threads: 1
     resources:
         mem_mb=2000,
-        runtime=30,
+        runtime=cnvkit_runtime,
     params:
-        sample=cnvkit_params,
+        samples=cnvkit_params,
         settings=CNVKIT,
         min_mq=config["calling"]["min_mapping_quality"],
     script:
@@ -80,6 +80,8 @@ rule merge_copy_number:
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        cnvkit_genes=cnvkit_gene_tables(),
     script:
         "../scripts/merge_copy_number.py"
 

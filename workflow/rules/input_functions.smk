@@ -450,38 +450,67 @@ def therapy_inputs(wildcards):
 # Copy number from reads (copy_number.smk: CNVKIT_PATIENTS, the read tumours).
 
 
+def cnvkit_patients_of(shard):
+    return [patient for patient in SHARDS[shard] if patient in CNVKIT_PATIENTS_SET]
+
+
+CNVKIT_PATIENTS_SET = set(CNVKIT_PATIENTS)
+
+
 def cnvkit_inputs(wildcards):
-    """The tumour's BAM, its normal's (or the pooled reference of the cohort's normals) and the
-    shard's calls, whose sites heterozygous in the normal give the B-allele fractions."""
-    samples = patient_samples(wildcards.patient)
-    tumour = alignment_of(samples["tumour"])
-    inputs = {"tumour": tumour["bam"], "tumour_bai": tumour["bai"]}
-    if samples["normal"]:
-        normal = alignment_of(samples["normal"])
-        inputs.update(normal=normal["bam"], normal_bai=normal["bai"])
-    else:
-        inputs["pooled_reference"] = "results/copy_number/pooled_reference.cnn"
-    # The caller's own VCF (its normal's genotypes), not the classified one: CNVkit then stays
+    """The shard's read tumours' BAMs, their normals' (or the pooled reference of the cohort's
+    normals) and the shard's calls, whose sites heterozygous in a normal give the B-allele
+    fractions."""
+    inputs = {"bams": [], "pooled_reference": []}
+    for patient in cnvkit_patients_of(wildcards.shard):
+        samples = patient_samples(patient)
+        for role in ("tumour", "normal"):
+            if samples[role]:
+                alignment = alignment_of(samples[role])
+                inputs["bams"] += [alignment["bam"], alignment["bai"]]
+        if not samples["normal"]:
+            inputs["pooled_reference"] = "results/copy_number/pooled_reference.cnn"
+    # The caller's own VCFs (the normals' genotypes), not the classified ones: CNVkit then stays
     # upstream of the shard's classification, so a Slurm shard group never waits on itself.
-    inputs["calls"] = f"results/shards/{SHARD_OF[wildcards.patient]}/called"
+    inputs["calls"] = f"results/shards/{wildcards.shard}/called"
     return inputs
 
 
 def cnvkit_params(wildcards):
-    samples = patient_samples(wildcards.patient)
-    return {
-        "patient": wildcards.patient,
-        "tumour": samples["tumour"],
-        "normal": samples["normal"],
-        "purity": PURITY.get(samples["tumour"]),
-        "vcf": f"results/shards/{SHARD_OF[wildcards.patient]}/called/{wildcards.patient}.vcf.gz",
-    }
+    """Per read tumour of the shard: its samples, BAMs, purity and the caller's VCF."""
+    rows = []
+    for patient in cnvkit_patients_of(wildcards.shard):
+        samples = patient_samples(patient)
+        rows.append(
+            {
+                "patient": patient,
+                "tumour": samples["tumour"],
+                "tumour_bam": alignment_of(samples["tumour"])["bam"],
+                "normal": samples["normal"],
+                "normal_bam": (
+                    alignment_of(samples["normal"])["bam"] if samples["normal"] else None
+                ),
+                "purity": PURITY.get(samples["tumour"]),
+                "vcf": f"results/shards/{wildcards.shard}/called/{patient}.vcf.gz",
+            }
+        )
+    return rows
+
+
+def cnvkit_runtime(wildcards):
+    """Minutes: half an hour per read tumour of the shard."""
+    return 30 * max(1, len(cnvkit_patients_of(wildcards.shard)))
+
+
+def cnvkit_gene_tables():
+    """Each read tumour's CNVkit gene table, in CNVKIT_PATIENTS order."""
+    return [
+        f"results/shards/{SHARD_OF[p]}/copy_number_reads/{p}/genes.parquet" for p in CNVKIT_PATIENTS
+    ]
 
 
 def merge_copy_number_inputs(wildcards):
-    inputs = {
-        "cnvkit": expand("results/copy_number/{patient}/genes.parquet", patient=CNVKIT_PATIENTS)
-    }
+    inputs = {"cnvkit": expand("results/shards/{shard}/copy_number_reads", shard=CNVKIT_SHARDS)}
     if COPY_NUMBER:
         inputs["published"] = "results/cohort/copy_number_published.parquet"
     return inputs

@@ -6,7 +6,7 @@ from oncoweave.variants.copy_number import COPY_NUMBER_SCHEMA, merge_copy_number
 
 def main():
     measured = [read_parquet(path, expected_schema=COPY_NUMBER_SCHEMA)[0]
-                for path in snakemake.input.cnvkit]
+                for path in snakemake.params.cnvkit_genes]
     published, sources = None, []
     if measured:
         sources.append(f"CNVkit on {len(measured)} read tumour(s)")

@@ -395,6 +395,11 @@ def pooled_reference(normal_bams: Sequence[str | Path], targets: str | Path, fas
     return build_reference(coverages, bins, fasta, output)
 
 
+# A tumour's files (call_patient's ``outputs``), in its own folder of the shard's output.
+CNVKIT_OUTPUT_FILES = {"genes": "genes.parquet", "segments": "segments.parquet",
+                       "cnr": "cnvkit.cnr", "cns": "cnvkit.call.cns"}
+
+
 def call_patient(*, patient: str, tumour: str, tumour_bam: str | Path, normal: str | None,
                  normal_bam: str | Path | None, pooled_reference: str | Path | None,
                  vcf: str | Path | None, purity: float | None, targets: str | Path,
