@@ -55,7 +55,8 @@ rule call_copy_number_reads:
         "../../envs/cnvkit.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        # 2 GB per tumour called side by side.
+        mem_mb=lambda wildcards, threads: 2000 * threads,
         runtime=cnvkit_runtime,
     params:
         samples=cnvkit_params,

@@ -497,9 +497,10 @@ def cnvkit_params(wildcards):
     return rows
 
 
-def cnvkit_runtime(wildcards):
-    """Minutes: half an hour per read tumour of the shard."""
-    return 30 * max(1, len(cnvkit_patients_of(wildcards.shard)))
+def cnvkit_runtime(wildcards, threads):
+    """Minutes: half an hour per read tumour of the shard, ``threads`` of them side by side."""
+    tumours = len(cnvkit_patients_of(wildcards.shard))
+    return 30 * max(1, -(-tumours // threads))
 
 
 def cnvkit_gene_tables():
