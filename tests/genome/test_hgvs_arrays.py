@@ -100,14 +100,19 @@ def test_array_hgvs_equals_one_by_one_where_shifts_leave_the_window(strand, seed
     assert any(text.startswith("c.*") or text.startswith("c.-") for text in texts)
 
 
-def test_arrow_inputs_and_empty_input():
-    fasta = Contig(_contig(3))
-    transcript = _transcript("-", len(fasta.sequence))
-    sites, refs, alts = _variants(fasta.sequence, 3)
+def _describable(seed: int, strand: str, limit: int | None = None):
+    """A seeded contig, a transcript on it and the variants hgvs_c describes without error."""
+    fasta = Contig(_contig(seed))
+    transcript = _transcript(strand, len(fasta.sequence))
+    sites, refs, alts = _variants(fasta.sequence, seed)
     keep = [index for index, value in enumerate(_one_by_one(transcript, sites, refs, alts,
                                                             fasta))
-            if not isinstance(value, type)]
-    sites, refs, alts = sites[keep], [refs[i] for i in keep], [alts[i] for i in keep]
+            if not isinstance(value, type)][:limit]
+    return fasta, transcript, sites[keep], [refs[i] for i in keep], [alts[i] for i in keep]
+
+
+def test_arrow_inputs_and_empty_input():
+    fasta, transcript, sites, refs, alts = _describable(3, "-")
     chunked = pa.chunked_array([pa.array(refs[:100]), pa.array(refs[100:])])
     from_arrow = hgvs_c_array(transcript, sites, chunked.take(pa.array(np.arange(len(refs)))),
                               pa.array(alts), fasta)
@@ -133,13 +138,7 @@ def test_non_ascii_alleles_and_ref_equal_to_alt_go_one_by_one():
 
 
 def test_the_first_failing_variant_in_input_order_is_reported():
-    fasta = Contig(_contig(5))
-    transcript = _transcript("-", len(fasta.sequence))
-    sites, refs, alts = _variants(fasta.sequence, 5)
-    keep = [index for index, value in enumerate(_one_by_one(transcript, sites, refs, alts,
-                                                            fasta))
-            if not isinstance(value, type)][:200]
-    sites, refs, alts = sites[keep], [refs[i] for i in keep], [alts[i] for i in keep]
+    fasta, transcript, sites, refs, alts = _describable(5, "-", limit=200)
     refs[150] = "T" if refs[150][0].upper() != "T" else "G"  # an SNV REF mismatch
     alts[150] = "C"
     refs[90] = refs[90] + "N"  # a longer REF that no longer matches

@@ -19,6 +19,7 @@ from oncoweave.core.errors import InputError
 from oncoweave.genome.gene_models import canonical_models, canonical_transcripts, load_transcripts
 from oncoweave.genome.reference import BUNDLED_REFERENCE_DIR, ContigMap
 from oncoweave.genome.sequence import complement, left_normalise, reverse_complement, translate
+from oncoweave.genome.hgvs_arrays import c_position_array, hgvs_c_array
 from oncoweave.genome.transcripts import VariantError
 
 GFF3 = BUNDLED_REFERENCE_DIR / "gene_models.regions.gff3"
@@ -216,7 +217,7 @@ def test_bad_canonical_table_and_cli_error(tmp_path, capsys):
 
 @pytest.mark.parametrize("gene", ["TP53", "BRCA1", "BRCA2", "EGFR"])
 def test_array_c_positions_and_hgvs_equal_the_one_by_one_texts(models, fasta, gene):
-    """The export's array path (c_positions, hgvs_c_many) against c_position and hgvs_c: every
+    """The export's array path (c_position_array, hgvs_c_array) against c_position and hgvs_c: every
     exon edge +-3, both UTRs and beyond the ends, and seeded SNVs, deletions and insertions."""
     import numpy as np
 
@@ -227,7 +228,7 @@ def test_array_c_positions_and_hgvs_equal_the_one_by_one_texts(models, fasta, ge
     positions = np.unique(np.concatenate(
         edges + [rng.integers(max(1, transcript.start - 300),
                               min(length, transcript.end + 300), 3000)]))
-    assert transcript.c_positions(positions) == [transcript.c_position(int(p)) for p in positions]
+    assert c_position_array(transcript, positions).to_pylist() == [transcript.c_position(int(p)) for p in positions]
     sites = rng.integers(max(2, transcript.start - 50), min(length - 10, transcript.end + 50), 3000)
     kinds = rng.choice(3, size=len(sites), p=[0.8, 0.1, 0.1])
     refs, alts = [], []
@@ -239,11 +240,11 @@ def test_array_c_positions_and_hgvs_equal_the_one_by_one_texts(models, fasta, ge
                      1: ref[0], 2: ref + ("A" if site % 2 else following)}[kind])
     expected = [transcript.hgvs_c(site, ref, alt, fasta)
                 for site, ref, alt in zip(sites.tolist(), refs, alts)]
-    assert transcript.hgvs_c_many(sites, refs, alts, fasta) == expected
+    assert hgvs_c_array(transcript, sites, refs, alts, fasta).to_pylist() == expected
     assert any(text and text.endswith("dup") for text in expected)
     wrong = list(refs)
     wrong[5] = "ACGT"[("ACGT".index(refs[5][0]) + 1) % 4] + refs[5][1:]
     wrong[9] = "N"
     with pytest.raises(VariantError, match="does not match the reference") as caught:
-        transcript.hgvs_c_many(sites, wrong, alts, fasta)
+        hgvs_c_array(transcript, sites, wrong, alts, fasta)
     assert caught.value.index == 5

@@ -20,12 +20,8 @@ from oncoweave.genome.gene_models import canonical_models
 from oncoweave.genome.reference import BUNDLED_REFERENCE_DIR, ContigMap
 from oncoweave.genome.sequence import translate
 from oncoweave.variants.classify import CallingThresholds, classify_vcf
-from oncoweave.variants.export import (
-    export_variants,
-    hgvs_protein,
-    parse_bcsq,
-    provenance_from_vcf_header,
-)
+from oncoweave.variants.consequences import hgvs_protein, parse_bcsq
+from oncoweave.variants.export import export_variants, provenance_from_vcf_header
 from oncoweave.variants.schema import VARIANTS_SCHEMA
 
 GFF3 = BUNDLED_REFERENCE_DIR / "gene_models.regions.gff3"

@@ -1,5 +1,6 @@
-"""HGVS c. of many variants on one transcript with array operations (``Transcript.hgvs_c_many``
-and ``Transcript.c_positions`` use it; the export calls it once per transcript).
+"""HGVS c. of many variants on one transcript with array operations: ``hgvs_c_array`` and
+``c_position_array`` give what ``Transcript.hgvs_c`` and ``Transcript.c_position`` give one by one
+(the export calls them once per transcript).
 
 The alleles are read as the bytes of Arrow string arrays; the REF check, allele trimming, the
 3' shift of indels and the dup test compare them with one fetched window of the contig, a

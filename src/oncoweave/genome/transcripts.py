@@ -206,20 +206,6 @@ class Transcript:
             return five_prime[0], five_prime[1], "dup"
         return pos - 1, pos, f"ins{self._oriented(inserted)}"
 
-    def hgvs_c_many(self, positions, refs, alts, fasta: SequenceSource) -> list[str | None]:
-        """``hgvs_c`` of many variants on this transcript's contig, in their order, with array
-        operations (:func:`oncoweave.genome.hgvs_arrays.hgvs_c_array`). A REF that does not
-        match raises :class:`VariantError` with the variant's index."""
-        from oncoweave.genome.hgvs_arrays import hgvs_c_array
-
-        return hgvs_c_array(self, positions, refs, alts, fasta).to_pylist()
-
-    def c_positions(self, positions) -> list[str]:
-        """``c_position`` of many contig positions, with array operations (same texts)."""
-        from oncoweave.genome.hgvs_arrays import c_position_array
-
-        return c_position_array(self, positions).to_pylist()
-
 
 class VariantError(ValueError):
     """A variant that cannot be described; ``index`` is its place in the input."""

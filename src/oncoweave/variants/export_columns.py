@@ -24,7 +24,7 @@ from oncoweave.core.io import open_fasta
 from oncoweave.genome.reference import ContigMap
 from oncoweave.genome.sequence import translate
 from oncoweave.genome.transcripts import Transcript, strip_version
-from oncoweave.variants.export import Consequence, _dna_tokens, hgvs_protein, parse_bcsq
+from oncoweave.variants.consequences import Consequence, dna_tokens, hgvs_protein, parse_bcsq
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -339,7 +339,7 @@ def _canonical_consequence(site: _Site, canonical: Mapping[str, Transcript],
     own_change = f"{site.pos}{site.ref}>{site.alt}"
     linked = [consequence for position in site.references
               for consequence in by_position.get((site.contig, position), [])
-              if own_change in _dna_tokens(consequence)]
+              if own_change in dna_tokens(consequence)]
     for consequence in site.consequences + linked:
         if consequence.transcript in canonical:
             return consequence
