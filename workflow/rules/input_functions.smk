@@ -451,10 +451,8 @@ def therapy_inputs(wildcards):
 
 
 def cnvkit_patients_of(shard):
-    return [patient for patient in SHARDS[shard] if patient in CNVKIT_PATIENTS_SET]
-
-
-CNVKIT_PATIENTS_SET = set(CNVKIT_PATIENTS)
+    """The shard's read tumours' patients, in shard order."""
+    return [patient for patient in SHARDS[shard] if patient in CNVKIT_PATIENT_SET]
 
 
 def cnvkit_inputs(wildcards):

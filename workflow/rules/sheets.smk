@@ -119,6 +119,7 @@ CNVKIT_PATIENTS = (
     else []
 )
 # CNVkit runs once per shard over its read tumours (cnvlib's import is most of a toy tumour's time).
+CNVKIT_PATIENT_SET = set(CNVKIT_PATIENTS)
 CNVKIT_SHARDS = sorted({SHARD_OF[patient] for patient in CNVKIT_PATIENTS})
 # The read normals: a tumour without its own normal is called against their pooled reference.
 CNVKIT_NORMALS = sorted(s for p, s in NORMAL_OF.items() if s in FASTQ_PAIR or s in INPUT_BAM)
