@@ -181,6 +181,7 @@ def test_the_join_takes_each_task_from_its_own_evaluation(evaluated, tmp_path):
     probability columns, both model names; a share of other patients is refused, named."""
     import shutil
 
+    from oncoweave.core.tables import write_parquet
     from oncoweave.fusion.evaluation_files import TASK_PREDICTIONS_FILE, combine_task_outputs
 
     folder, _ = evaluated
@@ -196,7 +197,8 @@ def test_the_join_takes_each_task_from_its_own_evaluation(evaluated, tmp_path):
     pd.testing.assert_frame_equal(pd.read_csv(out / "ablation.tsv", sep="\t"),
                                   pd.read_csv(folder / "out" / "ablation.tsv", sep="\t"))
     response = pd.read_parquet(out / "response" / TASK_PREDICTIONS_FILE)
-    response.iloc[1:].to_parquet(out / "response" / TASK_PREDICTIONS_FILE)
+    write_parquet(response.iloc[1:], out / "response" / TASK_PREDICTIONS_FILE,
+                  PATIENT_PREDICTIONS_SCHEMA)
     with pytest.raises(InputError, match="response/patient_predictions.parquet: the response "
                                          "evaluation has other patients than the survival"):
         combine_task_outputs(out, tmp_path / "again.parquet", ("survival", "response"))

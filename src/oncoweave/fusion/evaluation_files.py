@@ -17,7 +17,7 @@ import pandas as pd
 from oncoweave.core.errors import InputError
 from oncoweave.core.io import replaced_on_success
 from oncoweave.core.model_status import task_reason_key
-from oncoweave.core.tables import write_parquet
+from oncoweave.core.tables import read_parquet, write_parquet
 from oncoweave.fusion.schema import PATIENT_PREDICTIONS_SCHEMA
 
 TASK_PREDICTIONS_FILE = "patient_predictions.parquet"
@@ -53,7 +53,8 @@ def combine_task_outputs(output_dir: str | Path, predictions_path: str | Path,
     (PATIENT_PREDICTIONS_SCHEMA, each task's columns from its own file) and
     ``output_dir/ablation.tsv``; returns the predictions."""
     output_dir = Path(output_dir)
-    shares = {task: _read_share(output_dir / task / TASK_PREDICTIONS_FILE) for task in tasks}
+    shares = {task: read_parquet(output_dir / task / TASK_PREDICTIONS_FILE,
+                               expected_schema=PATIENT_PREDICTIONS_SCHEMA) for task in tasks}
     predictions, metadata = shares[tasks[0]]
     predictions = predictions.copy()
     reasons = {}
@@ -75,16 +76,6 @@ def combine_task_outputs(output_dir: str | Path, predictions_path: str | Path,
     _write_ablation_table([output_dir / task / ABLATION_PART_FILE for task in tasks],
                           output_dir / "ablation.tsv")
     return predictions
-
-
-def _read_share(path: Path) -> tuple[pd.DataFrame, dict[str, str]]:
-    import pyarrow.parquet as pq
-
-    if not path.exists():
-        raise InputError("missing: run the task's evaluation first", path=path)
-    table = pq.read_table(path)
-    metadata = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
-    return table.to_pandas(), metadata
 
 
 def _write_ablation_table(parts: Sequence[Path], path: Path) -> None:
